@@ -1,0 +1,766 @@
+//! SIP messages: parsing with rsip, plus the normalisation rsip needs first.
+//!
+//! rsip 0.4 tokenizes the start line, the headers and the body, and parses
+//! URIs. It rejects several forms that real peers send and RFC 3261 allows, so
+//! [`Message::parse`] rewrites the head before handing it over:
+//!
+//! - compact header names (`v:`, `i:`, `f:`, `t:`, `m:`, `l:`, `c:`, `k:` …) are
+//!   expanded (rsip would keep them as unknown headers);
+//! - folded header lines (a line starting with space or tab) are joined;
+//! - white space between a header name and its colon is removed;
+//! - bare LF line ends are accepted;
+//! - comma-separated values of Via, Route and Record-Route are split so that
+//!   each value is one header;
+//! - request methods rsip does not know are kept as [`Method::Other`] (so we
+//!   can answer 405/501 instead of dropping the request).
+
+use std::fmt;
+
+use crate::error::SipError;
+
+/// Largest message we accept (a datagram or a framed TCP message).
+pub const MAX_MESSAGE_SIZE: usize = 65_535;
+/// Most headers one message may carry.
+pub const MAX_HEADERS: usize = 256;
+
+/// A SIP request method.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// INVITE
+    Invite,
+    /// ACK
+    Ack,
+    /// BYE
+    Bye,
+    /// CANCEL
+    Cancel,
+    /// OPTIONS
+    Options,
+    /// INFO
+    Info,
+    /// REGISTER
+    Register,
+    /// Any other method, as written (upper case).
+    Other(String),
+}
+
+impl Method {
+    /// Parses a method token (case-sensitive per RFC 3261, but we accept any case).
+    pub fn from_token(token: &str) -> Method {
+        match token.to_ascii_uppercase().as_str() {
+            "INVITE" => Method::Invite,
+            "ACK" => Method::Ack,
+            "BYE" => Method::Bye,
+            "CANCEL" => Method::Cancel,
+            "OPTIONS" => Method::Options,
+            "INFO" => Method::Info,
+            "REGISTER" => Method::Register,
+            other => Method::Other(other.to_string()),
+        }
+    }
+
+    /// The method as written on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Invite => "INVITE",
+            Method::Ack => "ACK",
+            Method::Bye => "BYE",
+            Method::Cancel => "CANCEL",
+            Method::Options => "OPTIONS",
+            Method::Info => "INFO",
+            Method::Register => "REGISTER",
+            Method::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The first line of a message.
+#[derive(Debug, Clone)]
+pub enum StartLine {
+    /// `METHOD uri SIP/2.0`
+    Request {
+        /// The method.
+        method: Method,
+        /// The Request-URI as written.
+        uri: String,
+    },
+    /// `SIP/2.0 code reason`
+    Response {
+        /// Status code (100-699).
+        code: u16,
+        /// Reason phrase.
+        reason: String,
+    },
+}
+
+/// A parsed SIP message: start line, headers in order (one value each), body.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// Request or status line.
+    pub start: StartLine,
+    /// Headers in wire order, names in their full form.
+    pub headers: HeaderList,
+    /// The body (exactly Content-Length bytes).
+    pub body: Vec<u8>,
+}
+
+/// The parts of a Via header value we use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Via {
+    /// Transport token (`UDP`, `TCP`, …), upper case.
+    pub transport: String,
+    /// sent-by host.
+    pub host: String,
+    /// sent-by port, if written.
+    pub port: Option<u16>,
+    /// `branch` parameter.
+    pub branch: Option<String>,
+    /// `rport` present (with or without value).
+    pub rport: bool,
+    /// `received` parameter.
+    pub received: Option<String>,
+}
+
+/// Expands a compact header name (RFC 3261 §7.3.3 and later RFCs).
+fn expand_compact(name: &str) -> Option<&'static str> {
+    if name.len() != 1 {
+        return None;
+    }
+    Some(match name.as_bytes()[0].to_ascii_lowercase() {
+        b'i' => "Call-ID",
+        b'm' => "Contact",
+        b'e' => "Content-Encoding",
+        b'l' => "Content-Length",
+        b'c' => "Content-Type",
+        b'f' => "From",
+        b's' => "Subject",
+        b'k' => "Supported",
+        b't' => "To",
+        b'v' => "Via",
+        b'o' => "Event",
+        b'r' => "Refer-To",
+        b'b' => "Referred-By",
+        b'x' => "Session-Expires",
+        b'u' => "Allow-Events",
+        _ => return None,
+    })
+}
+
+/// Splits a header value on commas that are outside quotes and angle brackets.
+pub fn split_commas(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut quoted, mut angle, mut start) = (false, false, 0);
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => angle = true,
+            b'>' if !quoted => angle = false,
+            b',' if !quoted && !angle => {
+                out.push(value[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push(value[start..].trim());
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// Where a message's head ends: index of the first body byte, and the length
+/// of the head including the blank line.
+pub fn head_end(data: &[u8]) -> Option<usize> {
+    let crlf = find(data, b"\r\n\r\n").map(|i| i + 4);
+    let lf = find(data, b"\n\n").map(|i| i + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Reads the Content-Length of a head (full or compact name), if present.
+///
+/// `Err` when the value is not a number.
+pub fn content_length(head: &[u8]) -> Result<Option<usize>, SipError> {
+    let text = std::str::from_utf8(head).map_err(|_| SipError::Malformed("head is not UTF-8"))?;
+    for line in text.split('\n').skip(1) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("Content-Length") || name.eq_ignore_ascii_case("l") {
+            let n = value
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| SipError::Malformed("bad Content-Length"))?;
+            return Ok(Some(n));
+        }
+    }
+    Ok(None)
+}
+
+impl Message {
+    /// Parses one whole message (a UDP datagram or one framed TCP message).
+    ///
+    /// The body is cut to Content-Length; a Content-Length larger than the
+    /// bytes present is an error (RFC 3261 §18.3).
+    pub fn parse(data: &[u8]) -> Result<Message, SipError> {
+        if data.len() > MAX_MESSAGE_SIZE {
+            return Err(SipError::Malformed("message too large"));
+        }
+        // Leading CRLFs are keep-alives or padding (RFC 3261 §7.5).
+        let skip = data
+            .iter()
+            .position(|b| *b != b'\r' && *b != b'\n')
+            .unwrap_or(data.len());
+        let data = &data[skip..];
+        if data.is_empty() {
+            return Err(SipError::Malformed("empty message"));
+        }
+        let end = head_end(data).ok_or(SipError::Malformed("no end of headers"))?;
+        let head = &data[..end];
+        let rest = &data[end..];
+        let body = match content_length(head)? {
+            Some(n) if n > rest.len() => {
+                return Err(SipError::Malformed("Content-Length larger than body"))
+            }
+            Some(n) => &rest[..n],
+            None => rest,
+        };
+        let head =
+            std::str::from_utf8(head).map_err(|_| SipError::Malformed("head is not UTF-8"))?;
+        let (start_line, headers) = normalize_head(head)?;
+        let start = parse_start_line(start_line)?;
+        let msg = Message {
+            start,
+            headers,
+            body: body.to_vec(),
+        };
+        msg.check_with_rsip()?;
+        Ok(msg)
+    }
+
+    /// Runs the normalised message through rsip, so that what rsip cannot
+    /// read (a bad URI, a bad version) is refused the same way everywhere.
+    fn check_with_rsip(&self) -> Result<(), SipError> {
+        let mut text = String::with_capacity(512);
+        match &self.start {
+            // rsip knows a fixed set of methods: check unknown ones as OPTIONS.
+            StartLine::Request { method, uri } => {
+                let m = match method {
+                    Method::Other(_) => "OPTIONS",
+                    m => m.as_str(),
+                };
+                text.push_str(m);
+                text.push(' ');
+                text.push_str(uri);
+                text.push_str(" SIP/2.0\r\n");
+            }
+            StartLine::Response { code, reason } => {
+                text.push_str(&format!("SIP/2.0 {code} {reason}\r\n"));
+            }
+        }
+        for (name, value) in &self.headers {
+            text.push_str(name);
+            text.push_str(": ");
+            text.push_str(value);
+            text.push_str("\r\n");
+        }
+        text.push_str("\r\n");
+        match rsip::SipMessage::try_from(text.as_bytes()) {
+            Ok(rsip::SipMessage::Request(r)) => {
+                // Requests must have a usable URI host.
+                let _ = r.uri.host();
+                Ok(())
+            }
+            Ok(rsip::SipMessage::Response(_)) => Ok(()),
+            Err(_) => Err(SipError::Malformed("unparsable start line or header")),
+        }
+    }
+
+    /// True for requests.
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    /// The request method (None for responses).
+    pub fn method(&self) -> Option<&Method> {
+        match &self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI (None for responses).
+    pub fn request_uri(&self) -> Option<&str> {
+        match &self.start {
+            StartLine::Request { uri, .. } => Some(uri),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The status code (None for requests).
+    pub fn status(&self) -> Option<u16> {
+        match &self.start {
+            StartLine::Response { code, .. } => Some(*code),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// First value of a header (name compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All values of a header, in order.
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Call-ID.
+    pub fn call_id(&self) -> Option<&str> {
+        self.header("Call-ID")
+    }
+
+    /// CSeq number and method.
+    pub fn cseq(&self) -> Option<(u32, Method)> {
+        let v = self.header("CSeq")?;
+        let mut it = v.split_whitespace();
+        let n = it.next()?.parse().ok()?;
+        let m = Method::from_token(it.next()?);
+        Some((n, m))
+    }
+
+    /// The top Via, parsed.
+    pub fn top_via(&self) -> Option<Via> {
+        parse_via(self.header("Via")?)
+    }
+
+    /// The `tag` parameter of From.
+    pub fn from_tag(&self) -> Option<&str> {
+        self.header("From").and_then(|v| param(v, "tag"))
+    }
+
+    /// The `tag` parameter of To.
+    pub fn to_tag(&self) -> Option<&str> {
+        self.header("To").and_then(|v| param(v, "tag"))
+    }
+
+    /// Max-Forwards; `Err` when present but not a number.
+    pub fn max_forwards(&self) -> Result<Option<u32>, SipError> {
+        match self.header("Max-Forwards") {
+            None => Ok(None),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| SipError::Malformed("bad Max-Forwards")),
+        }
+    }
+
+    /// Content-Type value without parameters, lower case.
+    pub fn content_type(&self) -> Option<String> {
+        self.header("Content-Type").map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+    }
+
+    /// Checks the headers every request needs (RFC 3261 §8.1.1). Returns the
+    /// reason to put in a 400 when one is missing or wrong.
+    pub fn validate_request(&self) -> Result<(), &'static str> {
+        if self.call_id().is_none_or(|c| c.trim().is_empty()) {
+            return Err("Missing Call-ID");
+        }
+        let Some((_, cseq_method)) = self.cseq() else {
+            return Err("Missing or bad CSeq");
+        };
+        if Some(&cseq_method) != self.method() {
+            return Err("CSeq method does not match");
+        }
+        if self.header("From").is_none() {
+            return Err("Missing From");
+        }
+        if self.header("To").is_none() {
+            return Err("Missing To");
+        }
+        match self.top_via() {
+            None => return Err("Missing or bad Via"),
+            Some(v) if v.host.is_empty() => return Err("Bad Via"),
+            Some(_) => {}
+        }
+        if self.max_forwards().is_err() {
+            return Err("Bad Max-Forwards");
+        }
+        Ok(())
+    }
+}
+
+/// Headers in wire order: (full name, one value).
+pub type HeaderList = Vec<(String, String)>;
+
+/// Splits the head into its start line and normalised (name, value) headers.
+fn normalize_head(head: &str) -> Result<(&str, HeaderList), SipError> {
+    let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let start = lines.next().ok_or(SipError::Malformed("empty head"))?;
+    let mut raw: Vec<String> = Vec::new();
+    for line in lines {
+        if line.is_empty() {
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            // Folded continuation of the previous header.
+            let prev = raw
+                .last_mut()
+                .ok_or(SipError::Malformed("continuation line without header"))?;
+            prev.push(' ');
+            prev.push_str(line.trim());
+            continue;
+        }
+        raw.push(line.to_string());
+    }
+    let mut headers = Vec::with_capacity(raw.len());
+    for line in raw {
+        let (name, value) = line
+            .split_once(':')
+            .ok_or(SipError::Malformed("header line without colon"))?;
+        let name = name.trim();
+        if name.is_empty() || !name.bytes().all(is_token_char) {
+            return Err(SipError::Malformed("bad header name"));
+        }
+        let value = value.trim();
+        let name = expand_compact(name)
+            .map(str::to_string)
+            .unwrap_or_else(|| canonical(name));
+        let multi = ["Via", "Route", "Record-Route"]
+            .iter()
+            .any(|m| name.eq_ignore_ascii_case(m));
+        if multi {
+            for v in split_commas(value) {
+                headers.push((name.clone(), v.to_string()));
+            }
+        } else {
+            headers.push((name, value.to_string()));
+        }
+        if headers.len() > MAX_HEADERS {
+            return Err(SipError::Malformed("too many headers"));
+        }
+    }
+    Ok((start, headers))
+}
+
+/// Gives well-known headers their usual spelling (Call-ID, CSeq, …).
+fn canonical(name: &str) -> String {
+    const KNOWN: [&str; 16] = [
+        "Via",
+        "From",
+        "To",
+        "Call-ID",
+        "CSeq",
+        "Contact",
+        "Max-Forwards",
+        "Content-Length",
+        "Content-Type",
+        "Record-Route",
+        "Route",
+        "Require",
+        "Supported",
+        "Allow",
+        "User-Agent",
+        "Proxy-Require",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(name))
+        .map(|k| k.to_string())
+        .unwrap_or_else(|| name.to_string())
+}
+
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+}
+
+fn parse_start_line(line: &str) -> Result<StartLine, SipError> {
+    let line = line.trim_end();
+    if let Some(rest) = line.strip_prefix("SIP/2.0 ") {
+        let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+        let code: u16 = code
+            .parse()
+            .map_err(|_| SipError::Malformed("bad status code"))?;
+        if !(100..=699).contains(&code) {
+            return Err(SipError::Malformed("bad status code"));
+        }
+        return Ok(StartLine::Response {
+            code,
+            reason: reason.to_string(),
+        });
+    }
+    let mut parts = line.split(' ');
+    let (Some(method), Some(uri), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(SipError::Malformed("bad request line"));
+    };
+    if version != "SIP/2.0" {
+        return Err(SipError::Malformed("bad SIP version"));
+    }
+    if method.is_empty() || !method.bytes().all(is_token_char) {
+        return Err(SipError::Malformed("bad method"));
+    }
+    if uri.is_empty() || !uri.contains(':') {
+        return Err(SipError::Malformed("bad Request-URI"));
+    }
+    Ok(StartLine::Request {
+        method: Method::from_token(method),
+        uri: uri.to_string(),
+    })
+}
+
+/// Parses one Via value: `SIP/2.0/UDP host:port;branch=…;rport`.
+pub fn parse_via(value: &str) -> Option<Via> {
+    let (proto, rest) = value.trim().split_once(char::is_whitespace)?;
+    let transport = proto.rsplit('/').next()?.to_ascii_uppercase();
+    if !proto.to_ascii_uppercase().starts_with("SIP/2.0/") {
+        return None;
+    }
+    let mut parts = rest.trim().split(';');
+    let sent_by = parts.next()?.trim();
+    let (host, port) = split_host_port(sent_by)?;
+    let mut via = Via {
+        transport,
+        host,
+        port,
+        branch: None,
+        rport: false,
+        received: None,
+    };
+    for p in parts {
+        let (k, v) = p.split_once('=').map_or((p, None), |(k, v)| (k, Some(v)));
+        match k.trim().to_ascii_lowercase().as_str() {
+            "branch" => via.branch = v.map(|v| v.trim().to_string()),
+            "rport" => via.rport = true,
+            "received" => via.received = v.map(|v| v.trim().to_string()),
+            _ => {}
+        }
+    }
+    Some(via)
+}
+
+/// Splits `host[:port]`, with `[v6]` literals.
+pub fn split_host_port(s: &str) -> Option<(String, Option<u16>)> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p.parse().ok()?),
+            None if after.is_empty() => None,
+            None => return None,
+        };
+        return Some((host.to_string(), port));
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) => Some((h.to_string(), Some(p.parse().ok()?))),
+        None if s.is_empty() => None,
+        None => Some((s.to_string(), None)),
+    }
+}
+
+/// A header parameter of a name-addr value (`…>;tag=abc`), after the URI.
+pub fn param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
+    let params = match value.rfind('>') {
+        Some(i) => &value[i + 1..],
+        None => value.split_once(';').map_or("", |(_, p)| p),
+    };
+    params.split(';').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// The URI of a name-addr or addr-spec header value (`"Bob" <sip:b@h>;tag=1`).
+pub fn name_addr_uri(value: &str) -> &str {
+    if let (Some(a), Some(b)) = (value.find('<'), value.rfind('>')) {
+        if a < b {
+            return &value[a + 1..b];
+        }
+    }
+    value.split(';').next().unwrap_or("").trim()
+}
+
+/// The user part of a SIP/tel URI, parsed with rsip.
+pub fn uri_user(uri: &str) -> Option<String> {
+    if let Some(tel) = uri.strip_prefix("tel:") {
+        return Some(tel.split(';').next().unwrap_or("").to_string());
+    }
+    let parsed = rsip::Uri::try_from(uri).ok()?;
+    parsed.user().map(str::to_string)
+}
+
+/// The host and port of a SIP URI, parsed with rsip.
+pub fn uri_host_port(uri: &str) -> Option<(String, Option<u16>)> {
+    let parsed = rsip::Uri::try_from(uri).ok()?;
+    let host = parsed.host().to_string();
+    let port = parsed.port().map(|p| *p.value());
+    Some((host.trim_matches(['[', ']']).to_string(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVITE: &str = "INVITE sip:9000@127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK776asdhds;rport\r\n\
+Max-Forwards: 70\r\n\
+To: <sip:9000@127.0.0.1>\r\n\
+From: \"Alice\" <sip:alice@10.0.0.5>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710@pc33\r\n\
+CSeq: 314159 INVITE\r\n\
+Contact: <sip:alice@10.0.0.5:5062>\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 4\r\n\
+\r\n\
+v=0\r\n";
+
+    #[test]
+    fn parses_a_typical_invite() {
+        let m = Message::parse(INVITE.as_bytes()).unwrap();
+        assert_eq!(m.method(), Some(&Method::Invite));
+        assert_eq!(m.call_id(), Some("a84b4c76e66710@pc33"));
+        assert_eq!(m.cseq(), Some((314159, Method::Invite)));
+        assert_eq!(m.from_tag(), Some("1928301774"));
+        assert_eq!(m.to_tag(), None);
+        let via = m.top_via().unwrap();
+        assert_eq!(via.branch.as_deref(), Some("z9hG4bK776asdhds"));
+        assert!(via.rport);
+        assert_eq!(via.port, Some(5062));
+        assert_eq!(m.body, b"v=0\r");
+        assert_eq!(uri_user(m.request_uri().unwrap()).as_deref(), Some("9000"));
+        assert!(m.validate_request().is_ok());
+    }
+
+    #[test]
+    fn compact_forms_are_expanded() {
+        // rsip alone keeps `i:` and `v:` as unknown headers.
+        let raw = "OPTIONS sip:x@h SIP/2.0\r\nv: SIP/2.0/UDP h:5060;branch=z9hG4bKa\r\n\
+i: abc\r\nf: <sip:a@h>;tag=1\r\nt: <sip:x@h>\r\nCSeq: 1 OPTIONS\r\nl: 0\r\n\r\n";
+        let m = Message::parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.call_id(), Some("abc"));
+        assert_eq!(m.top_via().unwrap().branch.as_deref(), Some("z9hG4bKa"));
+        assert!(m.validate_request().is_ok());
+    }
+
+    #[test]
+    fn folded_lines_and_space_before_colon_are_accepted() {
+        // rsip rejects both forms on its own.
+        let raw = "OPTIONS sip:x@h SIP/2.0\r\nVia : SIP/2.0/UDP h:5060\r\n ;branch=z9hG4bKb\r\n\
+Call-ID: c\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:x@h>\r\nCSeq: 2 OPTIONS\r\n\r\n";
+        assert!(rsip::SipMessage::try_from(raw).is_err());
+        let m = Message::parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.top_via().unwrap().branch.as_deref(), Some("z9hG4bKb"));
+    }
+
+    #[test]
+    fn unknown_methods_are_kept() {
+        // rsip refuses methods it does not know; we need them to answer 405/501.
+        let raw = "FOO sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKc\r\nCall-ID: c\r\n\
+From: <sip:a@h>;tag=1\r\nTo: <sip:x@h>\r\nCSeq: 2 FOO\r\n\r\n";
+        assert!(rsip::SipMessage::try_from(raw).is_err());
+        let m = Message::parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.method(), Some(&Method::Other("FOO".into())));
+    }
+
+    #[test]
+    fn multi_value_via_is_split() {
+        let raw = "OPTIONS sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/TCP b;branch=z9hG4bK2\r\n\
+Call-ID: c\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:x@h>\r\nCSeq: 2 OPTIONS\r\n\r\n";
+        let m = Message::parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.headers_named("Via").count(), 2);
+        assert_eq!(m.top_via().unwrap().host, "a");
+    }
+
+    #[test]
+    fn bad_messages_are_refused_with_a_reason() {
+        let cases: [(&str, &str); 6] = [
+            ("", "empty message"),
+            ("INVITE sip:x@h SIP/2.0\r\nVia: x\r\n", "no end of headers"),
+            (
+                "INVITE sip:x@h SIP/2.0\r\nContent-Length: 99\r\n\r\nshort",
+                "Content-Length larger than body",
+            ),
+            ("INVITE sip:x@h SIP/3.0\r\n\r\n", "bad SIP version"),
+            (
+                "INVITE sip:x@h SIP/2.0\r\nNoColon\r\n\r\n",
+                "header line without colon",
+            ),
+            ("SIP/2.0 99 Weird\r\n\r\n", "bad status code"),
+        ];
+        for (raw, reason) in cases {
+            match Message::parse(raw.as_bytes()) {
+                Err(SipError::Malformed(r)) => assert_eq!(r, reason, "for {raw:?}"),
+                other => panic!("{raw:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn missing_call_id_fails_validation() {
+        let raw = "OPTIONS sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKc\r\n\
+From: <sip:a@h>;tag=1\r\nTo: <sip:x@h>\r\nCSeq: 2 OPTIONS\r\n\r\n";
+        let m = Message::parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.validate_request(), Err("Missing Call-ID"));
+    }
+
+    #[test]
+    fn params_and_uris() {
+        let v = "\"A, B\" <sip:a@h;lr>;tag=xyz;foo";
+        assert_eq!(param(v, "tag"), Some("xyz"));
+        assert_eq!(name_addr_uri(v), "sip:a@h;lr");
+        assert_eq!(split_commas("<sip:a@h>, \"x,y\" <sip:b@h>").len(), 2);
+        assert_eq!(
+            split_host_port("[::1]:5060"),
+            Some(("::1".to_string(), Some(5060)))
+        );
+        assert_eq!(
+            uri_host_port("sip:9000@127.0.0.1:5070"),
+            Some(("127.0.0.1".to_string(), Some(5070)))
+        );
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for len in 0..2000 {
+            let mut buf = INVITE.as_bytes().to_vec();
+            buf.truncate(len % (INVITE.len() + 1));
+            for _ in 0..(len % 5) {
+                if !buf.is_empty() {
+                    let i = rng.usize(..buf.len());
+                    buf[i] = rng.u8(..);
+                }
+            }
+            let _ = Message::parse(&buf).map(|m| m.validate_request());
+        }
+    }
+}
