@@ -1,0 +1,434 @@
+//! The media engine handle and the types the signalling side uses to drive it.
+
+use crate::dtmf::{Digit, DtmfSource};
+use crate::g711::Codec;
+use crate::ports::PortAllocator;
+use crate::prompt::PromptFrames;
+use crate::sys;
+use crate::worker::{self, Command, WorkerHandle};
+use crate::MediaError;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Configuration of the media workers.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// Number of worker threads (1-256); default: number of cores.
+    pub workers: usize,
+    /// Address the RTP/RTCP sockets bind to.
+    pub bind_ip: IpAddr,
+    /// Inclusive RTP port range; RTP uses even ports, RTCP the next odd one.
+    pub rtp_ports: (u16, u16),
+    /// Silence on the RTP socket after which [`MediaEvent::RtpTimeout`] fires.
+    pub rtp_timeout: Duration,
+    /// Mean RTCP report interval (each interval is randomised to 0.5-1.5×).
+    pub rtcp_interval: Duration,
+    /// Run the workers at real-time priority (SCHED_FIFO 10, else nice −10)
+    /// when the process may: keeps pacing tight on a busy machine. Best
+    /// effort; without the privilege nothing changes.
+    pub realtime: bool,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            rtp_ports: (20_000, 29_999),
+            rtp_timeout: Duration::from_secs(60),
+            rtcp_interval: Duration::from_secs(5),
+            realtime: true,
+        }
+    }
+}
+
+/// Identifies one media stream (one RTP/RTCP port pair).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamId(pub u64);
+
+impl StreamId {
+    /// The worker that owns the stream (kept in the low 8 bits).
+    pub(crate) fn worker(self) -> usize {
+        (self.0 & 0xFF) as usize
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ms-{}", self.0)
+    }
+}
+
+/// Identifies one play request; chosen by the caller of [`MediaEngine::play`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PlayId(pub u64);
+
+impl fmt::Display for PlayId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "play-{}", self.0)
+    }
+}
+
+/// Our side's media direction (from the SDP we answered with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Direction {
+    /// We send and receive.
+    #[default]
+    SendRecv,
+    /// We only send (we put the caller on hold).
+    SendOnly,
+    /// We only receive (the caller put us on hold).
+    RecvOnly,
+    /// Neither.
+    Inactive,
+}
+
+impl Direction {
+    /// Whether RTP is sent in this direction.
+    pub fn sends(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::SendOnly)
+    }
+}
+
+/// The negotiated media of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamParams {
+    /// Where the SDP says to send RTP (symmetric RTP may override it).
+    pub remote_rtp: SocketAddr,
+    /// Where to send RTCP; `None` means RTP port + 1.
+    pub remote_rtcp: Option<SocketAddr>,
+    /// The audio codec.
+    pub codec: Codec,
+    /// The payload type negotiated for `codec` (normally its static type).
+    pub payload_type: u8,
+    /// The payload type of telephone-event (RFC 4733), if negotiated.
+    pub telephone_event_pt: Option<u8>,
+    /// Our direction.
+    pub direction: Direction,
+}
+
+/// How a new play request relates to what is already playing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PlayMode {
+    /// Stop what plays, drop the queue (no `PlayFinished` for them) and play this now.
+    Replace,
+    /// Play after everything already queued.
+    Append,
+}
+
+/// Something the media workers report to the engine.
+#[derive(Debug, Clone)]
+pub enum MediaEvent {
+    /// A DTMF key was pressed.
+    Digit {
+        /// The stream it arrived on.
+        stream: StreamId,
+        /// The key.
+        digit: Digit,
+        /// How it was detected.
+        source: DtmfSource,
+    },
+    /// The last frame of a non-looped play item has been sent.
+    PlayFinished {
+        /// The stream.
+        stream: StreamId,
+        /// The play request.
+        play: PlayId,
+    },
+    /// No RTP arrived for the configured timeout while in SendRecv.
+    RtpTimeout {
+        /// The stream.
+        stream: StreamId,
+    },
+    /// A recording ended (stopped, or its limit reached): the caller's
+    /// audio, decoded to 8 kHz samples.
+    Recorded {
+        /// The stream.
+        stream: StreamId,
+        /// What was heard.
+        pcm: Vec<i16>,
+    },
+    /// The stream was closed and its ports released.
+    Closed {
+        /// The stream.
+        stream: StreamId,
+        /// Final statistics.
+        stats: StreamStats,
+    },
+}
+
+/// Statistics of one stream.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamStats {
+    /// RTP packets sent.
+    pub packets_sent: u64,
+    /// RTP payload octets sent.
+    pub octets_sent: u64,
+    /// RTP packets accepted (right source and payload type).
+    pub packets_received: u64,
+    /// Packets lost according to the received sequence numbers.
+    pub packets_lost: u64,
+    /// Our interarrival jitter estimate of the received RTP, in ms.
+    pub jitter_ms: f64,
+    /// Packets dropped: malformed, unknown payload type or wrong source.
+    pub packets_ignored: u64,
+    /// Fraction lost reported by the peer's last RR/SR about us (0-1).
+    pub remote_fraction_lost: Option<f64>,
+    /// Cumulative loss reported by the peer.
+    pub remote_cumulative_lost: Option<i64>,
+    /// Jitter reported by the peer, in ms.
+    pub remote_jitter_ms: Option<f64>,
+    /// Round-trip time from the peer's LSR/DLSR, in ms.
+    pub rtt_ms: Option<f64>,
+    /// RTCP packets sent.
+    pub rtcp_sent: u64,
+    /// RTCP packets accepted.
+    pub rtcp_received: u64,
+    /// Where RTP was last sent (after latching).
+    pub remote_rtp: Option<SocketAddr>,
+    /// Time from `start_stream` to close (zero if never started).
+    pub duration: Duration,
+}
+
+/// Load and pacing counters of one worker thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WorkerStats {
+    /// Streams owned.
+    pub streams: usize,
+    /// Phase ticks processed (the worker ticks every 2 ms, serving one
+    /// tenth of its streams each time, so 500 per second).
+    pub ticks: u64,
+    /// Phase ticks processed more than 2 ms after their deadline.
+    pub late_ticks: u64,
+    /// Worst lateness seen.
+    pub max_lateness: Duration,
+    /// Total time spent producing and sending tick packets (divide by
+    /// `ticks` for the mean cost of one tick).
+    pub tick_busy: Duration,
+    /// 99th percentile of the send-spacing error: how much the send time of
+    /// a stream's packet, relative to its tick deadline, moved since the
+    /// previous packet (50 µs resolution; refreshed every second).
+    pub spacing_error_p99: Duration,
+}
+
+/// Handle to the media workers. Cheap to clone; all clones drive the same workers.
+#[derive(Clone)]
+pub struct MediaEngine {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for MediaEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MediaEngine")
+            .field("workers", &self.inner.workers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    workers: Vec<WorkerHandle>,
+    ports: PortAllocator,
+    bind_ip: IpAddr,
+    next_id: AtomicU64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for w in &self.workers {
+            w.stop();
+        }
+    }
+}
+
+/// The callback receiving [`MediaEvent`]s (called on worker threads; keep it quick).
+pub(crate) type Sink = Arc<dyn Fn(MediaEvent) + Send + Sync>;
+
+impl MediaEngine {
+    /// Starts the worker threads. `sink` receives every event, on the
+    /// worker thread that produced it, so it should only hand the event
+    /// over (e.g. push it into a channel).
+    ///
+    /// Also raises the RLIMIT_NOFILE soft limit to the hard limit. With
+    /// [`MediaConfig::realtime`], the workers try to run as SCHED_FIFO
+    /// (priority 10, falling back to nice −10), which keeps the send pacing
+    /// tight on a busy machine.
+    pub fn start(
+        cfg: MediaConfig,
+        sink: impl Fn(MediaEvent) + Send + Sync + 'static,
+    ) -> Result<MediaEngine, MediaError> {
+        if cfg.workers == 0 || cfg.workers > 256 {
+            return Err(MediaError::InvalidConfig("workers must be 1-256"));
+        }
+        if cfg.rtcp_interval.is_zero() || cfg.rtp_timeout.is_zero() {
+            return Err(MediaError::InvalidConfig("intervals must be positive"));
+        }
+        let ports = PortAllocator::new(cfg.bind_ip, cfg.rtp_ports)?;
+        if let Err(e) = sys::raise_nofile_limit() {
+            tracing::warn!("cannot raise RLIMIT_NOFILE: {e}");
+        }
+        let sink: Sink = Arc::new(sink);
+        let cfg = Arc::new(cfg);
+        let epoch = sys::monotonic_ns() + worker::TICK_NS;
+        let workers = (0..cfg.workers)
+            .map(|i| {
+                // Interleave the workers' phase ticks.
+                let offset = worker::SUB_TICK_NS * i as u64 / cfg.workers as u64;
+                worker::spawn(i, cfg.clone(), sink.clone(), epoch + offset)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(MediaEngine {
+            inner: Arc::new(Inner {
+                workers,
+                ports,
+                bind_ip: cfg.bind_ip,
+                next_id: AtomicU64::new(1),
+            }),
+        })
+    }
+
+    /// Binds an even RTP port and RTCP on the next port, assigns the stream
+    /// to the least-loaded worker and returns its id and local RTP address.
+    /// Nothing is sent until [`MediaEngine::start_stream`].
+    pub fn allocate(&self) -> Result<(StreamId, SocketAddr), MediaError> {
+        let (rtp, rtcp) = self.inner.ports.bind_pair()?;
+        let local = rtp.local_addr()?;
+        let (index, worker) = self
+            .inner
+            .workers
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, w)| w.load())
+            .ok_or(MediaError::ShutDown)?;
+        let id = StreamId((self.inner.next_id.fetch_add(1, Ordering::Relaxed) << 8) | index as u64);
+        worker.add_load();
+        if !worker.send(Command::Add { id, rtp, rtcp }) {
+            return Err(MediaError::ShutDown);
+        }
+        Ok((id, SocketAddr::new(self.inner.bind_ip, local.port())))
+    }
+
+    fn send(&self, id: StreamId, cmd: Command) {
+        if let Some(w) = self.inner.workers.get(id.worker()) {
+            w.send(cmd);
+        }
+    }
+
+    /// Starts sending (silence until something plays) and receiving.
+    pub fn start_stream(&self, id: StreamId, params: StreamParams) {
+        self.send(id, Command::Start { id, params });
+    }
+
+    /// Applies renegotiated parameters (re-INVITE): direction, codec, remote
+    /// address (a new address resets the symmetric-RTP latch).
+    pub fn update(&self, id: StreamId, params: StreamParams) {
+        self.send(id, Command::Update { id, params });
+    }
+
+    /// Plays a prompt. Looped items never finish; they play until replaced,
+    /// stopped or closed.
+    pub fn play(
+        &self,
+        id: StreamId,
+        play: PlayId,
+        prompt: PromptFrames,
+        mode: PlayMode,
+        looped: bool,
+    ) {
+        self.send(
+            id,
+            Command::Play {
+                id,
+                play,
+                prompt,
+                mode,
+                looped,
+            },
+        );
+    }
+
+    /// Stops playing and clears the queue; stopped items get no `PlayFinished`.
+    pub fn stop_play(&self, id: StreamId) {
+        self.send(id, Command::StopPlay { id });
+    }
+
+    /// Keeps what the caller says (decoded) for at most `max`; the sink gets
+    /// [`MediaEvent::Recorded`] on [`stop_record`](Self::stop_record) or at the limit.
+    pub fn record(&self, id: StreamId, max: std::time::Duration) {
+        let max_samples = (max.as_millis() as usize).saturating_mul(8);
+        self.send(id, Command::Record { id, max_samples });
+    }
+
+    /// Ends a recording started with [`record`](Self::record).
+    pub fn stop_record(&self, id: StreamId) {
+        self.send(id, Command::StopRecord { id });
+    }
+
+    /// Closes the stream: sends a last RTCP report, frees the ports and
+    /// emits [`MediaEvent::Closed`].
+    pub fn close(&self, id: StreamId) {
+        self.send(id, Command::Close { id });
+    }
+
+    /// Phase ticks processed more than 2 ms late, summed over the workers.
+    pub fn late_ticks(&self) -> u64 {
+        self.inner
+            .workers
+            .iter()
+            .map(|w| w.stats().late_ticks)
+            .sum()
+    }
+
+    /// Per-worker load and pacing counters.
+    pub fn worker_stats(&self) -> Vec<WorkerStats> {
+        self.inner.workers.iter().map(|w| w.stats()).collect()
+    }
+
+    /// Stops the workers (for every clone of this handle) and waits for
+    /// them. Open streams are dropped without events.
+    pub fn shutdown(self) {
+        for w in &self.inner.workers {
+            w.stop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_display_and_route() {
+        let id = StreamId((42 << 8) | 3);
+        assert_eq!(id.worker(), 3);
+        assert_eq!(id.to_string(), format!("ms-{}", (42 << 8) | 3));
+        assert_eq!(PlayId(7).to_string(), "play-7");
+        assert!(Direction::SendOnly.sends() && !Direction::RecvOnly.sends());
+    }
+
+    #[test]
+    fn engine_is_send_sync_clone() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<MediaEngine>();
+        check::<PromptFrames>();
+    }
+
+    #[test]
+    fn rejects_bad_config() {
+        let cfg = MediaConfig {
+            workers: 0,
+            ..MediaConfig::default()
+        };
+        assert!(matches!(
+            MediaEngine::start(cfg, |_| {}),
+            Err(MediaError::InvalidConfig(_))
+        ));
+        let cfg = MediaConfig {
+            rtp_ports: (3001, 3001),
+            ..MediaConfig::default()
+        };
+        assert!(MediaEngine::start(cfg, |_| {}).is_err());
+    }
+}

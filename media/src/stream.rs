@@ -1,0 +1,683 @@
+//! One media stream as owned by a worker: sending, receiving, DTMF, RTCP.
+
+use crate::dtmf::inband::Detector;
+use crate::dtmf::rfc4733::EventReceiver;
+use crate::dtmf::DtmfSource;
+use crate::engine::{
+    MediaConfig, MediaEvent, PlayId, PlayMode, StreamId, StreamParams, StreamStats,
+};
+use crate::g711;
+use crate::prompt::{PromptFrames, FRAME_SAMPLES};
+use crate::rtcp::{self, ReceiveStats, ReportBlock, SenderInfo};
+use crate::rtp::{self, RtpHeader, HEADER_LEN};
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Comfort noise (RFC 3389): accepted silently, never latched or decoded.
+const PT_COMFORT_NOISE: u8 = 13;
+const CNAME: &str = "ura";
+const RECV_BUF: usize = 2048;
+
+/// Scratch buffers shared by all streams of a worker (no allocation per packet).
+pub(crate) struct Buffers {
+    send: [u8; HEADER_LEN + FRAME_SAMPLES],
+    recv: Box<[u8; RECV_BUF]>,
+    pcm: Box<[i16; RECV_BUF]>,
+    rtcp: [u8; 256],
+}
+
+impl Buffers {
+    pub(crate) fn new() -> Buffers {
+        Buffers {
+            send: [0; HEADER_LEN + FRAME_SAMPLES],
+            recv: Box::new([0; RECV_BUF]),
+            pcm: Box::new([0; RECV_BUF]),
+            rtcp: [0; 256],
+        }
+    }
+}
+
+struct PlayItem {
+    id: PlayId,
+    prompt: PromptFrames,
+    looped: bool,
+    pos: usize,
+    started: bool,
+}
+
+/// Sending state, created by `start_stream`.
+struct Sending {
+    params: StreamParams,
+    start_tick: u64,
+    start_ns: u64,
+    ts_base: u32,
+    seq: u16,
+    marker_pending: bool,
+}
+
+pub(crate) struct Stream {
+    id: StreamId,
+    rtp: mio::net::UdpSocket,
+    rtcp: mio::net::UdpSocket,
+    ssrc: u32,
+    tx: Option<Sending>,
+    current: Option<PlayItem>,
+    queue: VecDeque<PlayItem>,
+    latched_rtp: Option<SocketAddr>,
+    latched_rtcp: Option<SocketAddr>,
+    remote_ssrc: Option<u32>,
+    recv: ReceiveStats,
+    events: EventReceiver,
+    detector: Detector,
+    saw_rfc4733: bool,
+    /// What the caller says, while recording: decoded samples, and the limit.
+    recording: Option<(Vec<i16>, usize)>,
+    last_rx_ns: u64,
+    timeout_sent: bool,
+    next_rtcp_ns: u64,
+    last_sr: Option<(u32, u64)>,
+    remote_report: Option<ReportBlock>,
+    /// Tick and offset from its deadline (ns) of the last packet sent.
+    last_send: Option<(u64, u64)>,
+    stats: StreamStats,
+}
+
+/// Arrival time in 8 kHz sample units (125 µs).
+fn arrival_ts(now_ns: u64) -> u32 {
+    (now_ns / 125_000) as u32
+}
+
+fn rtcp_delay(cfg: &MediaConfig) -> u64 {
+    (cfg.rtcp_interval.as_nanos() as f64 * (0.5 + fastrand::f64())) as u64
+}
+
+impl Stream {
+    pub(crate) fn new(id: StreamId, rtp: mio::net::UdpSocket, rtcp: mio::net::UdpSocket) -> Stream {
+        Stream {
+            id,
+            rtp,
+            rtcp,
+            ssrc: fastrand::u32(..),
+            tx: None,
+            current: None,
+            queue: VecDeque::new(),
+            latched_rtp: None,
+            latched_rtcp: None,
+            remote_ssrc: None,
+            recv: ReceiveStats::default(),
+            events: EventReceiver::new(),
+            detector: Detector::new(),
+            saw_rfc4733: false,
+            recording: None,
+            last_rx_ns: 0,
+            timeout_sent: false,
+            next_rtcp_ns: u64::MAX,
+            last_sr: None,
+            remote_report: None,
+            last_send: None,
+            stats: StreamStats::default(),
+        }
+    }
+
+    pub(crate) fn start(
+        &mut self,
+        params: StreamParams,
+        tick: u64,
+        tick_ns: u64,
+        now: u64,
+        cfg: &MediaConfig,
+    ) {
+        if let Some(tx) = &mut self.tx {
+            // Already started: treat as an update.
+            tx.params = params;
+            return;
+        }
+        self.tx = Some(Sending {
+            params,
+            start_tick: tick,
+            start_ns: tick_ns,
+            ts_base: fastrand::u32(..),
+            seq: fastrand::u16(..),
+            marker_pending: true,
+        });
+        self.last_rx_ns = now;
+        self.next_rtcp_ns = now + rtcp_delay(cfg);
+    }
+
+    pub(crate) fn update(&mut self, params: StreamParams, now: u64) {
+        let Some(tx) = &mut self.tx else {
+            return;
+        };
+        let old = tx.params;
+        tx.params = params;
+        if old.remote_rtp != params.remote_rtp {
+            self.latched_rtp = None;
+            self.latched_rtcp = None;
+        }
+        if old.codec != params.codec {
+            self.detector.reset();
+        }
+        if old.direction != params.direction {
+            // Re-arm the RTP timeout from now (e.g. when coming off hold).
+            self.last_rx_ns = now;
+            self.timeout_sent = false;
+            tx.marker_pending = true;
+        }
+    }
+
+    pub(crate) fn play(&mut self, id: PlayId, prompt: PromptFrames, mode: PlayMode, looped: bool) {
+        let item = PlayItem {
+            id,
+            prompt,
+            looped,
+            pos: 0,
+            started: false,
+        };
+        if mode == PlayMode::Replace {
+            self.stop_play();
+        }
+        self.queue.push_back(item);
+    }
+
+    pub(crate) fn stop_play(&mut self) {
+        self.current = None;
+        self.queue.clear();
+    }
+
+    /// Starts keeping the caller's audio, up to `max_samples` (8 kHz).
+    pub(crate) fn start_recording(&mut self, max_samples: usize) {
+        self.recording = Some((Vec::with_capacity(max_samples.min(8000 * 60)), max_samples));
+    }
+
+    /// Stops recording and reports what was kept.
+    pub(crate) fn stop_recording(&mut self, sink: &dyn Fn(MediaEvent)) {
+        if let Some((pcm, _)) = self.recording.take() {
+            sink(MediaEvent::Recorded {
+                stream: self.id,
+                pcm,
+            });
+        }
+    }
+
+    /// Produces tick `k`'s frame; sends it when `send` and our direction allow.
+    ///
+    /// Returns the send-spacing error (how much this packet's send time
+    /// relative to its tick deadline differs from the previous packet's).
+    pub(crate) fn tick(
+        &mut self,
+        k: u64,
+        send: bool,
+        deadline_ns: u64,
+        bufs: &mut Buffers,
+        sink: &dyn Fn(MediaEvent),
+    ) -> Option<u64> {
+        let tx = self.tx.as_mut()?;
+        if k < tx.start_tick {
+            return None;
+        }
+        let codec = tx.params.codec;
+        let mut spacing = None;
+        let payload = &mut bufs.send[HEADER_LEN..];
+        let mut finished = None;
+        loop {
+            if self.current.is_none() {
+                self.current = self.queue.pop_front();
+            }
+            let Some(item) = &mut self.current else {
+                payload.fill(codec.silence_byte());
+                break;
+            };
+            let frame = item.prompt.frame(codec, item.pos);
+            if frame.len() != FRAME_SAMPLES {
+                // Empty prompt: finished without sending anything.
+                sink(MediaEvent::PlayFinished {
+                    stream: self.id,
+                    play: item.id,
+                });
+                self.current = None;
+                continue;
+            }
+            payload.copy_from_slice(frame);
+            if !item.started {
+                item.started = true;
+                tx.marker_pending = true;
+            }
+            item.pos += 1;
+            if item.pos == item.prompt.frame_count() {
+                if item.looped {
+                    item.pos = 0;
+                } else {
+                    finished = Some(item.id);
+                    self.current = None;
+                }
+            }
+            break;
+        }
+        if send && tx.params.direction.sends() {
+            let header = RtpHeader {
+                marker: tx.marker_pending,
+                payload_type: tx.params.payload_type,
+                sequence: tx.seq,
+                timestamp: tx
+                    .ts_base
+                    .wrapping_add((k - tx.start_tick).wrapping_mul(FRAME_SAMPLES as u64) as u32),
+                ssrc: self.ssrc,
+                ..RtpHeader::default()
+            };
+            let dest = self.latched_rtp.unwrap_or(tx.params.remote_rtp);
+            if header.write(&mut bufs.send).is_ok() {
+                let offset = crate::sys::monotonic_ns().saturating_sub(deadline_ns);
+                match self.rtp.send_to(&bufs.send, dest) {
+                    Ok(_) => {
+                        self.stats.packets_sent += 1;
+                        self.stats.octets_sent += FRAME_SAMPLES as u64;
+                        if let Some((prev_k, prev_offset)) = self.last_send {
+                            if prev_k + 1 == k {
+                                spacing = Some(offset.abs_diff(prev_offset));
+                            }
+                        }
+                        self.last_send = Some((k, offset));
+                    }
+                    Err(e) => tracing::debug!(stream = %self.id, "RTP send failed: {e}"),
+                }
+                // A failed send still consumes its sequence number: the
+                // receiver should see it as lost, not as never sent.
+                tx.seq = tx.seq.wrapping_add(1);
+                tx.marker_pending = false;
+            }
+        }
+        if let Some(play) = finished {
+            sink(MediaEvent::PlayFinished {
+                stream: self.id,
+                play,
+            });
+        }
+        spacing
+    }
+
+    /// RTP timeout and RTCP reports, checked once per tick.
+    pub(crate) fn housekeeping(
+        &mut self,
+        now: u64,
+        cfg: &MediaConfig,
+        bufs: &mut Buffers,
+        sink: &dyn Fn(MediaEvent),
+    ) {
+        let Some(tx) = &self.tx else {
+            return;
+        };
+        if tx.params.direction == crate::Direction::SendRecv
+            && !self.timeout_sent
+            && now.saturating_sub(self.last_rx_ns) >= cfg.rtp_timeout.as_nanos() as u64
+        {
+            self.timeout_sent = true;
+            sink(MediaEvent::RtpTimeout { stream: self.id });
+        }
+        if now >= self.next_rtcp_ns {
+            self.send_rtcp(now, bufs);
+            self.next_rtcp_ns = now + rtcp_delay(cfg);
+        }
+    }
+
+    fn send_rtcp(&mut self, now: u64, bufs: &mut Buffers) {
+        let Some(tx) = &self.tx else {
+            return;
+        };
+        let block = match (self.recv.has_data(), self.remote_ssrc) {
+            (true, Some(remote)) => {
+                let (lsr, dlsr) = match self.last_sr {
+                    Some((lsr, at)) => (
+                        lsr,
+                        ((now.saturating_sub(at) as u128 * 65_536) / 1_000_000_000) as u32,
+                    ),
+                    None => (0, 0),
+                };
+                Some(self.recv.report_block(remote, lsr, dlsr))
+            }
+            _ => None,
+        };
+        let written = if tx.params.direction.sends() && self.stats.packets_sent > 0 {
+            let elapsed = now.saturating_sub(tx.start_ns) / 125_000;
+            let info = SenderInfo {
+                ntp: rtcp::ntp_now(),
+                rtp_timestamp: tx.ts_base.wrapping_add(elapsed as u32),
+                packet_count: self.stats.packets_sent as u32,
+                octet_count: self.stats.octets_sent as u32,
+            };
+            rtcp::write_sr(&mut bufs.rtcp, self.ssrc, &info, block.as_ref(), CNAME)
+        } else {
+            rtcp::write_rr(&mut bufs.rtcp, self.ssrc, block.as_ref(), CNAME)
+        };
+        let Ok(n) = written else {
+            return;
+        };
+        let dest = self
+            .latched_rtcp
+            .or(tx.params.remote_rtcp)
+            .unwrap_or_else(|| {
+                let rtp = self.latched_rtp.unwrap_or(tx.params.remote_rtp);
+                SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1))
+            });
+        match self.rtcp.send_to(&bufs.rtcp[..n], dest) {
+            Ok(_) => self.stats.rtcp_sent += 1,
+            Err(e) => tracing::debug!(stream = %self.id, "RTCP send failed: {e}"),
+        }
+    }
+
+    /// Reads the RTP socket until it would block.
+    pub(crate) fn drain_rtp(&mut self, bufs: &mut Buffers, sink: &dyn Fn(MediaEvent)) {
+        let mut errors = 0;
+        loop {
+            match self.rtp.recv_from(&mut bufs.recv[..]) {
+                Ok((n, src)) => {
+                    let now = crate::sys::monotonic_ns();
+                    let (data, pcm) = (&bufs.recv[..n], &mut bufs.pcm[..]);
+                    self.on_rtp(data, src, now, pcm, sink);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    errors += 1;
+                    if errors > 16 {
+                        tracing::warn!(stream = %self.id, "RTP receive failing: {e}");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the RTCP socket until it would block.
+    pub(crate) fn drain_rtcp(&mut self, bufs: &mut Buffers) {
+        let mut errors = 0;
+        loop {
+            match self.rtcp.recv_from(&mut bufs.recv[..]) {
+                Ok((n, src)) => {
+                    let now = crate::sys::monotonic_ns();
+                    self.on_rtcp(&bufs.recv[..n], src, now, true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    errors += 1;
+                    if errors > 16 {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_rtp(
+        &mut self,
+        data: &[u8],
+        src: SocketAddr,
+        now: u64,
+        pcm: &mut [i16],
+        sink: &dyn Fn(MediaEvent),
+    ) {
+        let Some(tx) = &self.tx else {
+            self.stats.packets_ignored += 1;
+            return;
+        };
+        let params = tx.params;
+        if data.len() >= 2 && (200..=204).contains(&data[1]) {
+            // RTCP multiplexed on the RTP port (RFC 5761).
+            if self.latched_rtp.is_none_or(|a| a == src) {
+                self.on_rtcp(data, src, now, false);
+            }
+            return;
+        }
+        let Ok(pkt) = rtp::parse(data) else {
+            self.stats.packets_ignored += 1;
+            return;
+        };
+        let pt = pkt.header.payload_type;
+        if pt == PT_COMFORT_NOISE {
+            return;
+        }
+        let is_event = params.telephone_event_pt == Some(pt);
+        if pt != params.payload_type && !is_event {
+            self.stats.packets_ignored += 1;
+            return;
+        }
+        match self.latched_rtp {
+            Some(a) if a != src => {
+                self.stats.packets_ignored += 1;
+                return;
+            }
+            Some(_) => {}
+            None => self.latched_rtp = Some(src),
+        }
+        if self.remote_ssrc != Some(pkt.header.ssrc) {
+            // A new source (e.g. after a transfer): start fresh statistics.
+            self.remote_ssrc = Some(pkt.header.ssrc);
+            self.recv = ReceiveStats::default();
+        }
+        if !self.recv.on_sequence(pkt.header.sequence) {
+            self.stats.packets_ignored += 1;
+            return;
+        }
+        self.stats.packets_received += 1;
+        self.last_rx_ns = now;
+        self.timeout_sent = false;
+        if is_event {
+            self.saw_rfc4733 = true;
+            if let Some(digit) =
+                self.events
+                    .feed(pkt.header.timestamp, pkt.header.sequence, pkt.payload)
+            {
+                sink(MediaEvent::Digit {
+                    stream: self.id,
+                    digit,
+                    source: DtmfSource::Rfc4733,
+                });
+            }
+            return;
+        }
+        self.recv.on_timing(pkt.header.timestamp, arrival_ts(now));
+        if self.saw_rfc4733 && self.recording.is_none() {
+            return;
+        }
+        let n = pkt.payload.len().min(pcm.len());
+        g711::decode(params.codec, &pkt.payload[..n], &mut pcm[..n]);
+        if let Some((kept, max)) = self.recording.as_mut() {
+            let room = max.saturating_sub(kept.len());
+            kept.extend_from_slice(&pcm[..n.min(room)]);
+            if kept.len() >= *max {
+                self.stop_recording(sink);
+            }
+        }
+        if self.saw_rfc4733 {
+            return;
+        }
+        let id = self.id;
+        self.detector.feed_with(&pcm[..n], |digit| {
+            sink(MediaEvent::Digit {
+                stream: id,
+                digit,
+                source: DtmfSource::Inband,
+            })
+        });
+    }
+
+    fn on_rtcp(&mut self, data: &[u8], src: SocketAddr, now: u64, own_socket: bool) {
+        let Ok(summary) = rtcp::parse_compound(data, self.ssrc) else {
+            self.stats.packets_ignored += 1;
+            return;
+        };
+        if own_socket {
+            match self.latched_rtcp {
+                Some(a) if a != src => {
+                    self.stats.packets_ignored += 1;
+                    return;
+                }
+                Some(_) => {}
+                None => self.latched_rtcp = Some(src),
+            }
+        }
+        self.stats.rtcp_received += 1;
+        if let Some((_, ntp)) = summary.sender_report {
+            self.last_sr = Some((rtcp::ntp_middle(ntp), now));
+        }
+        if let Some(block) = summary.about_us {
+            self.remote_report = Some(block);
+            if block.lsr != 0 {
+                let now_mid = rtcp::ntp_middle(rtcp::ntp_now());
+                let rtt = now_mid.wrapping_sub(block.lsr).wrapping_sub(block.dlsr);
+                if rtt < 0x8000_0000 {
+                    self.stats.rtt_ms = Some(rtt as f64 * 1000.0 / 65_536.0);
+                }
+            }
+        }
+    }
+
+    /// Sends a last report and returns the final statistics.
+    pub(crate) fn finish(&mut self, now: u64, bufs: &mut Buffers) -> StreamStats {
+        if let Some(tx) = &self.tx {
+            self.stats.duration = Duration::from_nanos(now.saturating_sub(tx.start_ns));
+            self.stats.remote_rtp = Some(self.latched_rtp.unwrap_or(tx.params.remote_rtp));
+            self.send_rtcp(now, bufs);
+        }
+        let mut stats = self.stats.clone();
+        stats.packets_lost = self.recv.lost().max(0) as u64;
+        stats.jitter_ms = self.recv.jitter() / 8.0;
+        if let Some(b) = self.remote_report {
+            stats.remote_fraction_lost = Some(b.fraction_lost as f64 / 256.0);
+            stats.remote_cumulative_lost = Some(b.cumulative_lost as i64);
+            stats.remote_jitter_ms = Some(b.jitter as f64 / 8.0);
+        }
+        stats
+    }
+
+    pub(crate) fn deregister(&mut self, registry: &mio::Registry) {
+        let _ = registry.deregister(&mut self.rtp);
+        let _ = registry.deregister(&mut self.rtcp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Direction;
+    use crate::g711::Codec;
+    use std::cell::RefCell;
+    use std::net::UdpSocket;
+
+    fn socket() -> mio::net::UdpSocket {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_nonblocking(true).unwrap();
+        mio::net::UdpSocket::from_std(s)
+    }
+
+    fn params(remote: SocketAddr, direction: Direction) -> StreamParams {
+        StreamParams {
+            remote_rtp: remote,
+            remote_rtcp: None,
+            codec: Codec::Pcma,
+            payload_type: 8,
+            telephone_event_pt: None,
+            direction,
+        }
+    }
+
+    fn recv(peer: &UdpSocket) -> Option<(RtpHeader, Vec<u8>)> {
+        let mut buf = [0u8; 512];
+        let n = peer.recv(&mut buf).ok()?;
+        let p = rtp::parse(&buf[..n]).ok()?;
+        Some((p.header, p.payload.to_vec()))
+    }
+
+    #[test]
+    fn timestamps_follow_the_tick_index_and_skipped_ticks_advance_play() {
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let remote = peer.local_addr().unwrap();
+        let mut s = Stream::new(StreamId(1), socket(), socket());
+        s.start(
+            params(remote, Direction::SendRecv),
+            100,
+            0,
+            0,
+            &MediaConfig::default(),
+        );
+        let pcm: Vec<i16> = (0..4 * 160).map(|i| (i / 160 * 3000) as i16).collect();
+        let prompt = PromptFrames::from_pcm(&pcm);
+        s.play(PlayId(7), prompt.clone(), PlayMode::Replace, false);
+        let events = RefCell::new(Vec::new());
+        let sink = |e: MediaEvent| events.borrow_mut().push(e);
+        let mut bufs = Buffers::new();
+
+        assert_eq!(
+            s.tick(99, true, 0, &mut bufs, &sink),
+            None,
+            "before the start tick"
+        );
+        s.tick(100, true, 0, &mut bufs, &sink);
+        let (a, pa) = recv(&peer).unwrap();
+        assert!(a.marker);
+        assert_eq!(pa, prompt.frame(Codec::Pcma, 0));
+        s.tick(101, false, 0, &mut bufs, &sink); // skipped: far behind
+        s.tick(102, true, 0, &mut bufs, &sink);
+        let (b, pb) = recv(&peer).unwrap();
+        assert_eq!(b.sequence, a.sequence.wrapping_add(1));
+        assert_eq!(b.timestamp, a.timestamp.wrapping_add(320));
+        assert!(!b.marker);
+        assert_eq!(
+            pb,
+            prompt.frame(Codec::Pcma, 2),
+            "the skipped frame was consumed"
+        );
+        assert!(events.borrow().is_empty());
+        s.tick(103, true, 0, &mut bufs, &sink);
+        assert_eq!(recv(&peer).unwrap().1, prompt.frame(Codec::Pcma, 3));
+        assert!(matches!(
+            events.borrow()[..],
+            [MediaEvent::PlayFinished {
+                play: PlayId(7),
+                ..
+            }]
+        ));
+        s.tick(104, true, 0, &mut bufs, &sink);
+        assert!(
+            recv(&peer).unwrap().1.iter().all(|&b| b == 0xD5),
+            "A-law silence"
+        );
+
+        // On hold nothing is sent, but the clock keeps running.
+        s.update(params(remote, Direction::Inactive), 0);
+        s.tick(105, true, 0, &mut bufs, &sink);
+        s.update(params(remote, Direction::SendRecv), 0);
+        s.tick(106, true, 0, &mut bufs, &sink);
+        let (c, _) = recv(&peer).unwrap();
+        assert_eq!(c.timestamp, a.timestamp.wrapping_add(6 * 160));
+        assert_eq!(c.sequence, a.sequence.wrapping_add(4));
+        assert!(c.marker, "talkspurt restarts after hold");
+        assert_eq!(s.stats.packets_sent, 5);
+    }
+
+    #[test]
+    fn spacing_error_is_measured_between_consecutive_ticks() {
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut s = Stream::new(StreamId(2), socket(), socket());
+        let remote = peer.local_addr().unwrap();
+        s.start(
+            params(remote, Direction::SendRecv),
+            0,
+            0,
+            0,
+            &MediaConfig::default(),
+        );
+        let mut bufs = Buffers::new();
+        let now = crate::sys::monotonic_ns();
+        assert_eq!(s.tick(0, true, now, &mut bufs, &|_| {}), None);
+        // Tick 1's deadline is pretended 5 ms earlier: a ≥ 5 ms error.
+        let err = s
+            .tick(1, true, now - 5_000_000, &mut bufs, &|_| {})
+            .unwrap();
+        assert!(err >= 5_000_000, "{err}");
+    }
+}
