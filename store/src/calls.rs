@@ -1,0 +1,220 @@
+//! Call records: start, answer and end times, who called which number, the
+//! schedule decision, menu digits, the service chosen, and how it ended.
+
+use sqlx::Row;
+
+use crate::{Store, StoreError};
+
+/// Which side ended a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HangupSide {
+    /// The caller (BYE or CANCEL).
+    Caller,
+    /// ura (BYE, or a final error response).
+    Ura,
+}
+
+impl HangupSide {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HangupSide::Caller => "caller",
+            HangupSide::Ura => "ura",
+        }
+    }
+
+    fn parse(s: &str) -> HangupSide {
+        if s == "caller" {
+            HangupSide::Caller
+        } else {
+            HangupSide::Ura
+        }
+    }
+}
+
+/// One call, as recorded when it ends. Times are RFC 3339 UTC strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRecord {
+    /// Row id (0 before insert).
+    pub id: i64,
+    /// SIP Call-ID.
+    pub sip_call_id: String,
+    /// INVITE received.
+    pub started_at: String,
+    /// 200 OK sent.
+    pub answered_at: Option<String>,
+    /// Call over.
+    pub ended_at: String,
+    /// The caller (From).
+    pub caller: String,
+    /// The number dialled.
+    pub number: String,
+    /// `open` or `closed` when an IVR decided.
+    pub schedule: Option<String>,
+    /// Digits pressed in menus, in order.
+    pub digits: String,
+    /// The service chosen.
+    pub service: Option<String>,
+    /// Why it ended (`caller-bye`, `cancelled`, `closed`, `no-answer`, `404`, …).
+    pub hangup_cause: String,
+    /// Who ended it.
+    pub hangup_side: HangupSide,
+}
+
+impl Store {
+    /// Saves a call record; returns its id.
+    pub async fn insert_call(&self, r: &CallRecord) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO calls (sip_call_id, started_at, answered_at, ended_at, caller, number, schedule, \
+             digits, service, hangup_cause, hangup_side) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(&r.sip_call_id)
+        .bind(&r.started_at)
+        .bind(&r.answered_at)
+        .bind(&r.ended_at)
+        .bind(&r.caller)
+        .bind(&r.number)
+        .bind(&r.schedule)
+        .bind(&r.digits)
+        .bind(&r.service)
+        .bind(&r.hangup_cause)
+        .bind(r.hangup_side.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>(0)?)
+    }
+
+    /// The most recent calls, newest first.
+    pub async fn recent_calls(&self, limit: i64) -> Result<Vec<CallRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, sip_call_id, started_at, answered_at, ended_at, caller, number, schedule, digits, \
+             service, hangup_cause, hangup_side FROM calls ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CallRecord {
+                    id: row.try_get(0)?,
+                    sip_call_id: row.try_get(1)?,
+                    started_at: row.try_get(2)?,
+                    answered_at: row.try_get(3)?,
+                    ended_at: row.try_get(4)?,
+                    caller: row.try_get(5)?,
+                    number: row.try_get(6)?,
+                    schedule: row.try_get(7)?,
+                    digits: row.try_get(8)?,
+                    service: row.try_get(9)?,
+                    hangup_cause: row.try_get(10)?,
+                    hangup_side: HangupSide::parse(&row.try_get::<String, _>(11)?),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: &str) -> CallRecord {
+        CallRecord {
+            id: 0,
+            sip_call_id: format!("cid-{n}"),
+            started_at: "2026-11-23T10:00:00Z".into(),
+            answered_at: Some("2026-11-23T10:00:01Z".into()),
+            ended_at: "2026-11-23T10:01:00Z".into(),
+            caller: "<sip:alice@example.com>".into(),
+            number: n.into(),
+            schedule: Some("open".into()),
+            digits: "2".into(),
+            service: Some("suporte".into()),
+            hangup_cause: "caller-bye".into(),
+            hangup_side: HangupSide::Caller,
+        }
+    }
+
+    async fn round_trip(store: &Store) {
+        let a = store.insert_call(&record("1000")).await.unwrap();
+        let mut closed = record("1001");
+        closed.answered_at = None;
+        closed.schedule = Some("closed".into());
+        closed.service = None;
+        closed.digits = String::new();
+        closed.hangup_side = HangupSide::Ura;
+        let b = store.insert_call(&closed).await.unwrap();
+        assert!(b > a);
+        let got = store.recent_calls(10).await.unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0], CallRecord { id: b, ..closed });
+        assert_eq!(
+            got[1],
+            CallRecord {
+                id: a,
+                ..record("1000")
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite_round_trip() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        assert_eq!(store.backend(), crate::Backend::Sqlite);
+        round_trip(&store).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_file_survives_reopen() {
+        let dir = std::env::temp_dir().join(format!("ura-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = Store::sqlite_url(&dir);
+        let _ = std::fs::remove_file(dir.join("ura.db"));
+        let store = Store::open(&url).await.unwrap();
+        store.insert_call(&record("1002")).await.unwrap();
+        store.close().await;
+        let again = Store::open(&url).await.unwrap();
+        assert_eq!(again.recent_calls(5).await.unwrap()[0].number, "1002");
+    }
+
+    /// Against the PostgreSQL server of this machine (database `test`),
+    /// in a schema of its own so runs do not see each other.
+    #[tokio::test]
+    async fn postgres_round_trip() {
+        let base = std::env::var("URA_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+        let schema = format!("ura_test_{}", std::process::id());
+        let admin = match sqlx::PgPool::connect(&base).await {
+            Ok(p) => p,
+            Err(e) => {
+                if std::env::var("URA_REQUIRE_PEERS").as_deref() == Ok("1") {
+                    panic!("PostgreSQL at {base}: {e}");
+                }
+                eprintln!("SKIPPED: no PostgreSQL at {base}: {e}");
+                return;
+            }
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let url = format!("{base}?options=-c%20search_path%3D{schema}");
+        let store = Store::open(&url).await.unwrap();
+        assert_eq!(store.backend(), crate::Backend::Postgres);
+        round_trip(&store).await;
+        store.close().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn bad_urls_are_refused() {
+        assert!(matches!(
+            Store::open("mysql://x").await,
+            Err(StoreError::BadUrl(_))
+        ));
+    }
+}
