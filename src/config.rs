@@ -1,0 +1,296 @@
+//! Configuration: defaults, then the TOML file, then `URA_*` variables and
+//! flags (clap merges those two; a flag wins over its variable).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+use crate::error::UraError;
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Flags of `ura serve` (each also read from its `URA_*` variable).
+#[derive(Debug, Clone, Args, Default)]
+pub struct ServeArgs {
+    /// SIP address (UDP and TCP).
+    #[arg(long, env = "URA_SIP")]
+    pub sip: Option<SocketAddr>,
+    /// HTTP address (`/health`).
+    #[arg(long, env = "URA_HTTP")]
+    pub http: Option<SocketAddr>,
+    /// RTP port range, `LO-HI`.
+    #[arg(long, env = "URA_RTP_PORTS")]
+    pub rtp_ports: Option<String>,
+    /// Data directory.
+    #[arg(long, env = "URA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML configuration file.
+    #[arg(long, env = "URA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, env = "URA_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Address written in SDP, Contact and Via when the Request-URI does not
+    /// name an IP of ours (default: the SIP bind address, or 127.0.0.1).
+    #[arg(long, env = "URA_ADVERTISE")]
+    pub advertise: Option<IpAddr>,
+    /// Ring (180) this long before answering, in milliseconds.
+    #[arg(long, env = "URA_RING_MS")]
+    pub ring_ms: Option<u64>,
+    /// Hang up when no RTP arrives for this many seconds (not while on hold).
+    #[arg(long, env = "URA_RTP_TIMEOUT")]
+    pub rtp_timeout: Option<u64>,
+    /// Media worker threads (default: one per core).
+    #[arg(long, env = "URA_MEDIA_WORKERS")]
+    pub media_workers: Option<usize>,
+    /// Run media workers at real-time priority when allowed (default true).
+    #[arg(long, env = "URA_MEDIA_REALTIME")]
+    pub media_realtime: Option<bool>,
+    /// SIP timer T1 in milliseconds (T2 = 8·T1, T4 = 10·T1 unless set in the file).
+    #[arg(long, env = "URA_SIP_T1_MS")]
+    pub sip_t1_ms: Option<u64>,
+    /// Store URL (`sqlite://…` or `postgres://…`; default: `ura.db` in the data directory).
+    #[arg(long, env = "URA_STORE")]
+    pub store: Option<String>,
+    /// Feature code that records prompts by phone.
+    #[arg(long, env = "URA_RECORDING_CODE")]
+    pub recording_code: Option<String>,
+    /// PIN for recording by phone; without one the feature is off.
+    #[arg(long, env = "URA_RECORDING_PIN")]
+    pub recording_pin: Option<String>,
+}
+
+/// The `[server]`-less TOML file: the same keys as the flags, snake_case.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    sip: Option<SocketAddr>,
+    http: Option<SocketAddr>,
+    rtp_ports: Option<String>,
+    data_dir: Option<PathBuf>,
+    log_format: Option<LogFormat>,
+    advertise: Option<IpAddr>,
+    ring_ms: Option<u64>,
+    rtp_timeout: Option<u64>,
+    media_workers: Option<usize>,
+    media_realtime: Option<bool>,
+    sip_t1_ms: Option<u64>,
+    sip_t2_ms: Option<u64>,
+    sip_t4_ms: Option<u64>,
+    store: Option<String>,
+    recording_code: Option<String>,
+    recording_pin: Option<String>,
+    #[serde(default)]
+    numbers: Vec<crate::routing::NumberConfig>,
+    #[serde(default)]
+    schedules: std::collections::BTreeMap<String, ura_ivr::ScheduleConfig>,
+    #[serde(default)]
+    services: std::collections::BTreeMap<String, crate::routing::ServiceConfig>,
+    #[serde(default)]
+    ivrs: std::collections::BTreeMap<String, ura_ivr::IvrConfig>,
+}
+
+/// The settings ura runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// SIP bind address.
+    pub sip: SocketAddr,
+    /// HTTP bind address.
+    pub http: SocketAddr,
+    /// RTP ports, inclusive.
+    pub rtp_ports: (u16, u16),
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Fallback address for SDP/Contact/Via.
+    pub advertise: IpAddr,
+    /// Ring time before answering.
+    pub ring: Duration,
+    /// RTP inactivity timeout.
+    pub rtp_timeout: Duration,
+    /// Media worker count.
+    pub media_workers: usize,
+    /// Media workers at real-time priority when allowed.
+    pub media_realtime: bool,
+    /// SIP timers.
+    pub timers: ura_sip::TimerConfig,
+    /// Store URL.
+    pub store_url: String,
+    /// Feature code for recording prompts by phone.
+    pub recording_code: String,
+    /// Its PIN (None: the feature is off).
+    pub recording_pin: Option<String>,
+    /// Numbers, schedules, services and IVRs (the demo when the file has no numbers).
+    pub routing: crate::routing::RoutingConfig,
+}
+
+fn parse_ports(s: &str) -> Result<(u16, u16), UraError> {
+    let bad = || UraError::Config(format!("rtp_ports: expected LO-HI, got {s:?}"));
+    let (lo, hi) = s.split_once('-').ok_or_else(bad)?;
+    let (lo, hi): (u16, u16) = (
+        lo.trim().parse().map_err(|_| bad())?,
+        hi.trim().parse().map_err(|_| bad())?,
+    );
+    if lo > hi || hi - lo < 3 || lo < 1024 {
+        return Err(UraError::Config(format!(
+            "rtp_ports: {s:?} must be LO-HI with 1024 <= LO, and at least 4 ports"
+        )));
+    }
+    Ok((lo, hi))
+}
+
+impl Config {
+    /// Reads the file named by `--config` (if any) and layers flags over it.
+    pub fn resolve(args: &ServeArgs) -> Result<Config, UraError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let sip = args.sip.or(file.sip).unwrap_or(([0, 0, 0, 0], 5060).into());
+        let advertise = args.advertise.or(file.advertise).unwrap_or_else(|| {
+            if sip.ip().is_unspecified() {
+                IpAddr::from([127, 0, 0, 1])
+            } else {
+                sip.ip()
+            }
+        });
+        let t1 = Duration::from_millis(args.sip_t1_ms.or(file.sip_t1_ms).unwrap_or(500));
+        if t1.is_zero() {
+            return Err(UraError::Config("sip_t1_ms must be above 0".into()));
+        }
+        let timers = ura_sip::TimerConfig {
+            t1,
+            t2: file.sip_t2_ms.map(Duration::from_millis).unwrap_or(t1 * 8),
+            t4: file.sip_t4_ms.map(Duration::from_millis).unwrap_or(t1 * 10),
+        };
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let store_url = args
+            .store
+            .clone()
+            .or(file.store)
+            .unwrap_or_else(|| ura_store::Store::sqlite_url(&data_dir));
+        let routing = if file.numbers.is_empty() {
+            toml::from_str(crate::routing::DEMO)
+                .map_err(|e| UraError::Config(format!("built-in demo: {e}")))?
+        } else {
+            crate::routing::RoutingConfig {
+                numbers: file.numbers,
+                schedules: file.schedules,
+                services: file.services,
+                ivrs: file.ivrs,
+            }
+        };
+        // Refuse a bad routing now, with the field named.
+        crate::routing::Routing::build(&routing)?;
+        let recording_pin = args.recording_pin.clone().or(file.recording_pin);
+        if recording_pin
+            .as_deref()
+            .is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(UraError::Config("recording_pin: digits only".into()));
+        }
+        Ok(Config {
+            media_realtime: args.media_realtime.or(file.media_realtime).unwrap_or(true),
+            recording_code: args
+                .recording_code
+                .clone()
+                .or(file.recording_code)
+                .unwrap_or_else(|| "*97".into()),
+            recording_pin,
+            routing,
+            store_url,
+            sip,
+            http: args
+                .http
+                .or(file.http)
+                .unwrap_or(([127, 0, 0, 1], 8080).into()),
+            rtp_ports: parse_ports(
+                args.rtp_ports
+                    .as_deref()
+                    .or(file.rtp_ports.as_deref())
+                    .unwrap_or("20000-29999"),
+            )?,
+            data_dir,
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            advertise,
+            ring: Duration::from_millis(args.ring_ms.or(file.ring_ms).unwrap_or(0)),
+            rtp_timeout: Duration::from_secs(args.rtp_timeout.or(file.rtp_timeout).unwrap_or(60)),
+            media_workers: args
+                .media_workers
+                .or(file.media_workers)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+                .max(1),
+            timers,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, UraError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UraError::Config(format!("{}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| UraError::Config(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::resolve(&ServeArgs::default()).unwrap();
+        assert_eq!(c.sip, "0.0.0.0:5060".parse().unwrap());
+        assert_eq!(c.http, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.rtp_ports, (20000, 29999));
+        assert_eq!(c.advertise, IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(c.timers, ura_sip::TimerConfig::default());
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let dir = std::env::temp_dir().join(format!("ura-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ura.toml");
+        std::fs::write(
+            &path,
+            "sip = \"127.0.0.1:5070\"\nrtp_ports = \"30000-30099\"\nring_ms = 250\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            sip: Some("127.0.0.1:5080".parse().unwrap()),
+            ..Default::default()
+        };
+        let c = Config::resolve(&args).unwrap();
+        assert_eq!(c.sip.port(), 5080);
+        assert_eq!(c.rtp_ports, (30000, 30099));
+        assert_eq!(c.ring, Duration::from_millis(250));
+        assert_eq!(c.advertise, IpAddr::from([127, 0, 0, 1]));
+        std::fs::write(&path, "sipp = 1\n").unwrap();
+        let err = Config::resolve(&args).unwrap_err().to_string();
+        assert!(err.contains("unknown field `sipp`"), "{err}");
+    }
+
+    #[test]
+    fn bad_port_ranges_are_refused() {
+        for bad in ["x", "20000", "3000-2000", "10-100", "20000-20001"] {
+            assert!(parse_ports(bad).is_err(), "{bad}");
+        }
+    }
+}

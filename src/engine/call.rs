@@ -1,0 +1,711 @@
+//! Calls: what the engine keeps per call, and how SIP and media events move
+//! a call along (SDP negotiation, media stream, the demo app).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::prompt_set::PromptSet;
+use tokio::sync::mpsc::UnboundedSender;
+use ura_media::{
+    Codec, Direction as MediaDirection, MediaEngine, MediaEvent, PlayId, PlayMode, StreamId,
+    StreamParams,
+};
+use ura_prompts::BuiltinPrompts;
+use ura_sip::sdp::{
+    self, AudioCodec, Direction, LocalMedia, Negotiated, SdpError, SessionDescription,
+};
+use ura_sip::{DialogId, EndReason, Endpoint, Event, IncomingCall};
+use ura_store::{CallRecord, HangupSide};
+
+use super::ivr_call::{Drive, IvrCall, Player, HANGUP_GRACE};
+use super::{CoreInput, Counters, StreamIndex};
+use crate::config::Config;
+use crate::demo::{Action, DemoApp, DemoNumber};
+use crate::recorder::{RecAction, Recorder, MAX_RECORDING};
+use crate::routing::Routing;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// What runs a call: a built-in demo app, an IVR, or recording by phone.
+enum App {
+    Demo(DemoApp),
+    Ivr(Box<IvrCall>),
+    Recorder(Box<RecCall>),
+}
+
+/// A call recording a prompt by phone.
+struct RecCall {
+    rec: Recorder,
+    /// What was recorded, once the media side gave it.
+    pcm: Option<Vec<i16>>,
+    /// The last clip of what plays now.
+    last_play: Option<PlayId>,
+}
+
+/// One call.
+struct Call {
+    stream: StreamId,
+    local: LocalMedia,
+    /// Our offer, when the INVITE had none (the answer comes in the ACK).
+    our_offer: Option<SessionDescription>,
+    /// The answer SDP (or offer) that goes in the 200.
+    sdp_body: Vec<u8>,
+    negotiated: Option<Negotiated>,
+    app: App,
+    /// A hang-up waiting for the last frames to reach the caller.
+    hangup_at: Option<Instant>,
+    number: String,
+    from: String,
+    created: Instant,
+    answered: Option<Instant>,
+    up: bool,
+    /// For the call record.
+    record: CallRecord,
+}
+
+/// All calls of the engine.
+pub struct Calls {
+    media: MediaEngine,
+    prompts: PromptSet,
+    config: Config,
+    inputs: UnboundedSender<CoreInput>,
+    counters: Arc<Counters>,
+    calls: HashMap<DialogId, Call>,
+    streams: StreamIndex,
+    next_play: u64,
+    records: UnboundedSender<CallRecord>,
+    routing: Routing,
+    /// Per-call deadlines (IVR timers, stub queue, delayed hang-ups); stale
+    /// entries are skipped when they come up.
+    timers: BinaryHeap<Reverse<(Instant, DialogId)>>,
+}
+
+/// Now, as the RFC 3339 UTC text call records hold.
+fn wall_clock() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A call record for a new call, filled in as it goes.
+fn new_record(call: &IncomingCall, number: &str) -> CallRecord {
+    CallRecord {
+        id: 0,
+        sip_call_id: call.call_id.clone(),
+        started_at: wall_clock(),
+        answered_at: None,
+        ended_at: String::new(),
+        caller: call.from.clone(),
+        number: number.to_string(),
+        schedule: None,
+        digits: String::new(),
+        service: None,
+        hangup_cause: String::new(),
+        hangup_side: HangupSide::Ura,
+    }
+}
+
+fn media_codec(c: AudioCodec) -> Codec {
+    match c {
+        AudioCodec::Pcmu => Codec::Pcmu,
+        AudioCodec::Pcma => Codec::Pcma,
+    }
+}
+
+fn media_direction(d: Direction) -> MediaDirection {
+    match d {
+        Direction::SendRecv => MediaDirection::SendRecv,
+        Direction::SendOnly => MediaDirection::SendOnly,
+        Direction::RecvOnly => MediaDirection::RecvOnly,
+        Direction::Inactive => MediaDirection::Inactive,
+    }
+}
+
+fn stream_params(n: &Negotiated) -> StreamParams {
+    StreamParams {
+        remote_rtp: n.remote_rtp,
+        remote_rtcp: n.remote_rtcp,
+        codec: media_codec(n.codec),
+        payload_type: n.payload_type,
+        telephone_event_pt: n.telephone_event_pt,
+        direction: media_direction(n.local_direction),
+    }
+}
+
+impl Calls {
+    /// An empty set of calls.
+    pub fn new(
+        media: MediaEngine,
+        prompts: Arc<BuiltinPrompts>,
+        config: Config,
+        inputs: UnboundedSender<CoreInput>,
+        counters: Arc<Counters>,
+        records: UnboundedSender<CallRecord>,
+    ) -> Calls {
+        let config_routing = config.routing.clone();
+        Calls {
+            media,
+            prompts: PromptSet::new(prompts),
+            config,
+            inputs,
+            counters,
+            calls: HashMap::new(),
+            streams: StreamIndex::new(),
+            next_play: 1,
+            records,
+            routing: Routing::build(&config_routing).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "routing refused; no IVR numbers");
+                Routing::default()
+            }),
+            timers: BinaryHeap::new(),
+        }
+    }
+
+    /// Reacts to a SIP event.
+    pub fn on_sip(&mut self, now: Instant, ep: &mut Endpoint, event: Event) {
+        match event {
+            Event::IncomingCall(call) => self.incoming(now, ep, call),
+            Event::Confirmed { dialog, body } => self.confirmed(now, ep, dialog, body),
+            Event::ReOffer { dialog, body } => self.reoffer(now, ep, dialog, body),
+            Event::InfoDigit { dialog, digit } => self.digit(now, dialog, digit),
+            Event::Ended { dialog, reason } => self.ended(now, dialog, reason),
+        }
+    }
+
+    /// The IP our media is reached at for this call: the Request-URI host when
+    /// it is one of ours (an IP literal), else the configured address.
+    fn local_ip(&self, call: &IncomingCall) -> IpAddr {
+        call.request_host
+            .as_deref()
+            .and_then(|h| h.parse::<IpAddr>().ok())
+            .filter(|ip| !ip.is_unspecified() && !ip.is_multicast())
+            .unwrap_or(self.config.advertise)
+    }
+
+    /// Refuses a new call and records it.
+    fn refuse(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        call: &IncomingCall,
+        number: &str,
+        code: u16,
+    ) {
+        let _ = ep.reject(now, call.dialog, code);
+        let mut record = new_record(call, number);
+        record.ended_at = record.started_at.clone();
+        record.hangup_cause = format!("refused-{code}");
+        let _ = self.records.send(record);
+    }
+
+    /// Hangs up from our side, saying why in the call record.
+    fn hangup(&mut self, now: Instant, ep: &mut Endpoint, dialog: DialogId, cause: &str) {
+        if let Some(call) = self.calls.get_mut(&dialog) {
+            if call.record.hangup_cause.is_empty() {
+                call.record.hangup_cause = cause.to_string();
+            }
+        }
+        let _ = ep.hangup(now, dialog);
+    }
+
+    fn incoming(&mut self, now: Instant, ep: &mut Endpoint, call: IncomingCall) {
+        let dialog = call.dialog;
+        let number = call
+            .request_user
+            .clone()
+            .or(call.to_user.clone())
+            .unwrap_or_default();
+        let to_user = call.to_user.clone().unwrap_or_default();
+        let app = if let Some(n) = self
+            .routing
+            .lookup(&number)
+            .or_else(|| self.routing.lookup(&to_user))
+        {
+            App::Ivr(Box::new(IvrCall::new(n)))
+        } else if let Some(pin) = self
+            .config
+            .recording_pin
+            .as_deref()
+            .filter(|_| number == self.config.recording_code)
+        {
+            App::Recorder(Box::new(RecCall {
+                rec: Recorder::new(pin),
+                pcm: None,
+                last_play: None,
+            }))
+        } else if let Some(demo) = DemoNumber::lookup(&number) {
+            App::Demo(DemoApp::new(demo))
+        } else {
+            tracing::info!(%dialog, %number, from = %call.from, "unknown number: 404");
+            self.refuse(now, ep, &call, &number, 404);
+            return;
+        };
+        if !call.body.is_empty() && call.content_type.as_deref() != Some("application/sdp") {
+            self.refuse(now, ep, &call, &number, 415);
+            return;
+        }
+        let offer = if call.body.is_empty() {
+            None
+        } else {
+            match SessionDescription::parse(&call.body) {
+                Ok(o) => Some(o),
+                Err(e) => {
+                    tracing::info!(%dialog, error = %e, "bad SDP offer: 400");
+                    self.refuse(now, ep, &call, &number, 400);
+                    return;
+                }
+            }
+        };
+        let (stream, local_rtp) = match self.media.allocate() {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(%dialog, error = %e, "no RTP port: 503");
+                self.refuse(now, ep, &call, &number, 503);
+                return;
+            }
+        };
+        let mut local = LocalMedia::new(self.local_ip(&call), local_rtp.port());
+        local.session_id = fastrand::u64(1..u64::MAX / 2);
+        local.session_version = 1;
+        let (sdp_body, negotiated, our_offer) = match &offer {
+            Some(offer) => match sdp::answer(offer, &local) {
+                Ok((answer, negotiated)) => {
+                    (answer.to_string().into_bytes(), Some(negotiated), None)
+                }
+                Err(e) => {
+                    let code = match e {
+                        SdpError::NoCommonCodec
+                        | SdpError::UnsupportedTransport
+                        | SdpError::NoAudio
+                        | SdpError::NoConnectionAddress => 488,
+                        _ => 400,
+                    };
+                    tracing::info!(%dialog, error = %e, code, "offer refused");
+                    self.media.close(stream);
+                    self.refuse(now, ep, &call, &number, code);
+                    return;
+                }
+            },
+            None => {
+                let o = sdp::offer(&local, Direction::SendRecv);
+                (o.to_string().into_bytes(), None, Some(o))
+            }
+        };
+        tracing::info!(%dialog, %number, from = %call.from, source = %call.source.remote, "incoming call");
+        self.streams.insert(stream, dialog);
+        let record = new_record(&call, &number);
+        self.calls.insert(
+            dialog,
+            Call {
+                stream,
+                local,
+                our_offer,
+                sdp_body,
+                negotiated,
+                app,
+                hangup_at: None,
+                number,
+                from: call.from,
+                created: now,
+                answered: None,
+                up: false,
+                record,
+            },
+        );
+        if self.config.ring.is_zero() {
+            self.answer(now, ep, dialog);
+        } else {
+            let _ = ep.ring(now, dialog);
+            let inputs = self.inputs.clone();
+            let ring = self.config.ring;
+            tokio::spawn(async move {
+                tokio::time::sleep(ring).await;
+                let _ = inputs.send(CoreInput::AnswerDue(dialog));
+            });
+        }
+    }
+
+    /// Sends the 200 OK of a call that is still ringing.
+    pub fn answer(&mut self, now: Instant, ep: &mut Endpoint, dialog: DialogId) {
+        let Some(call) = self.calls.get_mut(&dialog) else {
+            return; // cancelled while ringing
+        };
+        if ep.answer(now, dialog, &call.sdp_body).is_ok() {
+            call.answered = Some(now);
+            call.record.answered_at = Some(wall_clock());
+            self.counters.answered_calls.fetch_add(1, Ordering::Relaxed);
+            self.counters.active_calls.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn confirmed(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        dialog: DialogId,
+        body: Option<Vec<u8>>,
+    ) {
+        let Some(call) = self.calls.get_mut(&dialog) else {
+            return;
+        };
+        if let Some(offer) = &call.our_offer {
+            // Late offer: the answer is in the ACK.
+            let negotiated = match body.as_deref() {
+                None => Err("no SDP answer in the ACK".to_string()),
+                Some(b) => SessionDescription::parse(b)
+                    .and_then(|answer| sdp::accept_answer(offer, &answer))
+                    .map_err(|e| e.to_string()),
+            };
+            match negotiated {
+                Ok(n) => call.negotiated = Some(n),
+                Err(e) => {
+                    tracing::info!(%dialog, error = %e, "no usable answer in the ACK: hanging up");
+                    self.hangup(now, ep, dialog, "bad-sdp-answer");
+                    return;
+                }
+            }
+        }
+        let Some(n) = &call.negotiated else { return };
+        self.media.start_stream(call.stream, stream_params(n));
+        call.up = true;
+        tracing::info!(%dialog, codec = ?n.codec, remote = %n.remote_rtp, "call is up");
+        match &mut call.app {
+            App::Demo(app) => {
+                let actions = app.started();
+                self.run(now, dialog, actions);
+            }
+            App::Ivr(_) => {
+                self.drive_ivr(dialog, |ivr, player, record| ivr.start(now, player, record))
+            }
+            App::Recorder(r) => {
+                r.rec.started(now);
+                self.drive_recorder(now, dialog);
+            }
+        }
+    }
+
+    /// Carries out what the recorder asks, then re-arms the call's timer.
+    fn drive_recorder(&mut self, now: Instant, dialog: DialogId) {
+        let Some(call) = self.calls.get_mut(&dialog) else {
+            return;
+        };
+        let App::Recorder(r) = &mut call.app else {
+            return;
+        };
+        while let Some(action) = r.rec.poll_action() {
+            let mut player = Player {
+                media: &self.media,
+                prompts: &self.prompts,
+                next_play: &mut self.next_play,
+                stream: call.stream,
+            };
+            match action {
+                RecAction::Play(names) => {
+                    let clips: Vec<_> = names
+                        .iter()
+                        .filter_map(|n| self.prompts.get(n).cloned())
+                        .collect();
+                    r.last_play = player.play(&clips, false);
+                }
+                RecAction::PlayRecording => {
+                    let frames = ura_media::PromptFrames::from_pcm(r.pcm.as_deref().unwrap_or(&[]));
+                    r.last_play = player.play(&[frames], false);
+                    if r.last_play.is_none() {
+                        r.rec.play_finished(now);
+                    }
+                }
+                RecAction::StopPlay => self.media.stop_play(call.stream),
+                RecAction::Record => self.media.record(call.stream, MAX_RECORDING),
+                RecAction::StopRecord => self.media.stop_record(call.stream),
+                RecAction::Save { name } => {
+                    let pcm = r.pcm.clone().unwrap_or_default();
+                    tracing::info!(%dialog, %name, seconds = pcm.len() as f32 / 8000.0, "saving a recorded prompt");
+                    let _ = self.inputs.send(CoreInput::SavePrompt { name, pcm });
+                }
+                RecAction::Hangup => call.hangup_at = Some(now + HANGUP_GRACE),
+            }
+        }
+        self.schedule(dialog);
+    }
+
+    /// Adds a saved prompt: calls play it from now on.
+    pub fn prompt_saved(&mut self, name: String, frames: ura_media::PromptFrames) {
+        self.prompts.insert(name, frames);
+    }
+
+    /// Runs `f` on a call's IVR with what it needs to play, then applies
+    /// what it asks for and re-arms the call's timer.
+    fn drive_ivr(
+        &mut self,
+        dialog: DialogId,
+        f: impl FnOnce(&mut IvrCall, &mut Player<'_>, &mut CallRecord) -> Drive,
+    ) {
+        let Some(call) = self.calls.get_mut(&dialog) else {
+            return;
+        };
+        let App::Ivr(ivr) = &mut call.app else { return };
+        let mut player = Player {
+            media: &self.media,
+            prompts: &self.prompts,
+            next_play: &mut self.next_play,
+            stream: call.stream,
+        };
+        let drive = f(ivr, &mut player, &mut call.record);
+        if drive.hangup_at.is_some() {
+            call.hangup_at = drive.hangup_at;
+        }
+        self.schedule(dialog);
+    }
+
+    /// Queues the call's next deadline.
+    fn schedule(&mut self, dialog: DialogId) {
+        let Some(call) = self.calls.get(&dialog) else {
+            return;
+        };
+        let ivr = match &call.app {
+            App::Ivr(ivr) => ivr.poll_timeout(),
+            App::Recorder(r) => r.rec.poll_timeout(),
+            App::Demo(_) => None,
+        };
+        if let Some(t) = [call.hangup_at, ivr].into_iter().flatten().min() {
+            self.timers.push(Reverse((t, dialog)));
+        }
+    }
+
+    /// The earliest per-call deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// Runs the per-call deadlines due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
+        while let Some(Reverse((t, dialog))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(call) = self.calls.get_mut(&dialog) else {
+                continue;
+            };
+            if call.hangup_at.is_some_and(|h| h <= now) {
+                call.hangup_at = None;
+                self.hangup(now, ep, dialog, "app-hangup");
+                continue;
+            }
+            match &mut call.app {
+                App::Ivr(ivr) if ivr.poll_timeout().is_some_and(|d| d <= now) => {
+                    self.drive_ivr(dialog, |ivr, player, record| {
+                        ivr.handle_timeout(now, player, record)
+                    });
+                }
+                App::Recorder(r) if r.rec.poll_timeout().is_some_and(|d| d <= now) => {
+                    r.rec.handle_timeout(now);
+                    self.drive_recorder(now, dialog);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn reoffer(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        dialog: DialogId,
+        body: Option<Vec<u8>>,
+    ) {
+        let Some(call) = self.calls.get_mut(&dialog) else {
+            let _ = ep.reject_reoffer(now, dialog, 481);
+            return;
+        };
+        call.local.session_version += 1;
+        let Some(body) = body else {
+            // No offer in the re-INVITE: offer what we have, keep media as it is.
+            let o = sdp::offer(&call.local, Direction::SendRecv);
+            let _ = ep.accept_reoffer(now, dialog, o.to_string().as_bytes());
+            return;
+        };
+        match SessionDescription::parse(&body).and_then(|o| sdp::answer(&o, &call.local)) {
+            Ok((answer, n)) => {
+                tracing::info!(%dialog, direction = ?n.local_direction, "re-INVITE");
+                if call.up {
+                    self.media.update(call.stream, stream_params(&n));
+                }
+                call.negotiated = Some(n);
+                let _ = ep.accept_reoffer(now, dialog, answer.to_string().as_bytes());
+            }
+            Err(e) => {
+                tracing::info!(%dialog, error = %e, "re-INVITE refused: 488");
+                call.local.session_version -= 1;
+                let _ = ep.reject_reoffer(now, dialog, 488);
+            }
+        }
+    }
+
+    fn digit(&mut self, now: Instant, dialog: DialogId, key: char) {
+        let Some(call) = self.calls.get_mut(&dialog) else {
+            return;
+        };
+        tracing::info!(%dialog, digit = %key, "DTMF");
+        call.record.digits.push(key);
+        match &mut call.app {
+            App::Demo(app) => {
+                let actions = app.digit(key);
+                self.run(now, dialog, actions);
+            }
+            App::Ivr(_) => self.drive_ivr(dialog, |ivr, player, record| {
+                ivr.digit(now, key, player, record)
+            }),
+            App::Recorder(r) => {
+                r.rec.digit(now, key);
+                self.drive_recorder(now, dialog);
+            }
+        }
+    }
+
+    fn run(&mut self, now: Instant, dialog: DialogId, actions: Vec<Action>) {
+        for action in actions {
+            let Some(call) = self.calls.get(&dialog) else {
+                return;
+            };
+            match action {
+                Action::Play {
+                    prompt,
+                    barge,
+                    looped,
+                } => {
+                    let Some(frames) = self.prompts.get(&prompt).cloned() else {
+                        tracing::warn!(%prompt, "no such built-in prompt");
+                        continue;
+                    };
+                    let play = PlayId(self.next_play);
+                    self.next_play += 1;
+                    let mode = if barge {
+                        PlayMode::Replace
+                    } else {
+                        PlayMode::Append
+                    };
+                    self.media.play(call.stream, play, frames, mode, looped);
+                }
+                Action::Hangup => {
+                    // After the last frames had time to play out.
+                    if let Some(call) = self.calls.get_mut(&dialog) {
+                        call.hangup_at = Some(now + HANGUP_GRACE);
+                    }
+                    self.schedule(dialog);
+                }
+            }
+        }
+    }
+
+    fn ended(&mut self, now: Instant, dialog: DialogId, reason: EndReason) {
+        let Some(mut call) = self.calls.remove(&dialog) else {
+            return;
+        };
+        let record = &mut call.record;
+        record.ended_at = wall_clock();
+        let (cause, side) = match reason {
+            EndReason::RemoteBye => ("caller-bye", HangupSide::Caller),
+            EndReason::Cancelled => ("cancelled", HangupSide::Caller),
+            EndReason::NoAck => ("no-ack", HangupSide::Ura),
+            EndReason::LocalHangup => ("ura-bye", HangupSide::Ura),
+        };
+        if record.hangup_cause.is_empty() || side == HangupSide::Caller {
+            record.hangup_cause = cause.to_string();
+        }
+        record.hangup_side = side;
+        let _ = self.records.send(call.record.clone());
+        if call.answered.is_some() {
+            self.counters.active_calls.fetch_sub(1, Ordering::Relaxed);
+        }
+        // Statistics are logged when the media side reports the stream closed.
+        self.media.close(call.stream);
+        tracing::info!(
+            %dialog,
+            number = %call.number,
+            from = %call.from,
+            ?reason,
+            seconds = now.duration_since(call.created).as_secs_f32(),
+            "call ended"
+        );
+    }
+
+    /// Reacts to a media event.
+    pub fn on_media(&mut self, now: Instant, ep: &mut Endpoint, event: MediaEvent) {
+        match event {
+            MediaEvent::Digit {
+                stream,
+                digit,
+                source,
+            } => {
+                if let Some(&dialog) = self.streams.get(&stream) {
+                    tracing::debug!(%dialog, ?source, "digit from media");
+                    self.digit(now, dialog, digit.to_char());
+                }
+            }
+            MediaEvent::PlayFinished { stream, play } => {
+                let Some(&dialog) = self.streams.get(&stream) else {
+                    return;
+                };
+                let Some(call) = self.calls.get_mut(&dialog) else {
+                    return;
+                };
+                match &mut call.app {
+                    App::Demo(app) => {
+                        let actions = app.play_finished();
+                        self.run(now, dialog, actions);
+                    }
+                    App::Ivr(_) => self.drive_ivr(dialog, |ivr, player, record| {
+                        ivr.play_finished(now, play, player, record)
+                    }),
+                    App::Recorder(r) => {
+                        if r.last_play == Some(play) {
+                            r.last_play = None;
+                            r.rec.play_finished(now);
+                            self.drive_recorder(now, dialog);
+                        }
+                    }
+                }
+            }
+            MediaEvent::Recorded { stream, pcm } => {
+                let Some(&dialog) = self.streams.get(&stream) else {
+                    return;
+                };
+                let Some(call) = self.calls.get_mut(&dialog) else {
+                    return;
+                };
+                if let App::Recorder(r) = &mut call.app {
+                    let n = pcm.len();
+                    r.pcm = Some(pcm);
+                    r.rec.recorded(now, n);
+                    self.drive_recorder(now, dialog);
+                }
+            }
+            MediaEvent::RtpTimeout { stream } => {
+                if let Some(&dialog) = self.streams.get(&stream) {
+                    tracing::info!(%dialog, "no RTP for {:?}: hanging up", self.config.rtp_timeout);
+                    self.hangup(now, ep, dialog, "rtp-timeout");
+                }
+            }
+            MediaEvent::Closed { stream, stats } => {
+                if let Some(dialog) = self.streams.remove(&stream) {
+                    tracing::info!(%dialog, ?stats, "call media statistics");
+                }
+            }
+        }
+    }
+
+    /// Hangs up every call (on shutdown).
+    pub fn hangup_all(&mut self, now: Instant, ep: &mut Endpoint) {
+        let dialogs: Vec<DialogId> = self.calls.keys().copied().collect();
+        for d in dialogs {
+            self.hangup(now, ep, d, "shutdown");
+        }
+    }
+
+    /// Stops the media workers.
+    pub fn shutdown_media(self) {
+        self.media.shutdown();
+    }
+}

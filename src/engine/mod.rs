@@ -1,0 +1,311 @@
+//! The engine: one core task owns the SIP endpoint and every call; the SIP
+//! driver and the media workers talk to it through one channel.
+//!
+//! ```text
+//! UDP/TCP readers ──CoreInput::Sip──▶ core task ──Transmit──▶ SipSockets
+//! media workers ──CoreInput::Media──▶ (Endpoint + calls) ──commands──▶ MediaEngine
+//! ```
+
+mod call;
+mod ivr_call;
+mod prompt_set;
+mod sip_io;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use ura_media::{MediaConfig, MediaEngine, MediaEvent, StreamId};
+use ura_prompts::BuiltinPrompts;
+use ura_sip::{ConnectionId, DialogId, Endpoint, EndpointConfig, Flow, Output};
+use ura_store::{CallRecord, Store};
+
+use crate::config::Config;
+use crate::error::UraError;
+use call::Calls;
+
+/// Everything the core task reacts to.
+pub enum CoreInput {
+    /// A SIP message arrived.
+    Sip {
+        /// Where from.
+        flow: Flow,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// A TCP connection was accepted.
+    TcpOpened {
+        /// Its id.
+        id: ConnectionId,
+        /// Where to write to it.
+        writer: UnboundedSender<Vec<u8>>,
+    },
+    /// A TCP connection closed.
+    TcpClosed {
+        /// Its id.
+        id: ConnectionId,
+    },
+    /// The media workers report.
+    Media(MediaEvent),
+    /// The ring time of a call is over: answer it.
+    AnswerDue(DialogId),
+    /// A prompt recorded by phone: save it (8 kHz samples) under `name`.
+    SavePrompt {
+        /// Prompt name.
+        name: String,
+        /// The audio.
+        pcm: Vec<i16>,
+    },
+    /// A prompt was saved: calls can play it from now on.
+    PromptSaved {
+        /// Prompt name.
+        name: String,
+        /// Its frames.
+        frames: ura_media::PromptFrames,
+    },
+    /// Hang up every call and stop.
+    Shutdown,
+}
+
+/// Numbers the HTTP side can read.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Calls up now.
+    pub active_calls: AtomicUsize,
+    /// Calls answered since start.
+    pub answered_calls: AtomicUsize,
+}
+
+/// A running engine.
+pub struct Engine {
+    /// Where SIP listens (UDP and TCP).
+    pub sip_addr: SocketAddr,
+    /// Live counters.
+    pub counters: Arc<Counters>,
+    inputs: UnboundedSender<CoreInput>,
+    core: tokio::task::JoinHandle<()>,
+}
+
+impl Engine {
+    /// Binds the sockets, starts the media workers and the core task.
+    pub async fn start(config: Config) -> Result<Engine, UraError> {
+        let prompts = Arc::new(BuiltinPrompts::load()?);
+        let store = Store::open(&config.store_url).await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let media_tx = tx.clone();
+        let media = MediaEngine::start(
+            MediaConfig {
+                workers: config.media_workers,
+                bind_ip: media_bind_ip(&config),
+                rtp_ports: config.rtp_ports,
+                rtp_timeout: config.rtp_timeout,
+                realtime: config.media_realtime,
+                ..MediaConfig::default()
+            },
+            move |ev| {
+                let _ = media_tx.send(CoreInput::Media(ev));
+            },
+        )?;
+        let (sockets, sip_addr) = sip_io::bind(config.sip, tx.clone()).await?;
+        let endpoint = Endpoint::new(
+            EndpointConfig {
+                timers: config.timers,
+                user_agent: format!("ura/{}", env!("CARGO_PKG_VERSION")),
+                advertised: config.advertise,
+                port: sip_addr.port(),
+            },
+            fastrand::u64(..),
+        );
+        let counters = Arc::new(Counters::default());
+        let library = crate::prompt_admin::library(&config.data_dir)?;
+        let stored_prompts = crate::prompt_admin::load_all(&store, &library).await?;
+        tracing::info!(count = stored_prompts.len(), "stored prompts loaded");
+        let prompt_admin = PromptSaver {
+            store: store.clone(),
+            library,
+            inputs: tx.clone(),
+        };
+        let records = spawn_recorder(store);
+        let mut calls = Calls::new(
+            media,
+            prompts,
+            config.clone(),
+            tx.clone(),
+            counters.clone(),
+            records,
+        );
+        for (name, frames) in stored_prompts {
+            calls.prompt_saved(name, frames);
+        }
+        let core = Core {
+            prompt_admin,
+            calls,
+            endpoint,
+            sockets,
+        };
+        let core = tokio::spawn(core.run(rx));
+        tracing::info!(sip = %sip_addr, rtp = ?config.rtp_ports, "ura is answering calls");
+        Ok(Engine {
+            sip_addr,
+            counters,
+            inputs: tx,
+            core,
+        })
+    }
+
+    /// Hangs up every call (BYE) and waits for the core to stop.
+    pub async fn shutdown(self) {
+        let _ = self.inputs.send(CoreInput::Shutdown);
+        let _ = self.core.await;
+    }
+}
+
+/// Writes call records off the call path: the core hands them to a channel,
+/// this task saves them.
+fn spawn_recorder(store: Store) -> UnboundedSender<CallRecord> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<CallRecord>();
+    tokio::spawn(async move {
+        while let Some(record) = rx.recv().await {
+            if let Err(e) = store.insert_call(&record).await {
+                tracing::warn!(error = %e, call = %record.sip_call_id, "call record not saved");
+            }
+        }
+        store.close().await;
+    });
+    tx
+}
+
+fn media_bind_ip(config: &Config) -> std::net::IpAddr {
+    if config.sip.ip().is_unspecified() {
+        config.sip.ip()
+    } else {
+        config.advertise
+    }
+}
+
+struct Core {
+    endpoint: Endpoint,
+    sockets: sip_io::SipSockets,
+    calls: Calls,
+    prompt_admin: PromptSaver,
+}
+
+/// Saves prompts recorded by phone, off the core task.
+struct PromptSaver {
+    store: Store,
+    library: ura_prompts::PromptLibrary,
+    inputs: UnboundedSender<CoreInput>,
+}
+
+impl PromptSaver {
+    fn save_recording(&self, name: String, pcm: Vec<i16>) {
+        let (store, library, inputs) = (
+            self.store.clone(),
+            self.library.clone(),
+            self.inputs.clone(),
+        );
+        tokio::spawn(async move {
+            let meta = crate::prompt_admin::NewPrompt {
+                name: name.clone(),
+                language: "pt-BR".into(),
+                source: ura_store::PromptSource::Recording,
+                tts: None,
+            };
+            let wav = crate::prompt_admin::wav_bytes(&pcm);
+            match crate::prompt_admin::save(&store, &library, wav, meta).await {
+                Ok((record, frames)) => {
+                    tracing::info!(prompt = %name, ms = record.duration_ms, "recorded prompt saved");
+                    let _ = inputs.send(CoreInput::PromptSaved { name, frames });
+                }
+                Err(e) => tracing::warn!(prompt = %name, error = %e, "recorded prompt not saved"),
+            }
+        });
+    }
+}
+
+impl Core {
+    async fn run(mut self, mut rx: UnboundedReceiver<CoreInput>) {
+        loop {
+            let deadline = [self.endpoint.poll_timeout(), self.calls.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            let input = match deadline {
+                Some(d) => {
+                    tokio::select! {
+                        i = rx.recv() => i,
+                        _ = tokio::time::sleep_until(tokio::time::Instant::from_std(d)) => {
+                            let now = Instant::now();
+                            self.endpoint.handle_timeout(now);
+                            self.calls.handle_timeout(now, &mut self.endpoint);
+                            self.flush();
+                            continue;
+                        }
+                    }
+                }
+                None => rx.recv().await,
+            };
+            let Some(input) = input else { break };
+            if !self.handle(input) {
+                break;
+            }
+            // Take whatever else is queued before polling timers again.
+            while let Ok(input) = rx.try_recv() {
+                if !self.handle(input) {
+                    return self.stop().await;
+                }
+            }
+        }
+        self.stop().await;
+    }
+
+    /// Handles one input; false to stop.
+    fn handle(&mut self, input: CoreInput) -> bool {
+        let now = Instant::now();
+        match input {
+            CoreInput::Sip { flow, data } => self.endpoint.handle_input(now, flow, &data),
+            CoreInput::TcpOpened { id, writer } => self.sockets.tcp_opened(id, writer),
+            CoreInput::TcpClosed { id } => self.sockets.tcp_closed(id),
+            CoreInput::Media(ev) => self.calls.on_media(now, &mut self.endpoint, ev),
+            CoreInput::AnswerDue(d) => self.calls.answer(now, &mut self.endpoint, d),
+            CoreInput::SavePrompt { name, pcm } => self.prompt_admin.save_recording(name, pcm),
+            CoreInput::PromptSaved { name, frames } => self.calls.prompt_saved(name, frames),
+            CoreInput::Shutdown => {
+                self.calls.hangup_all(now, &mut self.endpoint);
+                self.flush();
+                return false;
+            }
+        }
+        self.flush();
+        true
+    }
+
+    /// Sends what the endpoint produced and hands its events to the calls.
+    fn flush(&mut self) {
+        let now = Instant::now();
+        while let Some(out) = self.endpoint.poll_output() {
+            match out {
+                Output::Transmit(t) => self.sockets.send(t),
+                Output::Event(e) => self.calls.on_sip(now, &mut self.endpoint, e),
+            }
+        }
+    }
+
+    async fn stop(mut self) {
+        // Give the BYEs a moment on the wire before the sockets go.
+        self.flush();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        self.calls.shutdown_media();
+    }
+}
+
+/// Maps media streams back to calls.
+pub(crate) type StreamIndex = HashMap<StreamId, DialogId>;
+
+/// For `/health`.
+pub fn active_calls(c: &Counters) -> usize {
+    c.active_calls.load(Ordering::Relaxed)
+}

@@ -1,0 +1,17 @@
+//! ura: a contact-center voice engine.
+//!
+//! The root package holds the CLI, the configuration and the engine that
+//! wires SIP ([`ura_sip`]), media ([`ura_media`]) and prompts
+//! ([`ura_prompts`]) into calls.
+
+pub mod admin;
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod error;
+pub mod http;
+#[cfg(feature = "local-audio")]
+pub mod mic;
+pub mod prompt_admin;
+pub mod recorder;
+pub mod routing;

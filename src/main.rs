@@ -1,0 +1,277 @@
+//! The `ura` command.
+
+use clap::{Parser, Subcommand};
+use ura::config::{Config, LogFormat, ServeArgs};
+use ura::engine::Engine;
+
+/// ura: a contact-center voice engine (SIP, RTP, IVR, agent queues).
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Answer calls (the default). With no configuration, serves the demo numbers.
+    Serve(ServeArgs),
+    /// Call records.
+    #[command(subcommand)]
+    Calls(CallsCommand),
+    /// Business hours.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
+    /// Prompts: import, list, render.
+    #[command(subcommand)]
+    Prompt(ura::admin::PromptCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ScheduleCommand {
+    /// Is the number open at a time, and when does it open or close next?
+    Check {
+        /// The number, as dialled.
+        #[arg(long)]
+        number: String,
+        /// When (RFC 3339, e.g. 2026-12-25T10:00:00-03:00); now when absent.
+        #[arg(long)]
+        at: Option<String>,
+        /// Configuration file (the demo when absent).
+        #[arg(long, env = "URA_CONFIG")]
+        config: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CallsCommand {
+    /// The most recent calls, newest first.
+    List {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// Data directory (its `ura.db` is the default store).
+        #[arg(long, env = "URA_DATA_DIR", default_value = "data")]
+        data_dir: std::path::PathBuf,
+        /// Store URL instead of the data directory's SQLite file.
+        #[arg(long, env = "URA_STORE")]
+        store: Option<String>,
+    },
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder.init(),
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Serve(a)) => a,
+        Some(Command::Prompt(cmd)) => return finish(block_on(ura::admin::run(cmd))),
+        Some(Command::Schedule(ScheduleCommand::Check { number, at, config })) => {
+            return finish(schedule_check(&number, at.as_deref(), config));
+        }
+        Some(Command::Calls(CallsCommand::List {
+            limit,
+            data_dir,
+            store,
+        })) => {
+            let url = store.unwrap_or_else(|| ura_store::Store::sqlite_url(&data_dir));
+            return finish(block_on(calls_table(&url, limit)));
+        }
+        // `ura` alone is `ura serve` (flags then come from URA_* variables).
+        None => match Cli::parse_from(["ura", "serve"]).command {
+            Some(Command::Serve(a)) => a,
+            _ => ServeArgs::default(),
+        },
+    };
+    let config = match Config::resolve(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ura: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    init_logs(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ura: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("ura: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints a command's text, or its refusal with exit status 2.
+fn finish(result: Result<String, String>) -> std::process::ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ura: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs an admin command's future on a small runtime.
+fn block_on<E: std::fmt::Display>(
+    fut: impl std::future::Future<Output = Result<String, E>>,
+) -> Result<String, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(fut).map_err(|e| e.to_string())
+}
+
+/// What `ura schedule check` prints.
+fn schedule_check(
+    number: &str,
+    at: Option<&str>,
+    config: Option<std::path::PathBuf>,
+) -> Result<String, String> {
+    use std::fmt::Write;
+    let args = ServeArgs {
+        config,
+        ..ServeArgs::default()
+    };
+    let config = Config::resolve(&args).map_err(|e| e.to_string())?;
+    let routing = ura::routing::Routing::build(&config.routing).map_err(|e| e.to_string())?;
+    let n = routing
+        .lookup(number)
+        .ok_or_else(|| format!("number {number:?} is not configured"))?;
+    let at = match at {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .map_err(|e| {
+                format!("--at {text:?}: {e} (want RFC 3339, e.g. 2026-12-25T10:00:00-03:00)")
+            })?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let tz = n.schedule.timezone();
+    let local = at.with_timezone(&tz);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "number {} ({}), time zone {}",
+        n.config.number, n.config.name, tz
+    );
+    if n.schedule.is_open(at) {
+        let _ = writeln!(out, "at {}: open", local.to_rfc3339());
+        match n.schedule.next_close(at) {
+            Some(c) => {
+                let _ = writeln!(out, "closes {}", c.with_timezone(&tz).to_rfc3339());
+            }
+            None => {
+                let _ = writeln!(out, "never closes");
+            }
+        }
+    } else {
+        let _ = writeln!(out, "at {}: closed", local.to_rfc3339());
+        match n.schedule.next_open(at) {
+            Some(o) => {
+                let o = o.with_timezone(&tz);
+                let words = ura_ivr::describe_next_opening(o, local, n.config.language);
+                let _ = writeln!(out, "opens {} ({words})", o.to_rfc3339());
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "does not open in the next {} days",
+                    ura_ivr::HORIZON_DAYS
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The call records, newest first, as a table.
+async fn calls_table(url: &str, limit: i64) -> Result<String, ura::error::UraError> {
+    use std::fmt::Write;
+    let store = ura_store::Store::open(url).await?;
+    let calls = store.recent_calls(limit).await;
+    store.close().await;
+    let mut out = format!(
+        "{:<6} {:<24} {:<8} {:<7} {:<7} {:<10} {:<10} {:<16} {:<7} caller\n",
+        "id", "started", "number", "answer", "sched", "digits", "service", "cause", "side"
+    );
+    for c in calls? {
+        let _ = writeln!(
+            out,
+            "{:<6} {:<24} {:<8} {:<7} {:<7} {:<10} {:<10} {:<16} {:<7} {}",
+            c.id,
+            c.started_at,
+            c.number,
+            if c.answered_at.is_some() { "yes" } else { "no" },
+            c.schedule.as_deref().unwrap_or("-"),
+            if c.digits.is_empty() { "-" } else { &c.digits },
+            c.service.as_deref().unwrap_or("-"),
+            c.hangup_cause,
+            c.hangup_side.as_str(),
+            c.caller
+        );
+    }
+    Ok(out)
+}
+
+async fn serve(config: Config) -> Result<(), ura::error::UraError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        ura::error::UraError::io(format!("data dir {}", config.data_dir.display()), e)
+    })?;
+    let engine = Engine::start(config.clone()).await?;
+    let http = ura::http::serve(config.http, engine.counters.clone()).await?;
+    tracing::info!(%http, "HTTP is up (/health)");
+    // Tests read this line to learn the ports when they asked for port 0.
+    println!("ura listening sip={} http={}", engine.sip_addr, http);
+    wait_for_signal().await;
+    tracing::info!("stopping: hanging up every call");
+    engine.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,186 @@
+//! Shared by the end-to-end tests: start and stop a real `ura serve`, and
+//! find the real peers (SIPp, baresip) or say why a test skips.
+#![allow(dead_code)]
+
+pub mod caller;
+pub mod sipp;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A `ura serve` child process, killed on drop.
+pub struct Ura {
+    child: Child,
+    /// Its SIP address (UDP and TCP).
+    pub sip: SocketAddr,
+    /// Its HTTP address.
+    pub http: SocketAddr,
+    /// Its RTP port range.
+    pub rtp_ports: (u16, u16),
+    /// Its data directory.
+    pub data_dir: std::path::PathBuf,
+    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Ura {
+    /// Starts `ura serve` on 127.0.0.1 with free ports and `extra` flags.
+    pub fn start(extra: &[&str]) -> Ura {
+        let data = std::env::temp_dir().join(format!(
+            "ura-test-{}-{}",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        Ura::start_in(data, extra)
+    }
+
+    /// Starts `ura serve` with `data` as its data directory.
+    pub fn start_in(data: std::path::PathBuf, extra: &[&str]) -> Ura {
+        let base = 30_000 + 2 * fastrand::u16(0..12_000);
+        let rtp = format!("{}-{}", base, base + 399);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ura"));
+        cmd.args([
+            "serve",
+            "--sip",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--rtp-ports",
+            &rtp,
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .args(extra)
+        .env("RUST_LOG", "info,ura_sip=debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        // If the test process dies (a panic, a timeout), ura goes with it.
+        // SAFETY: prctl is async-signal-safe and only changes this child.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().expect("spawn ura");
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let l2 = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                l2.lock().unwrap().push(line);
+            }
+        });
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ura did not start; logs: {:?}", logs.lock().unwrap());
+        };
+        let mut sip = None;
+        let mut http = None;
+        for word in line.split_whitespace() {
+            if let Some(v) = word.strip_prefix("sip=") {
+                sip = v.parse().ok();
+            }
+            if let Some(v) = word.strip_prefix("http=") {
+                http = v.parse().ok();
+            }
+        }
+        Ura {
+            child,
+            sip: sip.expect("sip address on the first line"),
+            http: http.expect("http address on the first line"),
+            rtp_ports: (base, base + 399),
+            data_dir: data,
+            logs,
+        }
+    }
+
+    /// ura on the demo configuration with services holding 1 s (instead of
+    /// 10) before "no agents", plus `extra` configuration appended.
+    pub fn start_demo_with_short_hold(extra: &[&str]) -> Ura {
+        Ura::start_with_config(
+            &include_str!("../../src/demo.toml").replace("hold_seconds = 10", "hold_seconds = 1"),
+            extra,
+        )
+    }
+
+    /// ura reading `config` (TOML text) from a file of its own.
+    pub fn start_with_config(config: &str, extra: &[&str]) -> Ura {
+        let dir = std::env::temp_dir().join(format!(
+            "ura-config-{}-{}",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ura.toml");
+        std::fs::write(&path, config).unwrap();
+        let mut args = vec!["--config", path.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        Ura::start(&args)
+    }
+
+    /// `ura calls list` on this ura's store: the rows, split on white space.
+    pub fn calls_list(&self) -> Vec<Vec<String>> {
+        let out = Command::new(env!("CARGO_BIN_EXE_ura"))
+            .args(["calls", "list", "--data-dir"])
+            .arg(&self.data_dir)
+            .output()
+            .expect("ura calls list");
+        assert!(
+            out.status.success(),
+            "ura calls list: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .collect()
+    }
+
+    /// Everything ura logged so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Ura {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Finds a peer program; `None` (with a printed reason) when it is missing and
+/// peers are optional, a panic when `URA_REQUIRE_PEERS=1`.
+pub fn peer(program: &str, package: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(program))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let msg = format!("{program} not found: install the Debian package `{package}`");
+        if std::env::var("URA_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("{msg} (URA_REQUIRE_PEERS=1)");
+        }
+        eprintln!("SKIPPED: {msg}");
+    }
+    found
+}

@@ -1,0 +1,218 @@
+//! The IVR end to end: a real `ura serve` on the demo configuration (with
+//! a 1 s stub queue) and a caller written in Rust. What the caller heard is
+//! compared with the prompts' frames; the call records say what happened.
+
+mod common;
+
+use std::time::Duration;
+
+use common::caller::{find_frames, Caller};
+use common::Ura;
+use ura_media::Codec;
+use ura_prompts::BuiltinPrompts;
+
+fn wait(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+/// ura on the demo configuration, services holding 1 s before "no agents".
+fn ura() -> Ura {
+    Ura::start_demo_with_short_hold(&[])
+}
+
+/// Finds the clips in order in what was heard; returns where the last ended.
+fn heard_in_order(caller: &Caller, prompts: &BuiltinPrompts, names: &[&str], from: usize) -> usize {
+    let frames: Vec<Vec<u8>> = caller.audio().iter().map(|p| p.payload.clone()).collect();
+    let mut at = from;
+    for name in names {
+        let clip = prompts
+            .get(name)
+            .unwrap_or_else(|| panic!("no prompt {name}"));
+        let bytes = clip.bytes(Codec::Pcmu);
+        let found = find_frames(&frames, bytes, at).unwrap_or_else(|| {
+            panic!(
+                "{name} not heard after frame {at} ({} frames)",
+                frames.len()
+            )
+        });
+        at = found + bytes.len() / 160;
+    }
+    at
+}
+
+const MENU: [&str; 8] = [
+    "menu-para",
+    "label-vendas",
+    "menu-tecle",
+    "digit-1",
+    "menu-para",
+    "label-suporte",
+    "menu-tecle",
+    "digit-2",
+];
+
+#[test]
+fn open_number_menu_choice_queue_and_no_answer() {
+    let ura = ura();
+    let prompts = BuiltinPrompts::load().unwrap();
+    let mut caller = Caller::new(ura.sip, false);
+    assert_eq!(caller.call("1000").status(), Some(200));
+    caller.silence(5);
+    // Welcome (5.1 s) and the menu (about 4 s), then choose 2 (suporte).
+    wait(9_800);
+    let at = heard_in_order(&caller, &prompts, &["ivr-welcome"], 0);
+    let at = heard_in_order(&caller, &prompts, &MENU, at);
+    caller.rfc4733_digit('2');
+    // 1 s of hold music, the no-answer prompt (6 s), BYE.
+    let bye = caller.expect_request("BYE", Duration::from_secs(12));
+    assert!(
+        bye.is_some(),
+        "ura hangs up after no-answer; logs: {:?}",
+        ura.logs()
+    );
+    let music = prompts.get("hold-music").unwrap().bytes(Codec::Pcmu);
+    let frames: Vec<Vec<u8>> = caller.audio().iter().map(|p| p.payload.clone()).collect();
+    let hold = find_frames(&frames, &music[..160 * 40], at).expect("hold music after the choice");
+    heard_in_order(&caller, &prompts, &["ivr-no-answer"], hold);
+    wait(300);
+    let rows = ura.calls_list();
+    let row = &rows[0];
+    assert_eq!(row[2], "1000", "{row:?}");
+    assert_eq!(row[4], "open", "{row:?}");
+    assert_eq!(row[5], "2", "{row:?}");
+    assert_eq!(row[6], "suporte", "{row:?}");
+    assert_eq!(
+        (row[7].as_str(), row[8].as_str()),
+        ("ivr-queueunavailable", "ura"),
+        "{row:?}"
+    );
+}
+
+#[test]
+fn closed_number_says_so_and_hangs_up() {
+    let ura = ura();
+    let prompts = BuiltinPrompts::load().unwrap();
+    let mut caller = Caller::new(ura.sip, false);
+    assert_eq!(caller.call("1001").status(), Some(200));
+    caller.silence(5);
+    let bye = caller.expect_request("BYE", Duration::from_secs(20));
+    assert!(
+        bye.is_some(),
+        "BYE after the closed prompt; logs: {:?}",
+        ura.logs()
+    );
+    heard_in_order(&caller, &prompts, &["ivr-welcome", "ivr-closed"], 0);
+    let frames: Vec<Vec<u8>> = caller.audio().iter().map(|p| p.payload.clone()).collect();
+    let menu = prompts.get("menu-para").unwrap().bytes(Codec::Pcmu);
+    assert!(
+        find_frames(&frames, menu, 0).is_none(),
+        "no menu when closed"
+    );
+    wait(300);
+    let row = &ura.calls_list()[0];
+    assert_eq!(
+        (row[2].as_str(), row[4].as_str()),
+        ("1001", "closed"),
+        "{row:?}"
+    );
+    assert_eq!(
+        (row[7].as_str(), row[8].as_str()),
+        ("ivr-outofhours", "ura"),
+        "{row:?}"
+    );
+}
+
+#[test]
+fn invalid_option_plays_the_invalid_prompt_and_the_menu_again() {
+    let ura = ura();
+    let prompts = BuiltinPrompts::load().unwrap();
+    let mut caller = Caller::new(ura.sip, false);
+    assert_eq!(caller.call("1000").status(), Some(200));
+    caller.silence(5);
+    // Press 9 while the menu plays (barge-in).
+    wait(6_000);
+    caller.rfc4733_digit('9');
+    wait(6_500);
+    let at = heard_in_order(&caller, &prompts, &["ivr-welcome", "ivr-invalid"], 0);
+    heard_in_order(&caller, &prompts, &MENU, at);
+    assert_eq!(caller.bye(), Some(200));
+    wait(300);
+    let row = &ura.calls_list()[0];
+    assert_eq!((row[5].as_str(), row[6].as_str()), ("9", "-"), "{row:?}");
+    assert_eq!(
+        (row[7].as_str(), row[8].as_str()),
+        ("caller-bye", "caller"),
+        "{row:?}"
+    );
+}
+
+#[test]
+fn closed_prompt_says_the_next_opening() {
+    use chrono::Datelike;
+    // Open only tomorrow (UTC) 08:00-09:00: now it is closed, and opens "amanhã às 8 horas".
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).weekday();
+    let day =
+        ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][tomorrow.num_days_from_monday() as usize];
+    let config = format!(
+        "{}\n[[numbers]]\nnumber = \"2000\"\nname = \"amanhã\"\nivr = \"demo\"\nschedule = \"amanha\"\n\
+[schedules.amanha]\ntimezone = \"UTC\"\nweekly = {{ {day} = [\"08:00-09:00\"] }}\n",
+        include_str!("../src/demo.toml")
+    );
+    let ura = Ura::start_with_config(&config, &[]);
+    let prompts = BuiltinPrompts::load().unwrap();
+    let mut caller = Caller::new(ura.sip, false);
+    assert_eq!(caller.call("2000").status(), Some(200));
+    caller.silence(5);
+    let bye = caller.expect_request("BYE", Duration::from_secs(20));
+    assert!(
+        bye.is_some(),
+        "BYE after the closed prompt; logs: {:?}",
+        ura.logs()
+    );
+    heard_in_order(
+        &caller,
+        &prompts,
+        &[
+            "ivr-welcome",
+            "ivr-closed",
+            "next-opening",
+            "day-tomorrow",
+            "hour-8",
+        ],
+        0,
+    );
+}
+
+#[test]
+fn an_english_number_speaks_english() {
+    use ura_prompts::BuiltinLanguage;
+    let config = format!(
+        "{}\n[[numbers]]\nnumber = \"+1 212 555 0100\"\ncountry = \"US\"\nname = \"New York\"\nlanguage = \"en\"\nivr = \"demo\"\ntimezone = \"America/New_York\"\n",
+        include_str!("../src/demo.toml")
+    );
+    let ura = Ura::start_with_config(&config, &[]);
+    let prompts = BuiltinPrompts::load().unwrap();
+    let mut caller = Caller::new(ura.sip, false);
+    // Dialled in national form: matched to +12125550100.
+    assert_eq!(caller.call("2125550100").status(), Some(200));
+    caller.silence(5);
+    wait(6_500);
+    let frames: Vec<Vec<u8>> = caller.audio().iter().map(|p| p.payload.clone()).collect();
+    let en = |name: &str| {
+        prompts
+            .get_in(BuiltinLanguage::En, name)
+            .unwrap()
+            .bytes(Codec::Pcmu)
+            .to_vec()
+    };
+    let at = find_frames(&frames, &en("ivr-welcome"), 0).expect("the English welcome");
+    assert!(
+        find_frames(&frames, &en("menu-para"), at).is_some(),
+        "'For' …"
+    );
+    assert!(
+        find_frames(&frames, &en("label-vendas"), at).is_some(),
+        "'sales'"
+    );
+    assert_eq!(caller.bye(), Some(200));
+}

@@ -1,0 +1,194 @@
+//! Prompts end to end: recording one by phone (*97), and an uploaded file
+//! played by an IVR, byte for byte.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::caller::{find_frames, Caller};
+use common::Ura;
+use ura_media::Codec;
+use ura_prompts::BuiltinPrompts;
+
+fn wait(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+fn prompt_list(data: &std::path::Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_ura"))
+        .args(["prompt", "list", "--data-dir"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn frames(caller: &Caller) -> Vec<Vec<u8>> {
+    caller.audio().iter().map(|p| p.payload.clone()).collect()
+}
+
+#[test]
+fn record_a_prompt_by_phone_listen_and_save() {
+    let ura = Ura::start(&["--recording-pin", "1234"]);
+    let prompts = BuiltinPrompts::load().unwrap();
+    let mut caller = Caller::new(ura.sip, false);
+    assert_eq!(caller.call("*97").status(), Some(200));
+    caller.silence(5);
+    wait(500);
+    for d in "1234#".chars() {
+        caller.rfc4733_digit(d);
+    }
+    // Instructions (about 4 s) and the beep, then speak: the welcome of 9000.
+    wait(5_500);
+    let speech = prompts.get("echo-welcome").unwrap().bytes(Codec::Pcmu)[..160 * 100].to_vec();
+    caller.send_audio(&speech);
+    caller.rfc4733_digit('#');
+    wait(4_500);
+    // 1: hear it back, byte for byte.
+    caller.rfc4733_digit('1');
+    wait(2_600);
+    let heard = frames(&caller);
+    let menu = prompts.get("rec-menu").unwrap().bytes(Codec::Pcmu);
+    // (The 1 may cut the menu short: look for its first second.)
+    let at = find_frames(&heard, &menu[..160 * 50], 0).expect("the 1/2/3 menu");
+    // Recording decodes and playback encodes again: µ-law 0x7F (−0) comes back
+    // as 0xFF (+0), the one code G.711 does not round-trip.
+    let canon = |b: &[u8]| {
+        b.iter()
+            .map(|&c| if c == 0x7F { 0xFF } else { c })
+            .collect::<Vec<u8>>()
+    };
+    let heard_canon: Vec<Vec<u8>> = heard.iter().map(|f| canon(f)).collect();
+    assert!(
+        find_frames(&heard_canon, &canon(&speech[..160 * 90]), at).is_some(),
+        "the recording played back"
+    );
+    // 2: save it as 42.
+    caller.rfc4733_digit('2');
+    wait(3_000);
+    for d in "42#".chars() {
+        caller.rfc4733_digit(d);
+    }
+    let bye = caller.expect_request("BYE", Duration::from_secs(8));
+    assert!(
+        bye.is_some(),
+        "hangs up after 'saved'; logs: {:?}",
+        ura.logs()
+    );
+    let heard = frames(&caller);
+    let saved = prompts.get("rec-saved").unwrap().bytes(Codec::Pcmu);
+    assert!(
+        find_frames(&heard, saved, at).is_some(),
+        "heard 'mensagem salva'"
+    );
+    wait(500);
+    let list = prompt_list(&ura.data_dir);
+    let line = list
+        .lines()
+        .find(|l| l.starts_with("42 "))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(line.contains("recording"), "{line}");
+}
+
+#[test]
+fn wrong_pin_three_times_is_hung_up() {
+    let ura = Ura::start(&["--recording-pin", "1234"]);
+    let mut caller = Caller::new(ura.sip, false);
+    assert_eq!(caller.call("*97").status(), Some(200));
+    caller.silence(5);
+    for d in "1#2#3#".chars() {
+        caller.rfc4733_digit(d);
+    }
+    assert!(caller
+        .expect_request("BYE", Duration::from_secs(10))
+        .is_some());
+    // Without a PIN configured, *97 is an unknown number.
+    let off = Ura::start(&[]);
+    let mut caller = Caller::new(off.sip, false);
+    assert_eq!(caller.call("*97").status(), Some(404));
+}
+
+#[test]
+fn an_uploaded_mp3_is_the_ivr_welcome() {
+    // An mp3 made by lame, imported with the CLI before ura starts.
+    let (Some(_), Some(_)) = (common::peer("sox", "sox"), common::peer("lame", "lame")) else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("ura-upload-{}", std::process::id()));
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let wav = dir.join("tone.wav");
+    let mp3 = dir.join("tone.mp3");
+    assert!(Command::new("sox")
+        .args(["-n", "-r", "44100", "-c", "2"])
+        .arg(&wav)
+        .args(["synth", "1.2", "sine", "600", "gain", "-8"])
+        .status()
+        .unwrap()
+        .success());
+    assert!(Command::new("lame")
+        .arg("--quiet")
+        .arg(&wav)
+        .arg(&mp3)
+        .status()
+        .unwrap()
+        .success());
+    let out = Command::new(env!("CARGO_BIN_EXE_ura"))
+        .args(["prompt", "import"])
+        .arg(&mp3)
+        .args(["--name", "boas-vindas", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // What callers must hear: `ura prompt render` of it.
+    let rendered = dir.join("rendered.wav");
+    let out = Command::new(env!("CARGO_BIN_EXE_ura"))
+        .args(["prompt", "render", "boas-vindas", "--to"])
+        .arg(&rendered)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let pcm: Vec<i16> = hound::WavReader::open(&rendered)
+        .unwrap()
+        .samples::<i16>()
+        .map(Result::unwrap)
+        .collect();
+    let expected: Vec<u8> = pcm
+        .iter()
+        .map(|s| ura_media::g711::ulaw_encode(*s))
+        .collect();
+    assert!(
+        expected.len() >= 8000,
+        "about 1.2 s trimmed: {} samples",
+        expected.len()
+    );
+    let config = include_str!("../src/demo.toml")
+        .replace("welcome = \"ivr-welcome\"", "welcome = \"boas-vindas\"");
+    let cfg = dir.join("ura.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let ura = Ura::start_in(data, &["--config", cfg.to_str().unwrap()]);
+    let mut caller = Caller::new(ura.sip, false);
+    assert_eq!(caller.call("1000").status(), Some(200));
+    caller.silence(5);
+    wait(2_000);
+    let heard = frames(&caller);
+    assert!(
+        find_frames(&heard, &expected[..expected.len() / 160 * 160], 0).is_some(),
+        "the uploaded prompt was the welcome"
+    );
+    let menu = BuiltinPrompts::load().unwrap();
+    assert!(find_frames(&heard, menu.get("menu-para").unwrap().bytes(Codec::Pcmu), 0).is_some());
+}

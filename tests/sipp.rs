@@ -1,0 +1,231 @@
+//! SIPp, a third-party SIP tester, against a real `ura serve` on loopback.
+//!
+//! Each test starts its own ura, runs one scenario of `tests/sipp/` for one
+//! call and expects SIPp to exit with status 0: one successful call, no
+//! failed call. SIPp is bounded by `-timeout … -timeout_error` and
+//! `-recv_timeout`, and killed from here after `KILL_AFTER` whatever happens.
+//! SIPp's traces land in a temporary directory printed on failure.
+//!
+//! Skips (with a printed reason) without SIPp, unless `URA_REQUIRE_PEERS=1`.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::sipp::{free_port, media_port, pcap_dir, run, Run};
+use common::Ura;
+
+/// One SIPp run and its final statistics.
+struct Outcome {
+    run: Run,
+    /// The last line of SIPp's `-trace_stat` file, by column.
+    stats: HashMap<String, String>,
+}
+
+impl Outcome {
+    fn stat(&self, name: &str) -> Option<u64> {
+        self.stats.get(name).and_then(|v| v.trim().parse().ok())
+    }
+
+    /// Exit status 0, one successful call and no failed one.
+    fn assert_one_good_call(&self, ura: &Ura) {
+        let ok = self.run.code == Some(0)
+            && self.stat("SuccessfulCall(C)") == Some(1)
+            && self.stat("FailedCall(C)") == Some(0);
+        assert!(
+            ok,
+            "SIPp: successful {:?}, failed {:?}\n{}",
+            self.stat("SuccessfulCall(C)"),
+            self.stat("FailedCall(C)"),
+            self.run.report(ura)
+        );
+    }
+}
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(name)
+}
+
+/// Reads SIPp's `-trace_stat` file: the last line, by column name.
+fn read_stats(path: &Path) -> HashMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let Some(header) = lines.next() else {
+        return HashMap::new();
+    };
+    let Some(last) = lines.next_back() else {
+        return HashMap::new();
+    };
+    header
+        .split(';')
+        .zip(last.split(';'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// Runs `scenario` for one call against `ura` over `transport` (`u1`, `t1`),
+/// from a fresh directory holding copies of `pcaps`.
+fn run_sipp(
+    sipp: &Path,
+    ura: &Ura,
+    name: &str,
+    transport: &str,
+    pcaps: &[(&Path, &str)],
+) -> Outcome {
+    let dir = std::env::temp_dir().join(format!(
+        "ura-sipp-{}-{}-{}-{}",
+        std::process::id(),
+        name.trim_end_matches(".xml"),
+        transport,
+        fastrand::u32(..)
+    ));
+    std::fs::create_dir_all(&dir).expect("SIPp directory");
+    for (from, file) in pcaps {
+        std::fs::copy(from.join(file), dir.join(file)).expect("copy pcap");
+    }
+    let remote = format!("127.0.0.1:{}", ura.sip.port());
+    let local_port = free_port().to_string();
+    let control_port = free_port().to_string();
+    let mp = media_port().to_string();
+    let mut cmd = Command::new(sipp);
+    cmd.arg(&remote)
+        .arg("-sf")
+        .arg(scenario(name))
+        .args(["-t", transport, "-i", "127.0.0.1", "-p", &local_port])
+        .args(["-mi", "127.0.0.1", "-mp", &mp, "-cp", &control_port])
+        .args(["-m", "1", "-l", "1", "-r", "1", "-nostdin"])
+        .args(["-timeout", "40s", "-timeout_error", "-recv_timeout", "20s"])
+        .args(["-trace_msg", "-message_file", "messages.log"])
+        .args(["-trace_err", "-error_file", "errors.log"])
+        .args(["-trace_stat", "-stf", "stats.csv", "-fd", "1"])
+        .args(["-trace_screen", "-screen_file", "screen.log"]);
+    let stats_file = dir.join("stats.csv");
+    Outcome {
+        run: run(cmd, dir),
+        stats: read_stats(&stats_file),
+    }
+}
+
+/// Waits up to 3 s for a ura log line holding every one of `words`.
+fn wait_for_log(ura: &Ura, words: &[&str]) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let logs = ura.logs();
+        if let Some(line) = logs.iter().find(|l| words.iter().all(|w| l.contains(w))) {
+            return Some(line.clone());
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The number after `name: ` in a log line (`packets_sent: 259`).
+fn counter(line: &str, name: &str) -> Option<u64> {
+    let at = line.find(&format!("{name}: "))? + name.len() + 2;
+    line[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn sipp_echo_with_rfc4733_digits_ends_with_ura_bye() {
+    let Some(sipp) = common::peer("sipp", "sip-tester") else {
+        return;
+    };
+    let Some(pcaps) = pcap_dir() else { return };
+    let ura = Ura::start(&[]);
+    let out = run_sipp(
+        &sipp,
+        &ura,
+        "echo_dtmf.xml",
+        "u1",
+        &[
+            (&pcaps, "dtmf_2833_1.pcap"),
+            (&pcaps, "dtmf_2833_pound.pcap"),
+        ],
+    );
+    out.assert_one_good_call(&ura);
+    // ura heard both digits (SIPp sent them one way only: RFC 4733 over RTP).
+    for digit in ["digit=1", "digit=#"] {
+        let heard = wait_for_log(&ura, &["DTMF", digit]);
+        assert!(
+            heard.is_some(),
+            "ura logged no DTMF {digit}\n{}",
+            out.run.report(&ura)
+        );
+    }
+    // Media flowed both ways: SIPp's event packets in, ~5 s of 20 ms frames out.
+    let stats = wait_for_log(&ura, &["call media statistics"]).unwrap_or_default();
+    let sent = counter(&stats, "packets_sent").unwrap_or(0);
+    let received = counter(&stats, "packets_received").unwrap_or(0);
+    assert!(
+        sent >= 150 && received >= 2,
+        "RTP sent {sent}, received {received}: {stats}\n{}",
+        out.run.report(&ura)
+    );
+}
+
+#[test]
+fn sipp_cancel_while_ringing_gets_487() {
+    let Some(sipp) = common::peer("sipp", "sip-tester") else {
+        return;
+    };
+    let ura = Ura::start(&["--ring-ms", "3000"]);
+    let out = run_sipp(&sipp, &ura, "cancel.xml", "u1", &[]);
+    out.assert_one_good_call(&ura);
+}
+
+#[test]
+fn sipp_caller_hangs_up_over_udp() {
+    let Some(sipp) = common::peer("sipp", "sip-tester") else {
+        return;
+    };
+    let ura = Ura::start(&[]);
+    let out = run_sipp(&sipp, &ura, "caller_bye.xml", "u1", &[]);
+    out.assert_one_good_call(&ura);
+}
+
+#[test]
+fn sipp_caller_hangs_up_over_tcp() {
+    let Some(sipp) = common::peer("sipp", "sip-tester") else {
+        return;
+    };
+    let ura = Ura::start(&[]);
+    let out = run_sipp(&sipp, &ura, "caller_bye.xml", "t1", &[]);
+    out.assert_one_good_call(&ura);
+}
+
+#[test]
+fn sipp_invite_without_sdp_gets_an_offer_and_answers_in_the_ack() {
+    let Some(sipp) = common::peer("sipp", "sip-tester") else {
+        return;
+    };
+    let ura = Ura::start(&[]);
+    let out = run_sipp(&sipp, &ura, "no_sdp.xml", "u1", &[]);
+    out.assert_one_good_call(&ura);
+    let up = wait_for_log(&ura, &["call is up"]);
+    assert!(
+        up.is_some(),
+        "ura took no answer from the ACK\n{}",
+        out.run.report(&ura)
+    );
+}
+
+#[test]
+fn sipp_unknown_number_gets_404() {
+    let Some(sipp) = common::peer("sipp", "sip-tester") else {
+        return;
+    };
+    let ura = Ura::start(&[]);
+    let out = run_sipp(&sipp, &ura, "unknown_number.xml", "u1", &[]);
+    out.assert_one_good_call(&ura);
+}
