@@ -1,0 +1,540 @@
+#!/usr/bin/env python3
+"""Helpers of benches/load/run.sh (Python 3 standard library only).
+
+Subcommands (each prints one human line; with --record FILE it also appends a
+JSON object to FILE for the final summary):
+
+  ticks PID                         utime+stime of a process (clock ticks)
+  cpu PID[,PID…] SECONDS            CPU % of one core of each process over SECONDS,
+                                    then the whole machine's (all cores together)
+  cpu-until WAITPID PID[,PID…] MAX  same, from now until WAITPID exits (MAX s at most)
+  wait-idle HTTP TIMEOUT            poll ura's /health until active_calls is 0
+  rss PID                           VmRSS in KiB
+  wait-calls HTTP N TIMEOUT         poll ura's /health until active_calls >= N
+  active HTTP                       ura's active_calls now
+  sipp-stats CSV                    the last line of a SIPp -trace_stat file
+  spacing PCAP                      RTP send spacing of every stream in a pcap
+  summary RESULTS                   the final table from the recorded results
+  free-port [EVEN_FROM]             a free loopback UDP port (even, p and p+2 free)
+"""
+
+import json
+import os
+import socket
+import struct
+import sys
+import time
+import urllib.request
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def record(path, obj):
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps(obj) + "\n")
+
+
+def ticks(pid):
+    """utime + stime of every thread of `pid`, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    # The command name may hold spaces: split after its closing parenthesis.
+    fields = data[data.rindex(")") + 2 :].split()
+    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return int(fields[11]) + int(fields[12])
+
+
+def machine_ticks():
+    """Busy time of all cores together (clock ticks), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest is inside user)
+    return v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)
+
+
+def rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def cpu_over(pids, seconds=None, until=None):
+    """CPU % of one core of each pid, over `seconds`, or until `until` exits
+    (at most `seconds` then)."""
+    start = {p: ticks(p) for p in pids}
+    m0 = machine_ticks()
+    last = dict(start)
+    t0 = time.monotonic()
+    t_last = {p: t0 for p in pids}
+    while True:
+        time.sleep(0.2 if until else min(0.5, seconds))
+        if until is not None:
+            # A zombie (exited, not yet reaped by its parent) counts as gone.
+            try:
+                with open(f"/proc/{until}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        break
+            except OSError:
+                break
+        now = time.monotonic()
+        for p in pids:
+            t = ticks(p)
+            if t is not None:
+                last[p] = t
+                t_last[p] = now
+        if until is not None and ticks(until) is None:
+            break
+        if seconds is not None and now - t0 >= seconds:
+            break
+    out = {"machine": 100.0 * (machine_ticks() - m0) / CLK_TCK / (time.monotonic() - t0)}
+    for p in pids:
+        if start[p] is None or last[p] is None or t_last[p] <= t0:
+            out[p] = None
+        else:
+            out[p] = 100.0 * (last[p] - start[p]) / CLK_TCK / (t_last[p] - t0)
+    return out, time.monotonic() - t0
+
+
+def health(http):
+    with urllib.request.urlopen(f"http://{http}/health", timeout=2) as r:
+        return json.load(r)
+
+
+def sipp_stats(path):
+    """The last line of a SIPp statistics file, by column name."""
+    try:
+        with open(path, errors="replace") as f:
+            lines = [l.rstrip("\n") for l in f if l.strip()]
+    except OSError:
+        return {}
+    if len(lines) < 2:
+        return {}
+    head = lines[0].split(";")
+    return dict(zip((h.strip() for h in head), (v.strip() for v in lines[-1].split(";"))))
+
+
+def achieved_rate(path):
+    """The median of SIPp's per-period call rate while it was creating calls."""
+    try:
+        with open(path, errors="replace") as f:
+            lines = [l.rstrip("\n") for l in f if l.strip()]
+    except OSError:
+        return None
+    if len(lines) < 2:
+        return None
+    head = [h.strip() for h in lines[0].split(";")]
+    if "CallRate(P)" not in head:
+        return None
+    i = head.index("CallRate(P)")
+    rates = []
+    for l in lines[1:]:
+        v = l.split(";")
+        try:
+            r = float(v[i])
+        except (IndexError, ValueError):
+            continue
+        if r > 0:
+            rates.append(r)
+    if not rates:
+        return None
+    rates.sort()
+    return rates[len(rates) // 2]
+
+
+def sipp_time_ms(v):
+    """SIPp's response times read hh:mm:ss:uuuuuu."""
+    try:
+        h, m, s, us = (int(x) for x in v.split(":"))
+        return (h * 3600 + m * 60 + s) * 1000.0 + us / 1000.0
+    except (ValueError, AttributeError):
+        return None
+
+
+def as_int(d, k):
+    try:
+        return int(d.get(k, ""))
+    except ValueError:
+        return None
+
+
+# --- pcap -----------------------------------------------------------------
+
+
+def read_pcap(path):
+    """Yields (time in seconds, raw packet bytes, link type) from a pcap file."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+        if len(head) < 24:
+            return
+        magic = struct.unpack("<I", head[:4])[0]
+        if magic in (0xA1B2C3D4, 0xA1B23C4D):
+            endian = "<"
+        elif magic in (0xD4C3B2A1, 0x4D3CB2A1):
+            endian = ">"
+            magic = struct.unpack(">I", head[:4])[0]
+        else:
+            raise SystemExit(f"{path}: not a libpcap file (pcapng? capture with -F pcap / dumpcap -P)")
+        scale = 1e-9 if magic == 0xA1B23C4D else 1e-6
+        linktype = struct.unpack(endian + "I", head[20:24])[0]
+        rec = struct.Struct(endian + "IIII")
+        while True:
+            h = f.read(16)
+            if len(h) < 16:
+                return
+            sec, frac, incl, _orig = rec.unpack(h)
+            data = f.read(incl)
+            if len(data) < incl:
+                return
+            yield sec + frac * scale, data, linktype
+
+
+def ip_offset(data, linktype):
+    if linktype == 1:  # Ethernet (loopback shows up as Ethernet on Linux)
+        off, etype = 14, struct.unpack("!H", data[12:14])[0]
+        if etype == 0x8100:
+            off, etype = 18, struct.unpack("!H", data[16:18])[0]
+        return off if etype == 0x0800 else None
+    if linktype == 113:  # Linux cooked
+        return 16 if struct.unpack("!H", data[14:16])[0] == 0x0800 else None
+    if linktype == 276:  # Linux cooked v2
+        return 20 if struct.unpack("!H", data[0:2])[0] == 0x0800 else None
+    if linktype == 0:  # BSD loopback
+        return 4
+    if linktype in (12, 101):  # raw IP
+        return 0
+    return None
+
+
+def percentile(sorted_vals, q):
+    if not sorted_vals:
+        return float("nan")
+    i = min(len(sorted_vals) - 1, max(0, int(round(q / 100.0 * (len(sorted_vals) - 1)))))
+    return sorted_vals[i]
+
+
+def spacing(path, ptime_ms=20.0, skip_s=0.1):
+    """|Δt − ptime| over consecutive packets (sequence +1) of every RTP stream.
+
+    The first `skip_s` of the capture are left out: packets already in flight
+    when the capture starts come with skewed timestamps."""
+    streams = {}
+    packets = 0
+    first = None
+    for t, data, lt in read_pcap(path):
+        if first is None:
+            first = t
+        if t < first + skip_s:
+            continue
+        off = ip_offset(data, lt)
+        if off is None or len(data) < off + 20:
+            continue
+        vihl = data[off]
+        if vihl >> 4 != 4 or data[off + 9] != 17:
+            continue
+        off += (vihl & 0x0F) * 4
+        if len(data) < off + 8 + 12:
+            continue
+        sport, dport = struct.unpack("!HH", data[off : off + 4])
+        rtp = data[off + 8 :]
+        if rtp[0] >> 6 != 2:
+            continue
+        pt = rtp[1] & 0x7F
+        if 72 <= pt <= 76:  # RTCP
+            continue
+        seq, ts, ssrc = struct.unpack("!HII", rtp[2:12])
+        streams.setdefault((sport, dport, ssrc), []).append((t, seq, ts))
+        packets += 1
+    errs = []
+    late_at = {}  # 50 ms bin of capture time -> pairs more than 5 ms late
+    deltas_sum = 0.0
+    lost = 0
+    reordered = 0
+    duplicates = 0
+    expected = 0
+    for pkts in streams.values():
+        pkts.sort(key=lambda p: p[0])
+        expected += 1
+        for (t0, s0, _), (t1, s1, _) in zip(pkts, pkts[1:]):
+            d = (s1 - s0) & 0xFFFF
+            if d == 1:
+                dt = (t1 - t0) * 1000.0
+                errs.append(abs(dt - ptime_ms))
+                deltas_sum += dt
+                if dt - ptime_ms > 5.0:
+                    b = int(t1 * 20)
+                    late_at[b] = late_at.get(b, 0) + 1
+                expected += 1
+            elif d == 0:
+                duplicates += 1
+            elif d < 0x8000:
+                lost += d - 1
+                expected += d
+            else:
+                reordered += 1
+    errs.sort()
+    n = len(errs)
+    # Many streams late at once is a stalled sender (a descheduled worker), not
+    # per-stream jitter: count the 50 ms windows where >= 5 % of streams were.
+    burst_min = max(2, len(streams) // 20)
+    bursts = [c for c in late_at.values() if c >= burst_min]
+    return {
+        "kind": "spacing",
+        "pcap": path,
+        "streams": len(streams),
+        "packets": packets,
+        "pairs": n,
+        "mean_ms": deltas_sum / n if n else float("nan"),
+        "p50_ms": percentile(errs, 50),
+        "p90_ms": percentile(errs, 90),
+        "p99_ms": percentile(errs, 99),
+        "p999_ms": percentile(errs, 99.9),
+        "max_ms": errs[-1] if errs else float("nan"),
+        "over_5ms": sum(1 for e in errs if e > 5.0),
+        "late_5ms": sum(late_at.values()),
+        "stall_bursts": len(bursts),
+        "late_in_bursts": sum(bursts),
+        "lost_in_capture": lost,
+        "lost_pct": 100.0 * lost / expected if expected else 0.0,
+        "reordered": reordered,
+        "duplicates": duplicates,
+    }
+
+
+# --- summary --------------------------------------------------------------
+
+
+def fmt(v, spec="{:.1f}", none="-"):
+    if isinstance(v, str):
+        try:
+            v = float(v)
+        except ValueError:
+            return none
+    if v is None or (isinstance(v, float) and v != v):
+        return none
+    if "{}" in spec and isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return spec.format(v)
+
+
+def num(v):
+    try:
+        f = float(v)
+        return None if f != f else f
+    except (TypeError, ValueError):
+        return None
+
+
+def summary(path):
+    rows = []
+    try:
+        with open(path) as f:
+            rows = [json.loads(l) for l in f if l.strip()]
+    except OSError:
+        pass
+    rate = [r for r in rows if r.get("kind") == "rate"]
+    conc = [r for r in rows if r.get("kind") == "concurrency"]
+    spac = [r for r in rows if r.get("kind") == "spacing"]
+    print()
+    print("=" * 78)
+    print("ura load summary")
+    print("=" * 78)
+    if rate:
+        print()
+        print("Call rate ramp (9100, hold %s ms, BYE from SIPp)" % rate[0].get("hold_ms"))
+        print(f"{'target/s':>9} {'got/s':>6} {'calls':>6} {'ok':>6} {'failed':>6} {'unexp':>5} {'retrans':>7} "
+              f"{'setup ms':>8} {'ura CPU%':>8} {'SIPp CPU%':>9} {'other%':>6}  result")
+        for r in rate:
+            print(f"{r['rate']:>9} {fmt(r.get('rate_achieved'), '{:.0f}'):>6} {fmt(r.get('created'), '{}'):>6} "
+                  f"{fmt(r.get('ok'), '{}'):>6} {fmt(r.get('failed'), '{}'):>6} {fmt(r.get('unexpected'), '{}'):>5} "
+                  f"{fmt(r.get('retrans'), '{}'):>7} {fmt(r.get('setup_ms'), '{:.2f}'):>8} "
+                  f"{fmt(r.get('ura_cpu')):>8} {fmt(r.get('sipp_cpu')):>9} {fmt(r.get('others_cpu')):>6}  "
+                  f"{'PASS' if r.get('pass') else 'FAIL'}")
+        good = [r for r in rate if r.get("pass")]
+        best = max(good, key=lambda r: r["rate"]) if good else None
+        print("Highest rate with 0 failed calls: "
+              + (f"{best['rate']} calls/s (SIPp achieved {fmt(best.get('rate_achieved'), '{:.0f}')}/s)" if best else "none")
+              + ("" if any(not r.get("pass") for r in rate) else " (every step passed: the ceiling is higher)"))
+        print("(CPU in % of one core over the step; other%: every other process on the machine;")
+        print(" setup ms: SIPp's mean INVITE-to-200 time, whole ms)")
+    busy = [r for r in rate + conc if (num(r.get("sipp_cpu")) or 0) > 85.0]
+    if busy:
+        print("WARNING: SIPp used > 85 % of a core in some steps: there SIPp, not ura, may be the limit.")
+    for r in rows:
+        if r.get("kind") == "note":
+            print("NOTE:", r.get("text"))
+    if conc:
+        print()
+        print("Concurrent playing calls (9100, PCMU 20 ms): CPU in % of one core")
+        print(f"{'calls':>6} {'up':>6} {'ura CPU%':>8} {'CPU%/call':>9} {'idle RSS':>9} {'RSS':>9} "
+              f"{'KiB/call':>8} {'SIPp CPU%':>9} {'other%':>6} {'SIPp fail':>9}")
+        for r in conc:
+            print(f"{r['calls']:>6} {fmt(r.get('up'), '{}'):>6} {fmt(r.get('ura_cpu')):>8} "
+                  f"{fmt(r.get('cpu_per_call'), '{:.3f}'):>9} {fmt(r.get('idle_rss_kib'), '{}'):>9} "
+                  f"{fmt(r.get('rss_kib'), '{}'):>9} {fmt(r.get('kib_per_call')):>8} "
+                  f"{fmt(r.get('sipp_cpu')):>9} {fmt(r.get('others_cpu')):>6} {fmt(r.get('sipp_failed'), '{}'):>9}")
+    for s in spac:
+        print()
+        print(f"RTP send spacing at {s.get('calls', '?')} calls ({s['streams']} streams, "
+              f"{s['pairs']} consecutive pairs, mean {fmt(s['mean_ms'], '{:.3f}')} ms)")
+        print(f"  |dt - 20 ms|: p50 {fmt(s['p50_ms'], '{:.3f}')} ms, p90 {fmt(s['p90_ms'], '{:.3f}')} ms, "
+              f"p99 {fmt(s['p99_ms'], '{:.3f}')} ms, p99.9 {fmt(s['p999_ms'], '{:.3f}')} ms, "
+              f"max {fmt(s['max_ms'], '{:.3f}')} ms; pairs > 5 ms off: {s['over_5ms']}")
+        if "stall_bursts" in s:
+            print(f"  pairs > 5 ms late: {s['late_5ms']}, of which {s['late_in_bursts']} in {s['stall_bursts']} "
+                  f"bursts (50 ms windows with >= 5 % of the streams late at once: a stalled sender)")
+        print(f"  CPU during the capture: ura {fmt(s.get('ura_cpu'))} %, SIPp {fmt(s.get('sipp_cpu'))} %, "
+              f"other processes (the capture included) {fmt(s.get('others_cpu'))} % of one core")
+        print(f"  lost from the capture (sequence gaps): {s['lost_in_capture']} "
+              f"({fmt(s['lost_pct'], '{:.3f}')} %), reordered {s['reordered']}, duplicates {s['duplicates']}")
+    print("=" * 78)
+
+
+def free_port(start=None):
+    import random
+
+    for _ in range(1000):
+        p = (start or 2 * random.randint(7000, 9000)) & ~1
+        if start:
+            start += 2
+        socks = []
+        try:
+            for q in (p, p + 1, p + 2, p + 3):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", q))
+            return p
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise SystemExit("no free port")
+
+
+def main(argv):
+    rec = None
+    if "--record" in argv:
+        i = argv.index("--record")
+        rec = argv[i + 1]
+        del argv[i : i + 2]
+    extra = {}
+    while "--set" in argv:  # --set key=value adds to the recorded object
+        i = argv.index("--set")
+        k, v = argv[i + 1].split("=", 1)
+        try:
+            v = json.loads(v)
+        except ValueError:
+            pass
+        extra[k] = v
+        del argv[i : i + 2]
+    if len(argv) < 2:
+        raise SystemExit(__doc__)
+    cmd, args = argv[1], argv[2:]
+    if cmd == "ticks":
+        print(ticks(int(args[0])))
+    elif cmd in ("cpu", "cpu-until"):
+        if cmd == "cpu":
+            pids = [int(p) for p in args[0].split(",")]
+            res, secs = cpu_over(pids, seconds=float(args[1]))
+        else:
+            pids = [int(p) for p in args[1].split(",")]
+            limit = float(args[2]) if len(args) > 2 else None
+            res, secs = cpu_over(pids, seconds=limit, until=int(args[0]))
+        # The pids' CPU, then the whole machine's (all cores, in % of one core).
+        print(" ".join(fmt(res[p], "{:.2f}", "nan") for p in pids + ["machine"]))
+    elif cmd == "rss":
+        print(rss_kib(int(args[0])) or 0)
+    elif cmd == "wait-calls":
+        http, n, deadline = args[0], int(args[1]), time.monotonic() + float(args[2])
+        active = 0
+        while time.monotonic() < deadline:
+            try:
+                active = health(http).get("active_calls", 0)
+            except (OSError, ValueError):
+                pass
+            if active >= n:
+                break
+            time.sleep(0.2)
+        print(active)
+    elif cmd == "wait-idle":
+        http, deadline = args[0], time.monotonic() + float(args[1])
+        active = -1
+        while time.monotonic() < deadline:
+            try:
+                active = health(http).get("active_calls", 0)
+            except (OSError, ValueError):
+                pass
+            if active == 0:
+                break
+            time.sleep(0.2)
+        print(active)
+    elif cmd == "active":
+        try:
+            print(health(args[0]).get("active_calls", 0))
+        except (OSError, ValueError):
+            print(-1)
+    elif cmd == "sipp-stats":
+        s = sipp_stats(args[0])
+        keys = [
+            "ElapsedTime(C)", "TotalCallCreated", "CurrentCall", "SuccessfulCall(C)", "FailedCall(C)",
+            "FailedUnexpectedMessage(C)", "FailedMaxUDPRetrans(C)", "FailedTimeoutOnRecv(C)",
+            "Retransmissions(C)", "OutOfCallMsgs(C)", "DeadCallMsgs(C)", "ResponseTime1(C)",
+        ]
+        obj = {
+            "created": as_int(s, "TotalCallCreated"),
+            "current": as_int(s, "CurrentCall"),
+            "ok": as_int(s, "SuccessfulCall(C)"),
+            "failed": as_int(s, "FailedCall(C)"),
+            "unexpected": as_int(s, "FailedUnexpectedMessage(C)"),
+            "retrans": as_int(s, "Retransmissions(C)"),
+            "out_of_call": as_int(s, "OutOfCallMsgs(C)"),
+            "dead_call": as_int(s, "DeadCallMsgs(C)"),
+            "setup_ms": sipp_time_ms(s.get("ResponseTime1(C)")),
+        }
+        obj["rate_achieved"] = achieved_rate(args[0])
+        obj.update(extra)
+        if "rc" in extra:
+            obj["pass"] = bool(
+                extra["rc"] == 0
+                and obj["failed"] == 0
+                and obj["unexpected"] == 0
+                and obj["ok"] == extra.get("expected", obj["ok"])
+                and extra.get("ura_alive", True)
+            )
+        record(rec, obj)
+        # Shell-friendly: key=value, missing as -1.
+        print(" ".join(f"{k}={-1 if v is None else v}" for k, v in obj.items() if not isinstance(v, str)))
+        if not s:
+            print("(no SIPp statistics)", file=sys.stderr)
+        else:
+            print("  " + ", ".join(f"{k}={s.get(k, '?')}" for k in keys), file=sys.stderr)
+    elif cmd == "spacing":
+        r = spacing(args[0])
+        r.update(extra)
+        record(rec, r)
+        print(
+            f"streams={r['streams']} packets={r['packets']} pairs={r['pairs']} mean={r['mean_ms']:.3f}ms "
+            f"p50={r['p50_ms']:.3f}ms p99={r['p99_ms']:.3f}ms max={r['max_ms']:.3f}ms "
+            f"lost_in_capture={r['lost_in_capture']} ({r['lost_pct']:.3f}%)"
+        )
+    elif cmd == "record":
+        record(rec, extra)
+    elif cmd == "summary":
+        summary(args[0])
+    elif cmd == "free-port":
+        print(free_port(int(args[0]) if args else None))
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
