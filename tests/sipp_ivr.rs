@@ -277,15 +277,7 @@ fn heard_in_order(heard: &[Vec<u8>], names: &[&str], from: usize, out: &Run, ura
 
 /// ura's record of the only call, once written: the `ura calls list` row.
 fn record(ura: &Ura) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let rows = ura.calls_list();
-        if let Some(row) = rows.into_iter().next().filter(|r| r.len() > 8) {
-            return row;
-        }
-        assert!(Instant::now() < deadline, "no call record");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    ura.records(1).swap_remove(0)
 }
 
 /// The peers this file needs, or `None` when a test should skip.

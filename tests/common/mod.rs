@@ -149,6 +149,24 @@ impl Ura {
             .collect()
     }
 
+    /// The call records once `n` of them are written (the recorder writes
+    /// after the call ends): polls `ura calls list` for up to 10 s.
+    pub fn records(&self, n: usize) -> Vec<Vec<String>> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let rows = self.calls_list();
+            if rows.len() >= n {
+                return rows;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} call records, waited for {n}: {rows:?}",
+                rows.len()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// Everything ura logged so far.
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().unwrap().clone()
