@@ -242,6 +242,40 @@ impl Config {
     }
 }
 
+impl Config {
+    /// What a running ura takes from `new` on reload (SIGHUP): the routing
+    /// (numbers, schedules, services, IVRs), the ring time and the recording
+    /// code and PIN, which every new call reads. The rest stays as it is;
+    /// the second value names the settings that differ and need a restart.
+    pub fn reloaded(&self, new: Config) -> (Config, Vec<&'static str>) {
+        let mut restart = Vec::new();
+        let mut differs = |name, changed: bool| {
+            if changed {
+                restart.push(name);
+            }
+        };
+        differs("sip", self.sip != new.sip);
+        differs("http", self.http != new.http);
+        differs("rtp_ports", self.rtp_ports != new.rtp_ports);
+        differs("data_dir", self.data_dir != new.data_dir);
+        differs("log_format", self.log_format != new.log_format);
+        differs("advertise", self.advertise != new.advertise);
+        differs("rtp_timeout", self.rtp_timeout != new.rtp_timeout);
+        differs("media_workers", self.media_workers != new.media_workers);
+        differs("media_realtime", self.media_realtime != new.media_realtime);
+        differs("sip timers", self.timers != new.timers);
+        differs("store", self.store_url != new.store_url);
+        let applied = Config {
+            routing: new.routing,
+            ring: new.ring,
+            recording_code: new.recording_code,
+            recording_pin: new.recording_pin,
+            ..self.clone()
+        };
+        (applied, restart)
+    }
+}
+
 fn read_file(path: &Path) -> Result<FileConfig, UraError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| UraError::Config(format!("{}: {e}", path.display())))?;
@@ -285,6 +319,26 @@ mod tests {
         std::fs::write(&path, "sipp = 1\n").unwrap();
         let err = Config::resolve(&args).unwrap_err().to_string();
         assert!(err.contains("unknown field `sipp`"), "{err}");
+    }
+
+    #[test]
+    fn reload_takes_routing_ring_and_recording_and_names_the_rest() {
+        let old = Config::resolve(&ServeArgs::default()).unwrap();
+        let mut new = old.clone();
+        new.ring = Duration::from_millis(900);
+        new.recording_pin = Some("4321".into());
+        new.routing.numbers.truncate(1);
+        new.sip = "127.0.0.1:5999".parse().unwrap();
+        new.rtp_ports = (40000, 40099);
+        let (applied, restart) = old.reloaded(new);
+        assert_eq!(applied.ring, Duration::from_millis(900));
+        assert_eq!(applied.recording_pin.as_deref(), Some("4321"));
+        assert_eq!(applied.routing.numbers.len(), 1);
+        assert_eq!(applied.sip, old.sip, "the SIP address needs a restart");
+        assert_eq!(applied.rtp_ports, old.rtp_ports);
+        assert_eq!(restart, ["sip", "rtp_ports"]);
+        let (_, none) = old.reloaded(old.clone());
+        assert!(none.is_empty(), "{none:?}");
     }
 
     #[test]

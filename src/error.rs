@@ -23,6 +23,9 @@ pub enum UraError {
     /// Text to speech failed.
     #[error("text to speech: {0}")]
     Tts(#[from] ura_tts::TtsError),
+    /// The engine has stopped and takes no more requests.
+    #[error("the engine has stopped")]
+    Stopped,
     /// The built-in prompts could not be loaded.
     #[error("prompts: {0}")]
     Prompts(#[from] ura_prompts::PromptError),

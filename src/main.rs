@@ -114,7 +114,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config)) {
+    match runtime.block_on(serve(args, config)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -240,7 +240,7 @@ async fn calls_table(url: &str, limit: i64) -> Result<String, ura::error::UraErr
     Ok(out)
 }
 
-async fn serve(config: Config) -> Result<(), ura::error::UraError> {
+async fn serve(args: ServeArgs, config: Config) -> Result<(), ura::error::UraError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         ura::error::UraError::io(format!("data dir {}", config.data_dir.display()), e)
     })?;
@@ -249,29 +249,95 @@ async fn serve(config: Config) -> Result<(), ura::error::UraError> {
     tracing::info!(%http, "HTTP is up (/health)");
     // Tests read this line to learn the ports when they asked for port 0.
     println!("ura listening sip={} http={}", engine.sip_addr, http);
-    wait_for_signal().await;
+    let mut config = config;
+    let mut signals = Signals::new();
+    while let Signal::Reload = signals.next().await {
+        config = reload(&engine, &args, config).await;
+    }
     tracing::info!("stopping: hanging up every call");
     engine.shutdown().await;
     Ok(())
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+/// Reads the configuration again and hands what a running ura can take to
+/// the engine. On any error the running configuration stays and the log
+/// says why. Returns the configuration now in force.
+async fn reload(engine: &Engine, args: &ServeArgs, running: Config) -> Config {
+    let new = match Config::resolve(args) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "reload refused; the running configuration stays");
+            return running;
+        }
+    };
+    let (applied, restart) = running.reloaded(new);
+    if !restart.is_empty() {
+        tracing::warn!(settings = ?restart, "these settings changed and apply after a restart");
+    }
+    match engine.reload(applied.clone()).await {
+        Ok((numbers, prompts)) => {
+            tracing::info!(numbers, prompts, "configuration reloaded");
+            applied
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reload refused; the running configuration stays");
+            running
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+}
+
+/// What the process was told to do.
+enum Signal {
+    /// SIGHUP: read the configuration and the stored prompts again.
+    Reload,
+    /// SIGTERM or Ctrl-C: hang up every call and stop.
+    Stop,
+}
+
+/// The signals `ura serve` acts on (a signal that cannot be hooked is
+/// left to its default).
+struct Signals {
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                hup: signal(SignalKind::hangup()).ok(),
+                term: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn next(&mut self) -> Signal {
+        #[cfg(unix)]
+        {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => Signal::Stop,
+                _ = recv(&mut self.term) => Signal::Stop,
+                _ = recv(&mut self.hup) => Signal::Reload,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Signal::Stop
+        }
+    }
 }

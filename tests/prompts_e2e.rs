@@ -114,6 +114,53 @@ fn wrong_pin_three_times_is_hung_up() {
     assert_eq!(caller.call("*97").status(), Some(404));
 }
 
+/// `ura prompt import FILE --name NAME`, then `ura prompt render` of it: the
+/// PCMU bytes callers must hear, whole frames only.
+fn import_and_render(
+    data: &std::path::Path,
+    file: &std::path::Path,
+    name: &str,
+    dir: &std::path::Path,
+) -> Vec<u8> {
+    let out = Command::new(env!("CARGO_BIN_EXE_ura"))
+        .args(["prompt", "import"])
+        .arg(file)
+        .args(["--name", name, "--data-dir"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rendered = dir.join(format!("{name}.rendered.wav"));
+    let out = Command::new(env!("CARGO_BIN_EXE_ura"))
+        .args(["prompt", "render", name, "--to"])
+        .arg(&rendered)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let pcm: Vec<i16> = hound::WavReader::open(&rendered)
+        .unwrap()
+        .samples::<i16>()
+        .map(Result::unwrap)
+        .collect();
+    let mut expected: Vec<u8> = pcm
+        .iter()
+        .map(|s| ura_media::g711::ulaw_encode(*s))
+        .collect();
+    assert!(
+        expected.len() >= 8000,
+        "about 1.2 s trimmed: {} samples",
+        expected.len()
+    );
+    expected.truncate(expected.len() / 160 * 160);
+    expected
+}
+
 #[test]
 fn an_uploaded_mp3_is_the_ivr_welcome() {
     // An mp3 made by lame, imported with the CLI before ura starts.
@@ -139,42 +186,7 @@ fn an_uploaded_mp3_is_the_ivr_welcome() {
         .status()
         .unwrap()
         .success());
-    let out = Command::new(env!("CARGO_BIN_EXE_ura"))
-        .args(["prompt", "import"])
-        .arg(&mp3)
-        .args(["--name", "boas-vindas", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // What callers must hear: `ura prompt render` of it.
-    let rendered = dir.join("rendered.wav");
-    let out = Command::new(env!("CARGO_BIN_EXE_ura"))
-        .args(["prompt", "render", "boas-vindas", "--to"])
-        .arg(&rendered)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let pcm: Vec<i16> = hound::WavReader::open(&rendered)
-        .unwrap()
-        .samples::<i16>()
-        .map(Result::unwrap)
-        .collect();
-    let expected: Vec<u8> = pcm
-        .iter()
-        .map(|s| ura_media::g711::ulaw_encode(*s))
-        .collect();
-    assert!(
-        expected.len() >= 8000,
-        "about 1.2 s trimmed: {} samples",
-        expected.len()
-    );
+    let expected = import_and_render(&data, &mp3, "boas-vindas", &dir);
     let config = include_str!("../src/demo.toml")
         .replace("welcome = \"ivr-welcome\"", "welcome = \"boas-vindas\"");
     let cfg = dir.join("ura.toml");
@@ -186,9 +198,79 @@ fn an_uploaded_mp3_is_the_ivr_welcome() {
     wait(2_000);
     let heard = frames(&caller);
     assert!(
-        find_frames(&heard, &expected[..expected.len() / 160 * 160], 0).is_some(),
+        find_frames(&heard, &expected, 0).is_some(),
         "the uploaded prompt was the welcome"
     );
     let menu = BuiltinPrompts::load().unwrap();
     assert!(find_frames(&heard, menu.get("menu-para").unwrap().bytes(Codec::Pcmu), 0).is_some());
+}
+
+#[test]
+fn sighup_takes_a_prompt_imported_while_running_and_the_new_config() {
+    let Some(_) = common::peer("sox", "sox") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("ura-reload-{}", std::process::id()));
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let wav = dir.join("tone.wav");
+    assert!(Command::new("sox")
+        .args(["-n", "-r", "16000", "-c", "1"])
+        .arg(&wav)
+        .args(["synth", "1.2", "sine", "700", "gain", "-8"])
+        .status()
+        .unwrap()
+        .success());
+    let demo = include_str!("../src/demo.toml");
+    let cfg = dir.join("ura.toml");
+    std::fs::write(&cfg, demo).unwrap();
+    let ura = Ura::start_in(data.clone(), &["--config", cfg.to_str().unwrap()]);
+    let prompts = BuiltinPrompts::load().unwrap();
+    let welcome = prompts.get("ivr-welcome").unwrap().bytes(Codec::Pcmu);
+
+    // A call in progress across the reloads.
+    let mut before = Caller::new(ura.sip, false);
+    assert_eq!(before.call("1000").status(), Some(200));
+    before.silence(5);
+
+    // The admin imports a prompt while ura runs...
+    let expected = import_and_render(&data, &wav, "boas-vindas", &dir);
+    // ...a broken file is refused and changes nothing...
+    std::fs::write(&cfg, "numbers = 1\n").unwrap();
+    let line = ura.reload();
+    assert!(line.contains("reload refused"), "{line}");
+    let mut same = Caller::new(ura.sip, false);
+    assert_eq!(same.call("1000").status(), Some(200));
+    same.silence(5);
+    wait(1_500);
+    assert!(
+        find_frames(&frames(&same), &welcome[..160 * 50], 0).is_some(),
+        "the old welcome after a refused reload"
+    );
+    assert_eq!(same.bye(), Some(200));
+    // ...then the prompt becomes the welcome of 1000.
+    std::fs::write(
+        &cfg,
+        demo.replace("welcome = \"ivr-welcome\"", "welcome = \"boas-vindas\""),
+    )
+    .unwrap();
+    let line = ura.reload();
+    assert!(
+        line.contains("configuration reloaded") && line.contains("prompts=1"),
+        "{line}"
+    );
+    let mut after = Caller::new(ura.sip, false);
+    assert_eq!(after.call("1000").status(), Some(200));
+    after.silence(5);
+    wait(2_000);
+    assert!(
+        find_frames(&frames(&after), &expected, 0).is_some(),
+        "the imported prompt is the welcome after SIGHUP; logs: {:?}",
+        ura.logs()
+    );
+    assert_eq!(after.bye(), Some(200));
+    // The call that began before the reloads heard the old welcome and is
+    // still up.
+    assert!(find_frames(&frames(&before), &welcome[..160 * 50], 0).is_some());
+    assert_eq!(before.bye(), Some(200));
 }

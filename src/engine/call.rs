@@ -434,6 +434,22 @@ impl Calls {
         self.prompts.insert(name, frames);
     }
 
+    /// New calls follow `config` and play `prompts` from now on. Calls in
+    /// progress hold their number and IVR (`Arc`s) and finish as they began.
+    pub fn reload(&mut self, config: Config, prompts: Vec<(String, ura_media::PromptFrames)>) {
+        match Routing::build(&config.routing) {
+            Ok(routing) => self.routing = routing,
+            Err(e) => {
+                tracing::error!(error = %e, "reload: routing refused; keeping the old one");
+                return;
+            }
+        }
+        for (name, frames) in prompts {
+            self.prompts.insert(name, frames);
+        }
+        self.config = config;
+    }
+
     /// Runs `f` on a call's IVR with what it needs to play, then applies
     /// what it asks for and re-arms the call's timer.
     fn drive_ivr(

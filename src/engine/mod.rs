@@ -66,6 +66,14 @@ pub enum CoreInput {
         /// Its frames.
         frames: ura_media::PromptFrames,
     },
+    /// The configuration was read again (SIGHUP): new calls follow it, calls
+    /// in progress keep what they started with.
+    Reload {
+        /// The settings to apply (see `Config::reloaded`).
+        config: Box<Config>,
+        /// Every stored prompt, as the store has them now.
+        prompts: Vec<(String, ura_media::PromptFrames)>,
+    },
     /// Hang up every call and stop.
     Shutdown,
 }
@@ -86,6 +94,8 @@ pub struct Engine {
     /// Live counters.
     pub counters: Arc<Counters>,
     inputs: UnboundedSender<CoreInput>,
+    store: Store,
+    library: ura_prompts::PromptLibrary,
     core: tokio::task::JoinHandle<()>,
 }
 
@@ -125,10 +135,10 @@ impl Engine {
         tracing::info!(count = stored_prompts.len(), "stored prompts loaded");
         let prompt_admin = PromptSaver {
             store: store.clone(),
-            library,
+            library: library.clone(),
             inputs: tx.clone(),
         };
-        let records = spawn_recorder(store);
+        let records = spawn_recorder(store.clone());
         let mut calls = Calls::new(
             media,
             prompts,
@@ -153,7 +163,27 @@ impl Engine {
             counters,
             inputs: tx,
             core,
+            store,
+            library,
         })
+    }
+
+    /// Applies a configuration read again, with the stored prompts as they
+    /// are now (prompts imported with the CLI while ura runs). Returns how
+    /// many numbers and stored prompts new calls will see.
+    pub async fn reload(&self, config: Config) -> Result<(usize, usize), UraError> {
+        let numbers = crate::routing::Routing::build(&config.routing)?
+            .numbers()
+            .len();
+        let prompts = crate::prompt_admin::load_all(&self.store, &self.library).await?;
+        let count = prompts.len();
+        self.inputs
+            .send(CoreInput::Reload {
+                config: Box::new(config),
+                prompts,
+            })
+            .map_err(|_| UraError::Stopped)?;
+        Ok((numbers, count))
     }
 
     /// Hangs up every call (BYE) and waits for the core to stop.
@@ -273,6 +303,7 @@ impl Core {
             CoreInput::AnswerDue(d) => self.calls.answer(now, &mut self.endpoint, d),
             CoreInput::SavePrompt { name, pcm } => self.prompt_admin.save_recording(name, pcm),
             CoreInput::PromptSaved { name, frames } => self.calls.prompt_saved(name, frames),
+            CoreInput::Reload { config, prompts } => self.calls.reload(*config, prompts),
             CoreInput::Shutdown => {
                 self.calls.hangup_all(now, &mut self.endpoint);
                 self.flush();

@@ -167,6 +167,29 @@ impl Ura {
         }
     }
 
+    /// Sends SIGHUP and waits (up to 10 s) for ura to log the outcome:
+    /// the line saying "configuration reloaded" or "reload refused".
+    pub fn reload(&self) -> String {
+        let seen = self.logs().len();
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGHUP) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(line) = self.logs()[seen..]
+                .iter()
+                .find(|l| l.contains("configuration reloaded") || l.contains("reload refused"))
+            {
+                return line.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no reload outcome logged: {:?}",
+                &self.logs()[seen..]
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Everything ura logged so far.
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().unwrap().clone()
