@@ -97,6 +97,7 @@ pub struct Engine {
     store: Store,
     library: ura_prompts::PromptLibrary,
     core: tokio::task::JoinHandle<()>,
+    recorder: tokio::task::JoinHandle<()>,
 }
 
 impl Engine {
@@ -138,7 +139,7 @@ impl Engine {
             library: library.clone(),
             inputs: tx.clone(),
         };
-        let records = spawn_recorder(store.clone());
+        let (records, recorder) = spawn_recorder(store.clone());
         let mut calls = Calls::new(
             media,
             prompts,
@@ -163,6 +164,7 @@ impl Engine {
             counters,
             inputs: tx,
             core,
+            recorder,
             store,
             library,
         })
@@ -186,18 +188,21 @@ impl Engine {
         Ok((numbers, count))
     }
 
-    /// Hangs up every call (BYE) and waits for the core to stop.
+    /// Hangs up every call (BYE), waits for the core to stop and for every
+    /// call record to be written.
     pub async fn shutdown(self) {
         let _ = self.inputs.send(CoreInput::Shutdown);
         let _ = self.core.await;
+        let _ = self.recorder.await;
     }
 }
 
 /// Writes call records off the call path: the core hands them to a channel,
-/// this task saves them.
-fn spawn_recorder(store: Store) -> UnboundedSender<CallRecord> {
+/// this task saves them. It ends once the core (the only sender) is gone and
+/// every record is written.
+fn spawn_recorder(store: Store) -> (UnboundedSender<CallRecord>, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<CallRecord>();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         while let Some(record) = rx.recv().await {
             if let Err(e) = store.insert_call(&record).await {
                 tracing::warn!(error = %e, call = %record.sip_call_id, "call record not saved");
@@ -205,7 +210,7 @@ fn spawn_recorder(store: Store) -> UnboundedSender<CallRecord> {
         }
         store.close().await;
     });
-    tx
+    (tx, task)
 }
 
 fn media_bind_ip(config: &Config) -> std::net::IpAddr {
