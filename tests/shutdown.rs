@@ -17,6 +17,12 @@ fn sigterm_hangs_up_every_call_and_keeps_their_records() {
     let mut ivr = Caller::new(ura.sip, true);
     assert_eq!(ivr.call("1000").status(), Some(200));
     ivr.silence(5);
+    // Answered, but its ACK never comes: the call is still up at SIGTERM.
+    let mut no_ack = Caller::new(ura.sip, false);
+    let invite = no_ack.invite_bytes("9000", true);
+    no_ack.send_raw(invite.as_bytes());
+    let ok = no_ack.recv_final(Duration::from_secs(5));
+    assert_eq!(ok.and_then(|m| m.status()), Some(200));
     std::thread::sleep(Duration::from_millis(500));
 
     let status = ura.terminate();
@@ -32,10 +38,10 @@ fn sigterm_hangs_up_every_call_and_keeps_their_records() {
     }
     // The store is read after ura has exited: nothing was left in flight.
     let rows = ura.calls_list();
-    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows.len(), 3, "{rows:?}");
     let mut numbers: Vec<&str> = rows.iter().map(|r| r[2].as_str()).collect();
     numbers.sort();
-    assert_eq!(numbers, ["1000", "9000"]);
+    assert_eq!(numbers, ["1000", "9000", "9000"]);
     for row in &rows {
         assert_eq!(
             (row[7].as_str(), row[8].as_str()),

@@ -720,8 +720,18 @@ impl Calls {
         }
     }
 
-    /// Stops the media workers.
-    pub fn shutdown_media(self) {
+    /// Records the calls still up (answered calls whose ACK never came end
+    /// only when it does, which a stopping ura does not wait for) and stops
+    /// the media workers.
+    pub fn shutdown(mut self) {
+        for (_, mut call) in self.calls.drain() {
+            call.record.ended_at = wall_clock();
+            if call.record.hangup_cause.is_empty() {
+                call.record.hangup_cause = "shutdown".into();
+            }
+            call.record.hangup_side = HangupSide::Ura;
+            let _ = self.records.send(call.record);
+        }
         self.media.shutdown();
     }
 }

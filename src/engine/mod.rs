@@ -334,7 +334,7 @@ impl Core {
         // Give the BYEs a moment on the wire before the sockets go.
         self.flush();
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        self.calls.shutdown_media();
+        self.calls.shutdown();
     }
 }
 
