@@ -70,6 +70,10 @@ pub struct ServeArgs {
     /// PIN for recording by phone; without one the feature is off.
     #[arg(long, env = "URA_RECORDING_PIN")]
     pub recording_pin: Option<String>,
+    /// Most calls at once; a call beyond gets 503 (default: as many as the
+    /// RTP ports allow).
+    #[arg(long, env = "URA_MAX_CALLS")]
+    pub max_calls: Option<usize>,
 }
 
 /// The `[server]`-less TOML file: the same keys as the flags, snake_case.
@@ -92,6 +96,7 @@ pub struct FileConfig {
     store: Option<String>,
     recording_code: Option<String>,
     recording_pin: Option<String>,
+    max_calls: Option<usize>,
     #[serde(default)]
     numbers: Vec<crate::routing::NumberConfig>,
     #[serde(default)]
@@ -133,6 +138,8 @@ pub struct Config {
     pub recording_code: String,
     /// Its PIN (None: the feature is off).
     pub recording_pin: Option<String>,
+    /// Most calls at once (None: as many as the RTP ports allow).
+    pub max_calls: Option<usize>,
     /// Numbers, schedules, services and IVRs (the demo when the file has no numbers).
     pub routing: crate::routing::RoutingConfig,
 }
@@ -214,6 +221,7 @@ impl Config {
                 .or(file.recording_code)
                 .unwrap_or_else(|| "*97".into()),
             recording_pin,
+            max_calls: args.max_calls.or(file.max_calls),
             routing,
             store_url,
             sip,
@@ -244,8 +252,8 @@ impl Config {
 
 impl Config {
     /// What a running ura takes from `new` on reload (SIGHUP): the routing
-    /// (numbers, schedules, services, IVRs), the ring time and the recording
-    /// code and PIN, which every new call reads. The rest stays as it is;
+    /// (numbers, schedules, services, IVRs), the ring time, the recording
+    /// code and PIN and the call limit, which every new call reads. The rest stays as it is;
     /// the second value names the settings that differ and need a restart.
     pub fn reloaded(&self, new: Config) -> (Config, Vec<&'static str>) {
         let mut restart = Vec::new();
@@ -270,6 +278,7 @@ impl Config {
             ring: new.ring,
             recording_code: new.recording_code,
             recording_pin: new.recording_pin,
+            max_calls: new.max_calls,
             ..self.clone()
         };
         (applied, restart)
@@ -327,12 +336,14 @@ mod tests {
         let mut new = old.clone();
         new.ring = Duration::from_millis(900);
         new.recording_pin = Some("4321".into());
+        new.max_calls = Some(30);
         new.routing.numbers.truncate(1);
         new.sip = "127.0.0.1:5999".parse().unwrap();
         new.rtp_ports = (40000, 40099);
         let (applied, restart) = old.reloaded(new);
         assert_eq!(applied.ring, Duration::from_millis(900));
         assert_eq!(applied.recording_pin.as_deref(), Some("4321"));
+        assert_eq!(applied.max_calls, Some(30));
         assert_eq!(applied.routing.numbers.len(), 1);
         assert_eq!(applied.sip, old.sip, "the SIP address needs a restart");
         assert_eq!(applied.rtp_ports, old.rtp_ports);

@@ -261,3 +261,32 @@ fn inband_tones_are_heard_as_digits() {
         .collect();
     assert_eq!(digits.len(), 2, "one digit per tone: {digits:?}");
 }
+
+#[test]
+fn a_call_beyond_the_limit_gets_503_and_a_freed_line_takes_the_next() {
+    let ura = Ura::start(&["--max-calls", "1"]);
+    let mut first = Caller::new(ura.sip, false);
+    assert_eq!(first.call("9000").status(), Some(200));
+    first.silence(5);
+    let mut second = Caller::new(ura.sip, false);
+    assert_eq!(second.call("9000").status(), Some(503));
+    // Unknown numbers are still told so, whatever the load.
+    let mut unknown = Caller::new(ura.sip, false);
+    assert_eq!(unknown.call("1234").status(), Some(404));
+    assert_eq!(first.bye(), Some(200));
+    let mut third = Caller::new(ura.sip, false);
+    assert_eq!(third.call("9000").status(), Some(200));
+    assert_eq!(third.bye(), Some(200));
+    let rows = ura.records(4);
+    let causes: Vec<&str> = rows.iter().map(|r| r[7].as_str()).collect();
+    assert_eq!(
+        causes.iter().filter(|c| **c == "refused-503").count(),
+        1,
+        "{rows:?}"
+    );
+    assert_eq!(
+        causes.iter().filter(|c| **c == "caller-bye").count(),
+        2,
+        "{rows:?}"
+    );
+}

@@ -241,6 +241,15 @@ impl Calls {
             self.refuse(now, ep, &call, &number, 404);
             return;
         };
+        if self
+            .config
+            .max_calls
+            .is_some_and(|max| self.calls.len() >= max)
+        {
+            tracing::warn!(%dialog, %number, calls = self.calls.len(), "at the call limit: 503");
+            self.refuse(now, ep, &call, &number, 503);
+            return;
+        }
         if !call.body.is_empty() && call.content_type.as_deref() != Some("application/sdp") {
             self.refuse(now, ep, &call, &number, 415);
             return;
