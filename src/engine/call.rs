@@ -443,16 +443,16 @@ impl Calls {
         self.prompts.insert(name, frames);
     }
 
-    /// New calls follow `config` and play `prompts` from now on. Calls in
-    /// progress hold their number and IVR (`Arc`s) and finish as they began.
-    pub fn reload(&mut self, config: Config, prompts: Vec<(String, ura_media::PromptFrames)>) {
-        match Routing::build(&config.routing) {
-            Ok(routing) => self.routing = routing,
-            Err(e) => {
-                tracing::error!(error = %e, "reload: routing refused; keeping the old one");
-                return;
-            }
-        }
+    /// New calls follow `config` (its `routing`) and play `prompts` from
+    /// now on. Calls in progress hold their number and IVR (`Arc`s) and
+    /// finish as they began.
+    pub fn reload(
+        &mut self,
+        config: Config,
+        routing: Routing,
+        prompts: Vec<(String, ura_media::PromptFrames)>,
+    ) {
+        self.routing = routing;
         for (name, frames) in prompts {
             self.prompts.insert(name, frames);
         }

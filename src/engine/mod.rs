@@ -71,6 +71,8 @@ pub enum CoreInput {
     Reload {
         /// The settings to apply (see `Config::reloaded`).
         config: Box<Config>,
+        /// Its routing, built off the core task.
+        routing: crate::routing::Routing,
         /// Every stored prompt, as the store has them now.
         prompts: Vec<(String, ura_media::PromptFrames)>,
     },
@@ -174,14 +176,14 @@ impl Engine {
     /// are now (prompts imported with the CLI while ura runs). Returns how
     /// many numbers and stored prompts new calls will see.
     pub async fn reload(&self, config: Config) -> Result<(usize, usize), UraError> {
-        let numbers = crate::routing::Routing::build(&config.routing)?
-            .numbers()
-            .len();
+        let routing = crate::routing::Routing::build(&config.routing)?;
+        let numbers = routing.numbers().len();
         let prompts = crate::prompt_admin::load_all(&self.store, &self.library).await?;
         let count = prompts.len();
         self.inputs
             .send(CoreInput::Reload {
                 config: Box::new(config),
+                routing,
                 prompts,
             })
             .map_err(|_| UraError::Stopped)?;
@@ -308,7 +310,11 @@ impl Core {
             CoreInput::AnswerDue(d) => self.calls.answer(now, &mut self.endpoint, d),
             CoreInput::SavePrompt { name, pcm } => self.prompt_admin.save_recording(name, pcm),
             CoreInput::PromptSaved { name, frames } => self.calls.prompt_saved(name, frames),
-            CoreInput::Reload { config, prompts } => self.calls.reload(*config, prompts),
+            CoreInput::Reload {
+                config,
+                routing,
+                prompts,
+            } => self.calls.reload(*config, routing, prompts),
             CoreInput::Shutdown => {
                 self.calls.hangup_all(now, &mut self.endpoint);
                 self.flush();
