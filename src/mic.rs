@@ -40,7 +40,8 @@ pub fn wav_at(pcm: &[i16], rate: u32) -> Vec<u8> {
 }
 
 /// Records from the default input device until Enter is pressed or `max`
-/// has passed; returns a WAV file of what was heard.
+/// has passed, or `max` of audio has arrived (a device that delivers faster
+/// than real time cannot fill memory); returns a WAV file of what was heard.
 pub fn record(max: Duration) -> Result<Vec<u8>, UraError> {
     let fail = |what: &str, e: &dyn std::fmt::Display| {
         UraError::Config(format!("microphone: {what}: {e}"))
@@ -55,7 +56,8 @@ pub fn record(max: Duration) -> Result<Vec<u8>, UraError> {
         .default_input_config()
         .map_err(|e| fail("no input configuration", &e))?;
     let (rate, channels) = (supported.sample_rate(), supported.channels());
-    let kept: Arc<Mutex<Vec<f32>>> = Arc::default();
+    let cap = max.as_secs() as usize * rate as usize * usize::from(channels);
+    let kept = Arc::new(Mutex::new(Vec::<f32>::new()));
     let sink = kept.clone();
     let on_error = |e: cpal::Error| eprintln!("ura: microphone: {e}");
     let stream = match supported.sample_format() {
@@ -63,7 +65,8 @@ pub fn record(max: Duration) -> Result<Vec<u8>, UraError> {
             supported.config(),
             move |data: &[f32], _: &cpal::InputCallbackInfo| {
                 if let Ok(mut k) = sink.lock() {
-                    k.extend_from_slice(data);
+                    let room = cap.saturating_sub(k.len());
+                    k.extend_from_slice(&data[..data.len().min(room)]);
                 }
             },
             on_error,
@@ -73,7 +76,8 @@ pub fn record(max: Duration) -> Result<Vec<u8>, UraError> {
             supported.config(),
             move |data: &[i16], _: &cpal::InputCallbackInfo| {
                 if let Ok(mut k) = sink.lock() {
-                    k.extend(data.iter().map(|s| f32::from(*s) / 32768.0));
+                    let room = cap.saturating_sub(k.len());
+                    k.extend(data.iter().take(room).map(|s| f32::from(*s) / 32768.0));
                 }
             },
             on_error,
@@ -88,7 +92,8 @@ pub fn record(max: Duration) -> Result<Vec<u8>, UraError> {
     .map_err(|e| fail("cannot open", &e))?;
     stream.play().map_err(|e| fail("cannot start", &e))?;
     eprintln!(
-        "recording at {rate} Hz, {channels} channel(s): press Enter to stop (at most {} s)",
+        "recording at {rate} Hz, {channels} channel(s), {:?}: press Enter to stop (at most {} s)",
+        supported.sample_format(),
         max.as_secs()
     );
     let (tx, rx) = std::sync::mpsc::channel();
@@ -98,7 +103,8 @@ pub fn record(max: Duration) -> Result<Vec<u8>, UraError> {
         let _ = tx.send(());
     });
     let started = Instant::now();
-    while started.elapsed() < max && rx.try_recv().is_err() {
+    let full = || kept.lock().map_or(true, |k| k.len() >= cap);
+    while started.elapsed() < max && rx.try_recv().is_err() && !full() {
         std::thread::sleep(Duration::from_millis(50));
     }
     drop(stream);
