@@ -152,59 +152,39 @@ impl Ura {
     /// The call records once `n` of them are written (the recorder writes
     /// after the call ends): polls `ura calls list` for up to 10 s.
     pub fn records(&self, n: usize) -> Vec<Vec<String>> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            let rows = self.calls_list();
-            if rows.len() >= n {
-                return rows;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{} call records, waited for {n}: {rows:?}",
-                rows.len()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        let mut rows = Vec::new();
+        within_10s(|| {
+            rows = self.calls_list();
+            (rows.len() >= n).then_some(())
+        })
+        .unwrap_or_else(|| panic!("{} call records, waited for {n}: {rows:?}", rows.len()));
+        rows
     }
 
     /// Sends SIGHUP and waits (up to 10 s) for ura to log the outcome:
     /// the line saying "configuration reloaded" or "reload refused".
     pub fn reload(&self) -> String {
         let seen = self.logs().len();
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGHUP) };
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(line) = self.logs()[seen..]
+        self.signal(libc::SIGHUP);
+        within_10s(|| {
+            self.logs()[seen..]
                 .iter()
                 .find(|l| l.contains("configuration reloaded") || l.contains("reload refused"))
-            {
-                return line.clone();
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no reload outcome logged: {:?}",
-                &self.logs()[seen..]
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("no reload outcome logged: {:?}", &self.logs()[seen..]))
     }
 
     /// Sends SIGTERM and waits (up to 10 s) for ura to exit; its status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
+        self.signal(libc::SIGTERM);
+        within_10s(|| self.child.try_wait().ok().flatten())
+            .expect("ura still running 10 s after SIGTERM")
+    }
+
+    fn signal(&self, signal: libc::c_int) {
         // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "ura still running 10 s after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
     }
 
     /// Everything ura logged so far.
@@ -222,6 +202,20 @@ impl Drop for Ura {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, for at most 10 s.
+fn within_10s<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
