@@ -39,14 +39,10 @@ fn sigterm_hangs_up_every_call_and_keeps_their_records() {
     // The store is read after ura has exited: nothing was left in flight.
     let rows = ura.calls_list();
     assert_eq!(rows.len(), 3, "{rows:?}");
-    let mut numbers: Vec<&str> = rows.iter().map(|r| r[2].as_str()).collect();
+    let mut numbers: Vec<&str> = rows.iter().map(|r| r.number()).collect();
     numbers.sort();
     assert_eq!(numbers, ["1000", "9000", "9000"]);
     for row in &rows {
-        assert_eq!(
-            (row[7].as_str(), row[8].as_str()),
-            ("shutdown", "ura"),
-            "{row:?}"
-        );
+        assert_eq!(row.ending(), "shutdown/ura", "{row:?}");
     }
 }

@@ -130,8 +130,8 @@ impl Ura {
         Ura::start(&args)
     }
 
-    /// `ura calls list` on this ura's store: the rows, split on white space.
-    pub fn calls_list(&self) -> Vec<Vec<String>> {
+    /// `ura calls list` on this ura's store, newest first.
+    pub fn calls_list(&self) -> Vec<CallRow> {
         let out = Command::new(env!("CARGO_BIN_EXE_ura"))
             .args(["calls", "list", "--data-dir"])
             .arg(&self.data_dir)
@@ -145,13 +145,13 @@ impl Ura {
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .skip(1)
-            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .map(CallRow::parse)
             .collect()
     }
 
     /// The call records once `n` of them are written (the recorder writes
     /// after the call ends): polls `ura calls list` for up to 10 s.
-    pub fn records(&self, n: usize) -> Vec<Vec<String>> {
+    pub fn records(&self, n: usize) -> Vec<CallRow> {
         let mut rows = Vec::new();
         within_10s(|| {
             rows = self.calls_list();
@@ -202,6 +202,52 @@ impl Drop for Ura {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// One line of `ura calls list`.
+#[derive(Debug, Clone)]
+pub struct CallRow {
+    /// The columns: id, started, number, answer, sched, digits, service,
+    /// cause, side, caller.
+    cols: Vec<String>,
+}
+
+impl CallRow {
+    fn parse(line: &str) -> CallRow {
+        CallRow {
+            cols: line.split_whitespace().map(str::to_string).collect(),
+        }
+    }
+
+    fn col(&self, i: usize) -> &str {
+        self.cols.get(i).map_or("", String::as_str)
+    }
+
+    /// The number dialled.
+    pub fn number(&self) -> &str {
+        self.col(2)
+    }
+
+    /// What the call came to, as `number answer sched digits service
+    /// cause/side` (`-` for none), e.g. `1000 yes open 2 suporte
+    /// ivr-queueunavailable/ura`.
+    pub fn outcome(&self) -> String {
+        format!(
+            "{} {} {} {} {} {}/{}",
+            self.col(2),
+            self.col(3),
+            self.col(4),
+            self.col(5),
+            self.col(6),
+            self.col(7),
+            self.col(8)
+        )
+    }
+
+    /// Hang-up cause and side, as `cause/side`.
+    pub fn ending(&self) -> String {
+        format!("{}/{}", self.col(7), self.col(8))
     }
 }
 
