@@ -5,6 +5,7 @@
 //! welcome = "boas-vindas"          # absent: the built-in prompt
 //! closed = "fechado"
 //! say_next_opening = true
+//! welcome_barge_in = true          # a key during the welcome opens the menu
 //! operator = "recepcao"            # key 0 (keys.operator) goes there
 //! fallback = { service = "geral" } # or "hangup" (default)
 //! max_failures = 3
@@ -54,6 +55,11 @@ pub struct IvrConfig {
     /// After the closed prompt, say when the number opens again.
     #[serde(default = "default_true")]
     pub say_next_opening: bool,
+    /// Type-ahead: a key during the welcome stops it and counts as the
+    /// first key of the top menu (callers who know the menu press at once).
+    /// `false` keeps the welcome unskippable (e.g. a legal notice).
+    #[serde(default = "default_true")]
+    pub welcome_barge_in: bool,
     /// The top menu (id [`MenuId::root`]).
     pub menu: MenuConfig,
     /// Further menus, reached by items with `target = { menu = "..." }`.

@@ -5,8 +5,11 @@
 //! once [`Flow::poll_timeout`] has passed.
 //!
 //! Behaviour where the product text is silent:
-//! - Keys during the welcome, closed, next-opening and no-answer prompts
-//!   are ignored (recorded as `DigitIgnored`); keys during a menu prompt or
+//! - Keys during the welcome barge into the top menu when the number is
+//!   open and has a menu (type-ahead, as Asterisk's Background does), unless
+//!   `welcome_barge_in = false`. Keys during the closed, next-opening and
+//!   no-answer prompts (and a welcome that cannot be skipped) are ignored
+//!   (recorded as `DigitIgnored`); keys during a menu prompt or
 //!   during the invalid-option, no-input and service-closed prompts that
 //!   return to a menu barge in: `StopPlay`, then the key counts as the
 //!   first key of that menu.
@@ -124,7 +127,12 @@ impl Flow {
             open: self.decision.is_open(),
         });
         let welcome = prompt(&self.ivr.config().welcome, BuiltinPrompt::Welcome);
-        self.play(welcome, Then::Welcome, None);
+        // Type-ahead into the top menu, when the welcome leads to it.
+        let barge = (self.ivr.config().welcome_barge_in
+            && self.decision.is_open()
+            && self.ivr.single_service().is_none())
+        .then(MenuId::root);
+        self.play(welcome, Then::Welcome, barge);
     }
 
     /// The playback `token` ended. Stale tokens are ignored.

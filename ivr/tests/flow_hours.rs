@@ -3,7 +3,10 @@
 mod common;
 
 use common::*;
-use ura_ivr::{BuiltinPrompt, Decision, Event, HangupCause, IvrConfig, PromptName, PromptRef};
+use ura_ivr::{
+    BuiltinPrompt, Decision, Event, HangupCause, IvrConfig, MenuId, Output, PlayToken, PromptName,
+    PromptRef,
+};
 
 #[test]
 fn closed_number_says_next_opening_and_hangs_up() {
@@ -134,4 +137,67 @@ fn stray_inputs_are_ignored() {
         vec![ev(Event::DigitIgnored { digit: 'x' })]
     );
     assert_eq!(call.finish(1), vec![main_menu(2)]);
+}
+
+#[test]
+fn a_key_during_the_welcome_stops_it_and_chooses_from_the_top_menu() {
+    let mut call = Call::open();
+    call.answer();
+    let mut expected = vec![
+        Output::StopPlay {
+            token: PlayToken(1),
+        },
+        ev(Event::Digits {
+            menu: MenuId::root(),
+            digits: "1".into(),
+        }),
+    ];
+    expected.extend(chosen("vendas"));
+    assert_eq!(call.press("1"), expected);
+    // The welcome's end, reported late, changes nothing.
+    assert_eq!(call.finish(1), vec![]);
+}
+
+#[test]
+fn a_wrong_key_during_the_welcome_is_an_invalid_option_of_the_top_menu() {
+    let mut call = Call::open();
+    call.answer();
+    let out = call.press("9");
+    assert_eq!(
+        out[..2],
+        [
+            Output::StopPlay {
+                token: PlayToken(1)
+            },
+            ev(Event::InvalidOption {
+                menu: MenuId::root(),
+                digits: "9".into()
+            }),
+        ]
+    );
+    assert_eq!(out[2], builtin(2, BuiltinPrompt::InvalidOption));
+    assert_eq!(call.finish(2), vec![main_menu(3)]);
+}
+
+#[test]
+fn an_unskippable_welcome_ignores_keys() {
+    let mut config = config();
+    config.welcome_barge_in = false;
+    let mut call = Call::new(config, Decision::open());
+    call.answer();
+    assert_eq!(
+        call.press("1"),
+        vec![ev(Event::DigitIgnored { digit: '1' })]
+    );
+    assert_eq!(call.finish(1), vec![main_menu(2)]);
+}
+
+#[test]
+fn a_single_service_welcome_is_not_skipped_by_keys() {
+    let mut call = Call::new(single_service(), Decision::open());
+    call.answer();
+    assert_eq!(
+        call.press("1"),
+        vec![ev(Event::DigitIgnored { digit: '1' })]
+    );
 }
