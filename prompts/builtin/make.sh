@@ -57,6 +57,22 @@ say rec-instructions "Grave sua mensagem após o sinal. Tecle sustenido para ter
 say rec-menu "Tecle 1 para ouvir, 2 para salvar, ou 3 para gravar novamente." 0.3
 say rec-ask-number "Digite o número da mensagem, seguido de sustenido." 0.2
 say rec-saved "Mensagem salva. Até logo." 0.3
+
+# Queues and agents (issue 11): position, estimated wait, agent feature codes.
+ordinals=(primeiro segundo terceiro quarto quinto sexto sétimo oitavo nono décimo)
+for i in $(seq 1 10); do say "queue-position-$i" "Você é o ${ordinals[$((i - 1))]} da fila." 0.2; done
+say queue-position-more "Há mais de dez chamadas na sua frente." 0.2
+say queue-wait "O tempo estimado de espera é de" 0.05
+say wait-1 "um minuto." 0.3
+for m in 2 3 4 5 6 7 8 9 10 15 20 30; do say "wait-$m" "$m minutos." 0.3; done
+say wait-more "mais de trinta minutos." 0.3
+say queue-please-hold "Por favor, aguarde. Em breve você será atendido." 0.3
+say agent-login "Agente conectado. Bom trabalho." 0.3
+say agent-logout "Agente desconectado." 0.3
+say agent-pause "Pausa iniciada." 0.3
+say agent-resume "Pausa encerrada. Você está disponível." 0.3
+say agent-not-agent "Este ramal não é de um agente." 0.3
+say transfer "Transferindo sua ligação. Por favor, aguarde." 0.3
 sox -D -n -r 8000 -c 1 -b 16 pt-BR/beep.wav synth 0.4 sine 1000 gain -6 pad 0 0.1
 
 # The English set: the same names (sounds shared by both, such as hold-music
@@ -102,3 +118,18 @@ say rec-instructions "Record your message after the tone. Press pound when you a
 say rec-menu "Press 1 to listen, 2 to save, or 3 to record again." 0.3
 say rec-ask-number "Enter the message number, followed by pound." 0.2
 say rec-saved "Message saved. Goodbye." 0.3
+
+ordinals=(first second third fourth fifth sixth seventh eighth ninth tenth)
+for i in $(seq 1 10); do say "queue-position-$i" "You are ${ordinals[$((i - 1))]} in line." 0.2; done
+say queue-position-more "There are more than ten calls ahead of you." 0.2
+say queue-wait "The estimated wait is" 0.05
+say wait-1 "one minute." 0.3
+for m in 2 3 4 5 6 7 8 9 10 15 20 30; do say "wait-$m" "$m minutes." 0.3; done
+say wait-more "more than thirty minutes." 0.3
+say queue-please-hold "Please hold. An agent will be with you shortly." 0.3
+say agent-login "Agent logged in." 0.3
+say agent-logout "Agent logged out." 0.3
+say agent-pause "Paused." 0.3
+say agent-resume "Pause ended. You are available." 0.3
+say agent-not-agent "This extension is not an agent." 0.3
+say transfer "Transferring your call. Please hold." 0.3
