@@ -6,12 +6,15 @@ use sqlx::Row;
 use crate::{Store, StoreError};
 
 /// Which side ended a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HangupSide {
     /// The caller (BYE or CANCEL).
     Caller,
     /// ura (BYE, or a final error response).
+    #[default]
     Ura,
+    /// The agent the call was bridged to.
+    Agent,
 }
 
 impl HangupSide {
@@ -20,20 +23,48 @@ impl HangupSide {
         match self {
             HangupSide::Caller => "caller",
             HangupSide::Ura => "ura",
+            HangupSide::Agent => "agent",
         }
     }
 
     fn parse(s: &str) -> HangupSide {
-        if s == "caller" {
-            HangupSide::Caller
-        } else {
-            HangupSide::Ura
+        match s {
+            "caller" => HangupSide::Caller,
+            "agent" => HangupSide::Agent,
+            _ => HangupSide::Ura,
         }
     }
 }
 
+/// What happened to a call in an agent queue.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueueRecord {
+    /// The queue.
+    pub queue: String,
+    /// Entered the queue (RFC 3339 UTC).
+    pub entered_at: String,
+    /// Left it: answered by an agent, abandoned, timed out.
+    pub left_at: Option<String>,
+    /// `answered`, `abandoned`, `timeout`, `nobody-logged-in`, `full`.
+    pub outcome: Option<String>,
+    /// Time spent waiting, in ms.
+    pub wait_ms: Option<i64>,
+    /// The agent who took the call (the last one, after a transfer).
+    pub agent: Option<String>,
+    /// Agents rung.
+    pub ring_attempts: i32,
+    /// Time bridged to agents, in ms.
+    pub talk_ms: Option<i64>,
+    /// Time the agent held the caller, in ms.
+    pub hold_ms: Option<i64>,
+    /// Where an agent transferred the call (`agent:2002`, `queue:suporte`).
+    pub transfer: Option<String>,
+    /// The recording of the bridged call (a file name).
+    pub recording: Option<String>,
+}
+
 /// One call, as recorded when it ends. Times are RFC 3339 UTC strings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CallRecord {
     /// Row id (0 before insert).
     pub id: i64,
@@ -59,6 +90,8 @@ pub struct CallRecord {
     pub hangup_cause: String,
     /// Who ended it.
     pub hangup_side: HangupSide,
+    /// The agent queue, when the call reached one.
+    pub queue: Option<QueueRecord>,
 }
 
 impl Store {
@@ -66,8 +99,10 @@ impl Store {
     pub async fn insert_call(&self, r: &CallRecord) -> Result<i64, StoreError> {
         let row = sqlx::query(
             "INSERT INTO calls (sip_call_id, started_at, answered_at, ended_at, caller, number, schedule, \
-             digits, service, hangup_cause, hangup_side) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+             digits, service, hangup_cause, hangup_side, queue, queue_entered_at, queue_left_at, \
+             queue_outcome, wait_ms, agent, ring_attempts, talk_ms, hold_ms, transfer, recording) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+             $19, $20, $21, $22) RETURNING id",
         )
         .bind(&r.sip_call_id)
         .bind(&r.started_at)
@@ -80,6 +115,17 @@ impl Store {
         .bind(&r.service)
         .bind(&r.hangup_cause)
         .bind(r.hangup_side.as_str())
+        .bind(r.queue.as_ref().map(|q| q.queue.clone()))
+        .bind(r.queue.as_ref().map(|q| q.entered_at.clone()))
+        .bind(r.queue.as_ref().and_then(|q| q.left_at.clone()))
+        .bind(r.queue.as_ref().and_then(|q| q.outcome.clone()))
+        .bind(r.queue.as_ref().and_then(|q| q.wait_ms))
+        .bind(r.queue.as_ref().and_then(|q| q.agent.clone()))
+        .bind(r.queue.as_ref().map(|q| q.ring_attempts))
+        .bind(r.queue.as_ref().and_then(|q| q.talk_ms))
+        .bind(r.queue.as_ref().and_then(|q| q.hold_ms))
+        .bind(r.queue.as_ref().and_then(|q| q.transfer.clone()))
+        .bind(r.queue.as_ref().and_then(|q| q.recording.clone()))
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get::<i64, _>(0)?)
@@ -89,7 +135,9 @@ impl Store {
     pub async fn recent_calls(&self, limit: i64) -> Result<Vec<CallRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, sip_call_id, started_at, answered_at, ended_at, caller, number, schedule, digits, \
-             service, hangup_cause, hangup_side FROM calls ORDER BY id DESC LIMIT $1",
+             service, hangup_cause, hangup_side, queue, queue_entered_at, queue_left_at, queue_outcome, \
+             wait_ms, agent, ring_attempts, talk_ms, hold_ms, transfer, recording \
+             FROM calls ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -109,6 +157,22 @@ impl Store {
                     service: row.try_get(9)?,
                     hangup_cause: row.try_get(10)?,
                     hangup_side: HangupSide::parse(&row.try_get::<String, _>(11)?),
+                    queue: match row.try_get::<Option<String>, _>(12)? {
+                        None => None,
+                        Some(queue) => Some(QueueRecord {
+                            queue,
+                            entered_at: row.try_get::<Option<String>, _>(13)?.unwrap_or_default(),
+                            left_at: row.try_get(14)?,
+                            outcome: row.try_get(15)?,
+                            wait_ms: row.try_get(16)?,
+                            agent: row.try_get(17)?,
+                            ring_attempts: row.try_get::<Option<i32>, _>(18)?.unwrap_or(0),
+                            talk_ms: row.try_get(19)?,
+                            hold_ms: row.try_get(20)?,
+                            transfer: row.try_get(21)?,
+                            recording: row.try_get(22)?,
+                        }),
+                    },
                 })
             })
             .collect()
@@ -133,6 +197,19 @@ mod tests {
             service: Some("suporte".into()),
             hangup_cause: "caller-bye".into(),
             hangup_side: HangupSide::Caller,
+            queue: Some(QueueRecord {
+                queue: "vendas".into(),
+                entered_at: "2026-11-23T10:00:05Z".into(),
+                left_at: Some("2026-11-23T10:00:12Z".into()),
+                outcome: Some("answered".into()),
+                wait_ms: Some(7_000),
+                agent: Some("2001".into()),
+                ring_attempts: 2,
+                talk_ms: Some(48_000),
+                hold_ms: Some(3_000),
+                transfer: Some("agent:2002".into()),
+                recording: Some("calls/cid.wav".into()),
+            }),
         }
     }
 
@@ -144,6 +221,7 @@ mod tests {
         closed.service = None;
         closed.digits = String::new();
         closed.hangup_side = HangupSide::Ura;
+        closed.queue = None;
         let b = store.insert_call(&closed).await.unwrap();
         assert!(b > a);
         let got = store.recent_calls(10).await.unwrap();

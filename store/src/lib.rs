@@ -7,9 +7,11 @@
 
 mod calls;
 mod prompts;
+mod registrations;
 
-pub use calls::{CallRecord, HangupSide};
+pub use calls::{CallRecord, HangupSide, QueueRecord};
 pub use prompts::{PromptRecord, PromptSource};
+pub use registrations::Registration;
 
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::AnyPool;
