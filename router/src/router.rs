@@ -17,6 +17,9 @@ use crate::strategy;
 use crate::task::{Task, TaskSpec, TaskState};
 use crate::timer::{TimerKey, Timers};
 
+/// Stale timers dropped per drain of the outputs (see `prune_timers`).
+const PRUNE_PER_DRAIN: usize = 8;
+
 /// `now + wait`, or `now` if that is not representable (never panics).
 fn later(now: Instant, wait: Duration) -> Instant {
     now.checked_add(wait).unwrap_or(now)
@@ -1175,13 +1178,16 @@ impl Router {
         }
     }
 
-    /// Drops stale timers from the top of the heap.
+    /// Drops stale timers from the top of the heap, at most
+    /// [`PRUNE_PER_DRAIN`] at a time so a drain costs O(log n): stale
+    /// entries left over only make [`Router::poll_timeout`] early, and
+    /// [`Router::handle_timeout`] drops them when they come due.
     fn prune_timers(&mut self) {
-        while let Some((at, key)) = self.timers.next() {
-            if self.is_live(at, key) {
-                break;
+        for _ in 0..PRUNE_PER_DRAIN {
+            match self.timers.next() {
+                Some((at, key)) if !self.is_live(at, key) => self.timers.pop(),
+                _ => break,
             }
-            self.timers.pop();
         }
     }
 
