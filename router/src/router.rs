@@ -603,6 +603,71 @@ impl Router {
         self.tasks.len()
     }
 
+    /// Checks the router's internal invariants (for tests): every agent
+    /// sits in exactly the available sets it belongs in, and no routable
+    /// task waits while an agent of its lane and level is available.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for (qid, q) in &self.queues {
+            for (lk, lane) in &q.lanes {
+                let mut seen_agents = false;
+                for level in 0..usize::from(MAX_LEVEL) {
+                    seen_agents |= !lane.agents[level].is_empty();
+                    if seen_agents && !lane.tasks[level].is_empty() {
+                        return Err(format!(
+                            "queue {qid} {lk:?}: tasks wait at level {} with agents available",
+                            level + 1
+                        ));
+                    }
+                    for key in &lane.tasks[level] {
+                        let t = self.tasks.get(&key.2).ok_or("queued task unknown")?;
+                        if t.state != TaskState::Queued || t.key() != *key {
+                            return Err(format!("task {} in a lane but {:?}", key.2, t.state));
+                        }
+                    }
+                    for key in &lane.agents[level] {
+                        let a = self.agents.get(&key.agent).ok_or("agent unknown")?;
+                        if !a.can_take(lk.channel) || !a.has_skills(&lk.skills) {
+                            return Err(format!("agent {} listed but can't take", a.id));
+                        }
+                    }
+                }
+            }
+        }
+        for a in self.agents.values() {
+            for ch in Channel::ALL {
+                let listed = a.memberships.iter().filter(|m| m.lane.channel == ch).count();
+                let lanes: usize = a
+                    .config
+                    .queues
+                    .keys()
+                    .filter_map(|q| self.queues.get(q))
+                    .map(|q| {
+                        q.lanes
+                            .keys()
+                            .filter(|lk| lk.channel == ch && a.has_skills(&lk.skills))
+                            .count()
+                    })
+                    .sum();
+                let expected = if a.can_take(ch) { lanes } else { 0 };
+                if listed != expected {
+                    return Err(format!(
+                        "agent {} {ch:?}: in {listed} lanes, expected {expected}",
+                        a.id
+                    ));
+                }
+            }
+        }
+        for t in self.tasks.values() {
+            if let TaskState::Ringing(offers) = &t.state {
+                if offers.is_empty() || offers.iter().any(|o| !self.offers.contains_key(o)) {
+                    return Err(format!("task {} ringing with dead offers", t.id));
+                }
+            }
+        }
+        Ok(())
+    }
+
     // ----- internals: entry and exit -------------------------------------
 
     /// Checks that `queue` accepts one more task; counts a refusal.

@@ -358,6 +358,9 @@ fn run(seed: u64) {
         let out = drain(&mut router);
         m.apply(out);
         check_counters(&router, &m);
+        if let Err(e) = router.check_invariants() {
+            panic!("seed {seed}: {e}");
+        }
     }
     // Wind down: every task ends exactly once.
     let tasks: Vec<TaskId> = m.tasks.keys().copied().collect();
