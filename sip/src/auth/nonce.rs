@@ -1,0 +1,252 @@
+//! Nonces the server can check without remembering each one it issued, and
+//! replay protection for the ones in use.
+//!
+//! A nonce is 64 hex digits: `issued_ms (8 bytes) ‖ random (8) ‖
+//! HMAC-SHA-256(key, issued_ms ‖ random)[..16]`. `issued_ms` counts
+//! milliseconds since an origin `Instant` (the first time the endpoint saw
+//! `now`), so nothing here reads the clock. A nonce older than the lifetime
+//! is *stale*: the client gets a new challenge with `stale=true`.
+//!
+//! Replay: for each nonce in use the highest `nc` seen is kept, and a request
+//! must carry a higher one. Entries leave at the nonce's expiry; when the map
+//! is full the oldest entry is dropped and every nonce issued at or before the
+//! dropped one is treated as stale from then on, so dropping never reopens a
+//! replay.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use super::digest::to_hex;
+
+/// Default nonce lifetime.
+pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
+/// Default most nonces tracked for replay protection.
+pub const DEFAULT_CAPACITY: usize = 100_000;
+
+/// What a received nonce is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceStatus {
+    /// Ours and within its lifetime.
+    Valid,
+    /// Ours but too old (or pushed out of the replay map): answer `stale=true`.
+    Stale,
+    /// Not one of ours.
+    Invalid,
+}
+
+#[derive(Debug)]
+struct Seen {
+    nc: u32,
+    expires: Instant,
+    issued_ms: u64,
+}
+
+/// Issues and checks nonces. See the module docs.
+#[derive(Debug)]
+pub struct Nonces {
+    key: [u8; 32],
+    origin: Option<Instant>,
+    lifetime: Duration,
+    capacity: usize,
+    seen: HashMap<String, Seen>,
+    order: VecDeque<String>,
+    /// Nonces issued at or before this (ms) and not in `seen` are stale.
+    floor_ms: Option<u64>,
+}
+
+impl Nonces {
+    /// A nonce issuer with this HMAC key.
+    pub fn new(key: [u8; 32]) -> Nonces {
+        Nonces {
+            key,
+            origin: None,
+            lifetime: DEFAULT_LIFETIME,
+            capacity: DEFAULT_CAPACITY,
+            seen: HashMap::new(),
+            order: VecDeque::new(),
+            floor_ms: None,
+        }
+    }
+
+    /// Sets the lifetime and the replay-map capacity (at least 1).
+    pub fn configure(&mut self, lifetime: Duration, capacity: usize) {
+        self.lifetime = lifetime;
+        self.capacity = capacity.max(1);
+    }
+
+    /// Number of nonces tracked for replay protection.
+    pub fn tracked(&self) -> usize {
+        self.seen.len()
+    }
+
+    fn ms(&mut self, now: Instant) -> u64 {
+        let origin = *self.origin.get_or_insert(now);
+        u64::try_from(now.saturating_duration_since(origin).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn mac(&self, issued: &[u8], random: &[u8]) -> [u8; 16] {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
+            .expect("HMAC takes keys of any length");
+        mac.update(issued);
+        mac.update(random);
+        let full = mac.finalize().into_bytes();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&full[..16]);
+        out
+    }
+
+    /// A new nonce, issued at `now`.
+    pub fn issue(&mut self, now: Instant, rng: &mut fastrand::Rng) -> String {
+        let issued = self.ms(now).to_be_bytes();
+        let random = rng.u64(..).to_be_bytes();
+        let mac = self.mac(&issued, &random);
+        let mut bytes = Vec::with_capacity(32);
+        bytes.extend_from_slice(&issued);
+        bytes.extend_from_slice(&random);
+        bytes.extend_from_slice(&mac);
+        to_hex(&bytes)
+    }
+
+    /// When the nonce was issued (ms since the origin), if it is ours.
+    fn issued_ms(&self, nonce: &str) -> Option<u64> {
+        if nonce.len() != 64 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = u8::from_str_radix(nonce.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        let mut expected = Hmac::<Sha256>::new_from_slice(&self.key).ok()?;
+        expected.update(&bytes[..16]);
+        expected.verify_truncated_left(&bytes[16..]).ok()?;
+        let mut issued = [0u8; 8];
+        issued.copy_from_slice(&bytes[..8]);
+        Some(u64::from_be_bytes(issued))
+    }
+
+    /// Checks a nonce received at `now`.
+    pub fn status(&mut self, now: Instant, nonce: &str) -> NonceStatus {
+        let now_ms = self.ms(now);
+        let Some(issued) = self.issued_ms(nonce) else {
+            return NonceStatus::Invalid;
+        };
+        if issued > now_ms {
+            return NonceStatus::Invalid;
+        }
+        let lifetime = u64::try_from(self.lifetime.as_millis()).unwrap_or(u64::MAX);
+        if now_ms - issued >= lifetime {
+            return NonceStatus::Stale;
+        }
+        if self.floor_ms.is_some_and(|f| issued <= f) && !self.seen.contains_key(nonce) {
+            return NonceStatus::Stale;
+        }
+        NonceStatus::Valid
+    }
+
+    /// Records `nc` for a valid nonce; false when it is not higher than the
+    /// highest seen (a replay).
+    pub fn accept_nc(&mut self, now: Instant, nonce: &str, nc: u32) -> bool {
+        self.purge(now);
+        if let Some(seen) = self.seen.get_mut(nonce) {
+            if nc <= seen.nc {
+                return false;
+            }
+            seen.nc = nc;
+            return true;
+        }
+        let Some(issued_ms) = self.issued_ms(nonce) else {
+            return false;
+        };
+        let origin = *self.origin.get_or_insert(now);
+        let expires = origin + Duration::from_millis(issued_ms) + self.lifetime;
+        while self.seen.len() >= self.capacity {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(gone) = self.seen.remove(&oldest) {
+                self.floor_ms = Some(self.floor_ms.unwrap_or(0).max(gone.issued_ms));
+            }
+        }
+        if self.floor_ms.is_some_and(|f| issued_ms <= f) {
+            return false;
+        }
+        self.seen.insert(
+            nonce.to_string(),
+            Seen {
+                nc,
+                expires,
+                issued_ms,
+            },
+        );
+        self.order.push_back(nonce.to_string());
+        true
+    }
+
+    /// Forgets nonces past their lifetime.
+    fn purge(&mut self, now: Instant) {
+        while let Some(front) = self.order.front() {
+            match self.seen.get(front) {
+                Some(s) if s.expires > now => break,
+                _ => {
+                    if let Some(n) = self.order.pop_front() {
+                        self.seen.remove(&n);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_nonces_verify_and_expire() {
+        let t0 = Instant::now();
+        let mut rng = fastrand::Rng::with_seed(3);
+        let mut n = Nonces::new([7; 32]);
+        let a = n.issue(t0, &mut rng);
+        assert_eq!(a.len(), 64);
+        assert_eq!(n.status(t0, &a), NonceStatus::Valid);
+        assert_eq!(
+            n.status(t0 + DEFAULT_LIFETIME - Duration::from_millis(1), &a),
+            NonceStatus::Valid
+        );
+        assert_eq!(n.status(t0 + DEFAULT_LIFETIME, &a), NonceStatus::Stale);
+        let mut forged = a.clone().into_bytes();
+        forged[63] = if forged[63] == b'0' { b'1' } else { b'0' };
+        let forged = String::from_utf8(forged).unwrap();
+        assert_eq!(n.status(t0, &forged), NonceStatus::Invalid);
+        assert_eq!(n.status(t0, "zz"), NonceStatus::Invalid);
+        let other = Nonces::new([8; 32]).issue(t0, &mut rng);
+        assert_eq!(n.status(t0, &other), NonceStatus::Invalid);
+    }
+
+    #[test]
+    fn nc_must_grow_and_eviction_makes_old_nonces_stale() {
+        let t0 = Instant::now();
+        let mut rng = fastrand::Rng::with_seed(3);
+        let mut n = Nonces::new([7; 32]);
+        n.configure(DEFAULT_LIFETIME, 2);
+        let a = n.issue(t0, &mut rng);
+        assert!(n.accept_nc(t0, &a, 1));
+        assert!(!n.accept_nc(t0, &a, 1));
+        assert!(n.accept_nc(t0, &a, 3));
+        assert!(!n.accept_nc(t0, &a, 2));
+        let t1 = t0 + Duration::from_secs(1);
+        let b = n.issue(t1, &mut rng);
+        let c = n.issue(t1 + Duration::from_secs(1), &mut rng);
+        assert!(n.accept_nc(t1, &b, 1));
+        assert!(n.accept_nc(t1, &c, 1), "pushes a out");
+        assert_eq!(n.tracked(), 2);
+        assert_eq!(n.status(t1, &a), NonceStatus::Stale);
+        assert!(!n.accept_nc(t1, &a, 9));
+        // Expired entries leave the map.
+        n.accept_nc(t0 + Duration::from_secs(400), &b, 2);
+        assert_eq!(n.tracked(), 0);
+    }
+}
