@@ -256,7 +256,12 @@ impl Authenticator {
         let Some(alg) = Algorithm::from_token(creds.algorithm.as_deref()) else {
             return fresh;
         };
-        if creds.realm != self.realm || !creds.qop.as_deref().is_some_and(|q| q == "auth") {
+        if creds.realm != self.realm
+            || creds
+                .qop
+                .as_deref()
+                .is_none_or(|q| !q.eq_ignore_ascii_case("auth"))
+        {
             return fresh;
         }
         if creds.uri != request_uri {
@@ -317,7 +322,7 @@ impl Authenticator {
             alg,
             secret.ha1(alg),
             &c.nonce,
-            Some((nc, cnonce, "auth")),
+            Some((nc, cnonce, c.qop.as_deref().unwrap_or("auth"))),
             method,
             &c.uri,
         );

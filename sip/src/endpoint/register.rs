@@ -324,3 +324,6 @@ fn parse_expires(v: &str) -> Option<u32> {
             .map_or(u32::MAX, |n| n.min(u64::from(u32::MAX)) as u32),
     )
 }
+
+#[cfg(test)]
+mod tests;
