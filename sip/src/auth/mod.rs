@@ -18,7 +18,9 @@
 //!   from one address locks that address long before the user threshold.
 //! - Credentials that cannot be a password guess (no header, another scheme
 //!   or realm, an algorithm we do not offer, a nonce we did not issue, a
-//!   replayed `nc`) get a fresh challenge and are not counted as failures;
+//!   replayed `nc`) get a fresh challenge and are not counted as failures
+//!   (nonces are bound to the client's address, so only someone who receives
+//!   at an address can make failures count against it);
 //!   unparsable headers and a `uri` that is not the Request-URI get 400.
 //! - `stale=true` is only sent when the response is right for an expired
 //!   nonce (RFC 7616 §3.3), so it reveals nothing a fresh challenge would not.
@@ -203,10 +205,11 @@ impl Authenticator {
         &mut self,
         now: Instant,
         rng: &mut fastrand::Rng,
+        client: IpAddr,
         stale: bool,
     ) -> [String; 2] {
-        let a = self.nonces.issue(now, rng);
-        let b = self.nonces.issue(now, rng);
+        let a = self.nonces.issue(now, rng, client);
+        let b = self.nonces.issue(now, rng, client);
         [
             digest::challenge(&self.realm, &a, Algorithm::Sha256, stale),
             digest::challenge(&self.realm, &b, Algorithm::Md5, stale),
@@ -270,7 +273,7 @@ impl Authenticator {
         let (Some(nc), Some(cnonce)) = (creds.nc_value(), creds.cnonce.as_deref()) else {
             return Verdict::BadRequest("Bad nc or cnonce");
         };
-        let status = self.nonces.status(now, &creds.nonce);
+        let status = self.nonces.status(now, &creds.nonce, source);
         if status == NonceStatus::Invalid {
             return fresh;
         }
@@ -296,7 +299,7 @@ impl Authenticator {
         if status == NonceStatus::Stale {
             return Verdict::Challenge { stale: true };
         }
-        if !self.nonces.accept_nc(now, &creds.nonce, nc) {
+        if !self.nonces.accept_nc(now, &creds.nonce, nc, source) {
             return fresh;
         }
         self.by_source.record_success(&source);

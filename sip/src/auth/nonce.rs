@@ -2,7 +2,12 @@
 //! replay protection for the ones in use.
 //!
 //! A nonce is 64 hex digits: `issued_ms (8 bytes) ‖ random (8) ‖
-//! HMAC-SHA-256(key, issued_ms ‖ random)[..16]`. `issued_ms` counts
+//! HMAC-SHA-256(key, issued_ms ‖ random ‖ client IP)[..16]`. Binding the
+//! nonce to the address it was sent to means a failure counted against an
+//! address (see [`super::lockout`]) needs someone who can receive at that
+//! address: a forged UDP source cannot lock an agent's address out with a
+//! nonce fetched elsewhere. A phone whose address changes gets a fresh
+//! challenge and retries on its own. `issued_ms` counts
 //! milliseconds since an origin `Instant` (the first time the endpoint saw
 //! `now`), so nothing here reads the clock. A nonce older than the lifetime
 //! is *stale*: the client gets a new challenge with `stale=true`.
@@ -14,6 +19,7 @@
 //! replay.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -87,31 +93,35 @@ impl Nonces {
         u64::try_from(now.saturating_duration_since(origin).as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn mac(&self, issued: &[u8], random: &[u8]) -> [u8; 16] {
+    fn hmac(&self, head: &[u8], ip: IpAddr) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
             .expect("HMAC takes keys of any length");
-        mac.update(issued);
-        mac.update(random);
-        let full = mac.finalize().into_bytes();
-        let mut out = [0u8; 16];
-        out.copy_from_slice(&full[..16]);
-        out
+        mac.update(head);
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => mac.update(&v4.octets()),
+            IpAddr::V6(v6) => mac.update(&v6.octets()),
+        }
+        mac
     }
 
-    /// A new nonce, issued at `now`.
-    pub fn issue(&mut self, now: Instant, rng: &mut fastrand::Rng) -> String {
+    /// A new nonce, issued at `now` to a client at `ip`.
+    pub fn issue(&mut self, now: Instant, rng: &mut fastrand::Rng, ip: IpAddr) -> String {
         let issued = self.ms(now).to_be_bytes();
         let random = rng.u64(..).to_be_bytes();
-        let mac = self.mac(&issued, &random);
+        let mut head = [0u8; 16];
+        head[..8].copy_from_slice(&issued);
+        head[8..].copy_from_slice(&random);
+        let full = self.hmac(&head, ip).finalize().into_bytes();
+        let mac = &full[..16];
         let mut bytes = Vec::with_capacity(32);
-        bytes.extend_from_slice(&issued);
-        bytes.extend_from_slice(&random);
-        bytes.extend_from_slice(&mac);
+        bytes.extend_from_slice(&head);
+        bytes.extend_from_slice(mac);
         to_hex(&bytes)
     }
 
-    /// When the nonce was issued (ms since the origin), if it is ours.
-    fn issued_ms(&self, nonce: &str) -> Option<u64> {
+    /// When the nonce was issued (ms since the origin), if it is ours and
+    /// was sent to `ip`.
+    fn issued_ms(&self, nonce: &str, ip: IpAddr) -> Option<u64> {
         if nonce.len() != 64 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
@@ -119,18 +129,18 @@ impl Nonces {
         for (i, b) in bytes.iter_mut().enumerate() {
             *b = u8::from_str_radix(nonce.get(2 * i..2 * i + 2)?, 16).ok()?;
         }
-        let mut expected = Hmac::<Sha256>::new_from_slice(&self.key).ok()?;
-        expected.update(&bytes[..16]);
-        expected.verify_truncated_left(&bytes[16..]).ok()?;
+        self.hmac(&bytes[..16], ip)
+            .verify_truncated_left(&bytes[16..])
+            .ok()?;
         let mut issued = [0u8; 8];
         issued.copy_from_slice(&bytes[..8]);
         Some(u64::from_be_bytes(issued))
     }
 
-    /// Checks a nonce received at `now`.
-    pub fn status(&mut self, now: Instant, nonce: &str) -> NonceStatus {
+    /// Checks a nonce received at `now` from `ip`.
+    pub fn status(&mut self, now: Instant, nonce: &str, ip: IpAddr) -> NonceStatus {
         let now_ms = self.ms(now);
-        let Some(issued) = self.issued_ms(nonce) else {
+        let Some(issued) = self.issued_ms(nonce, ip) else {
             return NonceStatus::Invalid;
         };
         if issued > now_ms {
@@ -148,7 +158,7 @@ impl Nonces {
 
     /// Records `nc` for a valid nonce; false when it is not higher than the
     /// highest seen (a replay).
-    pub fn accept_nc(&mut self, now: Instant, nonce: &str, nc: u32) -> bool {
+    pub fn accept_nc(&mut self, now: Instant, nonce: &str, nc: u32, ip: IpAddr) -> bool {
         self.purge(now);
         if let Some(seen) = self.seen.get_mut(nonce) {
             if nc <= seen.nc {
@@ -157,7 +167,7 @@ impl Nonces {
             seen.nc = nc;
             return true;
         }
-        let Some(issued_ms) = self.issued_ms(nonce) else {
+        let Some(issued_ms) = self.issued_ms(nonce, ip) else {
             return false;
         };
         let origin = *self.origin.get_or_insert(now);
@@ -204,26 +214,32 @@ impl Nonces {
 mod tests {
     use super::*;
 
+    const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+
     #[test]
     fn issued_nonces_verify_and_expire() {
         let t0 = Instant::now();
         let mut rng = fastrand::Rng::with_seed(3);
         let mut n = Nonces::new([7; 32]);
-        let a = n.issue(t0, &mut rng);
+        let a = n.issue(t0, &mut rng, IP);
         assert_eq!(a.len(), 64);
-        assert_eq!(n.status(t0, &a), NonceStatus::Valid);
+        assert_eq!(n.status(t0, &a, IP), NonceStatus::Valid);
         assert_eq!(
-            n.status(t0 + DEFAULT_LIFETIME - Duration::from_millis(1), &a),
+            n.status(t0 + DEFAULT_LIFETIME - Duration::from_millis(1), &a, IP),
             NonceStatus::Valid
         );
-        assert_eq!(n.status(t0 + DEFAULT_LIFETIME, &a), NonceStatus::Stale);
+        assert_eq!(n.status(t0 + DEFAULT_LIFETIME, &a, IP), NonceStatus::Stale);
         let mut forged = a.clone().into_bytes();
         forged[63] = if forged[63] == b'0' { b'1' } else { b'0' };
         let forged = String::from_utf8(forged).unwrap();
-        assert_eq!(n.status(t0, &forged), NonceStatus::Invalid);
-        assert_eq!(n.status(t0, "zz"), NonceStatus::Invalid);
-        let other = Nonces::new([8; 32]).issue(t0, &mut rng);
-        assert_eq!(n.status(t0, &other), NonceStatus::Invalid);
+        assert_eq!(n.status(t0, &forged, IP), NonceStatus::Invalid);
+        assert_eq!(n.status(t0, "zz", IP), NonceStatus::Invalid);
+        let other = Nonces::new([8; 32]).issue(t0, &mut rng, IP);
+        assert_eq!(n.status(t0, &other, IP), NonceStatus::Invalid);
+        let elsewhere: IpAddr = "192.0.2.2".parse().unwrap();
+        assert_eq!(n.status(t0, &a, elsewhere), NonceStatus::Invalid);
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(n.status(t0, &a, mapped), NonceStatus::Valid);
     }
 
     #[test]
@@ -232,21 +248,21 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(3);
         let mut n = Nonces::new([7; 32]);
         n.configure(DEFAULT_LIFETIME, 2);
-        let a = n.issue(t0, &mut rng);
-        assert!(n.accept_nc(t0, &a, 1));
-        assert!(!n.accept_nc(t0, &a, 1));
-        assert!(n.accept_nc(t0, &a, 3));
-        assert!(!n.accept_nc(t0, &a, 2));
+        let a = n.issue(t0, &mut rng, IP);
+        assert!(n.accept_nc(t0, &a, 1, IP));
+        assert!(!n.accept_nc(t0, &a, 1, IP));
+        assert!(n.accept_nc(t0, &a, 3, IP));
+        assert!(!n.accept_nc(t0, &a, 2, IP));
         let t1 = t0 + Duration::from_secs(1);
-        let b = n.issue(t1, &mut rng);
-        let c = n.issue(t1 + Duration::from_secs(1), &mut rng);
-        assert!(n.accept_nc(t1, &b, 1));
-        assert!(n.accept_nc(t1, &c, 1), "pushes a out");
+        let b = n.issue(t1, &mut rng, IP);
+        let c = n.issue(t1 + Duration::from_secs(1), &mut rng, IP);
+        assert!(n.accept_nc(t1, &b, 1, IP));
+        assert!(n.accept_nc(t1, &c, 1, IP), "pushes a out");
         assert_eq!(n.tracked(), 2);
-        assert_eq!(n.status(t1, &a), NonceStatus::Stale);
-        assert!(!n.accept_nc(t1, &a, 9));
+        assert_eq!(n.status(t1, &a, IP), NonceStatus::Stale);
+        assert!(!n.accept_nc(t1, &a, 9, IP));
         // Expired entries leave the map.
-        n.accept_nc(t0 + Duration::from_secs(400), &b, 2);
+        n.accept_nc(t0 + Duration::from_secs(400), &b, 2, IP);
         assert_eq!(n.tracked(), 0);
     }
 }

@@ -5,6 +5,7 @@
 //! Registration is off until [`Endpoint::set_users`] is called: until then
 //! REGISTER gets 405 and no INVITE is challenged.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::{Endpoint, Event, TxKey};
@@ -115,7 +116,12 @@ impl Endpoint {
     }
 
     /// The 401 (fresh nonces) or 400 for a request that did not authenticate.
-    fn auth_failure_spec(&mut self, now: Instant, verdict: &Verdict) -> ResponseSpec<'static> {
+    fn auth_failure_spec(
+        &mut self,
+        now: Instant,
+        client: IpAddr,
+        verdict: &Verdict,
+    ) -> ResponseSpec<'static> {
         match verdict {
             Verdict::BadRequest(reason) => {
                 let mut spec = ResponseSpec::new(400);
@@ -125,7 +131,7 @@ impl Endpoint {
             Verdict::Challenge { stale } => {
                 let mut spec = ResponseSpec::new(401);
                 spec.reason = Some("Unauthorized");
-                for c in self.auth.challenges(now, &mut self.rng, *stale) {
+                for c in self.auth.challenges(now, &mut self.rng, client, *stale) {
                     spec.headers.push(("WWW-Authenticate", c));
                 }
                 spec
@@ -168,7 +174,7 @@ impl Endpoint {
             return Some(Some(user));
         }
         let tag = self.token(10);
-        let mut spec = self.auth_failure_spec(now, &verdict);
+        let mut spec = self.auth_failure_spec(now, source.remote.ip(), &verdict);
         spec.to_tag = Some(&tag);
         let id = self.new_server_tx(source, key.clone(), msg.clone(), None);
         self.respond(now, id, spec);
@@ -199,7 +205,7 @@ impl Endpoint {
         let user = match verdict {
             Verdict::Accepted(user) => user,
             other => {
-                let mut spec = self.auth_failure_spec(now, &other);
+                let mut spec = self.auth_failure_spec(now, source.remote.ip(), &other);
                 spec.to_tag = Some(&tag);
                 return self.respond(now, id, spec);
             }

@@ -745,3 +745,87 @@ fn mutated_registers_never_panic() {
         let _ = drain(&mut ep);
     }
 }
+
+#[test]
+fn a_user_attacked_from_many_addresses_is_locked_except_where_the_agent_is() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    // The agent registered from the office earlier.
+    let mut agent = Phone::new("1001", "secret-1001", "198.51.100.7:5060");
+    let (ok, _) = agent.register(&mut ep, t0, "Contact: <sip:1001@198.51.100.7>\r\n");
+    assert_eq!(ok.status(), Some(200));
+    // 20 guesses, one from each of 20 addresses: no address is locked.
+    let mut lockouts = Vec::new();
+    for i in 0..20 {
+        let mut bot = Phone::new("1001", "guess", &format!("203.0.113.{}:5060", i + 1));
+        let (resp, events) = bot.register(&mut ep, t0 + Duration::from_secs(1), "");
+        assert_eq!(resp.status(), Some(401));
+        lockouts.extend(events);
+    }
+    let [Event::AuthLockout {
+        scope: LockoutScope::User,
+        user,
+        failures: 20,
+        ..
+    }] = &lockouts[..]
+    else {
+        panic!("{lockouts:?}")
+    };
+    assert_eq!(user.as_deref(), Some("1001"));
+    // A new address with the right password waits the lock out…
+    let mut roaming = Phone::new("1001", "secret-1001", "192.0.2.77:5060");
+    let (resp, _) = roaming.register(&mut ep, t0 + Duration::from_secs(2), "");
+    assert_eq!(resp.status(), Some(401));
+    // …the office address does not.
+    let (ok, _) = agent.register(&mut ep, t0 + Duration::from_secs(2), "");
+    assert_eq!(ok.status(), Some(200));
+    // Another extension is not affected.
+    let mut other = Phone::new("1002", "pw2", "192.0.2.78:5060");
+    let (ok, _) = other.register(&mut ep, t0 + Duration::from_secs(2), "");
+    assert_eq!(ok.status(), Some(200));
+}
+
+#[test]
+fn a_nonce_only_counts_from_the_address_it_was_sent_to() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let mut attacker = Phone::new("1001", "guess", "203.0.113.5:5060");
+    let nonce = attacker.challenge(&mut ep, t0);
+    // Forged UDP sources using that nonce: fresh challenges, no lockout.
+    let mut events = Vec::new();
+    for i in 0..10 {
+        attacker.flow = udp("198.51.100.7:5060");
+        let (resp, ev) =
+            attacker.send_with_nonce(&mut ep, t0 + Duration::from_millis(i), "", &nonce);
+        assert_eq!(resp.status(), Some(401));
+        events.extend(ev);
+    }
+    assert!(events.is_empty(), "{events:?}");
+    let mut agent = Phone::new("1001", "secret-1001", "198.51.100.7:5060");
+    agent.call_id = "agent";
+    let (ok, _) = agent.register(&mut ep, t0 + Duration::from_secs(1), "");
+    assert_eq!(ok.status(), Some(200));
+}
+
+#[test]
+fn a_retransmitted_register_gets_the_same_200() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let mut phone = Phone::new("1001", "secret-1001", "192.0.2.10:5060");
+    let nonce = phone.challenge(&mut ep, t0);
+    let auth = phone.authorization("REGISTER", &nonce);
+    let raw = phone.register_raw(&format!("Contact: <sip:1001@192.0.2.10>\r\n{auth}"));
+    ep.handle_input(t0, phone.flow, raw.as_bytes());
+    let (first, events) = only_response(&mut ep);
+    assert_eq!(first.status(), Some(200));
+    assert_eq!(events.len(), 1);
+    ep.handle_input(t0 + Duration::from_millis(500), phone.flow, raw.as_bytes());
+    let (again, events) = only_response(&mut ep);
+    assert_eq!(
+        again.status(),
+        Some(200),
+        "not a replay: the transaction answers"
+    );
+    assert_eq!(again.to_tag(), first.to_tag());
+    assert!(events.is_empty());
+}
