@@ -169,22 +169,30 @@ impl<K: Hash + Eq + Clone> Lockout<K> {
         self.entries.remove(key);
     }
 
-    /// Drops forgotten-by-quiet entries; if none, the least recently failed-on.
+    /// Drops entries past their quiet period; if that frees too little, the
+    /// least recently failed-on sixteenth, so that a flood of new keys costs
+    /// one pass over the map per `capacity / 16` keys, not one per key.
     fn make_room(&mut self, now: Instant) {
         let quiet = self.policy.quiet;
         self.entries.retain(|_, e| {
             e.locked_until.is_some_and(|u| u > now)
                 || now.saturating_duration_since(e.last_failure) < quiet
         });
-        if self.entries.len() < self.policy.capacity {
+        let target = self
+            .policy
+            .capacity
+            .saturating_sub((self.policy.capacity / 16).max(1));
+        if self.entries.len() <= target {
             return;
         }
-        let oldest = self
+        let excess = self.entries.len() - target;
+        let mut by_age: Vec<(Instant, K)> = self
             .entries
             .iter()
-            .min_by_key(|(_, e)| e.last_failure)
-            .map(|(k, _)| k.clone());
-        if let Some(k) = oldest {
+            .map(|(k, e)| (e.last_failure, k.clone()))
+            .collect();
+        by_age.select_nth_unstable_by_key(excess - 1, |(t, _)| *t);
+        for (_, k) in by_age.into_iter().take(excess) {
             self.entries.remove(&k);
         }
     }
