@@ -95,7 +95,8 @@ pub enum Event {
         /// Failures counted for the locked key.
         failures: u32,
     },
-    /// A phone registered (or refreshed) a contact for an agent.
+    /// A phone registered a contact for an agent; sent again on every
+    /// refresh (the flow may have changed), and for restored bindings.
     Registered {
         /// The user (address-of-record).
         user: String,

@@ -205,8 +205,9 @@ impl Registrar {
             .collect()
     }
 
-    /// Puts back a binding saved earlier, for `remaining` more time. Any
-    /// REGISTER from the phone replaces it (its Call-ID is empty).
+    /// Puts back a binding saved earlier, for `remaining` more time (at most
+    /// [`MAX_EXPIRES`]). Any REGISTER from the phone replaces it (its
+    /// Call-ID is empty).
     pub fn restore(
         &mut self,
         now: Instant,
@@ -218,7 +219,7 @@ impl Registrar {
         let b = Binding {
             contact: contact.to_string(),
             flow,
-            expires_at: now + remaining,
+            expires_at: now + remaining.min(Duration::from_secs(u64::from(MAX_EXPIRES))),
             call_id: String::new(),
             cseq: 0,
         };

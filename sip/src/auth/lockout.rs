@@ -148,7 +148,7 @@ impl<K: Hash + Eq + Clone> Lockout<K> {
             e.window_start = now;
         }
         e.last_failure = now;
-        e.failures += 1;
+        e.failures = e.failures.saturating_add(1);
         if e.failures < p.threshold {
             return None;
         }
@@ -156,7 +156,11 @@ impl<K: Hash + Eq + Clone> Lockout<K> {
         let span = p.base.saturating_mul(factor).min(p.max);
         e.lockouts = e.lockouts.saturating_add(1);
         e.failures = 0;
-        let until = now + span;
+        // A policy with absurd durations must not overflow `Instant`.
+        let until = now
+            .checked_add(span)
+            .or_else(|| now.checked_add(Duration::from_secs(86_400)))
+            .unwrap_or(now);
         e.locked_until = Some(until);
         Some(Locked {
             until,

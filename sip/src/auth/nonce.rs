@@ -77,9 +77,9 @@ impl Nonces {
         }
     }
 
-    /// Sets the lifetime and the replay-map capacity (at least 1).
+    /// Sets the lifetime (at most a day) and the replay-map capacity (at least 1).
     pub fn configure(&mut self, lifetime: Duration, capacity: usize) {
-        self.lifetime = lifetime;
+        self.lifetime = lifetime.min(Duration::from_secs(86_400));
         self.capacity = capacity.max(1);
     }
 
@@ -171,7 +171,10 @@ impl Nonces {
             return false;
         };
         let origin = *self.origin.get_or_insert(now);
-        let expires = origin + Duration::from_millis(issued_ms) + self.lifetime;
+        let expires = origin
+            .checked_add(Duration::from_millis(issued_ms))
+            .and_then(|t| t.checked_add(self.lifetime))
+            .unwrap_or(now);
         while self.seen.len() >= self.capacity {
             let Some(oldest) = self.order.pop_front() else {
                 break;

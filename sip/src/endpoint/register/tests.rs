@@ -724,10 +724,13 @@ fn mutated_registers_never_panic() {
     let base = phone.register_raw(&format!(
         "Contact: <sip:1001@192.0.2.10>;expires=600, <sip:1001@h;transport=tcp>\r\nExpires: 60\r\n{auth}"
     ));
+    let invite_auth = phone.authorization("INVITE", &nonce);
+    let invite = invite("1001", "z9hG4bK-fz", &invite_auth);
+    let bases = [base, invite];
     let mut rng = fastrand::Rng::with_seed(11);
     const ALPHABET: &[u8] = b"\",;=\\<>*: \r\n0aZ";
     for i in 0..3000u64 {
-        let mut buf = base.as_bytes().to_vec();
+        let mut buf = bases[(i % 2) as usize].as_bytes().to_vec();
         for _ in 0..rng.usize(1..6) {
             let at = rng.usize(..buf.len());
             match rng.u8(..4) {
