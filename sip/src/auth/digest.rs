@@ -131,6 +131,16 @@ impl Credentials {
     }
 }
 
+/// True when a header value uses the `Digest` scheme.
+pub fn is_digest(value: &str) -> bool {
+    let value = value.trim_start();
+    value
+        .get(..6)
+        .is_some_and(|s| s.eq_ignore_ascii_case("Digest"))
+        && value[6..].starts_with(|c: char| c.is_ascii_whitespace() || c == ',')
+        || value.eq_ignore_ascii_case("Digest")
+}
+
 /// Longest header value we read (bounds work on hostile input).
 const MAX_VALUE: usize = 4096;
 
@@ -392,6 +402,16 @@ mod tests {
         ] {
             assert!(parse_credentials(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn tells_the_digest_scheme() {
+        assert!(is_digest("Digest username=a"));
+        assert!(is_digest("  digest\tusername=a"));
+        assert!(is_digest("DIGEST"));
+        assert!(!is_digest("Digestive x"));
+        assert!(!is_digest("Basic abc"));
+        assert!(!is_digest("Dig€"));
     }
 
     #[test]

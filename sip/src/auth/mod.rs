@@ -14,8 +14,12 @@
 //!   (any user) and per known user (any address). A user lockout does not
 //!   apply to addresses the user authenticated from in the last 24 h, so a
 //!   flood against an extension from elsewhere cannot lock the agent out of
-//!   the phone they already use; a fresh address must wait it out. A flood
-//!   from one address locks that address long before the user threshold.
+//!   the phone they already use; a fresh address must wait it out. Failures
+//!   from those known addresses count for the address only. A flood from one
+//!   address locks that address long before the user threshold, and requests
+//!   refused because their address is locked do not count for the user.
+//! - A success forgets the address's and the user's failure counts (a phone
+//!   with a mistyped password that is then fixed starts afresh).
 //! - Credentials that cannot be a password guess (no header, another scheme
 //!   or realm, an algorithm we do not offer, a nonce we did not issue, a
 //!   replayed `nc`) get a fresh challenge and are not counted as failures
@@ -251,10 +255,11 @@ impl Authenticator {
         let Some(header) = header else {
             return fresh;
         };
-        let creds = match digest::parse_credentials(header) {
-            Ok(c) => c,
-            Err(crate::SipError::BadCredentials("not the Digest scheme")) => return fresh,
-            Err(_) => return Verdict::BadRequest("Bad Authorization header"),
+        if !digest::is_digest(header) {
+            return fresh;
+        }
+        let Ok(creds) = digest::parse_credentials(header) else {
+            return Verdict::BadRequest("Bad Authorization header");
         };
         let Some(alg) = Algorithm::from_token(creds.algorithm.as_deref()) else {
             return fresh;
