@@ -4,6 +4,22 @@
 //!
 //! Registration is off until [`Endpoint::set_users`] is called: until then
 //! REGISTER gets 405 and no INVITE is challenged.
+//!
+//! Choices made here:
+//!
+//! - The address-of-record is the user part of To; it must be the
+//!   authenticated user (else 403, sent only after authentication).
+//! - Contact `expires` wins over `Expires`; neither means 3600 s; more than
+//!   7200 s is cut to 7200; 1-59 s refuses the whole REGISTER with 423 and
+//!   `Min-Expires: 60`. `Contact: *` needs `Expires: 0` and no other contact.
+//! - A REGISTER with the Call-ID of a binding and a CSeq not above it changes
+//!   nothing and gets 500 (RFC 3261 §10.3 step 7 says it fails; no code is
+//!   given). Retransmissions never get there: the transaction answers them.
+//! - The 200 lists every binding of the user with its remaining seconds,
+//!   rounded up.
+//! - INVITEs are challenged only when the From user is a configured user, as
+//!   callers from outside cannot authenticate. That tells a prober which From
+//!   users are agents (401 instead of a call); REGISTER does not leak it.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
