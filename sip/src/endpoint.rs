@@ -12,10 +12,12 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Instant;
 
+use crate::auth::{Authenticator, LockoutScope};
 use crate::builder::{self, InDialogRequest, ResponseSpec, ALLOW};
 use crate::dialog::{Dialog, DialogId, DialogState};
 use crate::error::SipError;
 use crate::message::{self, Message, Method};
+use crate::registrar::{Registrar, UnregisterReason};
 use crate::transaction::{
     ClientNonInvite, ServerInvite, ServerInviteState, ServerNonInvite, TimerConfig, TxOutput,
 };
@@ -80,6 +82,40 @@ pub enum Event {
         /// Why.
         reason: EndReason,
     },
+    /// Failed authentications locked a source address or a user out.
+    AuthLockout {
+        /// What is locked.
+        scope: LockoutScope,
+        /// The address the last failure came from.
+        source: IpAddr,
+        /// The user the credentials named, if any.
+        user: Option<String>,
+        /// Locked until.
+        until: Instant,
+        /// Failures counted for the locked key.
+        failures: u32,
+    },
+    /// A phone registered a contact for an agent; sent again on every
+    /// refresh (the flow may have changed), and for restored bindings.
+    Registered {
+        /// The user (address-of-record).
+        user: String,
+        /// The contact URI.
+        contact: String,
+        /// Where the REGISTER came from: reach the agent on it.
+        flow: Flow,
+        /// When the binding lapses unless refreshed.
+        expires_at: Instant,
+    },
+    /// A binding is gone.
+    Unregistered {
+        /// The user.
+        user: String,
+        /// The contact URI.
+        contact: String,
+        /// Why.
+        reason: UnregisterReason,
+    },
 }
 
 /// A new call, as the application sees it.
@@ -103,6 +139,9 @@ pub struct IncomingCall {
     pub body: Vec<u8>,
     /// Where the INVITE came from.
     pub source: Flow,
+    /// The agent who proved who they are (digest), for INVITEs whose From
+    /// user is a configured user; None for everyone else.
+    pub authenticated_user: Option<String>,
 }
 
 /// One unit of output.
@@ -167,6 +206,8 @@ pub struct Endpoint {
     timers: BinaryHeap<Reverse<(Instant, TimerRef)>>,
     out: VecDeque<Output>,
     scratch: Vec<TxOutput>,
+    auth: Authenticator,
+    registrar: Registrar,
 }
 
 const MAGIC_COOKIE: &str = "z9hG4bK";
@@ -187,6 +228,8 @@ impl Endpoint {
             timers: BinaryHeap::new(),
             out: VecDeque::new(),
             scratch: Vec::new(),
+            auth: Authenticator::new(seed),
+            registrar: Registrar::new(),
         }
     }
 
@@ -212,7 +255,11 @@ impl Endpoint {
 
     /// When `handle_timeout` should be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _))| *t)
+        let tx = self.timers.peek().map(|Reverse((t, _))| *t);
+        match (tx, self.registrar.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn id(&mut self) -> u64 {
@@ -329,6 +376,7 @@ impl Endpoint {
         }
         let in_dialog = msg.to_tag().is_some();
         match method {
+            Method::Register if self.auth.enabled() => self.handle_register(now, source, key, msg),
             Method::Invite if !in_dialog => self.handle_new_invite(now, source, key, msg),
             Method::Options if !in_dialog => {
                 let id = self.new_server_tx(source, key, msg, None);
@@ -453,6 +501,9 @@ impl Endpoint {
     }
 
     fn handle_new_invite(&mut self, now: Instant, source: Flow, key: TxKey, msg: Message) {
+        let Some(authenticated_user) = self.authenticate_invite(now, source, &key, &msg) else {
+            return;
+        };
         let dialog = DialogId(self.id());
         let local_tag = self.token(10);
         let local_cseq = self.rng.u32(1..10_000);
@@ -472,6 +523,7 @@ impl Endpoint {
             content_type: msg.content_type(),
             body: msg.body.clone(),
             source,
+            authenticated_user,
         };
         let id = self.new_server_tx(source, key, msg, Some(dialog));
         d.invite_tx = Some(id);
@@ -723,6 +775,7 @@ impl Endpoint {
 
     /// Runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.expire_bindings(now);
         while let Some(Reverse((t, r))) = self.timers.peek().copied() {
             if t > now {
                 break;
@@ -1036,5 +1089,6 @@ fn salvage(data: &[u8]) -> Option<Message> {
     Some(msg)
 }
 
+mod register;
 #[cfg(test)]
 mod tests;

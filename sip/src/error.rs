@@ -15,4 +15,7 @@ pub enum SipError {
     /// No address to send to could be worked out.
     #[error("no route to the peer: {0}")]
     NoRoute(String),
+    /// An `Authorization` header we cannot read; the text is the reason.
+    #[error("bad credentials: {0}")]
+    BadCredentials(&'static str),
 }

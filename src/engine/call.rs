@@ -170,6 +170,24 @@ impl Calls {
             Event::ReOffer { dialog, body } => self.reoffer(now, ep, dialog, body),
             Event::InfoDigit { dialog, digit } => self.digit(now, dialog, digit),
             Event::Ended { dialog, reason } => self.ended(now, dialog, reason),
+            Event::AuthLockout {
+                scope,
+                source,
+                user,
+                failures,
+                ..
+            } => tracing::warn!(%source, ?user, ?scope, failures, "SIP authentication lockout"),
+            Event::Registered {
+                user,
+                contact,
+                flow,
+                ..
+            } => tracing::info!(%user, %contact, remote = %flow.remote, "agent registered"),
+            Event::Unregistered {
+                user,
+                contact,
+                reason,
+            } => tracing::info!(%user, %contact, ?reason, "agent unregistered"),
         }
     }
 
