@@ -16,6 +16,7 @@ pub mod transaction;
 pub mod transport;
 
 pub use dialog::DialogId;
+pub use endpoint::OutgoingCall;
 pub use endpoint::{EndReason, Endpoint, EndpointConfig, Event, IncomingCall, Output};
 pub use error::SipError;
 pub use message::Message;

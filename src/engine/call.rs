@@ -170,6 +170,11 @@ impl Calls {
             Event::ReOffer { dialog, body } => self.reoffer(now, ep, dialog, body),
             Event::InfoDigit { dialog, digit } => self.digit(now, dialog, digit),
             Event::Ended { dialog, reason } => self.ended(now, dialog, reason),
+            // Outgoing calls and transfers are not driven by the engine yet.
+            Event::Progress { .. }
+            | Event::Answered { .. }
+            | Event::CallFailed { .. }
+            | Event::Refer { .. } => tracing::debug!("outgoing-call or REFER event ignored"),
         }
     }
 
