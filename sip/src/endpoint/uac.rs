@@ -497,7 +497,7 @@ impl Endpoint {
             tracing::debug!(code, "dropped a response that does not match our INVITE");
             return;
         }
-        if code >= 200 && code < 300 && msg.to_tag().is_none_or(str::is_empty) {
+        if (200..300).contains(&code) && msg.to_tag().is_none_or(str::is_empty) {
             tracing::debug!(code, "dropped a 2xx without To tag");
             return;
         }
@@ -730,3 +730,6 @@ impl Endpoint {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
