@@ -113,6 +113,17 @@ impl Endpoint {
     /// (`Subscription-State: terminated;reason=noresource`); otherwise it
     /// stays `active;expires=60`.
     ///
+    /// How a REFER is received, in any dialog (inbound or outgoing): 202
+    /// Accepted at once, then [`Event::Refer`], then the first NOTIFY
+    /// (`SIP/2.0 100 Trying`, sent by the endpoint itself as RFC 3515 asks).
+    /// Refused instead: no Refer-To or more than one (400); a Refer-To that
+    /// is not a `sip:`, `sips:` or `tel:` URI (416); a Refer-To with
+    /// `?Replaces=`, i.e. attended transfer (501, not supported); a dialog
+    /// not confirmed yet (403). Other headers embedded in the Refer-To URI
+    /// are left out of `target_uri`. NOTIFYs carry `Event: refer` without an
+    /// `id`: a second REFER in a dialog takes over the first one's
+    /// subscription. The subscription ends with the dialog.
+    ///
     /// Errors: [`SipError::UnknownCall`] for an unknown dialog,
     /// [`SipError::WrongState`] when no REFER is pending in it.
     pub fn notify_refer(
@@ -153,7 +164,9 @@ impl Endpoint {
             self.config.port
         );
         let contact = self.contact(&flow);
-        let d = &self.dialogs[&dialog];
+        let Some(d) = self.dialogs.get(&dialog) else {
+            return Err(SipError::UnknownCall);
+        };
         let bytes = write_request(
             &Req {
                 method: "NOTIFY",

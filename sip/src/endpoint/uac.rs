@@ -1,32 +1,6 @@
 //! The UAC half of the endpoint: calls ura places (to an agent's softphone).
-//!
-//! [`Endpoint::call`] sends the INVITE on a client INVITE transaction
-//! ([`ClientInvite`]: Timer A retransmissions on UDP, Timer B = 64·T1, the
-//! RFC 6026 Accepted state). The answers become events:
-//!
-//! | response | what happens |
-//! |---|---|
-//! | 100 | nothing (the transaction stops retransmitting) |
-//! | 101-199 | [`Event::Progress`] (with the body: early media SDP) |
-//! | first 2xx | dialog created (To tag, Contact as remote target, Record-Route reversed as route set), ACK sent, [`Event::Answered`] |
-//! | 2xx again, same To tag | the same ACK again, no event |
-//! | 2xx with another To tag (a fork) | ACK, then BYE on that leg; the app never sees it |
-//! | 300-699 | the transaction ACKs it; [`Event::CallFailed`] |
-//! | Timer B | [`Event::CallFailed`] with 408 |
-//! | [`Endpoint::transport_failed`] / [`Endpoint::call_unreachable`] | [`Event::CallFailed`] with 503 |
-//!
-//! Cancelling ([`Endpoint::hangup`] before the answer): RFC 3261 §9.1 lets
-//! a CANCEL go out only once a provisional response arrived. Before that
-//! the wish is remembered and the CANCEL is sent with the first provisional;
-//! if none ever comes, Timer B ends the attempt. A cancelled attempt always
-//! ends with [`Event::Ended`] / [`EndReason::LocalHangup`], emitted when the
-//! INVITE gets its final answer (normally 487, which the transaction ACKs), or
-//! when Timer B fires. A 2xx crossing the CANCEL is ACKed and then BYE'd.
-//!
-//! Once answered, the dialog is an ordinary confirmed dialog: BYE, INFO,
-//! re-INVITE and REFER from the agent, and our `hangup` (BYE), work as for
-//! inbound calls. ACK, BYE and the rest go on the call's `target` flow
-//! (where the agent registered from), not to the route set's first hop.
+//! The call flow and the choices made where RFC 3261 leaves room are
+//! documented on [`OutgoingCall`].
 
 use std::fmt::Write;
 
@@ -60,7 +34,45 @@ const RESERVED_HEADERS: &[&str] = &[
     "record-route",
 ];
 
-/// A call for ura to place, e.g. to an agent's registered softphone.
+/// A call for ura to place with [`Endpoint::call`], e.g. to an agent's
+/// registered softphone.
+///
+/// The INVITE runs on a client INVITE transaction (Timer A retransmissions
+/// on UDP, Timer B = 64·T1, the RFC 6026 Accepted state). What the answers
+/// become:
+///
+/// | response | what happens |
+/// |---|---|
+/// | 100 | nothing (the transaction stops retransmitting) |
+/// | 101-199 | [`Event::Progress`] (with the body: early media SDP) |
+/// | first 2xx | dialog made (To tag; Contact as remote target; Record-Route reversed as route set), ACK sent, [`Event::Answered`] |
+/// | 2xx again, same To tag | the same ACK again, no event |
+/// | 2xx with another To tag (a fork) | ACK, then BYE on that leg; the app never sees it |
+/// | 300-699 | the transaction ACKs it (same branch); [`Event::CallFailed`] with its status and reason phrase (3xx are not followed) |
+/// | none (Timer B) | [`Event::CallFailed`] 408 |
+/// | [`Endpoint::transport_failed`] / [`Endpoint::call_unreachable`] | [`Event::CallFailed`] 503 |
+///
+/// Timer B (32 s by default) counts from the INVITE and keeps running after
+/// a provisional, so it also bounds the ringing time; when it fires while
+/// the agent's phone rings, a CANCEL goes out before the 408 is reported.
+///
+/// Cancelling is [`Endpoint::hangup`] before the final answer. RFC 3261
+/// §9.1 allows the CANCEL only once a provisional arrived: before that the
+/// wish is kept and the CANCEL goes out with the first provisional (100
+/// included); if none ever comes, Timer B ends the attempt with no CANCEL.
+/// A cancelled call always ends with [`Event::Ended`] /
+/// [`EndReason::LocalHangup`] (never `CallFailed`), emitted when the
+/// INVITE's final answer arrives (normally 487, which is ACKed) or Timer B
+/// fires. Provisional responses after the hangup are not reported. A 2xx
+/// crossing the CANCEL is ACKed and then BYE'd.
+///
+/// Once answered, the call is an ordinary confirmed dialog: BYE, INFO,
+/// re-INVITE and REFER from the agent, and [`Endpoint::hangup`] (BYE with
+/// the next CSeq, the route set and the remote target), work as for inbound
+/// calls. Every request of the call, ACK and BYE included, is sent on
+/// `target` (the flow the agent registered from), not resolved from the
+/// route set or the remote target. Early dialogs (To tags of provisionals)
+/// are not tracked: there is no PRACK or UPDATE.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingCall {
     /// Where to send the INVITE (the agent's registered flow).
@@ -269,8 +281,9 @@ impl Endpoint {
 
     /// Places a call: sends the INVITE to `call.target` and returns the
     /// call's handle. The answers come as [`Event::Progress`], then
-    /// [`Event::Answered`] or [`Event::CallFailed`]; see the module docs of
-    /// `endpoint::uac` for the whole flow.
+    /// [`Event::Answered`] or [`Event::CallFailed`]; see [`OutgoingCall`]
+    /// for the whole flow. The INVITE has CSeq 1, a fresh Call-ID and From
+    /// tag, `Allow` (with REFER), our Contact and `extra_headers`.
     ///
     /// Errors with [`SipError::Malformed`] when a URI, the caller number, a
     /// header or the display name would not make a valid INVITE, or the SDP
@@ -564,7 +577,11 @@ impl Endpoint {
                 TxOutput::Timeout => {
                     if let Some(u) = self.uac.get_mut(&id).filter(|u| u.pending) {
                         u.pending = false;
-                        let (dialog, cancel) = (u.dialog, u.cancel);
+                        let (dialog, cancel, ringing) = (u.dialog, u.cancel, u.provisional);
+                        if ringing && cancel == Cancel::No {
+                            // Timer B runs while ringing too: stop the phone.
+                            self.send_cancel(now, id);
+                        }
                         self.uac_end(dialog, cancel, 408, "Request Timeout");
                     }
                 }

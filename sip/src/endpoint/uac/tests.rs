@@ -997,3 +997,39 @@ Call-ID: in-1\r\nCSeq: {cseq} {method}\r\n{extra}Content-Length: 0\r\n\r\n"
     let (sent, _) = drain(&mut ep);
     assert_eq!(sent[0].body, b"SIP/2.0 503 Service Unavailable\r\n");
 }
+
+#[test]
+fn ringing_past_timer_b_is_cancelled_and_fails_with_408() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let (dialog, inv) = place(&mut ep, t0, udp());
+    ep.handle_input(
+        t0,
+        udp(),
+        response(&inv, 180, Some("agent-tag"), "", "").as_bytes(),
+    );
+    let _ = drain(&mut ep);
+    ep.handle_timeout(t0 + T1 * 63);
+    assert_quiet(&mut ep, "no retransmission while ringing");
+    ep.handle_timeout(t0 + T1 * 64);
+    let (sent, events) = drain(&mut ep);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].method(), Some(&Method::Cancel));
+    assert_eq!(sent[0].top_via(), inv.top_via());
+    assert_eq!(
+        events,
+        vec![Event::CallFailed {
+            dialog,
+            status: 408,
+            reason: "Request Timeout".into()
+        }]
+    );
+    assert_eq!(ep.dialog_count(), 0);
+    ep.handle_input(
+        t0 + T1 * 64,
+        udp(),
+        response(&sent[0], 200, None, "", "").as_bytes(),
+    );
+    run_out(&mut ep, t0 + T1 * 64);
+    assert_eq!(ep.transaction_count(), 0);
+}
