@@ -105,8 +105,9 @@ pub enum Event {
         /// The reason phrase.
         reason: String,
     },
-    /// The peer asked for a blind transfer (REFER); 202 was sent. Report the
-    /// progress with [`Endpoint::notify_refer`].
+    /// The peer asked for a blind transfer (REFER); 202 and the first NOTIFY
+    /// (`100 Trying`) were sent. Report the outcome with
+    /// [`Endpoint::notify_refer`].
     Refer {
         /// The call the REFER came in.
         dialog: DialogId,

@@ -201,7 +201,7 @@ fn is_sip_uri(s: &str) -> bool {
 fn is_user(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.!~*'()%&=+$,;?/#".contains(c))
+            .all(|c| c.is_ascii_alphanumeric() || "-_.!~*'()%&=+$,;?/".contains(c))
 }
 
 fn is_token(s: &str) -> bool {

@@ -1033,3 +1033,42 @@ fn ringing_past_timer_b_is_cancelled_and_fails_with_408() {
     run_out(&mut ep, t0 + T1 * 64);
     assert_eq!(ep.transaction_count(), 0);
 }
+
+#[test]
+fn a_cancelled_call_always_ends_as_local_hangup() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    // Hung up before anything came back, then answered at once: no CANCEL
+    // ever goes out; the 2xx is ACKed and BYE'd.
+    let (dialog, inv) = place(&mut ep, t0, udp());
+    ep.hangup(t0, dialog).unwrap();
+    let ok = response(&inv, 200, Some("agent-tag"), OK_EXTRA, "v=0\r\n");
+    ep.handle_input(t0, udp(), ok.as_bytes());
+    let (sent, events) = drain(&mut ep);
+    let methods: Vec<_> = sent.iter().filter_map(|m| m.method().cloned()).collect();
+    assert_eq!(methods, vec![Method::Ack, Method::Bye]);
+    assert_eq!(
+        events,
+        vec![Event::Ended {
+            dialog,
+            reason: EndReason::LocalHangup
+        }]
+    );
+    // Cancelled, but the agent's phone answers 486 instead of 487.
+    let (dialog, inv) = place(&mut ep, t0, udp());
+    ep.handle_input(t0, udp(), response(&inv, 180, Some("t"), "", "").as_bytes());
+    let _ = drain(&mut ep);
+    ep.hangup(t0, dialog).unwrap();
+    let _ = drain(&mut ep);
+    ep.handle_input(t0, udp(), response(&inv, 486, Some("t"), "", "").as_bytes());
+    let (sent, events) = drain(&mut ep);
+    assert_eq!(sent[0].method(), Some(&Method::Ack));
+    assert_eq!(
+        events,
+        vec![Event::Ended {
+            dialog,
+            reason: EndReason::LocalHangup
+        }]
+    );
+    assert_eq!(ep.hangup(t0, dialog), Err(SipError::UnknownCall));
+}
