@@ -170,11 +170,12 @@ impl Calls {
             Event::ReOffer { dialog, body } => self.reoffer(now, ep, dialog, body),
             Event::InfoDigit { dialog, digit } => self.digit(now, dialog, digit),
             Event::Ended { dialog, reason } => self.ended(now, dialog, reason),
-            // Outgoing calls and transfers are not driven by the engine yet.
-            Event::Progress { .. }
-            | Event::Answered { .. }
-            | Event::CallFailed { .. }
-            | Event::Refer { .. } => tracing::debug!("outgoing-call or REFER event ignored"),
+            // Outgoing calls are not placed by the engine yet.
+            Event::Progress { .. } | Event::Answered { .. } | Event::CallFailed { .. } => {}
+            // Transfers are not implemented yet: tell the transferor it failed.
+            Event::Refer { dialog, .. } => {
+                let _ = ep.notify_refer(now, dialog, 603, "Declined", true);
+            }
         }
     }
 
