@@ -11,6 +11,10 @@ use crate::transport::Transport;
 /// `Allow` of our INVITE: what we accept inside the dialog.
 const ALLOW_UAC: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER";
 
+/// Most 2xx legs (different To tags) ACKed for one INVITE; more are
+/// dropped, so a broken or hostile peer cannot make us start BYEs at will.
+const MAX_LEGS: usize = 8;
+
 /// Headers an application may not set through `extra_headers`: the endpoint
 /// writes them.
 const RESERVED_HEADERS: &[&str] = &[
@@ -47,7 +51,7 @@ const RESERVED_HEADERS: &[&str] = &[
 /// | 101-199 | [`Event::Progress`] (with the body: early media SDP) |
 /// | first 2xx | dialog made (To tag; Contact as remote target; Record-Route reversed as route set), ACK sent, [`Event::Answered`] |
 /// | 2xx again, same To tag | the same ACK again, no event |
-/// | 2xx with another To tag (a fork) | ACK, then BYE on that leg; the app never sees it |
+/// | 2xx with another To tag (a fork) | ACK, then BYE on that leg; the app never sees it (at most 8 legs per call) |
 /// | 300-699 | the transaction ACKs it (same branch); [`Event::CallFailed`] with its status and reason phrase (3xx are not followed) |
 /// | none (Timer B) | [`Event::CallFailed`] 408 |
 /// | [`Endpoint::transport_failed`] / [`Endpoint::call_unreachable`] | [`Event::CallFailed`] 503 |
@@ -646,6 +650,10 @@ impl Endpoint {
             // A retransmission: ACK again (RFC 3261 §13.2.2.4).
             let (flow, ack) = (u.flow, ack.clone());
             return self.transmit(flow, ack);
+        }
+        if u.acks.len() >= MAX_LEGS {
+            tracing::debug!(to_tag, "too many 2xx legs for one INVITE: dropped");
+            return;
         }
         let remote_target = msg
             .header("Contact")

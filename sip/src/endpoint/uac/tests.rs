@@ -1072,3 +1072,54 @@ fn a_cancelled_call_always_ends_as_local_hangup() {
     );
     assert_eq!(ep.hangup(t0, dialog), Err(SipError::UnknownCall));
 }
+
+#[test]
+fn truncated_and_mangled_input_never_panics() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let (_, inv, _) = answered(&mut ep, t0);
+    let (_, inv2) = place(&mut ep, t0, udp());
+    let ok = response(&inv2, 200, Some("x"), OK_EXTRA, "v=0\r\n");
+    let ringing = response(&inv2, 180, Some("x"), "", "");
+    for raw in [&ok, &ringing] {
+        for cut in 0..raw.len() {
+            ep.handle_input(t0, udp(), &raw.as_bytes()[..cut]);
+        }
+        for i in 0..raw.len() {
+            let mut b = raw.clone().into_bytes();
+            b[i] = b"\0:;<>,\" \r\n"[i % 10];
+            ep.handle_input(t0, udp(), &b);
+        }
+    }
+    // Mangled 2xx with other To tags were ACKed and BYE'd as forks.
+    let _ = drain(&mut ep);
+    for (i, refer_to) in [
+        "<>",
+        "<",
+        ">",
+        "sip:",
+        "<sip:a@h",
+        "sip:a@h>",
+        ">sip:a@h<",
+        "\"x\" <sip:a@h?>",
+        "<sip:a@h?Replaces>",
+        "<tel:>",
+        ",",
+        "<sip:a@h>;x=\"a,b\"",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let raw = refer(&inv, 5 + i as u32, &format!("z9hG4bK-m{i}"), &[refer_to]);
+        ep.handle_input(t0, udp(), raw.as_bytes());
+        let (sent, _) = drain(&mut ep);
+        let code = sent.first().and_then(Message::status);
+        assert!(
+            matches!(code, Some(202 | 400 | 416 | 501)),
+            "{refer_to}: {code:?}"
+        );
+    }
+    let _ = drain(&mut ep);
+    run_out(&mut ep, t0);
+    let _ = drain(&mut ep);
+}
