@@ -1,4 +1,5 @@
-//! Dialogs (RFC 3261 §12): the state ura keeps for one call it answered.
+//! Dialogs (RFC 3261 §12): the state ura keeps for one call it answered or
+//! placed.
 
 use std::fmt;
 
@@ -26,7 +27,8 @@ pub enum DialogState {
     Confirmed,
 }
 
-/// A UAS dialog: what we need to send requests in it and to match requests to it.
+/// A dialog (UAS, or UAC once answered): what we need to send requests in it
+/// and to match requests to it.
 #[derive(Debug, Clone)]
 pub struct Dialog {
     /// Our handle.

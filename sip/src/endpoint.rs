@@ -116,6 +116,44 @@ pub enum Event {
         /// Why.
         reason: UnregisterReason,
     },
+    /// An outgoing call got a provisional response (180, 183, …; not 100).
+    Progress {
+        /// The call.
+        dialog: DialogId,
+        /// Status code.
+        status: u16,
+        /// Early media SDP, if the response had a body.
+        body: Option<Vec<u8>>,
+    },
+    /// An outgoing call was answered (2xx); the ACK is sent.
+    Answered {
+        /// The call.
+        dialog: DialogId,
+        /// The SDP answer (None if the 2xx had no body).
+        body: Option<Vec<u8>>,
+    },
+    /// An outgoing call failed before the answer; its handle is gone.
+    CallFailed {
+        /// The call.
+        dialog: DialogId,
+        /// The final status (408 for no answer, 503 for a transport failure).
+        status: u16,
+        /// The reason phrase.
+        reason: String,
+    },
+    /// The peer asked for a blind transfer (REFER); 202 and the first NOTIFY
+    /// (`100 Trying`) were sent. Report the outcome with
+    /// [`Endpoint::notify_refer`].
+    Refer {
+        /// The call the REFER came in.
+        dialog: DialogId,
+        /// The Refer-To URI (without embedded headers).
+        target_uri: String,
+        /// The user part of that URI.
+        target_user: Option<String>,
+        /// The Referred-By URI, if given.
+        referred_by: Option<String>,
+    },
 }
 
 /// A new call, as the application sees it.
@@ -189,6 +227,7 @@ struct ClientTx {
 enum TimerRef {
     Server(u64),
     Client(u64),
+    Uac(u64),
 }
 
 /// The SIP user agent core. See the module docs.
@@ -201,6 +240,8 @@ pub struct Endpoint {
     server_keys: HashMap<TxKey, u64>,
     client_txs: HashMap<u64, ClientTx>,
     client_keys: HashMap<TxKey, u64>,
+    uac: HashMap<u64, uac::UacInvite>,
+    refer_subs: HashMap<DialogId, refer::ReferSub>,
     dialogs: HashMap<DialogId, Dialog>,
     by_call: HashMap<(String, String), DialogId>,
     timers: BinaryHeap<Reverse<(Instant, TimerRef)>>,
@@ -223,6 +264,8 @@ impl Endpoint {
             server_keys: HashMap::new(),
             client_txs: HashMap::new(),
             client_keys: HashMap::new(),
+            uac: HashMap::new(),
+            refer_subs: HashMap::new(),
             dialogs: HashMap::new(),
             by_call: HashMap::new(),
             timers: BinaryHeap::new(),
@@ -238,14 +281,14 @@ impl Endpoint {
         &self.config
     }
 
-    /// Number of live dialogs.
+    /// Number of live dialogs (outgoing calls not yet answered included).
     pub fn dialog_count(&self) -> usize {
-        self.dialogs.len()
+        self.dialogs.len() + self.uac_pending_count()
     }
 
     /// Number of live transactions (server + client).
     pub fn transaction_count(&self) -> usize {
-        self.server_txs.len() + self.client_txs.len()
+        self.server_txs.len() + self.client_txs.len() + self.uac.len()
     }
 
     /// The next output, if any.
@@ -386,6 +429,9 @@ impl Endpoint {
                 self.respond(now, id, spec);
             }
             Method::Invite | Method::Bye | Method::Info | Method::Options => {
+                self.handle_in_dialog(now, source, key, msg)
+            }
+            Method::Other(ref m) if in_dialog && m == "REFER" => {
                 self.handle_in_dialog(now, source, key, msg)
             }
             Method::Other(ref m) if !is_known_method(m) => {
@@ -615,6 +661,9 @@ impl Endpoint {
                 self.respond(now, id, ResponseSpec::new(100));
                 self.event(Event::ReOffer { dialog, body });
             }
+            Some(Method::Other(ref m)) if m == "REFER" => {
+                self.handle_refer(now, source, key, msg, dialog)
+            }
             _ => {}
         }
     }
@@ -735,6 +784,9 @@ impl Endpoint {
         };
         let Some(branch) = via.branch else { return };
         let key = TxKey { branch, method };
+        if key.method == Method::Invite {
+            return self.uac_response(now, &key, code, &msg);
+        }
         let Some(&id) = self.client_keys.get(&key) else {
             return;
         };
@@ -816,6 +868,7 @@ impl Endpoint {
                     tx.tx.handle_timeout(now, &mut out);
                     self.apply_client_outputs(id, out);
                 }
+                TimerRef::Uac(id) => self.uac_timeout(now, id),
             }
         }
     }
@@ -824,6 +877,7 @@ impl Endpoint {
         if let Some(d) = self.dialogs.remove(&dialog) {
             self.by_call.remove(&(d.call_id, d.local_tag));
         }
+        self.refer_subs.remove(&dialog);
     }
 
     fn contact(&self, flow: &Flow) -> String {
@@ -900,7 +954,13 @@ impl Endpoint {
     ///
     /// Emits [`Event::Ended`] with [`EndReason::LocalHangup`] (at once, or
     /// when the pending ACK arrives).
+    ///
+    /// For an outgoing call that is not answered yet this cancels it (see
+    /// [`Endpoint::call`]); once answered it sends BYE like any other call.
     pub fn hangup(&mut self, now: Instant, dialog: DialogId) -> Result<(), SipError> {
+        if self.hangup_outgoing(now, dialog) {
+            return Ok(());
+        }
         let d = self.dialogs.get_mut(&dialog).ok_or(SipError::UnknownCall)?;
         match d.state {
             DialogState::Early => {
@@ -1090,5 +1150,10 @@ fn salvage(data: &[u8]) -> Option<Message> {
 }
 
 mod register;
+mod refer;
+mod uac;
+
+pub use uac::OutgoingCall;
+
 #[cfg(test)]
 mod tests;

@@ -19,6 +19,7 @@ pub mod transport;
 
 pub use auth::{AuthPolicy, LockoutScope};
 pub use dialog::DialogId;
+pub use endpoint::OutgoingCall;
 pub use endpoint::{EndReason, Endpoint, EndpointConfig, Event, IncomingCall, Output};
 pub use error::SipError;
 pub use message::Message;

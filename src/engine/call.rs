@@ -188,6 +188,12 @@ impl Calls {
                 contact,
                 reason,
             } => tracing::info!(%user, %contact, ?reason, "agent unregistered"),
+            // Outgoing calls are not placed by the engine yet.
+            Event::Progress { .. } | Event::Answered { .. } | Event::CallFailed { .. } => {}
+            // Transfers are not implemented yet: tell the transferor it failed.
+            Event::Refer { dialog, .. } => {
+                let _ = ep.notify_refer(now, dialog, 603, "Declined", true);
+            }
         }
     }
 
