@@ -1,5 +1,6 @@
 //! The media engine handle and the types the signalling side uses to drive it.
 
+use crate::bridge::{Control, Writer};
 use crate::dtmf::{Digit, DtmfSource};
 use crate::g711::Codec;
 use crate::ports::PortAllocator;
@@ -9,8 +10,9 @@ use crate::worker::{self, Command, WorkerHandle};
 use crate::MediaError;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Configuration of the media workers.
@@ -91,6 +93,11 @@ impl Direction {
     pub fn sends(self) -> bool {
         matches!(self, Direction::SendRecv | Direction::SendOnly)
     }
+
+    /// Whether RTP is received (accepted for a bridge) in this direction.
+    pub fn receives(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::RecvOnly)
+    }
 }
 
 /// The negotiated media of a stream.
@@ -151,6 +158,18 @@ pub enum MediaEvent {
         /// What was heard.
         pcm: Vec<i16>,
     },
+    /// A bridge recording ([`MediaEngine::record_bridge`]) was finalised
+    /// (on unbridge or close of either leg) by the writer thread.
+    BridgeRecorded {
+        /// The leg the recording was started on (left channel).
+        stream: StreamId,
+        /// The WAV file.
+        path: PathBuf,
+        /// Audio written (0 when the file could not be written).
+        seconds: f64,
+        /// 20 ms frames lost because the writer could not keep up.
+        dropped_frames: u64,
+    },
     /// The stream was closed and its ports released.
     Closed {
         /// The stream.
@@ -191,6 +210,13 @@ pub struct StreamStats {
     pub remote_rtp: Option<SocketAddr>,
     /// Time from `start_stream` to close (zero if never started).
     pub duration: Duration,
+    /// RTP packets relayed out of this stream from its bridged peer
+    /// (included in `packets_sent`).
+    pub packets_relayed: u64,
+    /// Packets received on the bridged peer that were not relayed out of
+    /// this stream: a direction forbade it, no telephone-event payload type
+    /// was negotiated here for an event, or the send failed.
+    pub relay_dropped: u64,
 }
 
 /// Load and pacing counters of one worker thread.
@@ -230,9 +256,13 @@ impl fmt::Debug for MediaEngine {
 
 struct Inner {
     workers: Vec<WorkerHandle>,
-    ports: PortAllocator,
+    ports: Arc<PortAllocator>,
     bind_ip: IpAddr,
     next_id: AtomicU64,
+    sink: Sink,
+    /// The recording writer thread, started by the first `record_bridge`.
+    writer: Mutex<Option<Writer>>,
+    next_rec: AtomicU64,
 }
 
 impl Drop for Inner {
@@ -265,7 +295,7 @@ impl MediaEngine {
         if cfg.rtcp_interval.is_zero() || cfg.rtp_timeout.is_zero() {
             return Err(MediaError::InvalidConfig("intervals must be positive"));
         }
-        let ports = PortAllocator::new(cfg.bind_ip, cfg.rtp_ports)?;
+        let ports = Arc::new(PortAllocator::new(cfg.bind_ip, cfg.rtp_ports)?);
         if let Err(e) = sys::raise_nofile_limit() {
             tracing::warn!("cannot raise RLIMIT_NOFILE: {e}");
         }
@@ -276,7 +306,7 @@ impl MediaEngine {
             .map(|i| {
                 // Interleave the workers' phase ticks.
                 let offset = worker::SUB_TICK_NS * i as u64 / cfg.workers as u64;
-                worker::spawn(i, cfg.clone(), sink.clone(), epoch + offset)
+                worker::spawn(i, cfg.clone(), sink.clone(), epoch + offset, ports.clone())
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(MediaEngine {
@@ -285,6 +315,9 @@ impl MediaEngine {
                 ports,
                 bind_ip: cfg.bind_ip,
                 next_id: AtomicU64::new(1),
+                sink,
+                writer: Mutex::new(None),
+                next_rec: AtomicU64::new(1),
             }),
         })
     }
@@ -293,18 +326,32 @@ impl MediaEngine {
     /// to the least-loaded worker and returns its id and local RTP address.
     /// Nothing is sent until [`MediaEngine::start_stream`].
     pub fn allocate(&self) -> Result<(StreamId, SocketAddr), MediaError> {
-        let (rtp, rtcp) = self.inner.ports.bind_pair()?;
-        let local = rtp.local_addr()?;
-        let (index, worker) = self
+        let index = self
             .inner
             .workers
             .iter()
             .enumerate()
             .min_by_key(|(_, w)| w.load())
-            .ok_or(MediaError::ShutDown)?;
+            .ok_or(MediaError::ShutDown)?
+            .0;
+        self.allocate_on(index)
+    }
+
+    /// Like [`allocate`](Self::allocate), but on the worker of `peer`, so
+    /// that the two streams can be [bridged](Self::bridge) (e.g. the
+    /// agent's leg next to the caller's).
+    pub fn allocate_with(&self, peer: StreamId) -> Result<(StreamId, SocketAddr), MediaError> {
+        self.allocate_on(peer.worker())
+    }
+
+    fn allocate_on(&self, index: usize) -> Result<(StreamId, SocketAddr), MediaError> {
+        let worker = self.inner.workers.get(index).ok_or(MediaError::ShutDown)?;
+        let (rtp, rtcp) = self.inner.ports.bind_pair()?;
+        let local = rtp.local_addr()?;
         let id = StreamId((self.inner.next_id.fetch_add(1, Ordering::Relaxed) << 8) | index as u64);
         worker.add_load();
         if !worker.send(Command::Add { id, rtp, rtcp }) {
+            self.inner.ports.release(local.port());
             return Err(MediaError::ShutDown);
         }
         Ok((id, SocketAddr::new(self.inner.bind_ip, local.port())))
@@ -370,6 +417,99 @@ impl MediaEngine {
     /// emits [`MediaEvent::Closed`].
     pub fn close(&self, id: StreamId) {
         self.send(id, Command::Close { id });
+    }
+
+    /// Bridges two started streams of the same worker (see
+    /// [`allocate_with`](Self::allocate_with)): from now on every RTP
+    /// packet accepted on one is relayed at once out of the other, with
+    /// the outgoing stream's SSRC, sequence numbers and timeline, G.711
+    /// transcoded when the codecs differ, telephone-events with the
+    /// outgoing payload type. The legs stop sending prompts/silence of
+    /// their own, except silence while the other side has been quiet for
+    /// over 60 ms. A stream already bridged elsewhere is first unbridged.
+    ///
+    /// Fails with [`MediaError::Bridge`] for the same stream twice or for
+    /// streams of different workers (streams are never moved).
+    pub fn bridge(&self, a: StreamId, b: StreamId) -> Result<(), MediaError> {
+        if a == b {
+            return Err(MediaError::Bridge("cannot bridge a stream to itself"));
+        }
+        if a.worker() != b.worker() {
+            return Err(MediaError::Bridge(
+                "streams are on different workers (allocate one with allocate_with)",
+            ));
+        }
+        let w = self
+            .inner
+            .workers
+            .get(a.worker())
+            .ok_or(MediaError::Bridge("unknown stream"))?;
+        if w.send(Command::Bridge { a, b }) {
+            Ok(())
+        } else {
+            Err(MediaError::ShutDown)
+        }
+    }
+
+    /// Ends the bridge of `id` (either leg): both legs go back to their
+    /// own play queue or silence. A bridge recording is finalised.
+    pub fn unbridge(&self, id: StreamId) {
+        self.send(id, Command::Unbridge { id });
+    }
+
+    /// Records the current bridge of `a` into a WAV file (8 kHz, 16-bit;
+    /// `stereo`: `a` left and its peer right, else both mixed), from the
+    /// decoded audio each leg received, cut in 20 ms frames on `a`'s ticks
+    /// (silence where a side sent nothing). File I/O runs on one writer
+    /// thread for all recordings; frames it cannot take in time are
+    /// dropped and counted. [`MediaEvent::BridgeRecorded`] follows the
+    /// unbridge or close (at once, empty, if `a` is not bridged).
+    pub fn record_bridge(
+        &self,
+        a: StreamId,
+        path: PathBuf,
+        stereo: bool,
+    ) -> Result<(), MediaError> {
+        let writer = {
+            let mut w = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+            match &*w {
+                Some(w) => w.clone(),
+                None => w.insert(Writer::spawn(self.inner.sink.clone())?).clone(),
+            }
+        };
+        let rec = self.inner.next_rec.fetch_add(1, Ordering::Relaxed);
+        writer
+            .control
+            .send(Control::Start {
+                rec,
+                stream: a,
+                path,
+                stereo,
+            })
+            .map_err(|_| MediaError::ShutDown)?;
+        let w = self
+            .inner
+            .workers
+            .get(a.worker())
+            .ok_or(MediaError::ShutDown)?;
+        if !w.send(Command::RecordBridge {
+            id: a,
+            rec,
+            writer: writer.clone(),
+        }) {
+            let _ = writer.control.send(Control::Finish {
+                rec,
+                frames_sent: 0,
+                dropped: 0,
+            });
+            return Err(MediaError::ShutDown);
+        }
+        Ok(())
+    }
+
+    /// Port pairs currently free for [`allocate`](Self::allocate).
+    pub fn free_port_pairs(&self) -> usize {
+        self.inner.ports.free_pairs()
     }
 
     /// Phase ticks processed more than 2 ms late, summed over the workers.

@@ -27,6 +27,9 @@ pub enum MediaError {
     /// The configuration is unusable.
     #[error("invalid media configuration: {0}")]
     InvalidConfig(&'static str),
+    /// Two streams cannot be bridged (same stream, or different workers).
+    #[error("cannot bridge: {0}")]
+    Bridge(&'static str),
     /// The media workers have been shut down.
     #[error("media engine is shut down")]
     ShutDown,

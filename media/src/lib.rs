@@ -6,12 +6,15 @@
 //! * [`rtp`] and [`rtcp`] – packet formats and receive statistics;
 //! * [`dtmf`] – RFC 4733 events and the in-band (Goertzel) detector;
 //! * [`prompt`] – pre-encoded prompts shared by every caller;
+//! * `bridge` – relaying between two streams (transcoding tables) and
+//!   bridge recordings (one writer thread);
 //! * [`engine`] – the [`MediaEngine`] handle and its public types, backed by
 //!   the worker threads (`worker`), their streams (`stream`), port
 //!   allocation (`ports`) and a few Linux calls (`sys`).
 
 #![warn(missing_docs)]
 
+mod bridge;
 pub mod dtmf;
 pub mod engine;
 mod error;

@@ -1,19 +1,32 @@
 //! RTP/RTCP port-pair allocation from the configured range.
 
 use crate::MediaError;
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Mutex;
 
 /// DSCP EF (46) in the IPv4 TOS byte: expedited forwarding for voice.
 const TOS_EF: u32 = 46 << 2;
 
-/// Hands out even RTP ports (RTCP on port + 1), skipping ports in use.
+/// Bind attempts per [`PortAllocator::bind_pair`] call: a refusal at
+/// exhaustion (or a range full of ports taken by other programs) answers
+/// after this many tries instead of walking the whole range.
+const MAX_BIND_ATTEMPTS: usize = 8;
+
+/// Hands out even RTP ports (RTCP on port + 1) from a free list.
+///
+/// Allocation pops the front of the list; a pair the OS refuses to bind
+/// (taken by another program) goes to the back and the next is tried, at
+/// most [`MAX_BIND_ATTEMPTS`] times per call, so both success and
+/// exhaustion are O(1). A closed stream's port is pushed back with
+/// [`PortAllocator::release`] (called by the worker once its sockets are
+/// closed).
 #[derive(Debug)]
 pub(crate) struct PortAllocator {
     ip: IpAddr,
     first: u16,
     last: u16,
-    next: Mutex<u16>,
+    free: Mutex<VecDeque<u16>>,
 }
 
 impl PortAllocator {
@@ -26,40 +39,61 @@ impl PortAllocator {
                 "RTP port range holds no even/odd pair",
             ));
         }
+        let free = (first as u32..hi as u32)
+            .step_by(2)
+            .map(|p| p as u16)
+            .collect();
         Ok(PortAllocator {
             ip,
             first,
             last: hi,
-            next: Mutex::new(first),
+            free: Mutex::new(free),
         })
     }
 
-    fn pairs(&self) -> u32 {
-        (self.last as u32 - self.first as u32).div_ceil(2)
+    fn list(&self) -> std::sync::MutexGuard<'_, VecDeque<u16>> {
+        self.free.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Binds the next free pair; the OS is the authority on what is free.
+    /// Pairs currently on the free list (some may be taken by other programs).
+    pub(crate) fn free_pairs(&self) -> usize {
+        self.list().len()
+    }
+
+    /// Returns an RTP port (even, from [`bind_pair`](Self::bind_pair)) to the free list.
+    pub(crate) fn release(&self, port: u16) {
+        if port >= self.first && port < self.last && port % 2 == 0 {
+            self.list().push_back(port);
+        }
+    }
+
+    /// Binds a free pair; the OS is the authority on what is free.
     pub(crate) fn bind_pair(&self) -> Result<(UdpSocket, UdpSocket), MediaError> {
-        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-        for _ in 0..self.pairs() {
-            let port = *next;
-            *next = if port as u32 + 3 > self.last as u32 {
-                self.first
-            } else {
-                port + 2
+        let mut free = self.list();
+        let attempts = free.len().min(MAX_BIND_ATTEMPTS);
+        for _ in 0..attempts {
+            let Some(port) = free.pop_front() else {
+                break;
             };
-            let Ok(rtp) = UdpSocket::bind(SocketAddr::new(self.ip, port)) else {
+            let bound = UdpSocket::bind(SocketAddr::new(self.ip, port)).and_then(|rtp| {
+                UdpSocket::bind(SocketAddr::new(self.ip, port + 1)).map(|rtcp| (rtp, rtcp))
+            });
+            let Ok((rtp, rtcp)) = bound else {
+                // Taken by someone else: retry it last.
+                free.push_back(port);
                 continue;
             };
-            let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(self.ip, port + 1)) else {
-                continue;
-            };
-            for s in [&rtp, &rtcp] {
+            let configured = [&rtp, &rtcp].iter().try_for_each(|s| {
                 s.set_nonblocking(true)?;
                 if self.ip.is_ipv4() {
                     // Best effort: marking is advisory.
-                    let _ = socket2::SockRef::from(s).set_tos_v4(TOS_EF);
+                    let _ = socket2::SockRef::from(*s).set_tos_v4(TOS_EF);
                 }
+                Ok::<(), std::io::Error>(())
+            });
+            if let Err(e) = configured {
+                free.push_back(port);
+                return Err(e.into());
             }
             return Ok((rtp, rtcp));
         }
@@ -94,6 +128,34 @@ mod tests {
         let (b, b1) = alloc.bind_pair().unwrap();
         assert_eq!(b.local_addr().unwrap().port(), base + 2);
         assert_eq!(b1.local_addr().unwrap().port(), base + 3);
+    }
+
+    #[test]
+    fn exhaustion_is_quick_and_released_ports_are_reused() {
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        // 2,000 pairs in a range nobody else uses in the tests.
+        let alloc = PortAllocator::new(ip, (40_000, 43_999)).unwrap();
+        assert_eq!(alloc.free_pairs(), 2_000);
+        let mut held = Vec::new();
+        while let Ok(pair) = alloc.bind_pair() {
+            held.push(pair);
+        }
+        assert!(held.len() > 1_900, "{} pairs bound", held.len());
+        let t = std::time::Instant::now();
+        for _ in 0..100 {
+            assert!(matches!(
+                alloc.bind_pair(),
+                Err(MediaError::NoFreePorts { .. })
+            ));
+        }
+        // Loose bound: 100 refusals of at most 8 binds each.
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
+        let (rtp, rtcp) = held.pop().unwrap();
+        let port = rtp.local_addr().unwrap().port();
+        drop((rtp, rtcp));
+        alloc.release(port);
+        let (again, _) = alloc.bind_pair().unwrap();
+        assert_eq!(again.local_addr().unwrap().port(), port);
     }
 
     #[test]

@@ -1,30 +1,37 @@
 //! One media stream as owned by a worker: sending, receiving, DTMF, RTCP.
 
+use crate::bridge::{self, RecMix, Recorder};
 use crate::dtmf::inband::Detector;
 use crate::dtmf::rfc4733::EventReceiver;
 use crate::dtmf::DtmfSource;
 use crate::engine::{
     MediaConfig, MediaEvent, PlayId, PlayMode, StreamId, StreamParams, StreamStats,
 };
-use crate::g711;
+use crate::g711::{self, Codec};
 use crate::prompt::{PromptFrames, FRAME_SAMPLES};
 use crate::rtcp::{self, ReceiveStats, ReportBlock, SenderInfo};
-use crate::rtp::{self, RtpHeader, HEADER_LEN};
+use crate::rtp::{self, RtpHeader, RtpPacket, HEADER_LEN};
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Comfort noise (RFC 3389): accepted silently, never latched or decoded.
 const PT_COMFORT_NOISE: u8 = 13;
 const CNAME: &str = "ura";
 const RECV_BUF: usize = 2048;
+/// A bridged leg that relayed nothing for this long sends silence ticks
+/// again (keeps NAT bindings and the listener's jitter buffer alive) until
+/// the other side talks again.
+pub(crate) const BRIDGE_FILL_NS: u64 = 60_000_000;
 
 /// Scratch buffers shared by all streams of a worker (no allocation per packet).
 pub(crate) struct Buffers {
     send: [u8; HEADER_LEN + FRAME_SAMPLES],
     recv: Box<[u8; RECV_BUF]>,
     pcm: Box<[i16; RECV_BUF]>,
+    relay: Box<[u8; RECV_BUF]>,
     rtcp: [u8; 256],
 }
 
@@ -34,6 +41,7 @@ impl Buffers {
             send: [0; HEADER_LEN + FRAME_SAMPLES],
             recv: Box::new([0; RECV_BUF]),
             pcm: Box::new([0; RECV_BUF]),
+            relay: Box::new([0; RECV_BUF]),
             rtcp: [0; 256],
         }
     }
@@ -55,6 +63,47 @@ struct Sending {
     ts_base: u32,
     seq: u16,
     marker_pending: bool,
+    /// Added to tick timestamps so they never go back after relayed packets.
+    ts_adjust: u32,
+    /// Timestamp of the last packet sent (tick or relay).
+    last_ts: Option<u32>,
+    /// While relaying: the incoming SSRC and the offset mapping its
+    /// timestamps into ours. Cleared by every tick packet sent.
+    relay_anchor: Option<(u32, u32)>,
+    /// When the last packet was relayed out of this leg.
+    last_relay_ns: u64,
+}
+
+impl Sending {
+    /// Our RTP clock at `now` (8 kHz since the start, plus the adjustment).
+    fn clock_ts(&self, now: u64) -> u32 {
+        let elapsed = now.saturating_sub(self.start_ns) / 125_000;
+        self.ts_base
+            .wrapping_add(self.ts_adjust)
+            .wrapping_add(elapsed as u32)
+    }
+
+    /// `ts` moved forward, if needed, to follow the last packet sent.
+    fn after_last(&self, ts: u32) -> u32 {
+        match self.last_ts {
+            Some(last) => {
+                let min = last.wrapping_add(FRAME_SAMPLES as u32);
+                if (ts.wrapping_sub(min) as i32) < 0 {
+                    min
+                } else {
+                    ts
+                }
+            }
+            None => ts,
+        }
+    }
+}
+
+/// The other leg of a bridge, on the same worker.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BridgeLink {
+    pub(crate) peer: StreamId,
+    pub(crate) peer_slot: usize,
 }
 
 pub(crate) struct Stream {
@@ -67,6 +116,16 @@ pub(crate) struct Stream {
     queue: VecDeque<PlayItem>,
     latched_rtp: Option<SocketAddr>,
     latched_rtcp: Option<SocketAddr>,
+    /// The RTP latch is final: it was made on a packet from the SDP
+    /// address's IP. A latch to another IP is provisional until then.
+    latch_final: bool,
+    /// RTP port of the stream (returned to the allocator on close).
+    pub(crate) port: u16,
+    bridge: Option<BridgeLink>,
+    /// Where decoded audio goes while the bridge is recorded (mix, side).
+    rec_tap: Option<(Arc<Mutex<RecMix>>, usize)>,
+    /// The bridge recording, held by the leg it was started on.
+    recorder: Option<Recorder>,
     remote_ssrc: Option<u32>,
     recv: ReceiveStats,
     events: EventReceiver,
@@ -105,6 +164,11 @@ impl Stream {
             queue: VecDeque::new(),
             latched_rtp: None,
             latched_rtcp: None,
+            latch_final: false,
+            port: 0,
+            bridge: None,
+            rec_tap: None,
+            recorder: None,
             remote_ssrc: None,
             recv: ReceiveStats::default(),
             events: EventReceiver::new(),
@@ -141,6 +205,10 @@ impl Stream {
             ts_base: fastrand::u32(..),
             seq: fastrand::u16(..),
             marker_pending: true,
+            ts_adjust: 0,
+            last_ts: None,
+            relay_anchor: None,
+            last_relay_ns: 0,
         });
         self.last_rx_ns = now;
         self.next_rtcp_ns = now + rtcp_delay(cfg);
@@ -155,6 +223,7 @@ impl Stream {
         if old.remote_rtp != params.remote_rtp {
             self.latched_rtp = None;
             self.latched_rtcp = None;
+            self.latch_final = false;
         }
         if old.codec != params.codec {
             self.detector.reset();
@@ -221,48 +290,71 @@ impl Stream {
         let mut spacing = None;
         let payload = &mut bufs.send[HEADER_LEN..];
         let mut finished = None;
-        loop {
-            if self.current.is_none() {
-                self.current = self.queue.pop_front();
+        if self.bridge.is_some() {
+            if let Some(r) = &mut self.recorder {
+                r.tick();
             }
-            let Some(item) = &mut self.current else {
-                payload.fill(codec.silence_byte());
-                break;
-            };
-            let frame = item.prompt.frame(codec, item.pos);
-            if frame.len() != FRAME_SAMPLES {
-                // Empty prompt: finished without sending anything.
-                sink(MediaEvent::PlayFinished {
-                    stream: self.id,
-                    play: item.id,
-                });
-                self.current = None;
-                continue;
+            // The other leg's packets are relayed as they come; only when
+            // it has been quiet for a while do we fill with silence. The
+            // play queue is paused meanwhile.
+            let now = crate::sys::monotonic_ns();
+            if now.saturating_sub(tx.last_relay_ns) < BRIDGE_FILL_NS {
+                return None;
             }
-            payload.copy_from_slice(frame);
-            if !item.started {
-                item.started = true;
-                tx.marker_pending = true;
-            }
-            item.pos += 1;
-            if item.pos == item.prompt.frame_count() {
-                if item.looped {
-                    item.pos = 0;
-                } else {
-                    finished = Some(item.id);
-                    self.current = None;
+            payload.fill(codec.silence_byte());
+        } else {
+            loop {
+                if self.current.is_none() {
+                    self.current = self.queue.pop_front();
                 }
+                let Some(item) = &mut self.current else {
+                    payload.fill(codec.silence_byte());
+                    break;
+                };
+                let frame = item.prompt.frame(codec, item.pos);
+                if frame.len() != FRAME_SAMPLES {
+                    // Empty prompt: finished without sending anything.
+                    sink(MediaEvent::PlayFinished {
+                        stream: self.id,
+                        play: item.id,
+                    });
+                    self.current = None;
+                    continue;
+                }
+                payload.copy_from_slice(frame);
+                if !item.started {
+                    item.started = true;
+                    tx.marker_pending = true;
+                }
+                item.pos += 1;
+                if item.pos == item.prompt.frame_count() {
+                    if item.looped {
+                        item.pos = 0;
+                    } else {
+                        finished = Some(item.id);
+                        self.current = None;
+                    }
+                }
+                break;
             }
-            break;
         }
         if send && tx.params.direction.sends() {
+            let mut timestamp = tx
+                .ts_base
+                .wrapping_add(tx.ts_adjust)
+                .wrapping_add((k - tx.start_tick).wrapping_mul(FRAME_SAMPLES as u64) as u32);
+            if tx.relay_anchor.take().is_some() {
+                // Back from relaying: never step back behind what was relayed.
+                let after = tx.after_last(timestamp);
+                tx.ts_adjust = tx.ts_adjust.wrapping_add(after.wrapping_sub(timestamp));
+                timestamp = after;
+                tx.marker_pending = true;
+            }
             let header = RtpHeader {
                 marker: tx.marker_pending,
                 payload_type: tx.params.payload_type,
                 sequence: tx.seq,
-                timestamp: tx
-                    .ts_base
-                    .wrapping_add((k - tx.start_tick).wrapping_mul(FRAME_SAMPLES as u64) as u32),
+                timestamp,
                 ssrc: self.ssrc,
                 ..RtpHeader::default()
             };
@@ -286,6 +378,7 @@ impl Stream {
                 // receiver should see it as lost, not as never sent.
                 tx.seq = tx.seq.wrapping_add(1);
                 tx.marker_pending = false;
+                tx.last_ts = Some(timestamp);
             }
         }
         if let Some(play) = finished {
@@ -339,10 +432,9 @@ impl Stream {
             _ => None,
         };
         let written = if tx.params.direction.sends() && self.stats.packets_sent > 0 {
-            let elapsed = now.saturating_sub(tx.start_ns) / 125_000;
             let info = SenderInfo {
                 ntp: rtcp::ntp_now(),
-                rtp_timestamp: tx.ts_base.wrapping_add(elapsed as u32),
+                rtp_timestamp: tx.clock_ts(now),
                 packet_count: self.stats.packets_sent as u32,
                 octet_count: self.stats.octets_sent as u32,
             };
@@ -367,14 +459,23 @@ impl Stream {
     }
 
     /// Reads the RTP socket until it would block.
-    pub(crate) fn drain_rtp(&mut self, bufs: &mut Buffers, sink: &dyn Fn(MediaEvent)) {
+    ///
+    /// `peer` is the other leg when this stream is bridged: accepted audio
+    /// and telephone-events are relayed out of it at once.
+    pub(crate) fn drain_rtp(
+        &mut self,
+        bufs: &mut Buffers,
+        sink: &dyn Fn(MediaEvent),
+        mut peer: Option<&mut Stream>,
+    ) {
         let mut errors = 0;
         loop {
             match self.rtp.recv_from(&mut bufs.recv[..]) {
                 Ok((n, src)) => {
                     let now = crate::sys::monotonic_ns();
                     let (data, pcm) = (&bufs.recv[..n], &mut bufs.pcm[..]);
-                    self.on_rtp(data, src, now, pcm, sink);
+                    let relay = &mut bufs.relay[..];
+                    self.on_rtp(data, src, now, pcm, sink, peer.as_deref_mut(), relay);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -410,6 +511,7 @@ impl Stream {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_rtp(
         &mut self,
         data: &[u8],
@@ -417,6 +519,8 @@ impl Stream {
         now: u64,
         pcm: &mut [i16],
         sink: &dyn Fn(MediaEvent),
+        peer: Option<&mut Stream>,
+        relay: &mut [u8],
     ) {
         let Some(tx) = &self.tx else {
             self.stats.packets_ignored += 1;
@@ -443,13 +547,25 @@ impl Stream {
             self.stats.packets_ignored += 1;
             return;
         }
+        // Latching (symmetric RTP) with protection against media from
+        // strangers ("RTP bleed"): a packet from the SDP address's IP
+        // latches for good; a packet from another IP (a NAT in front of the
+        // caller) latches only provisionally, until the first packet from
+        // the SDP IP takes over. Once latched, every other source is ignored.
+        let from_sdp_ip = src.ip() == params.remote_rtp.ip();
         match self.latched_rtp {
-            Some(a) if a != src => {
+            Some(a) if a == src => {}
+            Some(_) if self.latch_final || !from_sdp_ip => {
                 self.stats.packets_ignored += 1;
                 return;
             }
-            Some(_) => {}
-            None => self.latched_rtp = Some(src),
+            latched => {
+                if latched.is_some() {
+                    self.latched_rtcp = None;
+                }
+                self.latched_rtp = Some(src);
+                self.latch_final = from_sdp_ip;
+            }
         }
         if self.remote_ssrc != Some(pkt.header.ssrc) {
             // A new source (e.g. after a transfer): start fresh statistics.
@@ -463,7 +579,17 @@ impl Stream {
         self.stats.packets_received += 1;
         self.last_rx_ns = now;
         self.timeout_sent = false;
+        // What we receive may go to the other leg only if our direction
+        // lets us receive (the other leg checks that it may send).
+        let receives = matches!(
+            params.direction,
+            crate::Direction::SendRecv | crate::Direction::RecvOnly
+        );
+        let peer = if self.bridge.is_some() { peer } else { None };
         if is_event {
+            if let Some(p) = peer {
+                p.relay_out(&pkt, params.codec, true, receives, now, relay);
+            }
             self.saw_rfc4733 = true;
             if let Some(digit) =
                 self.events
@@ -477,12 +603,20 @@ impl Stream {
             }
             return;
         }
+        if let Some(p) = peer {
+            p.relay_out(&pkt, params.codec, false, receives, now, relay);
+        }
         self.recv.on_timing(pkt.header.timestamp, arrival_ts(now));
-        if self.saw_rfc4733 && self.recording.is_none() {
+        if self.saw_rfc4733 && self.recording.is_none() && self.rec_tap.is_none() {
             return;
         }
         let n = pkt.payload.len().min(pcm.len());
         g711::decode(params.codec, &pkt.payload[..n], &mut pcm[..n]);
+        if let Some((mix, side)) = &self.rec_tap {
+            mix.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(*side, &pcm[..n]);
+        }
         if let Some((kept, max)) = self.recording.as_mut() {
             let room = max.saturating_sub(kept.len());
             kept.extend_from_slice(&pcm[..n.min(room)]);
@@ -501,6 +635,131 @@ impl Stream {
                 source: DtmfSource::Inband,
             })
         });
+    }
+
+    /// Sends a packet received on the other leg out of this one: our SSRC,
+    /// our sequence numbers, its timestamp mapped into our timeline, the
+    /// payload transcoded to our codec (or the event's payload type
+    /// rewritten to ours). Never allocates.
+    fn relay_out(
+        &mut self,
+        pkt: &RtpPacket<'_>,
+        from: Codec,
+        is_event: bool,
+        allowed: bool,
+        now: u64,
+        buf: &mut [u8],
+    ) {
+        let Some(tx) = self.tx.as_mut() else {
+            self.stats.relay_dropped += 1;
+            return;
+        };
+        let pt = match (is_event, tx.params.telephone_event_pt) {
+            (false, _) => Some(tx.params.payload_type),
+            (true, pt) => pt,
+        };
+        let len = pkt.payload.len();
+        let Some(pt) = pt.filter(|_| allowed && tx.params.direction.sends()) else {
+            self.stats.relay_dropped += 1;
+            return;
+        };
+        if HEADER_LEN + len > buf.len() {
+            self.stats.relay_dropped += 1;
+            return;
+        }
+        let mut marker = tx.marker_pending || pkt.header.marker;
+        let offset = match tx.relay_anchor {
+            Some((ssrc, offset)) if ssrc == pkt.header.ssrc => offset,
+            _ => {
+                // A switch (bridge, new source, or after our own ticks):
+                // the source's timestamp maps to our clock now.
+                let ours = tx.after_last(tx.clock_ts(now));
+                let offset = ours.wrapping_sub(pkt.header.timestamp);
+                tx.relay_anchor = Some((pkt.header.ssrc, offset));
+                marker = true;
+                offset
+            }
+        };
+        let timestamp = pkt.header.timestamp.wrapping_add(offset);
+        let header = RtpHeader {
+            marker,
+            payload_type: pt,
+            sequence: tx.seq,
+            timestamp,
+            ssrc: self.ssrc,
+            ..RtpHeader::default()
+        };
+        if header.write(buf).is_err() {
+            self.stats.relay_dropped += 1;
+            return;
+        }
+        let body = &mut buf[HEADER_LEN..HEADER_LEN + len];
+        if is_event {
+            body.copy_from_slice(pkt.payload);
+        } else {
+            bridge::transcode(from, tx.params.codec, pkt.payload, body);
+        }
+        let dest = self.latched_rtp.unwrap_or(tx.params.remote_rtp);
+        match self.rtp.send_to(&buf[..HEADER_LEN + len], dest) {
+            Ok(_) => {
+                self.stats.packets_sent += 1;
+                self.stats.octets_sent += len as u64;
+                self.stats.packets_relayed += 1;
+            }
+            Err(e) => {
+                self.stats.relay_dropped += 1;
+                tracing::debug!(stream = %self.id, "relay send failed: {e}");
+            }
+        }
+        tx.seq = tx.seq.wrapping_add(1);
+        tx.marker_pending = false;
+        tx.last_ts = Some(timestamp);
+        tx.last_relay_ns = now;
+    }
+
+    /// The slab slot of the other leg, while bridged.
+    pub(crate) fn bridge_slot(&self) -> Option<usize> {
+        self.bridge.map(|b| b.peer_slot)
+    }
+
+    /// The other leg, while bridged.
+    pub(crate) fn bridged_to(&self) -> Option<StreamId> {
+        self.bridge.map(|b| b.peer)
+    }
+
+    /// Starts relaying to/from `link` (its own ticks stop but for fill-in).
+    pub(crate) fn set_bridge(&mut self, link: BridgeLink) {
+        self.bridge = Some(link);
+        if let Some(tx) = &mut self.tx {
+            tx.marker_pending = true;
+            tx.relay_anchor = None;
+            tx.last_relay_ns = 0;
+        }
+    }
+
+    /// Ends the bridge on this side (ticks resume; a recording held here
+    /// is handed to the writer to be finalised).
+    pub(crate) fn clear_bridge(&mut self) -> Option<BridgeLink> {
+        self.rec_tap = None;
+        if let Some(r) = self.recorder.take() {
+            r.finish();
+        }
+        if let Some(tx) = &mut self.tx {
+            tx.marker_pending = true;
+        }
+        self.bridge.take()
+    }
+
+    /// Sends decoded received audio to side `side` of a bridge recording.
+    pub(crate) fn set_rec_tap(&mut self, mix: Arc<Mutex<RecMix>>, side: usize) {
+        self.rec_tap = Some((mix, side));
+    }
+
+    /// Holds the bridge recording (frames are cut on this leg's ticks).
+    pub(crate) fn set_recorder(&mut self, r: Recorder) {
+        if let Some(old) = self.recorder.replace(r) {
+            old.finish();
+        }
     }
 
     fn on_rtcp(&mut self, data: &[u8], src: SocketAddr, now: u64, own_socket: bool) {

@@ -12,9 +12,11 @@
 //! Sockets are edge-triggered and drained until `WouldBlock`; commands
 //! arrive on a channel with a mio `Waker`. Nothing is allocated per packet.
 
+use crate::bridge::{RecMix, Recorder, Writer};
 use crate::engine::{MediaConfig, PlayId, PlayMode, Sink, StreamId, StreamParams, WorkerStats};
+use crate::ports::PortAllocator;
 use crate::prompt::PromptFrames;
-use crate::stream::{Buffers, Stream};
+use crate::stream::{BridgeLink, Buffers, Stream};
 use crate::sys::{self, TickTimer};
 use crate::MediaError;
 use mio::unix::SourceFd;
@@ -78,6 +80,18 @@ pub(crate) enum Command {
     },
     Close {
         id: StreamId,
+    },
+    Bridge {
+        a: StreamId,
+        b: StreamId,
+    },
+    Unbridge {
+        id: StreamId,
+    },
+    RecordBridge {
+        id: StreamId,
+        rec: u64,
+        writer: Writer,
     },
     Shutdown,
 }
@@ -201,6 +215,7 @@ pub(crate) fn spawn(
     cfg: Arc<MediaConfig>,
     sink: Sink,
     epoch_ns: u64,
+    ports: Arc<PortAllocator>,
 ) -> Result<WorkerHandle, MediaError> {
     let poll = Poll::new()?;
     let waker = Waker::new(poll.registry(), WAKER)?;
@@ -215,6 +230,7 @@ pub(crate) fn spawn(
         timer,
         cfg,
         sink,
+        ports,
         shared: shared.clone(),
         epoch_ns,
         next_sub: 0,
@@ -243,6 +259,7 @@ struct Worker {
     timer: TickTimer,
     cfg: Arc<MediaConfig>,
     sink: Sink,
+    ports: Arc<PortAllocator>,
     shared: Arc<Shared>,
     epoch_ns: u64,
     /// Next phase tick to process; phase tick m is due at
@@ -345,13 +362,17 @@ impl Worker {
 
     fn readable(&mut self, token: usize) {
         let (slot, rtcp) = (token / 2, token % 2 == 1);
-        let Some(Some(s)) = self.streams.get_mut(slot) else {
+        let peer_slot = match self.streams.get(slot) {
+            Some(Some(s)) => s.bridge_slot(),
+            _ => return,
+        };
+        let (Some(s), peer) = pair_mut(&mut self.streams, slot, peer_slot) else {
             return;
         };
         if rtcp {
             s.drain_rtcp(&mut self.bufs);
         } else {
-            s.drain_rtp(&mut self.bufs, &*self.sink);
+            s.drain_rtp(&mut self.bufs, &*self.sink, peer);
         }
     }
 
@@ -421,6 +442,9 @@ impl Worker {
                     }
                 }
                 Command::Close { id } => self.close(id, now),
+                Command::Bridge { a, b } => self.bridge(a, b),
+                Command::Unbridge { id } => self.unbridge(id),
+                Command::RecordBridge { id, rec, writer } => self.record_bridge(id, rec, writer),
             }
         }
     }
@@ -428,6 +452,77 @@ impl Worker {
     fn stream(&mut self, id: StreamId) -> Option<&mut Stream> {
         let (slab, _) = *self.index.get(&id)?;
         self.streams.get_mut(slab)?.as_mut()
+    }
+
+    fn slot(&self, id: StreamId) -> Option<usize> {
+        let &(slot, _) = self.index.get(&id)?;
+        self.streams.get(slot)?.as_ref().map(|_| slot)
+    }
+
+    /// Links `a` and `b` (each is first unbridged from any other peer).
+    fn bridge(&mut self, a: StreamId, b: StreamId) {
+        let (Some(sa), Some(sb)) = (self.slot(a), self.slot(b)) else {
+            tracing::warn!(%a, %b, "bridge: unknown stream");
+            return;
+        };
+        if sa == sb {
+            return;
+        }
+        if self.stream(a).and_then(|s| s.bridged_to()) == Some(b) {
+            return;
+        }
+        self.unbridge(a);
+        self.unbridge(b);
+        if let Some(s) = self.stream(a) {
+            s.set_bridge(BridgeLink {
+                peer: b,
+                peer_slot: sb,
+            });
+        }
+        if let Some(s) = self.stream(b) {
+            s.set_bridge(BridgeLink {
+                peer: a,
+                peer_slot: sa,
+            });
+        }
+    }
+
+    /// Unlinks `id` and its peer, if bridged; a recording is finalised.
+    fn unbridge(&mut self, id: StreamId) {
+        let Some(link) = self.stream(id).and_then(|s| s.clear_bridge()) else {
+            return;
+        };
+        if let Some(s) = self.stream(link.peer) {
+            s.clear_bridge();
+        }
+    }
+
+    /// Records the bridge of `id` (left/side 0: `id`, right/side 1: its peer).
+    fn record_bridge(&mut self, id: StreamId, rec: u64, writer: Writer) {
+        let peer = self.stream(id).and_then(|s| s.bridged_to());
+        let recorder = Recorder {
+            rec,
+            mix: Arc::new(Mutex::new(RecMix::new())),
+            writer,
+            frames_sent: 0,
+            dropped: 0,
+        };
+        let Some(peer) = peer else {
+            // Not bridged: an empty recording, finalised at once.
+            recorder.finish();
+            return;
+        };
+        let mix = recorder.mix.clone();
+        if let Some(s) = self.stream(peer) {
+            s.set_rec_tap(mix.clone(), 1);
+        }
+        match self.stream(id) {
+            Some(s) => {
+                s.set_rec_tap(mix, 0);
+                s.set_recorder(recorder);
+            }
+            None => recorder.finish(),
+        }
     }
 
     fn add(&mut self, id: StreamId, rtp: UdpSocket, rtcp: UdpSocket) -> io::Result<()> {
@@ -446,7 +541,10 @@ impl Worker {
             self.free.push(slot);
             return Err(e);
         }
-        self.streams[slot] = Some(Stream::new(id, rtp, rtcp));
+        let port = rtp.local_addr().map_or(0, |a| a.port());
+        let mut stream = Stream::new(id, rtp, rtcp);
+        stream.port = port;
+        self.streams[slot] = Some(stream);
         let phase = (0..self.phases.len())
             .min_by_key(|&p| self.phases[p].len())
             .unwrap_or(0);
@@ -456,6 +554,8 @@ impl Worker {
     }
 
     fn close(&mut self, id: StreamId, now: u64) {
+        // The other leg of a bridge goes back to ticking.
+        self.unbridge(id);
         let Some((slot, phase)) = self.index.remove(&id) else {
             return;
         };
@@ -469,7 +569,30 @@ impl Worker {
         self.shared.streams.fetch_sub(1, Ordering::Relaxed);
         let stats = s.finish(now, &mut self.bufs);
         s.deregister(self.poll.registry());
+        let port = s.port;
         drop(s);
+        // The sockets are closed: the pair may be handed out again.
+        self.ports.release(port);
         (self.sink)(crate::MediaEvent::Closed { stream: id, stats });
+    }
+}
+
+/// Mutable access to slab entry `i` and, if given and different, entry `j`.
+fn pair_mut(
+    v: &mut [Option<Stream>],
+    i: usize,
+    j: Option<usize>,
+) -> (Option<&mut Stream>, Option<&mut Stream>) {
+    match j {
+        Some(j) if j != i && j < v.len() && i < v.len() => {
+            if i < j {
+                let (lo, hi) = v.split_at_mut(j);
+                (lo[i].as_mut(), hi[0].as_mut())
+            } else {
+                let (lo, hi) = v.split_at_mut(i);
+                (hi[0].as_mut(), lo[j].as_mut())
+            }
+        }
+        _ => (v.get_mut(i).and_then(|s| s.as_mut()), None),
     }
 }
