@@ -1149,8 +1149,8 @@ fn salvage(data: &[u8]) -> Option<Message> {
     Some(msg)
 }
 
-mod register;
 mod refer;
+mod register;
 mod uac;
 
 pub use uac::OutgoingCall;

@@ -17,7 +17,7 @@ pub mod sdp;
 pub mod transaction;
 pub mod transport;
 
-pub use auth::{AuthPolicy, LockoutScope};
+pub use auth::{AuthPolicy, DigestOffer, LockoutScope};
 pub use dialog::DialogId;
 pub use endpoint::OutgoingCall;
 pub use endpoint::{EndReason, Endpoint, EndpointConfig, Event, IncomingCall, Output};

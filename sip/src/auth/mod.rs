@@ -59,6 +59,25 @@ pub struct AuthPolicy {
     pub per_source: LockoutPolicy,
     /// Lockout per user.
     pub per_user: LockoutPolicy,
+    /// Which digest challenges a 401 carries, in order.
+    pub offer: DigestOffer,
+}
+
+/// The digest challenges offered, in order (RFC 8760 lets a server offer
+/// several; the client answers one it supports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DigestOffer {
+    /// MD5, then SHA-256 (the default): phones that answer the first
+    /// challenge they see still work, phones that prefer SHA-256 find it.
+    #[default]
+    Md5ThenSha256,
+    /// SHA-256, then MD5: RFC 8760's order of preference.
+    Sha256ThenMd5,
+    /// MD5 only: for softphones that give up when any challenge names an
+    /// algorithm they lack (baresip 1.0 of Debian 12, on libre 1).
+    Md5,
+    /// SHA-256 only.
+    Sha256,
 }
 
 impl Default for AuthPolicy {
@@ -68,6 +87,7 @@ impl Default for AuthPolicy {
             nonce_capacity: nonce::DEFAULT_CAPACITY,
             per_source: LockoutPolicy::per_source(),
             per_user: LockoutPolicy::per_user(),
+            offer: DigestOffer::default(),
         }
     }
 }
@@ -136,6 +156,7 @@ pub struct Authenticator {
     by_source: Lockout<IpAddr>,
     by_user: Lockout<String>,
     known_sources: HashMap<String, Vec<(IpAddr, Instant)>>,
+    offer: DigestOffer,
 }
 
 impl Authenticator {
@@ -154,6 +175,7 @@ impl Authenticator {
             by_source: Lockout::new(policy.per_source),
             by_user: Lockout::new(policy.per_user),
             known_sources: HashMap::new(),
+            offer: policy.offer,
         }
     }
 
@@ -202,22 +224,30 @@ impl Authenticator {
             .configure(policy.nonce_lifetime, policy.nonce_capacity);
         self.by_source.set_policy(policy.per_source);
         self.by_user.set_policy(policy.per_user);
+        self.offer = policy.offer;
     }
 
-    /// The two `WWW-Authenticate` values to send, SHA-256 first (RFC 8760).
+    /// The `WWW-Authenticate` values to send, as [`AuthPolicy::offer`] says.
     pub fn challenges(
         &mut self,
         now: Instant,
         rng: &mut fastrand::Rng,
         client: IpAddr,
         stale: bool,
-    ) -> [String; 2] {
-        let a = self.nonces.issue(now, rng, client);
-        let b = self.nonces.issue(now, rng, client);
-        [
-            digest::challenge(&self.realm, &a, Algorithm::Sha256, stale),
-            digest::challenge(&self.realm, &b, Algorithm::Md5, stale),
-        ]
+    ) -> Vec<String> {
+        let algorithms: &[Algorithm] = match self.offer {
+            DigestOffer::Md5ThenSha256 => &[Algorithm::Md5, Algorithm::Sha256],
+            DigestOffer::Sha256ThenMd5 => &[Algorithm::Sha256, Algorithm::Md5],
+            DigestOffer::Md5 => &[Algorithm::Md5],
+            DigestOffer::Sha256 => &[Algorithm::Sha256],
+        };
+        algorithms
+            .iter()
+            .map(|a| {
+                let nonce = self.nonces.issue(now, rng, client);
+                digest::challenge(&self.realm, &nonce, *a, stale)
+            })
+            .collect()
     }
 
     /// Remembers that `user` is reachable from `ip` (a success, or a restored binding).

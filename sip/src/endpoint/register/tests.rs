@@ -186,13 +186,14 @@ fn a_softphone_registers_with_sha256_after_a_challenge() {
     let www: Vec<&str> = challenge.headers_named("WWW-Authenticate").collect();
     assert_eq!(www.len(), 2);
     assert!(www[0].starts_with("Digest realm=\"ura\", nonce=\""));
+    // MD5 first by default (old softphones answer only the first), SHA-256 second.
     assert!(
-        www[0].ends_with("algorithm=SHA-256, qop=\"auth\""),
+        www[0].ends_with("algorithm=MD5, qop=\"auth\""),
         "{}",
         www[0]
     );
     assert!(
-        www[1].ends_with("algorithm=MD5, qop=\"auth\""),
+        www[1].ends_with("algorithm=SHA-256, qop=\"auth\""),
         "{}",
         www[1]
     );
@@ -831,4 +832,50 @@ fn a_retransmitted_register_gets_the_same_200() {
     );
     assert_eq!(again.to_tag(), first.to_tag());
     assert!(events.is_empty());
+}
+
+#[test]
+fn sha256_can_be_offered_first() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    ep.set_auth_policy(crate::AuthPolicy {
+        offer: crate::DigestOffer::Sha256ThenMd5,
+        ..crate::AuthPolicy::default()
+    });
+    let mut phone = Phone::new("1001", "secret-1001", "192.0.2.10:5060");
+    let raw = phone.register_raw("Contact: <sip:1001@192.0.2.10:5060>;expires=600\r\n");
+    ep.handle_input(t0, phone.flow, raw.as_bytes());
+    let (challenge, _) = only_response(&mut ep);
+    let www: Vec<&str> = challenge.headers_named("WWW-Authenticate").collect();
+    assert!(
+        www[0].ends_with("algorithm=SHA-256, qop=\"auth\""),
+        "{}",
+        www[0]
+    );
+    assert!(
+        www[1].ends_with("algorithm=MD5, qop=\"auth\""),
+        "{}",
+        www[1]
+    );
+}
+
+#[test]
+fn md5_alone_can_be_offered() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    ep.set_auth_policy(crate::AuthPolicy {
+        offer: crate::DigestOffer::Md5,
+        ..crate::AuthPolicy::default()
+    });
+    let mut phone = Phone::new("1001", "secret-1001", "192.0.2.10:5060");
+    let raw = phone.register_raw("Contact: <sip:1001@192.0.2.10:5060>;expires=600\r\n");
+    ep.handle_input(t0, phone.flow, raw.as_bytes());
+    let (challenge, _) = only_response(&mut ep);
+    let www: Vec<&str> = challenge.headers_named("WWW-Authenticate").collect();
+    assert_eq!(www.len(), 1);
+    assert!(
+        www[0].ends_with("algorithm=MD5, qop=\"auth\""),
+        "{}",
+        www[0]
+    );
 }
