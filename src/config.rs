@@ -74,6 +74,11 @@ pub struct ServeArgs {
     /// RTP ports allow).
     #[arg(long, env = "URA_MAX_CALLS")]
     pub max_calls: Option<usize>,
+    /// Digest challenges offered to agents' phones: `md5+sha256` (default),
+    /// `sha256+md5`, `md5` (for phones that give up on SHA-256, such as
+    /// baresip 1.0) or `sha256`.
+    #[arg(long, env = "URA_SIP_DIGEST")]
+    pub sip_digest: Option<String>,
 }
 
 /// The `[server]`-less TOML file: the same keys as the flags, snake_case.
@@ -97,6 +102,7 @@ pub struct FileConfig {
     recording_code: Option<String>,
     recording_pin: Option<String>,
     max_calls: Option<usize>,
+    sip_digest: Option<String>,
     #[serde(default)]
     numbers: Vec<crate::routing::NumberConfig>,
     #[serde(default)]
@@ -105,6 +111,10 @@ pub struct FileConfig {
     services: std::collections::BTreeMap<String, crate::routing::ServiceConfig>,
     #[serde(default)]
     ivrs: std::collections::BTreeMap<String, ura_ivr::IvrConfig>,
+    #[serde(default)]
+    queues: std::collections::BTreeMap<String, crate::queues::QueueConfig>,
+    #[serde(default)]
+    agents: std::collections::BTreeMap<String, crate::queues::AgentConfig>,
 }
 
 /// The settings ura runs with.
@@ -140,8 +150,25 @@ pub struct Config {
     pub recording_pin: Option<String>,
     /// Most calls at once (None: as many as the RTP ports allow).
     pub max_calls: Option<usize>,
+    /// Digest challenges offered to agents' phones.
+    pub sip_digest: ura_sip::DigestOffer,
     /// Numbers, schedules, services and IVRs (the demo when the file has no numbers).
     pub routing: crate::routing::RoutingConfig,
+}
+
+fn parse_digest(s: &str) -> Result<ura_sip::DigestOffer, UraError> {
+    use ura_sip::DigestOffer;
+    Ok(match s.to_ascii_lowercase().as_str() {
+        "md5+sha256" => DigestOffer::Md5ThenSha256,
+        "sha256+md5" => DigestOffer::Sha256ThenMd5,
+        "md5" => DigestOffer::Md5,
+        "sha256" => DigestOffer::Sha256,
+        _ => {
+            return Err(UraError::Config(format!(
+                "sip_digest: {s:?} is not one of md5+sha256, sha256+md5, md5, sha256"
+            )))
+        }
+    })
 }
 
 fn parse_ports(s: &str) -> Result<(u16, u16), UraError> {
@@ -202,6 +229,8 @@ impl Config {
                 schedules: file.schedules,
                 services: file.services,
                 ivrs: file.ivrs,
+                queues: file.queues,
+                agents: file.agents,
             }
         };
         // Refuse a bad routing now, with the field named.
@@ -222,6 +251,12 @@ impl Config {
                 .unwrap_or_else(|| "*97".into()),
             recording_pin,
             max_calls: args.max_calls.or(file.max_calls),
+            sip_digest: parse_digest(
+                args.sip_digest
+                    .as_deref()
+                    .or(file.sip_digest.as_deref())
+                    .unwrap_or("md5+sha256"),
+            )?,
             routing,
             store_url,
             sip,
@@ -272,6 +307,7 @@ impl Config {
         differs("media_workers", self.media_workers != new.media_workers);
         differs("media_realtime", self.media_realtime != new.media_realtime);
         differs("sip timers", self.timers != new.timers);
+        differs("sip_digest", self.sip_digest != new.sip_digest);
         differs("store", self.store_url != new.store_url);
         let applied = Config {
             routing: new.routing,

@@ -5,6 +5,7 @@
 //! ([`ura_prompts`]) into calls.
 
 pub mod admin;
+pub mod agent_cli;
 pub mod config;
 pub mod demo;
 pub mod engine;
@@ -13,5 +14,6 @@ pub mod http;
 #[cfg(feature = "local-audio")]
 pub mod mic;
 pub mod prompt_admin;
+pub mod queues;
 pub mod recorder;
 pub mod routing;

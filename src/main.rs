@@ -22,9 +22,12 @@ enum Command {
     /// Business hours.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
-    /// Prompts: import, list, render.
+    /// Prompts: import, say, record, list, render.
     #[command(subcommand)]
     Prompt(ura::admin::PromptCommand),
+    /// Agents: log in, log out, pause, resume, list (talks to a running ura).
+    #[command(subcommand)]
+    Agent(ura::agent_cli::AgentCli),
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +81,7 @@ fn main() -> std::process::ExitCode {
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
         Some(Command::Prompt(cmd)) => return finish(block_on(ura::admin::run(cmd))),
+        Some(Command::Agent(cmd)) => return finish(ura::agent_cli::run(cmd)),
         Some(Command::Schedule(ScheduleCommand::Check { number, at, config })) => {
             return finish(schedule_check(&number, at.as_deref(), config));
         }
@@ -218,13 +222,15 @@ async fn calls_table(url: &str, limit: i64) -> Result<String, ura::error::UraErr
     let calls = store.recent_calls(limit).await;
     store.close().await;
     let mut out = format!(
-        "{:<6} {:<24} {:<8} {:<7} {:<7} {:<10} {:<10} {:<16} {:<7} caller\n",
-        "id", "started", "number", "answer", "sched", "digits", "service", "cause", "side"
+        "{:<6} {:<24} {:<8} {:<7} {:<7} {:<10} {:<10} {:<16} {:<7} {:<10} {:<6} {:<6} {:<16} caller\n",
+        "id", "started", "number", "answer", "sched", "digits", "service", "cause", "side", "queue",
+        "agent", "wait", "queue-outcome"
     );
     for c in calls? {
+        let q = c.queue.as_ref();
         let _ = writeln!(
             out,
-            "{:<6} {:<24} {:<8} {:<7} {:<7} {:<10} {:<10} {:<16} {:<7} {}",
+            "{:<6} {:<24} {:<8} {:<7} {:<7} {:<10} {:<10} {:<16} {:<7} {:<10} {:<6} {:<6} {:<16} {}",
             c.id,
             c.started_at,
             c.number,
@@ -234,6 +240,11 @@ async fn calls_table(url: &str, limit: i64) -> Result<String, ura::error::UraErr
             c.service.as_deref().unwrap_or("-"),
             c.hangup_cause,
             c.hangup_side.as_str(),
+            q.map_or("-", |q| q.queue.as_str()),
+            q.and_then(|q| q.agent.as_deref()).unwrap_or("-"),
+            q.and_then(|q| q.wait_ms)
+                .map_or("-".to_string(), |ms| format!("{:.1}", ms as f64 / 1000.0)),
+            q.and_then(|q| q.outcome.as_deref()).unwrap_or("-"),
             c.caller
         );
     }
@@ -245,10 +256,14 @@ async fn serve(args: ServeArgs, config: Config) -> Result<(), ura::error::UraErr
         ura::error::UraError::io(format!("data dir {}", config.data_dir.display()), e)
     })?;
     let engine = Engine::start(config.clone()).await?;
-    let http = ura::http::serve(config.http, engine.counters.clone()).await?;
+    let http = ura::http::serve(config.http, engine.counters.clone(), engine.handle()).await?;
     tracing::info!(%http, "HTTP is up (/health)");
     // Tests read this line to learn the ports when they asked for port 0.
     println!("ura listening sip={} http={}", engine.sip_addr, http);
+    for (ext, password) in &engine.generated_passwords {
+        tracing::info!(agent = %ext, "agent password generated (kept in the data directory)");
+        println!("agent {ext} password: {password}");
+    }
     let mut config = config;
     let mut signals = Signals::new();
     while let Signal::Reload = signals.next().await {

@@ -57,7 +57,12 @@ pub struct ServiceConfig {
     /// Its own hours (a key of `[schedules]`), within the number's.
     #[serde(default)]
     pub schedule: Option<String>,
-    /// Until agent queues exist: seconds of hold music before the no-answer prompt.
+    /// The agent queue callers wait in (a key of `[queues]`); absent: the
+    /// queue with the service's id, if there is one.
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// A service with no queue: seconds of hold music before the no-answer
+    /// prompt.
     #[serde(default = "default_hold")]
     pub hold_seconds: u64,
 }
@@ -81,6 +86,12 @@ pub struct RoutingConfig {
     /// IVRs by name.
     #[serde(default)]
     pub ivrs: BTreeMap<String, IvrConfig>,
+    /// Agent queues by id.
+    #[serde(default)]
+    pub queues: BTreeMap<String, crate::queues::QueueConfig>,
+    /// Agents by extension.
+    #[serde(default)]
+    pub agents: BTreeMap<String, crate::queues::AgentConfig>,
 }
 
 /// A number ready to take calls.
@@ -96,6 +107,8 @@ pub struct Number {
     pub service_schedules: BTreeMap<ServiceId, Schedule>,
     /// Services by id.
     pub services: Arc<BTreeMap<ServiceId, ServiceConfig>>,
+    /// The agent queue of each service that has one.
+    pub queues: Arc<BTreeMap<ServiceId, String>>,
 }
 
 /// Every number, by each of its dialled forms.
@@ -169,6 +182,7 @@ impl Routing {
     /// Builds and validates the routing; errors name the table and field.
     pub fn build(cfg: &RoutingConfig) -> Result<Routing, UraError> {
         let bad = |what: String| UraError::Config(what);
+        crate::queues::check(&cfg.queues, &cfg.agents, &cfg.services)?;
         let mut schedules = BTreeMap::new();
         for (name, s) in &cfg.schedules {
             let built = s
@@ -195,6 +209,15 @@ impl Routing {
             services.insert(sid, s.clone());
         }
         let services = Arc::new(services);
+        let queues: Arc<BTreeMap<ServiceId, String>> = Arc::new(
+            cfg.services
+                .iter()
+                .filter_map(|(id, s)| {
+                    crate::queues::queue_of(id, Some(s), &cfg.queues)
+                        .map(|q| (ServiceId::new(id.as_str()), q.to_string()))
+                })
+                .collect(),
+        );
         let mut ivrs = BTreeMap::new();
         for (name, i) in &cfg.ivrs {
             for service in services_of(i) {
@@ -243,6 +266,7 @@ impl Routing {
                 schedule,
                 service_schedules: service_schedules.clone(),
                 services: services.clone(),
+                queues: queues.clone(),
             });
             for form in dial_forms(n) {
                 if routing

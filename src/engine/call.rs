@@ -1,5 +1,8 @@
 //! Calls: what the engine keeps per call, and how SIP and media events move
-//! a call along (SDP negotiation, media stream, the demo app).
+//! a call along (SDP negotiation, media stream, the demo app, the IVR, and
+//! agent queues in `legs`).
+
+mod legs;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -21,6 +24,7 @@ use ura_sip::{DialogId, EndReason, Endpoint, Event, IncomingCall};
 use ura_store::{CallRecord, HangupSide};
 
 use super::ivr_call::{Drive, IvrCall, Player, HANGUP_GRACE};
+use super::queues::{AgentCommand, Queues};
 use super::{CoreInput, Counters, StreamIndex};
 use crate::config::Config;
 use crate::demo::{Action, DemoApp, DemoNumber};
@@ -28,12 +32,23 @@ use crate::recorder::{RecAction, Recorder, MAX_RECORDING};
 use crate::routing::Routing;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use ura_router::{OfferId, TaskId};
 
-/// What runs a call: a built-in demo app, an IVR, or recording by phone.
+/// What runs a call: a built-in demo app, an IVR, recording by phone, or
+/// an agent's feature code.
 enum App {
     Demo(DemoApp),
     Ivr(Box<IvrCall>),
     Recorder(Box<RecCall>),
+    Feature(FeatureCall),
+}
+
+/// An agent's feature code (`*40` log in …): say what was done, hang up.
+struct FeatureCall {
+    /// The built-in prompt that says it.
+    prompt: &'static str,
+    /// That prompt, playing.
+    play: Option<PlayId>,
 }
 
 /// A call recording a prompt by phone.
@@ -64,6 +79,8 @@ struct Call {
     up: bool,
     /// For the call record.
     record: CallRecord,
+    /// In an agent queue, or bridged to an agent from one.
+    waiting: Option<legs::Waiting>,
 }
 
 /// All calls of the engine.
@@ -81,6 +98,14 @@ pub struct Calls {
     /// Per-call deadlines (IVR timers, stub queue, delayed hang-ups); stale
     /// entries are skipped when they come up.
     timers: BinaryHeap<Reverse<(Instant, DialogId)>>,
+    /// The router and its names.
+    queues: Queues,
+    /// Calls to agents' phones, by their dialog.
+    legs: HashMap<DialogId, legs::AgentLeg>,
+    /// Callers in queues, by task.
+    tasks: HashMap<TaskId, DialogId>,
+    /// Agent legs ringing, by offer.
+    offers: HashMap<OfferId, DialogId>,
 }
 
 /// Now, as the RFC 3339 UTC text call records hold.
@@ -103,6 +128,7 @@ fn new_record(call: &IncomingCall, number: &str) -> CallRecord {
         service: None,
         hangup_cause: String::new(),
         hangup_side: HangupSide::Ura,
+        queue: None,
     }
 }
 
@@ -144,6 +170,8 @@ impl Calls {
         records: UnboundedSender<CallRecord>,
     ) -> Calls {
         let config_routing = config.routing.clone();
+        let mut queues = Queues::new(fastrand::u64(..));
+        queues.apply(Instant::now(), &config_routing);
         Calls {
             media,
             prompts: PromptSet::new(prompts),
@@ -159,17 +187,41 @@ impl Calls {
                 Routing::default()
             }),
             timers: BinaryHeap::new(),
+            queues,
+            legs: HashMap::new(),
+            tasks: HashMap::new(),
+            offers: HashMap::new(),
         }
     }
 
     /// Reacts to a SIP event.
     pub fn on_sip(&mut self, now: Instant, ep: &mut Endpoint, event: Event) {
+        let Some(event) = self.leg_event(now, ep, event) else {
+            return;
+        };
         match event {
             Event::IncomingCall(call) => self.incoming(now, ep, call),
             Event::Confirmed { dialog, body } => self.confirmed(now, ep, dialog, body),
             Event::ReOffer { dialog, body } => self.reoffer(now, ep, dialog, body),
             Event::InfoDigit { dialog, digit } => self.digit(now, dialog, digit),
-            Event::Ended { dialog, reason } => self.ended(now, dialog, reason),
+            Event::Ended { dialog, reason } => self.ended(now, ep, dialog, reason),
+            Event::Registered {
+                user,
+                contact,
+                flow,
+                ..
+            } => {
+                tracing::info!(%user, %contact, remote = %flow.remote, "agent registered");
+                self.reachability(now, ep, &user)
+            }
+            Event::Unregistered {
+                user,
+                contact,
+                reason,
+            } => {
+                tracing::info!(%user, %contact, ?reason, "agent unregistered");
+                self.reachability(now, ep, &user)
+            }
             Event::AuthLockout {
                 scope,
                 source,
@@ -177,20 +229,9 @@ impl Calls {
                 failures,
                 ..
             } => tracing::warn!(%source, ?user, ?scope, failures, "SIP authentication lockout"),
-            Event::Registered {
-                user,
-                contact,
-                flow,
-                ..
-            } => tracing::info!(%user, %contact, remote = %flow.remote, "agent registered"),
-            Event::Unregistered {
-                user,
-                contact,
-                reason,
-            } => tracing::info!(%user, %contact, ?reason, "agent unregistered"),
-            // Outgoing calls are not placed by the engine yet.
+            // Outgoing calls that are not agent legs: none are placed.
             Event::Progress { .. } | Event::Answered { .. } | Event::CallFailed { .. } => {}
-            // Transfers are not implemented yet: tell the transferor it failed.
+            // A REFER from a caller (not an agent leg): not offered.
             Event::Refer { dialog, .. } => {
                 let _ = ep.notify_refer(now, dialog, 603, "Declined", true);
             }
@@ -241,7 +282,25 @@ impl Calls {
             .or(call.to_user.clone())
             .unwrap_or_default();
         let to_user = call.to_user.clone().unwrap_or_default();
-        let app = if let Some(n) = self
+        let app = if let Some(cmd) = AgentCommand::from_feature_code(&number) {
+            let prompt = match call.authenticated_user.as_deref() {
+                Some(ext) => match self.agent_command(now, ext, &cmd) {
+                    Ok(()) => {
+                        tracing::info!(%dialog, agent = %ext, ?cmd, "agent feature code");
+                        cmd.prompt()
+                    }
+                    Err(e) => {
+                        tracing::info!(%dialog, agent = %ext, ?cmd, error = %e, "agent feature code refused");
+                        "ivr-invalid"
+                    }
+                },
+                None => {
+                    tracing::info!(%dialog, from = %call.from, "feature code from a phone that is not an agent's");
+                    "agent-not-agent"
+                }
+            };
+            App::Feature(FeatureCall { prompt, play: None })
+        } else if let Some(n) = self
             .routing
             .lookup(&number)
             .or_else(|| self.routing.lookup(&to_user))
@@ -344,6 +403,7 @@ impl Calls {
                 answered: None,
                 up: false,
                 record,
+                waiting: None,
             },
         );
         if self.config.ring.is_zero() {
@@ -415,6 +475,22 @@ impl Calls {
                 r.rec.started(now);
                 self.drive_recorder(now, dialog);
             }
+            App::Feature(f) => {
+                let lang = ura_prompts::BuiltinLanguage::PtBr;
+                match self.prompts.get_in(lang, f.prompt).cloned() {
+                    Some(clip) => {
+                        let play = PlayId(self.next_play);
+                        self.next_play += 1;
+                        self.media
+                            .play(call.stream, play, clip, PlayMode::Replace, false);
+                        f.play = Some(play);
+                    }
+                    None => {
+                        call.hangup_at = Some(now + HANGUP_GRACE);
+                        self.schedule(dialog);
+                    }
+                }
+            }
         }
     }
 
@@ -480,6 +556,7 @@ impl Calls {
         for (name, frames) in prompts {
             self.prompts.insert(name, frames);
         }
+        self.queues.apply(Instant::now(), &config.routing);
         self.config = config;
     }
 
@@ -505,6 +582,9 @@ impl Calls {
             call.hangup_at = drive.hangup_at;
         }
         self.schedule(dialog);
+        if let Some(service) = drive.enqueue {
+            self.enqueue(Instant::now(), dialog, service);
+        }
     }
 
     /// Queues the call's next deadline.
@@ -515,7 +595,7 @@ impl Calls {
         let ivr = match &call.app {
             App::Ivr(ivr) => ivr.poll_timeout(),
             App::Recorder(r) => r.rec.poll_timeout(),
-            App::Demo(_) => None,
+            App::Demo(_) | App::Feature(_) => None,
         };
         if let Some(t) = [call.hangup_at, ivr].into_iter().flatten().min() {
             self.timers.push(Reverse((t, dialog)));
@@ -524,11 +604,16 @@ impl Calls {
 
     /// The earliest per-call deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _))| *t)
+        let calls = self.timers.peek().map(|Reverse((t, _))| *t);
+        [calls, self.queues.router.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Runs the per-call deadlines due at `now`.
     pub fn handle_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
+        self.queues.router.handle_timeout(now);
         while let Some(Reverse((t, dialog))) = self.timers.peek().copied() {
             if t > now {
                 break;
@@ -596,6 +681,10 @@ impl Calls {
         let Some(call) = self.calls.get_mut(&dialog) else {
             return;
         };
+        if call.waiting.as_ref().is_some_and(|w| w.leg.is_some()) {
+            // Bridged: the digit was relayed to the agent.
+            return;
+        }
         tracing::info!(%dialog, digit = %key, "DTMF");
         call.record.digits.push(key);
         match &mut call.app {
@@ -610,6 +699,7 @@ impl Calls {
                 r.rec.digit(now, key);
                 self.drive_recorder(now, dialog);
             }
+            App::Feature(_) => {}
         }
     }
 
@@ -648,10 +738,11 @@ impl Calls {
         }
     }
 
-    fn ended(&mut self, now: Instant, dialog: DialogId, reason: EndReason) {
+    fn ended(&mut self, now: Instant, ep: &mut Endpoint, dialog: DialogId, reason: EndReason) {
         let Some(mut call) = self.calls.remove(&dialog) else {
             return;
         };
+        self.caller_ended(now, ep, &mut call);
         let record = &mut call.record;
         record.ended_at = wall_clock();
         let (cause, side) = match reason {
@@ -663,7 +754,7 @@ impl Calls {
         if record.hangup_cause.is_empty() || side == HangupSide::Caller {
             record.hangup_cause = cause.to_string();
         }
-        record.hangup_side = side;
+        record.hangup_side = Calls::hangup_side(&record.hangup_cause, side);
         let _ = self.records.send(call.record.clone());
         if call.answered.is_some() {
             self.counters.active_calls.fetch_sub(1, Ordering::Relaxed);
@@ -715,6 +806,12 @@ impl Calls {
                             self.drive_recorder(now, dialog);
                         }
                     }
+                    App::Feature(f) => {
+                        if f.play == Some(play) {
+                            call.hangup_at = Some(now + HANGUP_GRACE);
+                            self.schedule(dialog);
+                        }
+                    }
                 }
             }
             MediaEvent::Recorded { stream, pcm } => {
@@ -732,10 +829,20 @@ impl Calls {
                 }
             }
             MediaEvent::RtpTimeout { stream } => {
-                if let Some(&dialog) = self.streams.get(&stream) {
+                if let Some(leg) = self.leg_of_stream(stream) {
+                    self.leg_rtp_timeout(now, ep, leg);
+                } else if let Some(&dialog) = self.streams.get(&stream) {
                     tracing::info!(%dialog, "no RTP for {:?}: hanging up", self.config.rtp_timeout);
                     self.hangup(now, ep, dialog, "rtp-timeout");
                 }
+            }
+            MediaEvent::BridgeRecorded {
+                stream,
+                path,
+                seconds,
+                dropped_frames,
+            } => {
+                tracing::info!(%stream, path = %path.display(), seconds, dropped_frames, "bridged call recorded");
             }
             MediaEvent::Closed { stream, stats } => {
                 if let Some(dialog) = self.streams.remove(&stream) {
@@ -750,6 +857,9 @@ impl Calls {
         let dialogs: Vec<DialogId> = self.calls.keys().copied().collect();
         for d in dialogs {
             self.hangup(now, ep, d, "shutdown");
+        }
+        for leg in self.legs.keys() {
+            let _ = ep.hangup(now, *leg);
         }
     }
 

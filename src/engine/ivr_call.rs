@@ -1,7 +1,8 @@
 //! A call in an IVR: the engine's side of a [`ura_ivr::Flow`]. It turns the
-//! flow's prompts into built-in clips played back to back, runs the stub
-//! queue (hold music, then "no agents") until agent queues exist, and
-//! notes what the call record needs.
+//! flow's prompts into built-in clips played back to back, hands a chosen
+//! service to the engine (which puts the caller in the service's agent
+//! queue), runs the stub queue (hold music, then "no agents") for a
+//! service without a queue, and notes what the call record needs.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +28,9 @@ pub const HANGUP_GRACE: Duration = Duration::from_millis(200);
 pub struct Drive {
     /// Hang up at this time.
     pub hangup_at: Option<Instant>,
+    /// The caller chose this service: put them in its queue (or call
+    /// [`IvrCall::stub_queue`] when it has none).
+    pub enqueue: Option<ura_ivr::ServiceId>,
 }
 
 /// The IVR side of one call.
@@ -235,6 +239,52 @@ impl IvrCall {
         [flow, self.queue_until].into_iter().flatten().min()
     }
 
+    /// The service has no agent queue: hold music for its `hold_seconds`,
+    /// then the flow hears that nobody could take the call.
+    pub fn stub_queue(
+        &mut self,
+        now: Instant,
+        service: &ura_ivr::ServiceId,
+        player: &mut Player<'_>,
+    ) {
+        let hold = self
+            .number
+            .services
+            .get(service)
+            .map_or(20, |s| s.hold_seconds);
+        tracing::info!(%service, hold, "no queue for the service: hold music, then no agents");
+        if let Some(music) = player.prompts.get_in(self.lang(), "hold-music") {
+            player.play(std::slice::from_ref(music), true);
+        }
+        self.queue_until = Some(now + Duration::from_secs(hold));
+    }
+
+    /// The agent queue is done with the caller: answered (the flow is
+    /// over) or not (the flow plays the no-answer prompt, then its
+    /// fallback).
+    pub fn queue_result(
+        &mut self,
+        now: Instant,
+        result: QueueResult,
+        player: &mut Player<'_>,
+        record: &mut CallRecord,
+    ) -> Drive {
+        if let Some(f) = self.flow.as_mut() {
+            f.queue_result(now, result);
+        }
+        self.drive(now, player, record)
+    }
+
+    /// The agent queue of a service of this number, if it has one.
+    pub fn queue_of(&self, service: &ura_ivr::ServiceId) -> Option<String> {
+        self.number.queues.get(service).cloned()
+    }
+
+    /// The language of what the caller hears.
+    pub fn language(&self) -> BuiltinLanguage {
+        self.lang()
+    }
+
     /// Runs the flow's timers and the stub queue.
     pub fn handle_timeout(
         &mut self,
@@ -287,18 +337,7 @@ impl IvrCall {
                     player.media.stop_play(player.stream);
                     self.plays.clear();
                 }
-                Output::Enqueue { service } => {
-                    let hold = self
-                        .number
-                        .services
-                        .get(&service)
-                        .map_or(20, |s| s.hold_seconds);
-                    tracing::info!(%service, hold, "queued (stub: hold music, then no agents)");
-                    if let Some(music) = player.prompts.get_in(lang, "hold-music") {
-                        player.play(std::slice::from_ref(music), true);
-                    }
-                    self.queue_until = Some(now + Duration::from_secs(hold));
-                }
+                Output::Enqueue { service } => result.enqueue = Some(service),
                 Output::Hangup { cause } => {
                     record.hangup_cause = format!("ivr-{cause:?}").to_lowercase();
                     result.hangup_at = Some(now + HANGUP_GRACE);

@@ -9,6 +9,8 @@
 mod call;
 mod ivr_call;
 mod prompt_set;
+pub mod queues;
+mod registrations;
 mod sip_io;
 
 use std::collections::HashMap;
@@ -76,6 +78,21 @@ pub enum CoreInput {
         /// Every stored prompt, as the store has them now.
         prompts: Vec<(String, ura_media::PromptFrames)>,
     },
+    /// An agent's command from the command line (HTTP); the answer says
+    /// what was done or why not.
+    Agent {
+        /// The agent's extension.
+        ext: String,
+        /// What to do.
+        cmd: queues::AgentCommand,
+        /// Where the answer goes.
+        reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
+    /// The live view of queues and agents (HTTP).
+    Status {
+        /// Where the view goes.
+        reply: tokio::sync::oneshot::Sender<serde_json::Value>,
+    },
     /// Hang up every call and stop.
     Shutdown,
 }
@@ -93,6 +110,9 @@ pub struct Counters {
 pub struct Engine {
     /// Where SIP listens (UDP and TCP).
     pub sip_addr: SocketAddr,
+    /// Agents whose password ura generated (extension, password), to be
+    /// printed at start.
+    pub generated_passwords: Vec<(String, String)>,
     /// Live counters.
     pub counters: Arc<Counters>,
     inputs: UnboundedSender<CoreInput>,
@@ -104,7 +124,9 @@ pub struct Engine {
 
 impl Engine {
     /// Binds the sockets, starts the media workers and the core task.
-    pub async fn start(config: Config) -> Result<Engine, UraError> {
+    pub async fn start(mut config: Config) -> Result<Engine, UraError> {
+        let generated_passwords =
+            crate::queues::fill_passwords(&mut config.routing.agents, &config.data_dir)?;
         let prompts = Arc::new(BuiltinPrompts::load()?);
         let store = Store::open(&config.store_url).await?;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -123,7 +145,7 @@ impl Engine {
             },
         )?;
         let (sockets, sip_addr) = sip_io::bind(config.sip, tx.clone()).await?;
-        let endpoint = Endpoint::new(
+        let mut endpoint = Endpoint::new(
             EndpointConfig {
                 timers: config.timers,
                 user_agent: format!("ura/{}", env!("CARGO_PKG_VERSION")),
@@ -132,6 +154,13 @@ impl Engine {
             },
             fastrand::u64(..),
         );
+        endpoint.set_auth_policy(ura_sip::AuthPolicy {
+            offer: config.sip_digest,
+            ..ura_sip::AuthPolicy::default()
+        });
+        endpoint.set_users(agent_users(&config));
+        let (registrations, restored) =
+            registrations::Registrations::start(store.clone(), &mut endpoint).await;
         let counters = Arc::new(Counters::default());
         let library = crate::prompt_admin::library(&config.data_dir)?;
         let stored_prompts = crate::prompt_admin::load_all(&store, &library).await?;
@@ -153,16 +182,21 @@ impl Engine {
         for (name, frames) in stored_prompts {
             calls.prompt_saved(name, frames);
         }
+        for agent in &restored {
+            calls.reachability(Instant::now(), &endpoint, agent);
+        }
         let core = Core {
             prompt_admin,
             calls,
             endpoint,
             sockets,
+            registrations,
         };
         let core = tokio::spawn(core.run(rx));
         tracing::info!(sip = %sip_addr, rtp = ?config.rtp_ports, "ura is answering calls");
         Ok(Engine {
             sip_addr,
+            generated_passwords,
             counters,
             inputs: tx,
             core,
@@ -175,7 +209,8 @@ impl Engine {
     /// Applies a configuration read again, with the stored prompts as they
     /// are now (prompts imported with the CLI while ura runs). Returns how
     /// many numbers and stored prompts new calls will see.
-    pub async fn reload(&self, config: Config) -> Result<(usize, usize), UraError> {
+    pub async fn reload(&self, mut config: Config) -> Result<(usize, usize), UraError> {
+        crate::queues::fill_passwords(&mut config.routing.agents, &config.data_dir)?;
         let routing = crate::routing::Routing::build(&config.routing)?;
         let numbers = routing.numbers().len();
         let prompts = crate::prompt_admin::load_all(&self.store, &self.library).await?;
@@ -190,12 +225,47 @@ impl Engine {
         Ok((numbers, count))
     }
 
+    /// A handle for the HTTP side: agent commands and the live view.
+    pub fn handle(&self) -> EngineHandle {
+        EngineHandle {
+            inputs: self.inputs.clone(),
+        }
+    }
+
     /// Hangs up every call (BYE), waits for the core to stop and for every
     /// call record to be written.
     pub async fn shutdown(self) {
         let _ = self.inputs.send(CoreInput::Shutdown);
         let _ = self.core.await;
         let _ = self.recorder.await;
+    }
+}
+
+/// What the HTTP side may ask of a running engine.
+#[derive(Clone)]
+pub struct EngineHandle {
+    inputs: UnboundedSender<CoreInput>,
+}
+
+impl EngineHandle {
+    /// Carries out an agent's command (log in, pause…).
+    pub async fn agent_command(
+        &self,
+        ext: String,
+        cmd: queues::AgentCommand,
+    ) -> Result<(), String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.inputs
+            .send(CoreInput::Agent { ext, cmd, reply })
+            .map_err(|_| "ura is stopping".to_string())?;
+        answer.await.map_err(|_| "ura is stopping".to_string())?
+    }
+
+    /// The live view of queues and agents.
+    pub async fn queue_status(&self) -> Option<serde_json::Value> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.inputs.send(CoreInput::Status { reply }).ok()?;
+        answer.await.ok()
     }
 }
 
@@ -215,6 +285,16 @@ fn spawn_recorder(store: Store) -> (UnboundedSender<CallRecord>, tokio::task::Jo
     (tx, task)
 }
 
+/// The agents' SIP credentials (extension, password).
+fn agent_users(config: &Config) -> Vec<(String, String)> {
+    config
+        .routing
+        .agents
+        .iter()
+        .filter_map(|(ext, a)| a.password.clone().map(|p| (ext.clone(), p)))
+        .collect()
+}
+
 fn media_bind_ip(config: &Config) -> std::net::IpAddr {
     if config.sip.ip().is_unspecified() {
         config.sip.ip()
@@ -228,6 +308,7 @@ struct Core {
     sockets: sip_io::SipSockets,
     calls: Calls,
     prompt_admin: PromptSaver,
+    registrations: registrations::Registrations,
 }
 
 /// Saves prompts recorded by phone, off the core task.
@@ -314,7 +395,16 @@ impl Core {
                 config,
                 routing,
                 prompts,
-            } => self.calls.reload(*config, routing, prompts),
+            } => {
+                self.endpoint.set_users(agent_users(&config));
+                self.calls.reload(*config, routing, prompts)
+            }
+            CoreInput::Agent { ext, cmd, reply } => {
+                let _ = reply.send(self.calls.agent_command(now, &ext, &cmd));
+            }
+            CoreInput::Status { reply } => {
+                let _ = reply.send(self.calls.queue_status(now));
+            }
             CoreInput::Shutdown => {
                 self.calls.hangup_all(now, &mut self.endpoint);
                 self.flush();
@@ -328,10 +418,19 @@ impl Core {
     /// Sends what the endpoint produced and hands its events to the calls.
     fn flush(&mut self) {
         let now = Instant::now();
-        while let Some(out) = self.endpoint.poll_output() {
-            match out {
-                Output::Transmit(t) => self.sockets.send(t),
-                Output::Event(e) => self.calls.on_sip(now, &mut self.endpoint, e),
+        loop {
+            while let Some(out) = self.endpoint.poll_output() {
+                match out {
+                    Output::Transmit(t) => self.sockets.send(t),
+                    Output::Event(e) => {
+                        self.registrations.on_event(&e);
+                        self.calls.on_sip(now, &mut self.endpoint, e)
+                    }
+                }
+            }
+            // The router's decisions may send SIP (ringing an agent).
+            if !self.calls.drain_router(now, &mut self.endpoint) {
+                break;
             }
         }
     }

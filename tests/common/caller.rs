@@ -35,6 +35,39 @@ enum Signalling {
     Tcp(TcpStream, StreamFramer),
 }
 
+/// Collects every RTP packet arriving on `sock` (for at most 120 s, or
+/// until the returned list is dropped).
+pub fn receive_rtp(sock: Arc<UdpSocket>) -> Arc<Mutex<Vec<Rtp>>> {
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let r = received.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                if n < 12 || Arc::strong_count(&r) == 1 {
+                    continue;
+                }
+                let b = &buf[..n];
+                r.lock().unwrap().push(Rtp {
+                    at: Instant::now(),
+                    marker: b[1] & 0x80 != 0,
+                    pt: b[1] & 0x7f,
+                    seq: u16::from_be_bytes([b[2], b[3]]),
+                    ts: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+                    ssrc: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
+                    payload: b[12..].to_vec(),
+                });
+            } else if Arc::strong_count(&r) == 1 {
+                return;
+            }
+        }
+    });
+    received
+}
+
 /// The test caller.
 pub struct Caller {
     sig: Signalling,
@@ -71,33 +104,7 @@ impl Caller {
             (Signalling::Udp(s), local)
         };
         let rtp = Arc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
-        rtp.set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let (r, sock) = (received.clone(), rtp.clone());
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 2048];
-            let deadline = Instant::now() + Duration::from_secs(120);
-            while Instant::now() < deadline {
-                if let Ok((n, _)) = sock.recv_from(&mut buf) {
-                    if n < 12 || Arc::strong_count(&r) == 1 {
-                        continue;
-                    }
-                    let b = &buf[..n];
-                    r.lock().unwrap().push(Rtp {
-                        at: Instant::now(),
-                        marker: b[1] & 0x80 != 0,
-                        pt: b[1] & 0x7f,
-                        seq: u16::from_be_bytes([b[2], b[3]]),
-                        ts: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
-                        ssrc: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
-                        payload: b[12..].to_vec(),
-                    });
-                } else if Arc::strong_count(&r) == 1 {
-                    return;
-                }
-            }
-        });
+        let received = receive_rtp(rtp.clone());
         Caller {
             sig,
             local_sip,
@@ -232,6 +239,55 @@ Content-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{body}",
             self.ack(1);
         }
         resp
+    }
+
+    /// INVITE from `user` (an agent's phone) to `number`, answering a
+    /// digest challenge with `password`; on 200 sends the ACK. Returns the
+    /// final status (401 when the password is refused).
+    pub fn call_as(&mut self, number: &str, user: &str, password: &str) -> Option<u16> {
+        let invite = self.invite_bytes(number, true).replace(
+            "sip:caller@127.0.0.1>;tag=caller1",
+            &format!("sip:{user}@127.0.0.1>;tag=caller1"),
+        );
+        self.send_raw(invite.as_bytes());
+        let mut resp = self.recv_final(Duration::from_secs(10))?;
+        if resp.status() == Some(401) {
+            let challenge = resp
+                .headers_named("WWW-Authenticate")
+                .find(|c| !c.contains("SHA-256"))?
+                .to_string();
+            let uri = format!("sip:{number}@{}", self.server);
+            let auth = super::agent::authorization(user, password, &challenge, "INVITE", &uri);
+            self.cseq += 1;
+            let again = invite
+                .replace("CSeq: 1 INVITE", &format!("CSeq: {} INVITE", self.cseq))
+                .replace(
+                    "Max-Forwards: 70\r\n",
+                    &format!("Max-Forwards: 70\r\nAuthorization: {auth}\r\n"),
+                );
+            let again = again.replacen(
+                ";branch=z9hG4bK",
+                &format!(";branch=z9hG4bK{}", fastrand::u32(..)),
+                1,
+            );
+            self.send_raw(again.as_bytes());
+            resp = self.recv_final(Duration::from_secs(10))?;
+            if resp.status() == Some(401) {
+                return Some(401);
+            }
+        }
+        if resp.status() == Some(200) {
+            self.to_tag = resp.to_tag().map(str::to_string);
+            if let Ok(answer) = SessionDescription::parse(&resp.body) {
+                let m = &answer.media[0];
+                if let Some(ip) = m.connection_address(&answer) {
+                    self.remote_rtp = Some(SocketAddr::new(ip, m.port));
+                }
+            }
+            let cseq = self.cseq;
+            self.ack(cseq);
+        }
+        resp.status()
     }
 
     /// Sends the ACK for the INVITE's 2xx.

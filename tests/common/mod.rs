@@ -2,6 +2,8 @@
 //! find the real peers (SIPp, baresip) or say why a test skips.
 #![allow(dead_code)]
 
+pub mod agent;
+pub mod baresip;
 pub mod caller;
 pub mod sipp;
 
@@ -209,7 +211,7 @@ impl Drop for Ura {
 #[derive(Debug, Clone)]
 pub struct CallRow {
     /// The columns: id, started, number, answer, sched, digits, service,
-    /// cause, side, caller.
+    /// cause, side, queue, agent, wait, queue-outcome, caller.
     cols: Vec<String>,
 }
 
@@ -248,6 +250,12 @@ impl CallRow {
     /// Hang-up cause and side, as `cause/side`.
     pub fn ending(&self) -> String {
         format!("{}/{}", self.col(7), self.col(8))
+    }
+
+    /// The agent queue part, as `queue agent queue-outcome` (`-` for
+    /// none), e.g. `vendas 2001 answered`.
+    pub fn queue(&self) -> String {
+        format!("{} {} {}", self.col(9), self.col(10), self.col(12))
     }
 }
 

@@ -1,0 +1,149 @@
+//! `ura agent …`: agents log in, log out, pause and resume from the command
+//! line of the machine running ura, and supervisors list queues and agents.
+//! The commands talk to the running ura over its HTTP address.
+
+use std::net::SocketAddr;
+
+use clap::Subcommand;
+use serde_json::Value;
+
+/// The agent commands.
+#[derive(Debug, Subcommand)]
+pub enum AgentCli {
+    /// Start taking calls.
+    Login {
+        /// The agent's extension.
+        ext: String,
+        /// ura's HTTP address.
+        #[arg(long, env = "URA_HTTP", default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+    },
+    /// Stop taking calls.
+    Logout {
+        /// The agent's extension.
+        ext: String,
+        /// ura's HTTP address.
+        #[arg(long, env = "URA_HTTP", default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+    },
+    /// Stop taking calls for a while.
+    Pause {
+        /// The agent's extension.
+        ext: String,
+        /// Why (shown to supervisors).
+        #[arg(long, default_value = "pause")]
+        reason: String,
+        /// ura's HTTP address.
+        #[arg(long, env = "URA_HTTP", default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+    },
+    /// End a pause.
+    Resume {
+        /// The agent's extension.
+        ext: String,
+        /// ura's HTTP address.
+        #[arg(long, env = "URA_HTTP", default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+    },
+    /// Agents and queues as they are now.
+    List {
+        /// ura's HTTP address.
+        #[arg(long, env = "URA_HTTP", default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+    },
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+fn answer(mut resp: ureq::http::Response<ureq::Body>, http: SocketAddr) -> Result<Value, String> {
+    let status = resp.status();
+    let body: Value = resp
+        .body_mut()
+        .read_json()
+        .map_err(|e| format!("ura at {http} answered {status} without JSON: {e}"))?;
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err(body["error"]["message"]
+            .as_str()
+            .map_or_else(|| format!("ura answered {status}"), str::to_string))
+    }
+}
+
+fn unreachable(http: SocketAddr, e: ureq::Error) -> String {
+    format!("cannot reach ura at http://{http} ({e}); is `ura serve` running there? (--http)")
+}
+
+/// Runs an agent command; the text to print.
+pub fn run(cmd: AgentCli) -> Result<String, String> {
+    let (ext, action, http, reason) = match cmd {
+        AgentCli::List { http } => {
+            let resp = agent()
+                .get(format!("http://{http}/api/v1/agents"))
+                .call()
+                .map_err(|e| unreachable(http, e))?;
+            return Ok(table(&answer(resp, http)?));
+        }
+        AgentCli::Login { ext, http } => (ext, "login", http, None),
+        AgentCli::Logout { ext, http } => (ext, "logout", http, None),
+        AgentCli::Pause { ext, reason, http } => (ext, "pause", http, Some(reason)),
+        AgentCli::Resume { ext, http } => (ext, "resume", http, None),
+    };
+    let url = format!("http://{http}/api/v1/agents/{ext}/{action}");
+    let resp = agent()
+        .post(url)
+        .send_json(serde_json::json!({ "reason": reason }))
+        .map_err(|e| unreachable(http, e))?;
+    answer(resp, http)?;
+    Ok(format!("agent {ext}: {action} done\n"))
+}
+
+/// Agents and queues as a table.
+fn table(v: &Value) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<10} {:<24} {:>6} {:>8} {:>6}",
+        "agent", "state", "offers", "answered", "missed"
+    );
+    for a in v["agents"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "{:<10} {:<24} {:>6} {:>8} {:>6}",
+            a["agent"].as_str().unwrap_or("?"),
+            a["state"].as_str().unwrap_or("?"),
+            a["offers"],
+            a["answered"],
+            a["missed"]
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<12} {:>7} {:>9} {:>8} {:>9} {:>10}",
+        "queue", "waiting", "logged-in", "answered", "abandoned", "service-%"
+    );
+    for (name, q) in v["queues"].as_object().into_iter().flatten() {
+        let sl = q["service_level_pct"]
+            .as_f64()
+            .map_or("-".to_string(), |p| format!("{p:.0}"));
+        let _ = writeln!(
+            out,
+            "{:<12} {:>7} {:>9} {:>8} {:>9} {:>10}",
+            name,
+            q["waiting"].as_array().map_or(0, Vec::len),
+            q["logged_in"],
+            q["answered"],
+            q["abandoned"],
+            sl
+        );
+    }
+    out
+}

@@ -1,0 +1,420 @@
+//! A caller reaches a human: agents register test softphones (digest
+//! auth), a caller dials 1000 and presses 1, the router picks the agent,
+//! ura rings the agent's phone and bridges the two, audio flows both ways
+//! (transcoded when the agent answers in A-law), and hang-ups, misses,
+//! positions, hold and transfers behave as a contact center expects.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::agent::Phone;
+use common::caller::Caller;
+use common::Ura;
+use serde_json::Value;
+use ura_media::g711;
+
+/// Two agents in the vendas queue of 1000; 2001 logged in at start, 2002
+/// not. Short timers so the tests stay short.
+fn config(extra_queue: &str) -> String {
+    format!(
+        r#"
+[[numbers]]
+number = "1000"
+name = "Central"
+ivr = "main"
+
+[services.vendas]
+name = "vendas"
+queue = "vendas"
+
+[services.suporte]
+name = "suporte"
+queue = "suporte"
+
+[queues.vendas]
+ring_seconds = 3
+retry_seconds = 1
+wrapup_seconds = 2
+{extra_queue}
+
+[queues.suporte]
+ring_seconds = 3
+wrapup_seconds = 1
+announce_seconds = 0
+join_empty = true
+
+[agents.2001]
+name = "Ana"
+password = "senha-2001"
+queues = {{ vendas = 1 }}
+logged_in = true
+
+[agents.2002]
+name = "Bia"
+password = "senha-2002"
+queues = {{ vendas = 1, suporte = 1 }}
+
+[ivrs.main.menu]
+items = [
+  {{ digits = "1", label = "vendas", target = {{ service = "vendas" }} }},
+  {{ digits = "2", label = "suporte", target = {{ service = "suporte" }} }},
+]
+"#
+    )
+}
+
+fn http(ura: &Ura) -> ureq::Agent {
+    let _ = ura;
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+fn agent_action(ura: &Ura, ext: &str, action: &str) -> u16 {
+    http(ura)
+        .post(format!("http://{}/api/v1/agents/{ext}/{action}", ura.http))
+        .send_json(serde_json::json!({}))
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+fn agent_state(ura: &Ura, ext: &str) -> String {
+    let v: Value = http(ura)
+        .get(format!("http://{}/api/v1/agents", ura.http))
+        .call()
+        .expect("GET /api/v1/agents")
+        .body_mut()
+        .read_json()
+        .expect("JSON");
+    v["agents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["agent"] == ext)
+        .and_then(|a| a["state"].as_str())
+        .unwrap_or("?")
+        .to_string()
+}
+
+/// Polls the agent's state until it is `want`, for at most `secs`.
+fn wait_state(ura: &Ura, ext: &str, want: &str, secs: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let s = agent_state(ura, ext);
+        if s == want || Instant::now() > deadline {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A caller on 1000 who pressed `key` (during the welcome: type-ahead).
+fn caller_in_queue(ura: &Ura, key: char) -> Caller {
+    let mut caller = Caller::new(ura.sip, false);
+    let resp = caller.call("1000");
+    assert_eq!(resp.status(), Some(200));
+    caller.silence(5);
+    caller.rfc4733_digit(key);
+    caller
+}
+
+/// 400 ms of a 1 kHz-ish µ-law pattern, different for each `seed`.
+fn pattern(seed: u8) -> Vec<u8> {
+    (0..20 * 160)
+        .map(|i| {
+            let s = ((i as f64 * (0.7 + seed as f64 * 0.1)).sin() * 8000.0) as i16;
+            g711::ulaw_encode(s)
+        })
+        .collect()
+}
+
+fn alaw_of_ulaw(u: u8) -> u8 {
+    g711::alaw_encode(g711::ulaw_decode(u))
+}
+
+fn ulaw_of_alaw(a: u8) -> u8 {
+    g711::ulaw_encode(g711::alaw_decode(a))
+}
+
+/// Whether `sent` (160-byte frames) arrives, in order, in `got`.
+fn arrived(got: &[Vec<u8>], sent: &[u8]) -> bool {
+    common::caller::find_frames(got, sent, 0).is_some()
+}
+
+#[test]
+fn the_longest_idle_agent_answers_and_audio_flows_both_ways() {
+    let ura = Ura::start_with_config(&config("announce_seconds = 0"), &[]);
+    let mut ana = Phone::new(ura.sip, "2001", "senha-2001");
+    let mut bia = Phone::new(ura.sip, "2002", "senha-2002");
+    assert_eq!(ana.register(600), Some(200));
+    assert_eq!(bia.register(600), Some(200));
+    // Bia logs in after Ana: Ana has been idle longest.
+    assert_eq!(agent_action(&ura, "2002", "login"), 200);
+    assert_eq!(agent_state(&ura, "2002"), "available");
+
+    let mut caller = caller_in_queue(&ura, '1');
+    let invite = ana
+        .ring(Duration::from_secs(10))
+        .expect("Ana's phone rings");
+    assert!(
+        invite
+            .header("From")
+            .is_some_and(|f| f.contains("sip:caller@")),
+        "caller ID is the caller's: {:?}",
+        invite.header("From")
+    );
+    assert_eq!(invite.header("X-Ura-Queue"), Some("vendas"));
+    assert_eq!(wait_state(&ura, "2001", "ringing", 3), "ringing");
+    // Ana answers in A-law; the caller speaks µ-law: ura transcodes.
+    assert!(ana.answer(invite, 8), "ACK for Ana's 200");
+    assert_eq!(wait_state(&ura, "2001", "on-call", 3), "on-call");
+    std::thread::sleep(Duration::from_millis(300));
+    let from_caller = pattern(1);
+    caller.send_audio(&from_caller);
+    let from_ana: Vec<u8> = pattern(2).iter().map(|u| alaw_of_ulaw(*u)).collect();
+    ana.send_audio(8, &from_ana);
+    std::thread::sleep(Duration::from_millis(300));
+
+    let heard_by_ana: Vec<Vec<u8>> = ana.audio().into_iter().map(|p| p.payload).collect();
+    let want: Vec<u8> = from_caller.iter().map(|u| alaw_of_ulaw(*u)).collect();
+    assert!(
+        arrived(&heard_by_ana, &want),
+        "Ana hears the caller, transcoded to A-law ({} packets)",
+        heard_by_ana.len()
+    );
+    assert!(ana.audio().iter().all(|p| p.pt == 8), "A-law to Ana");
+    let heard_by_caller: Vec<Vec<u8>> = caller.audio().into_iter().map(|p| p.payload).collect();
+    let want: Vec<u8> = from_ana.iter().map(|a| ulaw_of_alaw(*a)).collect();
+    assert!(
+        arrived(&heard_by_caller, &want),
+        "the caller hears Ana, transcoded to µ-law"
+    );
+    // One clean stream to the caller: its SSRC never changes.
+    let ssrcs: std::collections::BTreeSet<u32> = caller.audio().iter().map(|p| p.ssrc).collect();
+    assert_eq!(ssrcs.len(), 1, "one SSRC towards the caller");
+
+    // The caller hangs up: Ana's phone gets BYE, Ana wraps up, then is available.
+    assert_eq!(caller.bye(), Some(200));
+    assert!(ana.expect_request("BYE", Duration::from_secs(5)).is_some());
+    assert_eq!(wait_state(&ura, "2001", "wrap-up", 2), "wrap-up");
+    assert_eq!(wait_state(&ura, "2001", "available", 5), "available");
+    let rows = ura.records(1);
+    assert_eq!(rows[0].queue(), "vendas 2001 answered");
+    assert_eq!(rows[0].ending(), "caller-bye/caller");
+    assert!(bia
+        .pending
+        .iter()
+        .all(|m| m.method().is_none_or(|x| x.as_str() != "INVITE")));
+}
+
+#[test]
+fn an_agent_who_does_not_answer_is_skipped_and_three_misses_pause_them() {
+    let ura = Ura::start_with_config(&config("announce_seconds = 0"), &[]);
+    let mut ana = Phone::new(ura.sip, "2001", "senha-2001");
+    let mut bia = Phone::new(ura.sip, "2002", "senha-2002");
+    assert_eq!(ana.register(600), Some(200));
+    assert_eq!(bia.register(600), Some(200));
+    assert_eq!(agent_action(&ura, "2002", "login"), 200);
+
+    // Ana rings and does not answer: after 3 s ura cancels, and Bia gets
+    // the call after the 1 s retry delay.
+    let mut caller = caller_in_queue(&ura, '1');
+    let invite = ana.ring(Duration::from_secs(10)).expect("Ana rings first");
+    let rang = Instant::now();
+    assert!(
+        ana.expect_cancel(&invite, Duration::from_secs(6)),
+        "CANCEL to Ana"
+    );
+    let waited = rang.elapsed();
+    assert!(
+        waited >= Duration::from_millis(2500) && waited < Duration::from_secs(6),
+        "rang for the ring time: {waited:?}"
+    );
+    let invite = bia.ring(Duration::from_secs(5)).expect("then Bia rings");
+    assert!(bia.answer(invite, 0));
+    std::thread::sleep(Duration::from_millis(200));
+    let from_bia = pattern(3);
+    bia.send_audio(0, &from_bia);
+    std::thread::sleep(Duration::from_millis(200));
+    let heard: Vec<Vec<u8>> = caller.audio().into_iter().map(|p| p.payload).collect();
+    assert!(
+        arrived(&heard, &from_bia),
+        "the caller hears Bia byte for byte"
+    );
+    // Bia hangs up: the caller's leg ends too.
+    assert_eq!(bia.bye(), Some(200));
+    assert!(caller
+        .expect_request("BYE", Duration::from_secs(5))
+        .is_some());
+    let rows = ura.records(1);
+    assert_eq!(rows[0].queue(), "vendas 2002 answered");
+    assert_eq!(rows[0].ending(), "agent-bye/agent");
+
+    // Two more misses in a row pause Ana ("missed calls").
+    assert_eq!(agent_action(&ura, "2002", "logout"), 200);
+    for _ in 0..2 {
+        let _caller = caller_in_queue(&ura, '1');
+        let invite = ana.ring(Duration::from_secs(10)).expect("Ana rings");
+        assert!(ana.expect_cancel(&invite, Duration::from_secs(6)));
+    }
+    assert_eq!(
+        wait_state(&ura, "2001", "paused (missed calls)", 3),
+        "paused (missed calls)"
+    );
+}
+
+#[test]
+fn a_second_caller_hears_the_position_and_takes_the_next_free_agent() {
+    let ura = Ura::start_with_config(&config("announce_seconds = 30"), &[]);
+    let mut ana = Phone::new(ura.sip, "2001", "senha-2001");
+    assert_eq!(ana.register(600), Some(200));
+    let mut first = caller_in_queue(&ura, '1');
+    let invite = ana.ring(Duration::from_secs(10)).expect("Ana rings");
+    assert!(ana.answer(invite, 0));
+    // A second caller waits: it hears "você é o primeiro da fila".
+    let second = caller_in_queue(&ura, '1');
+    let prompts = ura_prompts::BuiltinPrompts::load().unwrap();
+    let position = prompts
+        .get("queue-position-1")
+        .expect("built-in position prompt")
+        .bytes(ura_media::Codec::Pcmu)
+        .to_vec();
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let mut heard = false;
+    while Instant::now() < deadline && !heard {
+        std::thread::sleep(Duration::from_millis(200));
+        let got: Vec<Vec<u8>> = second.audio().into_iter().map(|p| p.payload).collect();
+        heard = arrived(&got, &position[..position.len().min(160 * 25)]);
+    }
+    assert!(heard, "the second caller heard its position");
+    // The first call ends; after Ana's wrap-up the second caller gets her.
+    assert_eq!(first.bye(), Some(200));
+    assert!(ana.expect_request("BYE", Duration::from_secs(5)).is_some());
+    let started = Instant::now();
+    let invite = ana
+        .ring(Duration::from_secs(10))
+        .expect("Ana rings for the second caller");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "after the wrap-up time ({:?})",
+        started.elapsed()
+    );
+    assert!(ana.answer(invite, 0));
+}
+
+#[test]
+fn hold_plays_music_and_refer_hands_the_caller_to_another_agent() {
+    let ura = Ura::start_with_config(&config("announce_seconds = 0"), &[]);
+    let mut ana = Phone::new(ura.sip, "2001", "senha-2001");
+    let mut bia = Phone::new(ura.sip, "2002", "senha-2002");
+    assert_eq!(ana.register(600), Some(200));
+    assert_eq!(bia.register(600), Some(200));
+    let mut caller = caller_in_queue(&ura, '1');
+    let invite = ana.ring(Duration::from_secs(10)).expect("Ana rings");
+    assert!(ana.answer(invite, 0));
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Ana holds: the caller hears hold music, not Ana.
+    assert_eq!(ana.reinvite("sendonly"), Some(200));
+    let before = caller.audio().len();
+    std::thread::sleep(Duration::from_millis(1500));
+    let prompts = ura_prompts::BuiltinPrompts::load().unwrap();
+    let music = prompts
+        .get("hold-music")
+        .unwrap()
+        .bytes(ura_media::Codec::Pcmu)
+        .to_vec();
+    let got: Vec<Vec<u8>> = caller.audio()[before..]
+        .iter()
+        .map(|p| p.payload.clone())
+        .collect();
+    assert!(
+        arrived(&got, &music[..160 * 20]),
+        "the held caller hears hold music"
+    );
+    assert_eq!(ana.reinvite("sendrecv"), Some(200));
+    std::thread::sleep(Duration::from_millis(200));
+    let from_ana = pattern(4);
+    ana.send_audio(0, &from_ana);
+    std::thread::sleep(Duration::from_millis(200));
+    let got: Vec<Vec<u8>> = caller.audio().into_iter().map(|p| p.payload).collect();
+    assert!(arrived(&got, &from_ana), "back from hold, Ana is heard");
+
+    // Ana transfers the caller to Bia (blind REFER); Ana's leg ends.
+    assert_eq!(agent_action(&ura, "2002", "login"), 200);
+    assert_eq!(ana.refer("2002"), Some(202));
+    let notify = ana
+        .expect_request("NOTIFY", Duration::from_secs(5))
+        .expect("NOTIFY sipfrag");
+    assert!(String::from_utf8_lossy(&notify.body).contains("SIP/2.0"));
+    let invite = bia.ring(Duration::from_secs(5)).expect("Bia rings");
+    assert!(ana.expect_request("BYE", Duration::from_secs(5)).is_some());
+    assert!(bia.answer(invite, 0));
+    std::thread::sleep(Duration::from_millis(200));
+    let from_bia = pattern(5);
+    bia.send_audio(0, &from_bia);
+    std::thread::sleep(Duration::from_millis(200));
+    let got: Vec<Vec<u8>> = caller.audio().into_iter().map(|p| p.payload).collect();
+    assert!(
+        arrived(&got, &from_bia),
+        "the caller now hears Bia\n{}",
+        ura.logs().join("\n")
+    );
+    assert_eq!(caller.bye(), Some(200));
+    assert!(bia.expect_request("BYE", Duration::from_secs(5)).is_some());
+    let rows = ura.records(1);
+    assert_eq!(rows[0].queue(), "vendas 2002 answered");
+}
+
+#[test]
+fn feature_codes_log_an_agent_in_and_out_and_need_the_password() {
+    let ura = Ura::start_with_config(&config("announce_seconds = 0"), &[]);
+    let mut bia = Phone::new(ura.sip, "2002", "senha-2002");
+    assert_eq!(bia.register(600), Some(200));
+    assert_eq!(agent_state(&ura, "2002"), "logged-out");
+    // Bia's phone dials *40: challenged like the REGISTER, then answered.
+    let mut caller = Caller::new(ura.sip, false);
+    let status = caller.call_as("*40", "2002", "senha-2002");
+    assert_eq!(status, Some(200));
+    assert_eq!(wait_state(&ura, "2002", "available", 3), "available");
+    assert!(caller
+        .expect_request("BYE", Duration::from_secs(8))
+        .is_some());
+    // *42 pauses, *43 resumes, *41 logs out.
+    for (code, state) in [
+        ("*42", "paused (pause)"),
+        ("*43", "available"),
+        ("*41", "logged-out"),
+    ] {
+        let mut c = Caller::new(ura.sip, false);
+        assert_eq!(c.call_as(code, "2002", "senha-2002"), Some(200));
+        assert_eq!(wait_state(&ura, "2002", state, 3), state, "{code}");
+        assert!(c.expect_request("BYE", Duration::from_secs(8)).is_some());
+    }
+    // A wrong password gets no further than the challenge.
+    let mut c = Caller::new(ura.sip, false);
+    assert_eq!(c.call_as("*40", "2002", "errada"), Some(401));
+    assert_eq!(agent_state(&ura, "2002"), "logged-out");
+}
+
+#[test]
+fn a_wrong_password_does_not_register_and_says_nothing_about_the_extension() {
+    let ura = Ura::start_with_config(&config("announce_seconds = 0"), &[]);
+    let mut wrong = Phone::new(ura.sip, "2001", "errada-errada");
+    let mut nobody = Phone::new(ura.sip, "7777", "errada-errada");
+    assert_eq!(wrong.register(600), Some(401));
+    assert_eq!(nobody.register(600), Some(401));
+    // Without a registered phone Ana is never rung: the caller waits,
+    // and when Ana registers she gets the call.
+    let _caller = caller_in_queue(&ura, '1');
+    let mut ana = Phone::new(ura.sip, "2001", "senha-2001");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(ana.register(600), Some(200));
+    assert!(
+        ana.ring(Duration::from_secs(8)).is_some(),
+        "rings once registered"
+    );
+}
