@@ -55,8 +55,12 @@ pub const CHANNELS: usize = 4;
 
 impl Channel {
     /// Every channel, in index order.
-    pub const ALL: [Channel; CHANNELS] =
-        [Channel::Voice, Channel::Chat, Channel::Email, Channel::Other];
+    pub const ALL: [Channel; CHANNELS] = [
+        Channel::Voice,
+        Channel::Chat,
+        Channel::Email,
+        Channel::Other,
+    ];
 
     /// A dense index `0..CHANNELS`.
     pub fn index(self) -> usize {

@@ -228,7 +228,11 @@ impl Router {
         }
         self.reindex(agent);
         for offer in offers {
-            self.end_offer(now, offer, OfferEnd::Withdrawn(CancelReason::AgentLoggedOut));
+            self.end_offer(
+                now,
+                offer,
+                OfferEnd::Withdrawn(CancelReason::AgentLoggedOut),
+            );
         }
         self.agent_changed(now, agent);
         for q in queues {
@@ -239,7 +243,12 @@ impl Router {
 
     /// Pauses the agent (no new offers; ringing offers stay live). Pausing
     /// again changes the reason.
-    pub fn pause(&mut self, now: Instant, agent: AgentId, reason: String) -> Result<(), RouterError> {
+    pub fn pause(
+        &mut self,
+        now: Instant,
+        agent: AgentId,
+        reason: String,
+    ) -> Result<(), RouterError> {
         let a = self
             .agents
             .get_mut(&agent)
@@ -416,7 +425,10 @@ impl Router {
     /// agent, who goes to wrap-up (if logged in and the queue has one); a
     /// task still waiting is treated as [`Router::abandon`].
     pub fn task_ended(&mut self, now: Instant, task: TaskId) -> Result<(), RouterError> {
-        let t = self.tasks.get(&task).ok_or(RouterError::UnknownTask(task))?;
+        let t = self
+            .tasks
+            .get(&task)
+            .ok_or(RouterError::UnknownTask(task))?;
         let TaskState::Connected { agent, answered_at } = t.state else {
             return self.abandon(now, task);
         };
@@ -431,7 +443,10 @@ impl Router {
     /// cancelled and the task leaves (`TaskLeft` with `Abandoned`). For a
     /// connected task this is [`Router::task_ended`].
     pub fn abandon(&mut self, now: Instant, task: TaskId) -> Result<(), RouterError> {
-        let t = self.tasks.get(&task).ok_or(RouterError::UnknownTask(task))?;
+        let t = self
+            .tasks
+            .get(&task)
+            .ok_or(RouterError::UnknownTask(task))?;
         if matches!(t.state, TaskState::Connected { .. }) {
             return self.task_ended(now, task);
         }
@@ -450,7 +465,10 @@ impl Router {
         task: TaskId,
         queue: QueueId,
     ) -> Result<(), RouterError> {
-        let t = self.tasks.get(&task).ok_or(RouterError::UnknownTask(task))?;
+        let t = self
+            .tasks
+            .get(&task)
+            .ok_or(RouterError::UnknownTask(task))?;
         let TaskState::Connected { agent, answered_at } = t.state else {
             return Err(RouterError::NotConnected(task));
         };
@@ -477,7 +495,10 @@ impl Router {
         task: TaskId,
         agent: AgentId,
     ) -> Result<(), RouterError> {
-        let t = self.tasks.get(&task).ok_or(RouterError::UnknownTask(task))?;
+        let t = self
+            .tasks
+            .get(&task)
+            .ok_or(RouterError::UnknownTask(task))?;
         let TaskState::Connected {
             agent: from,
             answered_at,
@@ -636,7 +657,11 @@ impl Router {
         }
         for a in self.agents.values() {
             for ch in Channel::ALL {
-                let listed = a.memberships.iter().filter(|m| m.lane.channel == ch).count();
+                let listed = a
+                    .memberships
+                    .iter()
+                    .filter(|m| m.lane.channel == ch)
+                    .count();
                 let lanes: usize = a
                     .config
                     .queues
@@ -817,7 +842,8 @@ impl Router {
                 until,
                 answered_at,
             });
-            self.timers.arm(until, TimerKey::WrapUp(aid, self.next_wrap));
+            self.timers
+                .arm(until, TimerKey::WrapUp(aid, self.next_wrap));
         } else {
             a.idle_since[i] = Some(now);
             if let Some(q) = self.queues.get_mut(&qid) {

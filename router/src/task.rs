@@ -58,7 +58,10 @@ pub(crate) enum TaskState {
     /// After a failed offer, until the retry delay has passed.
     Cooling { until: Instant },
     /// Answered.
-    Connected { agent: AgentId, answered_at: Instant },
+    Connected {
+        agent: AgentId,
+        answered_at: Instant,
+    },
 }
 
 #[derive(Debug)]

@@ -41,8 +41,10 @@ fn join_empty_is_refused_unless_allowed() {
     sim.router.pause(sim.now, AgentId(1), "x".into()).unwrap();
     assert_eq!(sim.router.enqueue(sim.now, spec), Ok(()));
     assert_eq!(
-        sim.router
-            .enqueue(sim.now, TaskSpec::new(TaskId(2), QueueId(9), Channel::Voice)),
+        sim.router.enqueue(
+            sim.now,
+            TaskSpec::new(TaskId(2), QueueId(9), Channel::Voice)
+        ),
         Err(RouterError::UnknownQueue(QueueId(9)))
     );
     assert_eq!(
@@ -67,7 +69,10 @@ fn last_agent_logging_out_sends_waiting_tasks_away() {
         sim.router.logout(sim.now, ringing.2).unwrap();
         sim.drain()
     };
-    assert_eq!(cancels(&out), vec![(ringing.0, CancelReason::AgentLoggedOut)]);
+    assert_eq!(
+        cancels(&out),
+        vec![(ringing.0, CancelReason::AgentLoggedOut)]
+    );
     assert!(left(&out).is_empty());
     sim.router.logout(sim.now, AgentId(1)).unwrap();
     let out = sim.drain();
@@ -82,7 +87,10 @@ fn last_agent_logging_out_sends_waiting_tasks_away() {
     sim.router.task_ended(sim.now, TaskId(1)).unwrap();
     let c = sim.router.queue_counters(Q1).unwrap();
     assert_eq!((c.entered, c.answered, c.left_empty), (3, 1, 2));
-    assert_eq!(sim.router.agent_state(AgentId(1)), Some(AgentState::LoggedOut));
+    assert_eq!(
+        sim.router.agent_state(AgentId(1)),
+        Some(AgentState::LoggedOut)
+    );
 }
 
 #[test]

@@ -54,7 +54,9 @@ impl Model {
         let connected = self
             .tasks
             .values()
-            .filter(|(s, c)| *c == channel && matches!(s, TaskModel::Connected(a, _) if *a == agent))
+            .filter(|(s, c)| {
+                *c == channel && matches!(s, TaskModel::Connected(a, _) if *a == agent)
+            })
             .count();
         let ringing = self
             .offers
@@ -93,10 +95,16 @@ impl Model {
                         "seed {seed}: offer to {agent} at capacity ({load}) on {channel:?}"
                     );
                     let (state, c) = self.tasks[&task];
-                    assert!(matches!(state, TaskModel::Waiting(_)), "seed {seed}: offer of connected {task}");
+                    assert!(
+                        matches!(state, TaskModel::Waiting(_)),
+                        "seed {seed}: offer of connected {task}"
+                    );
                     assert_eq!(c, channel);
                     assert!(
-                        !self.offers.values().any(|(t, a, _)| *t == task && *a == agent),
+                        !self
+                            .offers
+                            .values()
+                            .any(|(t, a, _)| *t == task && *a == agent),
                         "seed {seed}: {task} offered twice to {agent}"
                     );
                     self.offers.insert(offer, (task, agent, channel));
@@ -119,7 +127,10 @@ impl Model {
                         !self.offers.values().any(|(t, _, _)| *t == task),
                         "seed {seed}: {task} left with a live offer"
                     );
-                    assert!(self.finished.insert(task), "seed {seed}: {task} ended twice");
+                    assert!(
+                        self.finished.insert(task),
+                        "seed {seed}: {task} ended twice"
+                    );
                 }
                 Output::Announce { task, position, .. } => {
                     assert!(position >= 1);
@@ -142,7 +153,10 @@ impl Model {
         let mut voice = BTreeSet::new();
         for (_, agent, channel) in self.offers.values() {
             if *channel == Channel::Voice {
-                assert!(voice.insert(*agent), "seed {seed}: two voice offers to {agent}");
+                assert!(
+                    voice.insert(*agent),
+                    "seed {seed}: two voice offers to {agent}"
+                );
             }
         }
     }
@@ -211,7 +225,8 @@ fn run(seed: u64) {
         router.upsert_agent(t0, AgentId(a), cfg);
     }
     let mut next_task = 0u64;
-    let drain = |router: &mut Router| std::iter::from_fn(|| router.poll_output()).collect::<Vec<_>>();
+    let drain =
+        |router: &mut Router| std::iter::from_fn(|| router.poll_output()).collect::<Vec<_>>();
     for _ in 0..STEPS {
         let now = m.now;
         let agent = AgentId(rng.u32(..AGENTS));
@@ -231,10 +246,14 @@ fn run(seed: u64) {
         match rng.u8(0..14) {
             0 | 1 => {
                 next_task += 1;
-                let channel = if rng.bool() { Channel::Voice } else { Channel::Chat };
+                let channel = if rng.bool() {
+                    Channel::Voice
+                } else {
+                    Channel::Chat
+                };
                 let queue = QueueId(rng.u32(..QUEUES));
-                let mut spec = TaskSpec::new(TaskId(next_task), queue, channel)
-                    .with_priority(rng.i32(0..3));
+                let mut spec =
+                    TaskSpec::new(TaskId(next_task), queue, channel).with_priority(rng.i32(0..3));
                 if rng.u8(0..4) == 0 {
                     spec = spec.with_skill("es");
                 }
@@ -318,7 +337,11 @@ fn run(seed: u64) {
                 }
             }
             11 => {
-                let ch = if rng.bool() { Channel::Voice } else { Channel::Chat };
+                let ch = if rng.bool() {
+                    Channel::Voice
+                } else {
+                    Channel::Chat
+                };
                 let on = rng.bool();
                 router.set_reachable(now, agent, ch, on).unwrap();
                 m.agents.get_mut(&agent).unwrap().reachable[ch.index()] = on;
@@ -374,7 +397,11 @@ fn run(seed: u64) {
         m.apply(out);
     }
     assert!(m.tasks.is_empty(), "seed {seed}");
-    assert_eq!(router.task_count(), 0, "seed {seed}: the router still holds tasks");
+    assert_eq!(
+        router.task_count(),
+        0,
+        "seed {seed}: the router still holds tasks"
+    );
     assert!(m.offers.is_empty(), "seed {seed}: offers left");
     assert_eq!(m.finished.len(), m.accepted, "seed {seed}");
 }

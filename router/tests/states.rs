@@ -9,7 +9,9 @@ fn paused_logged_out_unreachable_and_busy_agents_are_never_offered() {
     let mut sim = Sim::new();
     sim.queue(Q1, QueueConfig::default());
     sim.agents(Q1, &[1, 2, 3, 4]);
-    sim.router.pause(sim.now, AgentId(1), "lunch".into()).unwrap();
+    sim.router
+        .pause(sim.now, AgentId(1), "lunch".into())
+        .unwrap();
     sim.router.logout(sim.now, AgentId(2)).unwrap();
     sim.router
         .set_reachable(sim.now, AgentId(3), Channel::Voice, false)
@@ -118,7 +120,10 @@ fn voice_one_plus_chats_up_to_three() {
     let chats = offers(&out);
     assert_eq!(chats.len(), 3, "{out:?}");
     assert!(chats.iter().all(|(_, _, a)| *a == AgentId(1)));
-    assert!(offers(&sim.enqueue(2, Q1)).is_empty(), "no second voice task");
+    assert!(
+        offers(&sim.enqueue(2, Q1)).is_empty(),
+        "no second voice task"
+    );
     for (offer, _, _) in &chats {
         sim.router.offer_accepted(sim.now, *offer).unwrap();
     }
@@ -145,13 +150,20 @@ fn unknown_ids_are_errors_not_panics() {
     let mut sim = Sim::new();
     let now = sim.now;
     let r = &mut sim.router;
-    assert_eq!(r.login(now, AgentId(5)), Err(RouterError::UnknownAgent(AgentId(5))));
+    assert_eq!(
+        r.login(now, AgentId(5)),
+        Err(RouterError::UnknownAgent(AgentId(5)))
+    );
     assert!(r.logout(now, AgentId(5)).is_err());
     assert!(r.pause(now, AgentId(5), String::new()).is_err());
     assert!(r.resume(now, AgentId(5)).is_err());
-    assert!(r.set_reachable(now, AgentId(5), Channel::Chat, true).is_err());
+    assert!(r
+        .set_reachable(now, AgentId(5), Channel::Chat, true)
+        .is_err());
     assert!(r.offer_accepted(now, OfferId(1)).is_err());
-    assert!(r.offer_failed(now, OfferId(1), OfferFailure::NoAnswer).is_err());
+    assert!(r
+        .offer_failed(now, OfferId(1), OfferFailure::NoAnswer)
+        .is_err());
     assert!(r.task_ended(now, TaskId(1)).is_err());
     assert!(r.abandon(now, TaskId(1)).is_err());
     assert!(r.transfer_to_queue(now, TaskId(1), Q1).is_err());

@@ -51,7 +51,9 @@ fn round_robin_rotates_and_remembers_the_position() {
     let picked: Vec<u32> = (0..7).map(|t| serve(&mut sim, t)).collect();
     assert_eq!(picked, vec![1, 2, 3, 1, 2, 3, 1]);
     // Agent 2 paused: skipped, the turn continues after it.
-    sim.router.pause(sim.now, AgentId(2), "lunch".into()).unwrap();
+    sim.router
+        .pause(sim.now, AgentId(2), "lunch".into())
+        .unwrap();
     let picked: Vec<u32> = (10..13).map(|t| serve(&mut sim, t)).collect();
     assert_eq!(picked, vec![3, 1, 3]);
 }
@@ -65,7 +67,10 @@ fn ring_all_offers_everyone_and_cancels_the_rest_on_answer() {
     let mut agents = offered_agents(&out);
     agents.sort();
     assert_eq!(agents, vec![1, 2, 3]);
-    let of2 = offers(&out).into_iter().find(|o| o.2 == AgentId(2)).unwrap();
+    let of2 = offers(&out)
+        .into_iter()
+        .find(|o| o.2 == AgentId(2))
+        .unwrap();
     let out = sim.accept(of2.0);
     assert!(out.contains(&Output::TaskAssigned {
         task: TaskId(1),
@@ -77,7 +82,10 @@ fn ring_all_offers_everyone_and_cancels_the_rest_on_answer() {
     assert!(cancelled
         .iter()
         .all(|(o, r)| *o != of2.0 && *r == CancelReason::AnsweredElsewhere));
-    assert_eq!(sim.router.agent_state(AgentId(1)), Some(AgentState::Available));
+    assert_eq!(
+        sim.router.agent_state(AgentId(1)),
+        Some(AgentState::Available)
+    );
     assert_eq!(sim.router.agent_state(AgentId(2)), Some(AgentState::Busy));
     // The next task rings the two still free.
     let mut agents = offered_agents(&sim.enqueue(2, Q1));

@@ -48,7 +48,9 @@ fn transfer_to_queue() {
     let out = sim.enqueue(1, Q1);
     sim.accept(offers(&out)[0].0);
     sim.advance(30.0);
-    sim.router.transfer_to_queue(sim.now, TaskId(1), Q2).unwrap();
+    sim.router
+        .transfer_to_queue(sim.now, TaskId(1), Q2)
+        .unwrap();
     let out = sim.drain();
     assert_eq!(states(&out, 1), vec![AgentState::WrapUp]);
     assert_eq!(offered_agents(&out), vec![5]);
@@ -92,7 +94,9 @@ fn direct_offer_and_fallback_to_the_queue() {
     assert_eq!(offered_agents(&out), vec![1]);
     sim.accept(offers(&out)[0].0);
     // Agent 2 is idle longer than 3, but the transfer names agent 3.
-    sim.router.offer_direct(sim.now, TaskId(1), AgentId(3)).unwrap();
+    sim.router
+        .offer_direct(sim.now, TaskId(1), AgentId(3))
+        .unwrap();
     let out = sim.drain();
     assert_eq!(offered_agents(&out), vec![3]);
     assert_eq!(states(&out, 1), vec![AgentState::WrapUp]);

@@ -76,7 +76,10 @@ fn announce_on_join_and_every_30_s_with_estimate() {
     sim.agents(Q1, &[1]);
     // Handle one task: 50 s talk + 10 s wrap-up = 60 s.
     let out = sim.enqueue(1, Q1);
-    assert!(announces(&out).is_empty(), "offered at once: no announcement");
+    assert!(
+        announces(&out).is_empty(),
+        "offered at once: no announcement"
+    );
     sim.accept(offers(&out)[0].0);
     sim.advance(50.0);
     sim.router.task_ended(sim.now, TaskId(1)).unwrap();
@@ -88,7 +91,10 @@ fn announce_on_join_and_every_30_s_with_estimate() {
     assert_eq!(announces(&out), vec![(3, 1, min)]);
     sim.advance(61.0);
     let out = sim.enqueue(4, Q1);
-    assert_eq!(announces(&out), vec![(4, 2, Some(Duration::from_secs(120)))]);
+    assert_eq!(
+        announces(&out),
+        vec![(4, 2, Some(Duration::from_secs(120)))]
+    );
     assert!(sim.advance_ms(89_999).is_empty());
     assert_eq!(announces(&sim.advance(90.0)), vec![(3, 1, min)]);
     assert_eq!(
@@ -149,5 +155,8 @@ fn max_wait_while_ringing_cancels_the_offer() {
     let out = sim.advance(10.0);
     assert_eq!(cancels(&out), vec![(offer, CancelReason::TaskLeft)]);
     assert_eq!(left(&out), vec![(1, LeaveReason::Timeout)]);
-    assert_eq!(sim.router.agent_state(AgentId(1)), Some(AgentState::Available));
+    assert_eq!(
+        sim.router.agent_state(AgentId(1)),
+        Some(AgentState::Available)
+    );
 }
