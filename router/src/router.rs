@@ -112,7 +112,8 @@ impl Router {
                 task.level = 1;
                 let epoch = task.epoch;
                 let at = later(task.enqueued_at, step);
-                self.timers.arm(at.max(now), TimerKey::LevelUp(*tid, epoch));
+                self.timers
+                    .arm(at.max(now), TimerKey::LevelUp(*tid, epoch, 1));
             } else if !skills {
                 task.level = 1;
             }
@@ -736,8 +737,10 @@ impl Router {
                 .arm(later(now, max), TimerKey::MaxWait(tid, epoch));
         }
         if config.strategy == Strategy::Skills {
-            self.timers
-                .arm(later(now, config.level_step), TimerKey::LevelUp(tid, epoch));
+            self.timers.arm(
+                later(now, config.level_step),
+                TimerKey::LevelUp(tid, epoch, 1),
+            );
         }
         if let Some(every) = config.announce_interval {
             self.timers
@@ -1256,10 +1259,11 @@ impl Router {
             TimerKey::Announce(tid, epoch) | TimerKey::MaxWait(tid, epoch) => {
                 task_epoch(tid, epoch)
             }
-            TimerKey::LevelUp(tid, epoch) => {
+            TimerKey::LevelUp(tid, epoch, level) => {
                 task_epoch(tid, epoch)
                     && self.tasks.get(&tid).is_some_and(|t| {
-                        t.level < MAX_LEVEL
+                        t.level == level
+                            && t.level < MAX_LEVEL
                             && self
                                 .queues
                                 .get(&t.queue)
@@ -1332,7 +1336,7 @@ impl Router {
             TimerKey::MaxWait(tid, _) => {
                 self.leave(now, tid, CancelReason::TaskLeft, LeaveReason::Timeout);
             }
-            TimerKey::LevelUp(tid, epoch) => {
+            TimerKey::LevelUp(tid, epoch, _) => {
                 let Some(t) = self.tasks.get(&tid) else {
                     return;
                 };
@@ -1352,7 +1356,7 @@ impl Router {
                 if t.level < MAX_LEVEL {
                     let next = step.checked_mul(u32::from(t.level));
                     let at = next.map_or(at, |n| later(t.enqueued_at, n)).max(at);
-                    self.timers.arm(at, TimerKey::LevelUp(tid, epoch));
+                    self.timers.arm(at, TimerKey::LevelUp(tid, epoch, t.level));
                 }
                 if queued {
                     self.route_task(now, tid);

@@ -19,8 +19,8 @@ pub(crate) enum TimerKey {
     Announce(TaskId, u64),
     /// The task waited the max wait (task, epoch).
     MaxWait(TaskId, u64),
-    /// The task may go to the next level (task, epoch).
-    LevelUp(TaskId, u64),
+    /// The task may go to the next level (task, epoch, current level).
+    LevelUp(TaskId, u64, u8),
 }
 
 #[derive(Debug, Default)]
