@@ -1,6 +1,7 @@
 //! The router: inputs in, [`Output`]s out, timers through
 //! [`Router::poll_timeout`] / [`Router::handle_timeout`].
 
+use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::mem;
 use std::sync::Arc;
@@ -336,6 +337,7 @@ impl Router {
             priority: spec.priority,
             enqueued_at: now,
             epoch: 0,
+            slot: 0,
             level: 1,
             avoid: None,
             state: TaskState::Parked,
@@ -368,8 +370,9 @@ impl Router {
         let key = task.key();
         let qid = task.queue;
         let waited = now.saturating_duration_since(task.enqueued_at);
+        let (priority, slot) = (task.priority, task.slot);
+        self.forget_waiting(qid, key, priority, slot);
         if let Some(queue) = self.queues.get_mut(&qid) {
-            queue.order.remove(&key);
             let c = &mut queue.counters;
             c.answered += 1;
             c.total_wait = c.total_wait.saturating_add(waited);
@@ -574,15 +577,14 @@ impl Router {
         self.queues.get(&queue).map(|q| q.counters)
     }
 
-    /// The 1-based position of a task not yet connected. Costs
-    /// O(position): meant for announcements and views, not routing.
+    /// The 1-based position of a task not yet connected (O(log n)).
     pub fn position(&self, task: TaskId) -> Option<usize> {
         let t = self.tasks.get(&task)?;
         if matches!(t.state, TaskState::Connected { .. }) {
             return None;
         }
         let q = self.queues.get(&t.queue)?;
-        Some(q.order.range(..t.key()).count() + 1)
+        Some(q.ranks.position(t.priority, t.slot))
     }
 
     /// A snapshot of the queue at `now` (O(waiting + members)).
@@ -592,10 +594,14 @@ impl Router {
             .order
             .iter()
             .enumerate()
-            .map(|(i, (_, at, tid))| WaitingTask {
+            .map(|(i, (_, _, tid))| WaitingTask {
                 task: *tid,
                 position: i + 1,
-                waited: now.saturating_duration_since(*at),
+                waited: self
+                    .tasks
+                    .get(tid)
+                    .map(|t| now.saturating_duration_since(t.enqueued_at))
+                    .unwrap_or_default(),
                 ringing: self
                     .tasks
                     .get(tid)
@@ -728,6 +734,7 @@ impl Router {
         t.enqueued_at = now;
         t.epoch = epoch;
         t.level = 1;
+        t.slot = q.ranks.push(t.priority);
         q.order.insert(t.key());
         q.counters.entered += 1;
         let lane = t.lane.clone();
@@ -781,8 +788,8 @@ impl Router {
         let Some(t) = self.tasks.remove(&tid) else {
             return;
         };
+        self.forget_waiting(t.queue, t.key(), t.priority, t.slot);
         if let Some(q) = self.queues.get_mut(&t.queue) {
-            q.order.remove(&t.key());
             let c = &mut q.counters;
             match reason {
                 LeaveReason::Abandoned => c.abandoned += 1,
@@ -795,6 +802,30 @@ impl Router {
             queue: t.queue,
             reason,
         });
+    }
+
+    /// Takes a task out of its queue's waiting order and position counts,
+    /// renumbering the priority's slots when most of them are dead.
+    fn forget_waiting(&mut self, qid: QueueId, key: TaskKey, priority: i32, slot: usize) {
+        let Some(q) = self.queues.get_mut(&qid) else {
+            return;
+        };
+        if !q.order.remove(&key) || !q.ranks.remove(priority, slot) {
+            return;
+        }
+        let from = (Reverse(priority), 0, TaskId(0));
+        let same: Vec<TaskId> = q
+            .order
+            .range(from..)
+            .take_while(|k| k.0 == Reverse(priority))
+            .map(|k| k.2)
+            .collect();
+        q.ranks.renumber(priority, same.len());
+        for (slot, tid) in same.into_iter().enumerate() {
+            if let Some(t) = self.tasks.get_mut(&tid) {
+                t.slot = slot;
+            }
+        }
     }
 
     fn leave_if_empty(&mut self, now: Instant, qid: QueueId) {
