@@ -549,10 +549,14 @@ impl Router {
         self.timers.next().map(|(at, _)| at)
     }
 
-    /// Runs every timer due at `now` (in instant order).
+    /// Runs every timer due at `now` (in instant order) that was armed
+    /// before this call. Timers it arms that are already due (zero
+    /// durations) wait for the next call, so a configuration of zero
+    /// timeouts can't spin here; [`Router::poll_timeout`] reports them.
     pub fn handle_timeout(&mut self, now: Instant) {
+        let armed = self.timers.armed();
         while let Some((at, key)) = self.timers.next() {
-            if at > now {
+            if at > now || self.timers.next_seq().is_some_and(|s| s > armed) {
                 break;
             }
             self.timers.pop();

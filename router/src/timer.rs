@@ -40,6 +40,16 @@ impl Timers {
         self.heap.peek().map(|Reverse((at, _, key))| (*at, *key))
     }
 
+    /// The arming number of the next timer.
+    pub fn next_seq(&self) -> Option<u64> {
+        self.heap.peek().map(|Reverse((_, seq, _))| *seq)
+    }
+
+    /// How many timers were armed so far (the last arming number).
+    pub fn armed(&self) -> u64 {
+        self.seq
+    }
+
     pub fn pop(&mut self) {
         self.heap.pop();
     }
