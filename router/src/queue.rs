@@ -4,15 +4,17 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::config::{QueueConfig, MAX_LEVEL};
 use crate::ids::{AgentId, Channel, TaskId};
+use crate::rank::Ranks;
 use crate::stats::QueueCounters;
 use crate::strategy::AgentKey;
 
-/// Waiting order: priority (higher first), then enqueue time, then id.
-pub(crate) type TaskKey = (Reverse<i32>, Instant, TaskId);
+/// Waiting order: priority (higher first), then entry order (a global
+/// sequence number, so "first come" also holds across queues), then id.
+pub(crate) type TaskKey = (Reverse<i32>, u64, TaskId);
 
 /// Tasks of one channel needing one set of skills.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -37,6 +39,8 @@ pub(crate) struct QueueState {
     /// Every task of the queue not yet connected (queued, ringing, or
     /// waiting for a retry), for positions.
     pub order: BTreeSet<TaskKey>,
+    /// The same tasks, counted for positions in O(log n).
+    pub ranks: Ranks,
     pub lanes: HashMap<LaneKey, Lane>,
     pub counters: QueueCounters,
     /// Members logged in (paused ones included).
@@ -52,6 +56,7 @@ impl QueueState {
         Self {
             config,
             order: BTreeSet::new(),
+            ranks: Ranks::default(),
             lanes: HashMap::new(),
             counters: QueueCounters::default(),
             logged_in: 0,

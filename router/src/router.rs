@@ -1,6 +1,7 @@
 //! The router: inputs in, [`Output`]s out, timers through
 //! [`Router::poll_timeout`] / [`Router::handle_timeout`].
 
+use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::mem;
 use std::sync::Arc;
@@ -112,7 +113,8 @@ impl Router {
                 task.level = 1;
                 let epoch = task.epoch;
                 let at = later(task.enqueued_at, step);
-                self.timers.arm(at.max(now), TimerKey::LevelUp(*tid, epoch));
+                self.timers
+                    .arm(at.max(now), TimerKey::LevelUp(*tid, epoch, 1));
             } else if !skills {
                 task.level = 1;
             }
@@ -335,6 +337,7 @@ impl Router {
             priority: spec.priority,
             enqueued_at: now,
             epoch: 0,
+            slot: 0,
             level: 1,
             avoid: None,
             state: TaskState::Parked,
@@ -367,8 +370,9 @@ impl Router {
         let key = task.key();
         let qid = task.queue;
         let waited = now.saturating_duration_since(task.enqueued_at);
+        let (priority, slot) = (task.priority, task.slot);
+        self.forget_waiting(qid, key, priority, slot);
         if let Some(queue) = self.queues.get_mut(&qid) {
-            queue.order.remove(&key);
             let c = &mut queue.counters;
             c.answered += 1;
             c.total_wait = c.total_wait.saturating_add(waited);
@@ -545,10 +549,14 @@ impl Router {
         self.timers.next().map(|(at, _)| at)
     }
 
-    /// Runs every timer due at `now` (in instant order).
+    /// Runs every timer due at `now` (in instant order) that was armed
+    /// before this call. Timers it arms that are already due (zero
+    /// durations) wait for the next call, so a configuration of zero
+    /// timeouts can't spin here; [`Router::poll_timeout`] reports them.
     pub fn handle_timeout(&mut self, now: Instant) {
+        let armed = self.timers.armed();
         while let Some((at, key)) = self.timers.next() {
-            if at > now {
+            if at > now || self.timers.next_seq().is_some_and(|s| s > armed) {
                 break;
             }
             self.timers.pop();
@@ -573,15 +581,14 @@ impl Router {
         self.queues.get(&queue).map(|q| q.counters)
     }
 
-    /// The 1-based position of a task not yet connected. Costs
-    /// O(position): meant for announcements and views, not routing.
+    /// The 1-based position of a task not yet connected (O(log n)).
     pub fn position(&self, task: TaskId) -> Option<usize> {
         let t = self.tasks.get(&task)?;
         if matches!(t.state, TaskState::Connected { .. }) {
             return None;
         }
         let q = self.queues.get(&t.queue)?;
-        Some(q.order.range(..t.key()).count() + 1)
+        Some(q.ranks.position(t.priority, t.slot))
     }
 
     /// A snapshot of the queue at `now` (O(waiting + members)).
@@ -591,10 +598,14 @@ impl Router {
             .order
             .iter()
             .enumerate()
-            .map(|(i, (_, at, tid))| WaitingTask {
+            .map(|(i, (_, _, tid))| WaitingTask {
                 task: *tid,
                 position: i + 1,
-                waited: now.saturating_duration_since(*at),
+                waited: self
+                    .tasks
+                    .get(tid)
+                    .map(|t| now.saturating_duration_since(t.enqueued_at))
+                    .unwrap_or_default(),
                 ringing: self
                     .tasks
                     .get(tid)
@@ -727,6 +738,7 @@ impl Router {
         t.enqueued_at = now;
         t.epoch = epoch;
         t.level = 1;
+        t.slot = q.ranks.push(t.priority);
         q.order.insert(t.key());
         q.counters.entered += 1;
         let lane = t.lane.clone();
@@ -736,8 +748,10 @@ impl Router {
                 .arm(later(now, max), TimerKey::MaxWait(tid, epoch));
         }
         if config.strategy == Strategy::Skills {
-            self.timers
-                .arm(later(now, config.level_step), TimerKey::LevelUp(tid, epoch));
+            self.timers.arm(
+                later(now, config.level_step),
+                TimerKey::LevelUp(tid, epoch, 1),
+            );
         }
         if let Some(every) = config.announce_interval {
             self.timers
@@ -778,8 +792,8 @@ impl Router {
         let Some(t) = self.tasks.remove(&tid) else {
             return;
         };
+        self.forget_waiting(t.queue, t.key(), t.priority, t.slot);
         if let Some(q) = self.queues.get_mut(&t.queue) {
-            q.order.remove(&t.key());
             let c = &mut q.counters;
             match reason {
                 LeaveReason::Abandoned => c.abandoned += 1,
@@ -792,6 +806,30 @@ impl Router {
             queue: t.queue,
             reason,
         });
+    }
+
+    /// Takes a task out of its queue's waiting order and position counts,
+    /// renumbering the priority's slots when most of them are dead.
+    fn forget_waiting(&mut self, qid: QueueId, key: TaskKey, priority: i32, slot: usize) {
+        let Some(q) = self.queues.get_mut(&qid) else {
+            return;
+        };
+        if !q.order.remove(&key) || !q.ranks.remove(priority, slot) {
+            return;
+        }
+        let from = (Reverse(priority), 0, TaskId(0));
+        let same: Vec<TaskId> = q
+            .order
+            .range(from..)
+            .take_while(|k| k.0 == Reverse(priority))
+            .map(|k| k.2)
+            .collect();
+        q.ranks.renumber(priority, same.len());
+        for (slot, tid) in same.into_iter().enumerate() {
+            if let Some(t) = self.tasks.get_mut(&tid) {
+                t.slot = slot;
+            }
+        }
     }
 
     fn leave_if_empty(&mut self, now: Instant, qid: QueueId) {
@@ -1256,10 +1294,11 @@ impl Router {
             TimerKey::Announce(tid, epoch) | TimerKey::MaxWait(tid, epoch) => {
                 task_epoch(tid, epoch)
             }
-            TimerKey::LevelUp(tid, epoch) => {
+            TimerKey::LevelUp(tid, epoch, level) => {
                 task_epoch(tid, epoch)
                     && self.tasks.get(&tid).is_some_and(|t| {
-                        t.level < MAX_LEVEL
+                        t.level == level
+                            && t.level < MAX_LEVEL
                             && self
                                 .queues
                                 .get(&t.queue)
@@ -1332,7 +1371,7 @@ impl Router {
             TimerKey::MaxWait(tid, _) => {
                 self.leave(now, tid, CancelReason::TaskLeft, LeaveReason::Timeout);
             }
-            TimerKey::LevelUp(tid, epoch) => {
+            TimerKey::LevelUp(tid, epoch, _) => {
                 let Some(t) = self.tasks.get(&tid) else {
                     return;
                 };
@@ -1352,7 +1391,7 @@ impl Router {
                 if t.level < MAX_LEVEL {
                     let next = step.checked_mul(u32::from(t.level));
                     let at = next.map_or(at, |n| later(t.enqueued_at, n)).max(at);
-                    self.timers.arm(at, TimerKey::LevelUp(tid, epoch));
+                    self.timers.arm(at, TimerKey::LevelUp(tid, epoch, t.level));
                 }
                 if queued {
                     self.route_task(now, tid);

@@ -71,8 +71,11 @@ pub(crate) struct Task {
     pub lane: LaneKey,
     pub priority: i32,
     pub enqueued_at: Instant,
-    /// Changes on every queue entry; timers of older entries are stale.
+    /// A global sequence number given at every queue entry: the waiting
+    /// order within a priority; timers of older entries are stale.
     pub epoch: u64,
+    /// The entry's slot in its queue's [`crate::rank::Ranks`].
+    pub slot: usize,
     /// Highest agent level allowed (skills strategy), 1..=MAX_LEVEL.
     pub level: u8,
     /// The agent of the last failed offer; others are preferred.
@@ -82,7 +85,7 @@ pub(crate) struct Task {
 
 impl Task {
     pub fn key(&self) -> TaskKey {
-        (Reverse(self.priority), self.enqueued_at, self.id)
+        (Reverse(self.priority), self.epoch, self.id)
     }
 
     pub fn channel(&self) -> Channel {

@@ -19,8 +19,8 @@ pub(crate) enum TimerKey {
     Announce(TaskId, u64),
     /// The task waited the max wait (task, epoch).
     MaxWait(TaskId, u64),
-    /// The task may go to the next level (task, epoch).
-    LevelUp(TaskId, u64),
+    /// The task may go to the next level (task, epoch, current level).
+    LevelUp(TaskId, u64, u8),
 }
 
 #[derive(Debug, Default)]
@@ -38,6 +38,16 @@ impl Timers {
 
     pub fn next(&self) -> Option<(Instant, TimerKey)> {
         self.heap.peek().map(|Reverse((at, _, key))| (*at, *key))
+    }
+
+    /// The arming number of the next timer.
+    pub fn next_seq(&self) -> Option<u64> {
+        self.heap.peek().map(|Reverse((_, seq, _))| *seq)
+    }
+
+    /// How many timers were armed so far (the last arming number).
+    pub fn armed(&self) -> u64 {
+        self.seq
     }
 
     pub fn pop(&mut self) {

@@ -193,3 +193,51 @@ fn config_reload_keeps_waiting_tasks_and_agent_state() {
     sim.router.resume(sim.now, AgentId(2)).unwrap();
     assert_eq!(offers(&sim.drain())[0].1, TaskId(2));
 }
+
+#[test]
+fn pausing_while_ringing_keeps_the_offer_answerable() {
+    let mut sim = Sim::new();
+    sim.queue(Q1, QueueConfig::default());
+    sim.agents(Q1, &[1]);
+    let offer = offers(&sim.enqueue(1, Q1))[0].0;
+    sim.router.pause(sim.now, AgentId(1), "x".into()).unwrap();
+    assert!(cancels(&sim.drain()).is_empty());
+    let out = sim.accept(offer);
+    assert!(out.iter().any(|o| matches!(o, Output::TaskAssigned { .. })));
+}
+
+#[test]
+fn unreachable_while_ringing_withdraws_and_reroutes_at_once() {
+    let mut sim = Sim::new();
+    sim.queue(Q1, QueueConfig::default());
+    sim.agents(Q1, &[1, 2]);
+    let (offer, _, agent) = offers(&sim.enqueue(1, Q1))[0];
+    assert_eq!(agent, AgentId(1));
+    sim.router
+        .set_reachable(sim.now, AgentId(1), Channel::Voice, false)
+        .unwrap();
+    let out = sim.drain();
+    assert_eq!(cancels(&out), vec![(offer, CancelReason::AgentUnreachable)]);
+    assert_eq!(offered_agents(&out), vec![2]);
+    assert_eq!(sim.router.agent_counters(AgentId(1)).unwrap().missed, 0);
+}
+
+#[test]
+fn an_agent_in_two_queues_gets_the_task_that_entered_first() {
+    let mut sim = Sim::new();
+    sim.queue(Q1, QueueConfig::default());
+    sim.queue(Q2, QueueConfig::default());
+    let cfg = AgentConfig::in_queues("both", [Q1, Q2]);
+    sim.router.upsert_agent(sim.now, AgentId(1), cfg);
+    sim.router.login(sim.now, AgentId(1)).unwrap();
+    sim.router.pause(sim.now, AgentId(1), "x".into()).unwrap();
+    sim.enqueue(1, Q2);
+    sim.enqueue(2, Q1);
+    let spec = TaskSpec::new(TaskId(3), Q1, Channel::Voice).with_priority(1);
+    sim.router.enqueue(sim.now, spec).unwrap();
+    sim.router.resume(sim.now, AgentId(1)).unwrap();
+    // Priority first, then the oldest across both queues.
+    assert_eq!(offers(&sim.drain())[0].1, TaskId(3));
+    sim.router.abandon(sim.now, TaskId(3)).unwrap();
+    assert_eq!(offers(&sim.drain())[0].1, TaskId(1));
+}

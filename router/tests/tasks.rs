@@ -161,3 +161,43 @@ fn queue_status_and_service_level() {
     assert_eq!(status.average_wait, Some(Duration::from_secs(4)));
     assert_eq!(status.average_handle, None);
 }
+
+#[test]
+fn positions_stay_right_with_many_tasks_and_priorities() {
+    let mut sim = Sim::new();
+    let cfg = QueueConfig {
+        join_when_empty: true,
+        announce_interval: None,
+        ..QueueConfig::default()
+    };
+    sim.queue(Q1, cfg);
+    let mut rng = fastrand::Rng::with_seed(3);
+    let mut alive = Vec::new();
+    for task in 0..6_000u64 {
+        let spec = TaskSpec::new(TaskId(task), Q1, Channel::Voice).with_priority(rng.i32(0..3));
+        sim.router.enqueue(sim.now, spec).unwrap();
+        alive.push(task);
+        // Mostly the oldest leave, so slots go dead and get renumbered.
+        if rng.u8(0..10) < 8 {
+            let i = if rng.bool() {
+                0
+            } else {
+                rng.usize(..alive.len())
+            };
+            let gone = alive.remove(i);
+            sim.router.abandon(sim.now, TaskId(gone)).unwrap();
+        }
+        if task % 500 == 0 {
+            let status = sim.router.queue_status(sim.now, Q1).unwrap();
+            for w in &status.waiting {
+                assert_eq!(sim.router.position(w.task), Some(w.position));
+            }
+        }
+    }
+    sim.drain();
+    let status = sim.router.queue_status(sim.now, Q1).unwrap();
+    assert_eq!(status.waiting.len(), alive.len());
+    for w in &status.waiting {
+        assert_eq!(sim.router.position(w.task), Some(w.position));
+    }
+}

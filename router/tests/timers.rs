@@ -160,3 +160,29 @@ fn max_wait_while_ringing_cancels_the_offer() {
         Some(AgentState::Available)
     );
 }
+
+#[test]
+fn zero_timeouts_do_not_spin() {
+    let mut sim = Sim::new();
+    let cfg = QueueConfig {
+        ring_timeout: Duration::ZERO,
+        retry_delay: Duration::ZERO,
+        wrap_up: Duration::ZERO,
+        level_step: Duration::ZERO,
+        announce_interval: Some(Duration::ZERO),
+        strategy: Strategy::Skills,
+        ..QueueConfig::default()
+    };
+    sim.queue(Q1, cfg);
+    let mut agent = AgentConfig::in_queues("a", [Q1]);
+    agent.max_missed = 0;
+    sim.router.upsert_agent(sim.now, AgentId(1), agent);
+    sim.router.login(sim.now, AgentId(1)).unwrap();
+    sim.enqueue(1, Q1);
+    // Each call does a bounded amount of work and reports the next due.
+    for _ in 0..10 {
+        sim.router.handle_timeout(sim.now);
+        sim.drain();
+        assert_eq!(sim.router.poll_timeout(), Some(sim.now));
+    }
+}
