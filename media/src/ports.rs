@@ -62,7 +62,7 @@ impl PortAllocator {
 
     /// Returns an RTP port (even, from [`bind_pair`](Self::bind_pair)) to the free list.
     pub(crate) fn release(&self, port: u16) {
-        if port >= self.first && port < self.last && port % 2 == 0 {
+        if port >= self.first && port < self.last && port & 1 == 0 {
             self.list().push_back(port);
         }
     }

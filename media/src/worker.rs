@@ -388,7 +388,10 @@ impl Worker {
             match cmd {
                 Command::Shutdown => return false,
                 Command::Add { id, rtp, rtcp } => {
+                    let port = rtp.local_addr().map_or(0, |a| a.port());
                     if let Err(e) = self.add(id, rtp, rtcp) {
+                        // The sockets were dropped by `add`.
+                        self.ports.release(port);
                         tracing::error!(stream = %id, "cannot register stream: {e}");
                         self.shared.streams.fetch_sub(1, Ordering::Relaxed);
                         (self.sink)(crate::MediaEvent::Closed {
