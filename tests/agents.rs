@@ -318,8 +318,8 @@ fn hold_plays_music_and_refer_hands_the_caller_to_another_agent() {
     std::thread::sleep(Duration::from_millis(300));
 
     // Ana holds: the caller hears hold music, not Ana.
-    assert_eq!(ana.reinvite("sendonly"), Some(200));
     let before = caller.audio().len();
+    assert_eq!(ana.reinvite("sendonly"), Some(200));
     std::thread::sleep(Duration::from_millis(1500));
     let prompts = ura_prompts::BuiltinPrompts::load().unwrap();
     let music = prompts
@@ -417,4 +417,193 @@ fn a_wrong_password_does_not_register_and_says_nothing_about_the_extension() {
         ana.ring(Duration::from_secs(8)).is_some(),
         "rings once registered"
     );
+}
+
+fn ura_cli(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ura"))
+        .args(args)
+        .output()
+        .expect("run ura");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn registrations_survive_a_restart_and_the_command_line_moves_agents() {
+    let data = std::env::temp_dir().join(format!(
+        "ura-restart-{}-{}",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    let config = config("announce_seconds = 0");
+    let mut ura = Ura::start_with_config_in(&config, data.clone());
+    let mut ana = Phone::new(ura.sip, "2001", "senha-2001");
+    assert_eq!(ana.register(600), Some(200));
+    let sip_port = ura.sip.port();
+    assert!(ura.terminate().success());
+    // The same SIP port again, so Ana's phone (which does not register
+    // again) still reaches ura.
+    let ura = Ura::start_in(
+        data.clone(),
+        &[
+            "--config",
+            data.with_extension("toml").to_str().unwrap(),
+            "--sip",
+            &format!("127.0.0.1:{sip_port}"),
+        ],
+    );
+    let http = ura.http.to_string();
+    let (ok, out) = ura_cli(&["agent", "logout", "2001", "--http", &http]);
+    assert!(ok, "{out}");
+    assert_eq!(agent_state(&ura, "2001"), "logged-out");
+    let (ok, out) = ura_cli(&[
+        "agent", "pause", "2001", "--reason", "almoço", "--http", &http,
+    ]);
+    assert!(
+        !ok && out.contains("not logged in"),
+        "pause while logged out: {out}"
+    );
+    let (ok, out) = ura_cli(&["agent", "login", "2001", "--http", &http]);
+    assert!(ok, "{out}");
+    let (ok, out) = ura_cli(&["agent", "list", "--http", &http]);
+    assert!(
+        ok && out.contains("2001") && out.contains("available"),
+        "{out}"
+    );
+    let (ok, out) = ura_cli(&["agent", "login", "9999", "--http", &http]);
+    assert!(!ok && out.contains("no agent 9999"), "{out}");
+    // Ana's phone rings without registering again.
+    let _caller = caller_in_queue(&ura, '1');
+    assert!(
+        ana.ring(Duration::from_secs(8)).is_some(),
+        "the restored registration reaches Ana\n{}",
+        ura.logs().join("\n")
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn a_register_flood_with_wrong_passwords_locks_the_source_not_the_agent() {
+    let ura = Ura::start_with_config(&config("announce_seconds = 0"), &[]);
+    let mut attacker = Phone::new_at("127.0.0.2", ura.sip, "2001", "adivinha-1");
+    for _ in 0..8 {
+        assert_eq!(attacker.register(600), Some(401));
+    }
+    // Locked: even the right password from that address is refused, with
+    // the same answer.
+    let mut locked = Phone::new_at("127.0.0.2", ura.sip, "2001", "senha-2001");
+    assert_eq!(locked.register(600), Some(401));
+    assert!(
+        ura.logs()
+            .iter()
+            .any(|l| l.contains("SIP authentication lockout") && l.contains("127.0.0.2")),
+        "the lockout is logged with the source"
+    );
+    // Ana, from her own address, registers and takes calls.
+    let mut ana = Phone::new(ura.sip, "2001", "senha-2001");
+    assert_eq!(ana.register(600), Some(200));
+    let _caller = caller_in_queue(&ura, '1');
+    assert!(ana.ring(Duration::from_secs(8)).is_some());
+}
+
+#[test]
+fn an_unreachable_agent_is_skipped_and_the_caller_hears_hold_music_meanwhile() {
+    let ura = Ura::start_with_config(&config("announce_seconds = 0"), &[]);
+    let mut gone = Phone::new(ura.sip, "2001", "senha-2001");
+    assert_eq!(gone.register(600), Some(200));
+    drop(gone); // its sockets close: ura's INVITE meets ICMP port unreachable
+    let mut bia = Phone::new(ura.sip, "2002", "senha-2002");
+    assert_eq!(bia.register(600), Some(200));
+    assert_eq!(agent_action(&ura, "2002", "login"), 200);
+    let caller = caller_in_queue(&ura, '1');
+    let invite = bia
+        .ring(Duration::from_secs(10))
+        .expect("Bia gets the call after Ana's phone does not answer");
+    let prompts = ura_prompts::BuiltinPrompts::load().unwrap();
+    let music = prompts
+        .get("hold-music")
+        .unwrap()
+        .bytes(ura_media::Codec::Pcmu)
+        .to_vec();
+    let got: Vec<Vec<u8>> = caller.audio().into_iter().map(|p| p.payload).collect();
+    assert!(
+        arrived(&got, &music[..160 * 25]),
+        "the caller heard hold music while Ana's phone was tried"
+    );
+    assert!(bia.answer(invite, 0));
+}
+
+#[test]
+fn an_agent_transfers_to_a_queue_and_calls_are_recorded_in_stereo() {
+    let ura = Ura::start_with_config(&config("announce_seconds = 0\nrecord = \"stereo\""), &[]);
+    let mut ana = Phone::new(ura.sip, "2001", "senha-2001");
+    let mut bia = Phone::new(ura.sip, "2002", "senha-2002");
+    assert_eq!(ana.register(600), Some(200));
+    assert_eq!(bia.register(600), Some(200));
+    assert_eq!(agent_action(&ura, "2002", "login"), 200);
+    assert_eq!(agent_action(&ura, "2002", "pause"), 200);
+    let mut caller = caller_in_queue(&ura, '1');
+    let invite = ana.ring(Duration::from_secs(10)).expect("Ana rings");
+    assert!(ana.answer(invite, 0));
+    std::thread::sleep(Duration::from_millis(200));
+    // Both talk at once: the caller 1 kHz-ish, Ana another pattern.
+    let from_caller = pattern(1);
+    let from_ana = pattern(6);
+    std::thread::scope(|s| {
+        s.spawn(|| caller.send_audio(&from_caller));
+        ana.send_audio(0, &from_ana);
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    // Bia is paused: her queue suporte still takes the transfer (it
+    // accepts callers when nobody is free) and she rings once resumed.
+    assert_eq!(ana.refer("suporte"), Some(202));
+    assert!(ana
+        .expect_request("NOTIFY", Duration::from_secs(5))
+        .is_some());
+    assert!(ana.expect_request("BYE", Duration::from_secs(5)).is_some());
+    assert_eq!(agent_action(&ura, "2002", "resume"), 200);
+    let invite = bia
+        .ring(Duration::from_secs(8))
+        .expect("Bia rings from suporte");
+    assert!(bia.answer(invite, 0));
+    assert_eq!(caller.bye(), Some(200));
+    assert!(bia.expect_request("BYE", Duration::from_secs(5)).is_some());
+    let rows = ura.records(1);
+    assert_eq!(rows[0].queue(), "suporte 2002 answered");
+
+    // The recording of Ana's part: caller left, agent right.
+    let dir = ura.data_dir.join("recordings");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let files = loop {
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        if files.len() >= 2 || Instant::now() > deadline {
+            break files;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!files.is_empty(), "a recording in {}", dir.display());
+    let mut first = files.clone();
+    first.sort();
+    let mut reader = hound::WavReader::open(&first[0]).expect("a WAV file");
+    assert_eq!(reader.spec().channels, 2);
+    assert_eq!(reader.spec().sample_rate, 8000);
+    let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap()).collect();
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    let caller_pcm: Vec<i16> = from_caller.iter().map(|u| g711::ulaw_decode(*u)).collect();
+    let ana_pcm: Vec<i16> = from_ana.iter().map(|u| g711::ulaw_decode(*u)).collect();
+    let contains = |hay: &[i16], needle: &[i16]| hay.windows(160).any(|w| w == &needle[800..960]);
+    assert!(
+        contains(&left, &caller_pcm),
+        "the caller on the left channel"
+    );
+    assert!(contains(&right, &ana_pcm), "the agent on the right channel");
 }

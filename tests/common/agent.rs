@@ -51,9 +51,14 @@ fn md5_hex(s: &str) -> String {
 impl Phone {
     /// A phone for agent `ext` talking to ura at `server` over UDP.
     pub fn new(server: SocketAddr, ext: &str, password: &str) -> Phone {
-        let sip = UdpSocket::bind("127.0.0.1:0").unwrap();
+        Phone::new_at("127.0.0.1", server, ext, password)
+    }
+
+    /// The same, from another loopback address (e.g. `127.0.0.2`).
+    pub fn new_at(ip: &str, server: SocketAddr, ext: &str, password: &str) -> Phone {
+        let sip = UdpSocket::bind((ip, 0)).unwrap();
         let local_sip = sip.local_addr().unwrap();
-        let rtp = Arc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
+        let rtp = Arc::new(UdpSocket::bind((ip, 0)).unwrap());
         let received = super::caller::receive_rtp(rtp.clone());
         Phone {
             ext: ext.into(),
@@ -203,10 +208,11 @@ Call-ID: {cid}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{ext}@{local}>\r\nExpir
 
     /// Our SDP answer: `codec` 0 (PCMU) or 8 (PCMA), telephone-event 101.
     pub fn answer_sdp(&self, codec: u8, direction: &str) -> String {
-        let port = self.rtp.local_addr().unwrap().port();
+        let local = self.rtp.local_addr().unwrap();
+        let (ip, port) = (local.ip(), local.port());
         let name = if codec == 8 { "PCMA" } else { "PCMU" };
         format!(
-            "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+            "v=0\r\no=phone 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
 m=audio {port} RTP/AVP {codec} 101\r\na=rtpmap:{codec} {name}/8000\r\n\
 a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na={direction}\r\n"
         )

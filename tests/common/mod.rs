@@ -43,21 +43,16 @@ impl Ura {
         let base = 30_000 + 2 * fastrand::u16(0..12_000);
         let rtp = format!("{}-{}", base, base + 399);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ura"));
-        cmd.args([
-            "serve",
-            "--sip",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--rtp-ports",
-            &rtp,
-        ])
-        .arg("--data-dir")
-        .arg(&data)
-        .args(extra)
-        .env("RUST_LOG", "info,ura_sip=debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        cmd.args(["serve", "--http", "127.0.0.1:0", "--rtp-ports", &rtp]);
+        if !extra.contains(&"--sip") {
+            cmd.args(["--sip", "127.0.0.1:0"]);
+        }
+        cmd.arg("--data-dir")
+            .arg(&data)
+            .args(extra)
+            .env("RUST_LOG", "info,ura_sip=debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         // If the test process dies (a panic, a timeout), ura goes with it.
         // SAFETY: prctl is async-signal-safe and only changes this child.
         unsafe {
@@ -115,6 +110,14 @@ impl Ura {
             &include_str!("../../src/demo.toml").replace("hold_seconds = 10", "hold_seconds = 1"),
             extra,
         )
+    }
+
+    /// ura reading `config` (TOML text) from a file of its own, with
+    /// `data` as its data directory (to start it again on the same data).
+    pub fn start_with_config_in(config: &str, data: std::path::PathBuf) -> Ura {
+        let path = data.with_extension("toml");
+        std::fs::write(&path, config).unwrap();
+        Ura::start_in(data, &["--config", path.to_str().unwrap()])
     }
 
     /// ura reading `config` (TOML text) from a file of its own.

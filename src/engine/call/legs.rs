@@ -800,7 +800,8 @@ impl Calls {
     ) -> Result<(), String> {
         self.queues.command(now, ext, cmd).map_err(|e| match e {
             ura_router::RouterError::UnknownAgent(_) => format!("no agent {ext}"),
-            other => other.to_string(),
+            ura_router::RouterError::NotLoggedIn(_) => format!("agent {ext} is not logged in"),
+            other => format!("agent {ext}: {other}"),
         })
     }
 
