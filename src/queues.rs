@@ -14,6 +14,10 @@
 //! announce_seconds = 30       # position and estimated wait (0: never)
 //! service_level_seconds = 20
 //! hold_music = "hold-music"   # a stored or built-in prompt
+//! periodic_prompt = "aviso"   # played every periodic_seconds while waiting
+//! periodic_seconds = 60
+//! exit_key = "*"              # leaves the queue:
+//! exit = "callback"           #   a callback request, or "message" (recorded)
 //! record = "off"              # "mixed" or "stereo" (caller left, agent right)
 //!
 //! [services.vendas]
@@ -69,6 +73,17 @@ pub enum RecordMode {
     Stereo,
 }
 
+/// What the exit key does for a waiting caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExitAction {
+    /// Leave a callback request (the caller's number, in the call record).
+    #[default]
+    Callback,
+    /// Leave a recorded message (a WAV file named in the call record).
+    Message,
+}
+
 /// One queue, as configured.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +127,18 @@ pub struct QueueConfig {
     /// Hold music: a stored or built-in prompt.
     #[serde(default)]
     pub hold_music: Option<String>,
+    /// A message played every `periodic_seconds` while callers wait.
+    #[serde(default)]
+    pub periodic_prompt: Option<String>,
+    /// How often the periodic message plays.
+    #[serde(default = "default_periodic")]
+    pub periodic_seconds: u64,
+    /// A key that leaves the queue (announced when the caller joins).
+    #[serde(default)]
+    pub exit_key: Option<char>,
+    /// What the exit key does.
+    #[serde(default)]
+    pub exit: ExitAction,
     /// Recording of bridged calls.
     #[serde(default)]
     pub record: RecordMode,
@@ -134,6 +161,9 @@ fn default_announce() -> u64 {
 }
 fn default_service_level() -> u64 {
     20
+}
+fn default_periodic() -> u64 {
+    60
 }
 fn default_level_step() -> u64 {
     30
@@ -207,6 +237,14 @@ pub fn check(
     for (id, q) in queues {
         if q.ring_seconds == 0 || q.ring_seconds > 600 {
             return bad(format!("queues.{id}.ring_seconds: 1-600"));
+        }
+        if let Some(k) = q.exit_key {
+            if !matches!(k, '0'..='9' | '*' | '#') {
+                return bad(format!("queues.{id}.exit_key: one of 0-9, * or #"));
+            }
+        }
+        if q.periodic_prompt.is_some() && q.periodic_seconds < 5 {
+            return bad(format!("queues.{id}.periodic_seconds: at least 5"));
         }
         if q.max_waiting == Some(0) {
             return bad(format!(
@@ -409,6 +447,17 @@ queues = { vendas = 1 }
             (
                 BASE.replace("strategy = \"ring-all\"", "ring_seconds = 0"),
                 "queues.vendas.ring_seconds",
+            ),
+            (
+                BASE.replace("strategy = \"ring-all\"", "exit_key = \"x\""),
+                "queues.vendas.exit_key",
+            ),
+            (
+                BASE.replace(
+                    "strategy = \"ring-all\"",
+                    "periodic_prompt = \"aviso\"\nperiodic_seconds = 1",
+                ),
+                "queues.vendas.periodic_seconds",
             ),
         ];
         for (text, field) in cases {

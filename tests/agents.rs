@@ -607,3 +607,91 @@ fn an_agent_transfers_to_a_queue_and_calls_are_recorded_in_stereo() {
     );
     assert!(contains(&right, &ana_pcm), "the agent on the right channel");
 }
+
+fn clip(name: &str) -> Vec<u8> {
+    ura_prompts::BuiltinPrompts::load()
+        .unwrap()
+        .get(name)
+        .unwrap_or_else(|| panic!("built-in {name}"))
+        .bytes(ura_media::Codec::Pcmu)
+        .to_vec()
+}
+
+/// Waits until the caller has heard the start of `name`.
+fn hears(caller: &Caller, name: &str, secs: u64) -> bool {
+    let want = clip(name);
+    let want = &want[..want.len().min(160 * 20)];
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        let got: Vec<Vec<u8>> = caller.audio().into_iter().map(|p| p.payload).collect();
+        if arrived(&got, want) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn the_exit_key_leaves_a_callback_request() {
+    // Ana is logged in but her phone is not registered: callers wait.
+    let ura = Ura::start_with_config(
+        &config("announce_seconds = 0\nexit_key = \"*\"\nexit = \"callback\"\nperiodic_prompt = \"queue-please-hold\"\nperiodic_seconds = 5"),
+        &[],
+    );
+    let mut caller = caller_in_queue(&ura, '1');
+    assert!(
+        hears(&caller, "queue-offer-callback", 5),
+        "the exit key is offered"
+    );
+    assert!(
+        hears(&caller, "queue-please-hold", 8),
+        "the periodic message plays"
+    );
+    caller.rfc4733_digit('*');
+    assert!(
+        hears(&caller, "queue-callback", 5),
+        "the callback is confirmed"
+    );
+    assert!(caller
+        .expect_request("BYE", Duration::from_secs(10))
+        .is_some());
+    let rows = ura.records(1);
+    assert_eq!(rows[0].queue(), "vendas - callback");
+}
+
+#[test]
+fn the_exit_key_records_a_message() {
+    let ura = Ura::start_with_config(
+        &config("announce_seconds = 0\nexit_key = \"*\"\nexit = \"message\""),
+        &[],
+    );
+    let mut caller = caller_in_queue(&ura, '1');
+    assert!(hears(&caller, "queue-offer-message", 5));
+    caller.rfc4733_digit('*');
+    assert!(hears(&caller, "beep", 10), "instructions, then the beep");
+    std::thread::sleep(Duration::from_millis(300));
+    let said = pattern(7);
+    caller.send_audio(&said);
+    caller.rfc4733_digit('#');
+    assert!(hears(&caller, "queue-message-saved", 5));
+    assert!(caller
+        .expect_request("BYE", Duration::from_secs(10))
+        .is_some());
+    let rows = ura.records(1);
+    assert_eq!(rows[0].queue(), "vendas - message");
+    let dir = ura.data_dir.join("messages");
+    let file = std::fs::read_dir(&dir)
+        .expect("a messages directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .next()
+        .expect("a message file");
+    let mut reader = hound::WavReader::open(&file).unwrap();
+    let pcm: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap()).collect();
+    let sent: Vec<i16> = said.iter().map(|u| g711::ulaw_decode(*u)).collect();
+    assert!(
+        pcm.windows(160).any(|w| w == &sent[1600..1760]),
+        "the message holds what the caller said ({} samples)",
+        pcm.len()
+    );
+}

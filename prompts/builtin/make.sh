@@ -73,6 +73,10 @@ say agent-pause "Pausa iniciada." 0.3
 say agent-resume "Pausa encerrada. Você está disponível." 0.3
 say agent-not-agent "Este ramal não é de um agente." 0.3
 say transfer "Transferindo sua ligação. Por favor, aguarde." 0.3
+say queue-callback "Recebemos seu pedido. Retornaremos a ligação assim que possível. Obrigado." 0.3
+say queue-offer-callback "Se preferir que retornemos a ligação, tecle" 0.05
+say queue-offer-message "Para deixar uma mensagem, tecle" 0.05
+say queue-message-saved "Mensagem recebida. Obrigado." 0.3
 sox -D -n -r 8000 -c 1 -b 16 pt-BR/beep.wav synth 0.4 sine 1000 gain -6 pad 0 0.1
 
 # The English set: the same names (sounds shared by both, such as hold-music
@@ -133,3 +137,7 @@ say agent-pause "Paused." 0.3
 say agent-resume "Pause ended. You are available." 0.3
 say agent-not-agent "This extension is not an agent." 0.3
 say transfer "Transferring your call. Please hold." 0.3
+say queue-callback "We got your request. We will call you back as soon as we can. Thank you." 0.3
+say queue-offer-callback "If you would like us to call you back, press" 0.05
+say queue-offer-message "To leave a message, press" 0.05
+say queue-message-saved "Message received. Thank you." 0.3

@@ -144,6 +144,10 @@ macro_rules! speech {
             "agent-resume",
             "agent-not-agent",
             "transfer",
+            "queue-callback",
+            "queue-offer-callback",
+            "queue-offer-message",
+            "queue-message-saved",
         )
     };
 }

@@ -2,6 +2,7 @@
 //! a call along (SDP negotiation, media stream, the demo app, the IVR, and
 //! agent queues in `legs`).
 
+mod leave;
 mod legs;
 
 use std::collections::HashMap;
@@ -81,6 +82,8 @@ struct Call {
     record: CallRecord,
     /// In an agent queue, or bridged to an agent from one.
     waiting: Option<legs::Waiting>,
+    /// Left the queue with its exit key.
+    leaving: Option<leave::Leaving>,
 }
 
 /// All calls of the engine.
@@ -404,6 +407,7 @@ impl Calls {
                 up: false,
                 record,
                 waiting: None,
+                leaving: None,
             },
         );
         if self.config.ring.is_zero() {
@@ -597,7 +601,8 @@ impl Calls {
             App::Recorder(r) => r.rec.poll_timeout(),
             App::Demo(_) | App::Feature(_) => None,
         };
-        if let Some(t) = [call.hangup_at, ivr].into_iter().flatten().min() {
+        let periodic = call.waiting.as_ref().and_then(|w| w.periodic_at);
+        if let Some(t) = [call.hangup_at, ivr, periodic].into_iter().flatten().min() {
             self.timers.push(Reverse((t, dialog)));
         }
     }
@@ -627,6 +632,12 @@ impl Calls {
                 self.hangup(now, ep, dialog, "app-hangup");
                 continue;
             }
+            if self.periodic_due(dialog).is_some_and(|t| t <= now) {
+                self.periodic(now, dialog);
+            }
+            let Some(call) = self.calls.get_mut(&dialog) else {
+                continue;
+            };
             match &mut call.app {
                 App::Ivr(ivr) if ivr.poll_timeout().is_some_and(|d| d <= now) => {
                     self.drive_ivr(dialog, |ivr, player, record| {
@@ -685,6 +696,12 @@ impl Calls {
             // Bridged: the digit was relayed to the agent.
             return;
         }
+        if self.leave_key(now, dialog, key) {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&dialog) else {
+            return;
+        };
         tracing::info!(%dialog, digit = %key, "DTMF");
         call.record.digits.push(key);
         match &mut call.app {
@@ -796,9 +813,13 @@ impl Calls {
                         let actions = app.play_finished();
                         self.run(now, dialog, actions);
                     }
-                    App::Ivr(_) => self.drive_ivr(dialog, |ivr, player, record| {
-                        ivr.play_finished(now, play, player, record)
-                    }),
+                    App::Ivr(_) => {
+                        if !self.leave_play_finished(now, dialog, play) {
+                            self.drive_ivr(dialog, |ivr, player, record| {
+                                ivr.play_finished(now, play, player, record)
+                            })
+                        }
+                    }
                     App::Recorder(r) => {
                         if r.last_play == Some(play) {
                             r.last_play = None;
@@ -821,7 +842,9 @@ impl Calls {
                 let Some(call) = self.calls.get_mut(&dialog) else {
                     return;
                 };
-                if let App::Recorder(r) = &mut call.app {
+                if call.leaving.is_some() {
+                    self.leave_recorded(now, dialog, pcm);
+                } else if let App::Recorder(r) = &mut call.app {
                     let n = pcm.len();
                     r.pcm = Some(pcm);
                     r.rec.recorded(now, n);

@@ -33,6 +33,10 @@ pub(super) struct Waiting {
     pub(super) talk: Duration,
     pub(super) hold_from: Option<Instant>,
     pub(super) hold: Duration,
+    /// When the queue's periodic message plays next.
+    pub(super) periodic_at: Option<Instant>,
+    /// Whether the exit key was offered.
+    exit_offered: bool,
 }
 
 /// The call to an agent's softphone.
@@ -107,7 +111,19 @@ impl Calls {
         {
             Ok(()) => {
                 tracing::info!(%dialog, queue = %queue_name, %task, "caller waits in the queue");
-                self.hold_music(dialog, &queue_name, Vec::new());
+                let settings = self.queues.settings(&queue_name);
+                let periodic_at = settings
+                    .filter(|q| q.periodic_prompt.is_some())
+                    .map(|q| now + Duration::from_secs(q.periodic_seconds));
+                // Without announcements, the exit key is offered now;
+                // with them, in the first one.
+                let offer_now = settings.is_some_and(|q| q.announce_seconds == 0);
+                let offer = if offer_now {
+                    self.exit_offer(dialog)
+                } else {
+                    Vec::new()
+                };
+                self.hold_music(dialog, &queue_name, offer);
                 self.tasks.insert(task, dialog);
                 if let Some(call) = self.calls.get_mut(&dialog) {
                     call.waiting = Some(Waiting {
@@ -119,8 +135,11 @@ impl Calls {
                         talk: Duration::ZERO,
                         hold_from: None,
                         hold: Duration::ZERO,
+                        periodic_at,
+                        exit_offered: offer_now,
                     });
                 }
+                self.schedule(dialog);
             }
             Err(e) => {
                 tracing::info!(%dialog, queue = %queue_name, error = %e, "queue refused the caller");
@@ -135,7 +154,12 @@ impl Calls {
 
     /// Plays `first` (e.g. the position), then the queue's hold music in a
     /// loop, to the caller.
-    fn hold_music(&mut self, dialog: DialogId, queue: &str, first: Vec<ura_media::PromptFrames>) {
+    pub(super) fn hold_music(
+        &mut self,
+        dialog: DialogId,
+        queue: &str,
+        first: Vec<ura_media::PromptFrames>,
+    ) {
         let Some(call) = self.calls.get(&dialog) else {
             return;
         };
@@ -271,10 +295,19 @@ impl Calls {
             });
         }
         tracing::info!(%dialog, position, ?wait, "position announced");
-        let clips = names
+        let mut clips: Vec<ura_media::PromptFrames> = names
             .iter()
             .filter_map(|n| self.prompts.get_in(lang, n).cloned())
             .collect();
+        if call.waiting.as_ref().is_some_and(|w| !w.exit_offered) {
+            clips.extend(self.exit_offer(dialog));
+            if let Some(w) = self.calls.get_mut(&dialog).and_then(|c| c.waiting.as_mut()) {
+                w.exit_offered = true;
+            }
+        }
+        let Some(call) = self.calls.get(&dialog) else {
+            return;
+        };
         let queue = call
             .record
             .queue
