@@ -4,6 +4,33 @@
 //! The relay itself lives in `stream` (a packet accepted on one leg is
 //! rewritten and sent out of the other leg in the same event-loop
 //! iteration); this module holds what the relay and the recording share.
+//!
+//! Rules where the product spec was silent:
+//!
+//! * Both legs must be on one worker ([`MediaEngine::allocate_with`]);
+//!   `bridge` refuses streams of different workers rather than moving one
+//!   (moving sockets between event loops mid-call is not worth the risk).
+//! * Bridging a leg that is bridged elsewhere unbridges it first.
+//! * While bridged a leg's play queue is paused (not cleared): after
+//!   `unbridge` it resumes where it was (e.g. looped hold music).
+//! * A bridged leg sends silence ticks of its own while nothing has been
+//!   relayed out of it for 60 ms (and from the bridge until the first
+//!   relayed packet): NAT bindings stay open and the listener keeps one
+//!   continuous stream. Each switch between ticks and relayed packets
+//!   sets the marker bit; timestamps never step back (the relay maps the
+//!   source's timestamps onto our clock at the switch, ticks are moved
+//!   forward past the last relayed packet if needed).
+//! * What a leg receives is relayed only if its direction receives
+//!   (sendrecv/recvonly), and only out of a leg whose direction sends
+//!   (sendrecv/sendonly); anything else counts as `relay_dropped` on the
+//!   outgoing leg, as do telephone-events for a leg without a negotiated
+//!   telephone-event payload type (the digit is still reported).
+//! * A bridge recording belongs to the bridge: it ends (and its
+//!   [`MediaEvent::BridgeRecorded`] follows) on unbridge, on close of
+//!   either leg, or on a new `record_bridge` for the same leg. A file that
+//!   cannot be written is logged and reported with `seconds: 0`.
+//!
+//! [`MediaEngine::allocate_with`]: crate::MediaEngine::allocate_with
 
 use crate::engine::{MediaEvent, Sink, StreamId};
 use crate::g711::{self, Codec};

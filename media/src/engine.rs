@@ -364,6 +364,16 @@ impl MediaEngine {
     }
 
     /// Starts sending (silence until something plays) and receiving.
+    ///
+    /// Symmetric RTP: we send to where the caller's RTP comes from, with a
+    /// guard against media from strangers (RTP injection). The first
+    /// packet from the IP in `params.remote_rtp` latches its address and
+    /// port for good. A packet from another IP (the caller behind a NAT)
+    /// latches only provisionally: a later packet from the SDP IP takes
+    /// over. Once latched, packets from any other address are never
+    /// latched, played, decoded or relayed; they count in
+    /// [`StreamStats::packets_ignored`]. [`update`](Self::update) with a
+    /// new remote address starts over.
     pub fn start_stream(&self, id: StreamId, params: StreamParams) {
         self.send(id, Command::Start { id, params });
     }
