@@ -627,11 +627,15 @@ fn tone(freq: f64, n: usize, codec: Codec) -> Vec<u8> {
 
 #[test]
 fn stereo_recording_has_each_leg_on_its_channel() {
-    let (eng, rx) = engine((22_900, 22_999));
+    let (eng, _rx) = engine((22_900, 22_999));
     let (a, mut pa, b, mut pb) = legs(&eng, (Codec::Pcmu, None), (Codec::Pcma, None));
     eng.bridge(a, b).unwrap();
     let path: PathBuf = std::env::temp_dir().join(format!("ura-bridge-{}.wav", std::process::id()));
-    eng.record_bridge(a, path.clone(), true).unwrap();
+    let (done_tx, done) = mpsc::channel();
+    eng.record_bridge(a, path.clone(), true, move |r| {
+        let _ = done_tx.send(r);
+    })
+    .unwrap();
     std::thread::sleep(Duration::from_millis(40));
     let (ta, tb) = (
         tone(400.0, 8000, Codec::Pcmu),
@@ -647,15 +651,9 @@ fn stereo_recording_has_each_leg_on_its_channel() {
     std::thread::sleep(Duration::from_millis(60));
     let elapsed = start.elapsed().as_secs_f64();
     eng.unbridge(a);
-    let (seconds, dropped) = wait_for(&rx, Duration::from_secs(3), |e| match e {
-        MediaEvent::BridgeRecorded {
-            stream,
-            path: p,
-            seconds,
-            dropped_frames,
-        } if *stream == a && *p == path => Some((*seconds, *dropped_frames)),
-        _ => None,
-    });
+    let r = done.recv_timeout(Duration::from_secs(3)).unwrap();
+    assert_eq!((r.stream, &r.path), (a, &path));
+    let (seconds, dropped) = (r.seconds, r.dropped_frames);
     assert_eq!(dropped, 0);
     assert!(seconds >= 0.9 && seconds <= elapsed + 0.5, "{seconds} s");
     let mut wav = hound::WavReader::open(&path).unwrap();
@@ -681,12 +679,16 @@ fn stereo_recording_has_each_leg_on_its_channel() {
 
 #[test]
 fn mono_recording_mixes_both_sides_and_ends_on_close() {
-    let (eng, rx) = engine((23_000, 23_099));
+    let (eng, _rx) = engine((23_000, 23_099));
     let (a, mut pa, b, _pb) = legs(&eng, (Codec::Pcma, None), (Codec::Pcmu, None));
     eng.bridge(a, b).unwrap();
     let path: PathBuf =
         std::env::temp_dir().join(format!("ura-bridge-mono-{}.wav", std::process::id()));
-    eng.record_bridge(a, path.clone(), false).unwrap();
+    let (done_tx, done) = mpsc::channel();
+    eng.record_bridge(a, path.clone(), false, move |r| {
+        let _ = done_tx.send(r);
+    })
+    .unwrap();
     std::thread::sleep(Duration::from_millis(40));
     let t = tone(600.0, 4000, Codec::Pcma);
     for f in t.chunks(160) {
@@ -695,12 +697,9 @@ fn mono_recording_mixes_both_sides_and_ends_on_close() {
     }
     std::thread::sleep(Duration::from_millis(60));
     eng.close(b); // closing either leg ends the recording
-    let seconds = wait_for(&rx, Duration::from_secs(3), |e| match e {
-        MediaEvent::BridgeRecorded {
-            stream, seconds, ..
-        } if *stream == a => Some(*seconds),
-        _ => None,
-    });
+    let r = done.recv_timeout(Duration::from_secs(3)).unwrap();
+    assert_eq!(r.stream, a);
+    let seconds = r.seconds;
     let mut wav = hound::WavReader::open(&path).unwrap();
     assert_eq!(wav.spec().channels, 1);
     let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.unwrap()).collect();
