@@ -144,6 +144,7 @@ fn relay_latency_with_500_bridged_pairs() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
+    let burst = std::env::var("URA_BRIDGE_BURST").is_ok_and(|v| v == "1");
     let cfg = MediaConfig {
         workers: 2,
         bind_ip: LOCALHOST,
@@ -199,38 +200,51 @@ fn relay_latency_with_500_bridged_pairs() {
                 let mut local = Tally::default();
                 let mut pkt = [0u8; 12 + 160];
                 let mut buf = [0u8; 1500];
-                // Senders are staggered by 5 ms within the 20 ms period.
-                let mut next = start + Duration::from_millis(5 * g as u64);
+                // Each leg sends at its own phase of the 20 ms period, as
+                // unsynchronised phones do; URA_BRIDGE_BURST=1 makes each
+                // thread send all its legs at once (staggered by 5 ms).
+                let total = legs.len() * SENDERS;
+                let mut next: Vec<Instant> = (0..legs.len())
+                    .map(|j| {
+                        let slot = if burst {
+                            g * total / SENDERS / 4
+                        } else {
+                            j * SENDERS + g
+                        };
+                        start + Duration::from_micros((slot * 20_000 / total) as u64)
+                    })
+                    .collect();
                 let mut measuring = false;
                 while Instant::now() < end + Duration::from_millis(300) {
                     let now = Instant::now();
-                    if now >= next && now < end {
-                        if !measuring && now >= warmup {
-                            measuring = true;
-                            if g == 0 {
-                                *cpu_at.lock().unwrap() = (thread_cpu("ura-media-"), process_cpu());
-                            }
+                    if !measuring && now >= warmup {
+                        measuring = true;
+                        if g == 0 {
+                            *cpu_at.lock().unwrap() = (thread_cpu("ura-media-"), process_cpu());
                         }
-                        for leg in &mut legs {
-                            RtpHeader {
-                                payload_type: 0,
-                                sequence: leg.seq,
-                                timestamp: leg.ts,
-                                ssrc: leg.ssrc,
-                                ..RtpHeader::default()
-                            }
-                            .write(&mut pkt)
-                            .unwrap();
-                            pkt[12..16].copy_from_slice(&MAGIC);
-                            pkt[24..26].fill(u8::from(measuring));
-                            pkt[16..24].copy_from_slice(&realtime_ns().to_be_bytes());
-                            if leg.sock.send_to(&pkt, leg.to).is_ok() && measuring {
-                                local.sent += 1;
-                            }
-                            leg.seq = leg.seq.wrapping_add(1);
-                            leg.ts = leg.ts.wrapping_add(160);
+                    }
+                    for (leg, next) in legs.iter_mut().zip(next.iter_mut()) {
+                        if now < *next || now >= end {
+                            continue;
                         }
-                        next += Duration::from_millis(20);
+                        RtpHeader {
+                            payload_type: 0,
+                            sequence: leg.seq,
+                            timestamp: leg.ts,
+                            ssrc: leg.ssrc,
+                            ..RtpHeader::default()
+                        }
+                        .write(&mut pkt)
+                        .unwrap();
+                        pkt[12..16].copy_from_slice(&MAGIC);
+                        pkt[24..26].fill(u8::from(measuring));
+                        pkt[16..24].copy_from_slice(&realtime_ns().to_be_bytes());
+                        if leg.sock.send_to(&pkt, leg.to).is_ok() && measuring {
+                            local.sent += 1;
+                        }
+                        leg.seq = leg.seq.wrapping_add(1);
+                        leg.ts = leg.ts.wrapping_add(160);
+                        *next += Duration::from_millis(20);
                     }
                     for leg in &legs {
                         while let Some((n, rx)) = recv_stamped(&leg.sock, &mut buf) {
@@ -244,7 +258,7 @@ fn relay_latency_with_500_bridged_pairs() {
                                 .push((rx.saturating_sub(sent) / 1_000) as u32);
                         }
                     }
-                    std::thread::sleep(Duration::from_micros(500));
+                    std::thread::sleep(Duration::from_micros(200));
                 }
                 let mut t = tally.lock().unwrap();
                 t.sent += local.sent;
@@ -269,11 +283,12 @@ fn relay_latency_with_500_bridged_pairs() {
     let pct = |p: f64| l[((l.len() as f64 * p) as usize).min(l.len() - 1)];
     let stats = engine.worker_stats();
     println!(
-        "{pairs} bridged pairs ({} legs), {seconds} s, 2 workers: relay latency (kernel tx→rx) \
+        "{pairs} bridged pairs ({} legs), {seconds} s, 2 workers, {} senders: relay latency (kernel tx→rx) \
          p50 {} µs, p99 {} µs, p99.9 {} µs, max {} µs; sent {} received {} lost {}; \
          media workers CPU {:.1}% of a core ({:.3}% per bridged pair), whole process {:.1}%; \
          late ticks {}",
         2 * pairs,
+        if burst { "bursty" } else { "spread" },
         pct(0.50),
         pct(0.99),
         pct(0.999),
