@@ -207,7 +207,7 @@ fn relay_latency_with_500_bridged_pairs() {
                 let mut next: Vec<Instant> = (0..legs.len())
                     .map(|j| {
                         let slot = if burst {
-                            g * total / SENDERS / 4
+                            g * total / SENDERS
                         } else {
                             j * SENDERS + g
                         };
