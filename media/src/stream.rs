@@ -755,6 +755,13 @@ impl Stream {
         self.rec_tap = Some((mix, side));
     }
 
+    /// Ends a bridge recording held by this leg, if any.
+    pub(crate) fn end_recording(&mut self) {
+        if let Some(r) = self.recorder.take() {
+            r.finish();
+        }
+    }
+
     /// Holds the bridge recording (frames are cut on this leg's ticks).
     pub(crate) fn set_recorder(&mut self, r: Recorder) {
         if let Some(old) = self.recorder.replace(r) {
