@@ -4,8 +4,37 @@
 //! The relay itself lives in `stream` (a packet accepted on one leg is
 //! rewritten and sent out of the other leg in the same event-loop
 //! iteration); this module holds what the relay and the recording share.
+//!
+//! Rules where the product spec was silent:
+//!
+//! * Both legs must be on one worker ([`MediaEngine::allocate_with`]);
+//!   `bridge` refuses streams of different workers rather than moving one
+//!   (moving sockets between event loops mid-call is not worth the risk).
+//! * Bridging a leg that is bridged elsewhere unbridges it first.
+//! * While bridged a leg's play queue is paused (not cleared): after
+//!   `unbridge` it resumes where it was (e.g. looped hold music).
+//! * A bridged leg sends silence ticks of its own while nothing has been
+//!   relayed out of it for 60 ms (and from the bridge until the first
+//!   relayed packet): NAT bindings stay open and the listener keeps one
+//!   continuous stream. Each switch between ticks and relayed packets
+//!   sets the marker bit; timestamps never step back (the relay maps the
+//!   source's timestamps onto our clock at the switch, ticks are moved
+//!   forward past the last relayed packet if needed).
+//! * What a leg receives is relayed only if its direction receives
+//!   (sendrecv/recvonly), and only out of a leg whose direction sends
+//!   (sendrecv/sendonly); anything else counts as `relay_dropped` on the
+//!   outgoing leg, as do telephone-events for a leg without a negotiated
+//!   telephone-event payload type (the digit is still reported).
+//! * A bridge recording belongs to the bridge: it ends (and its
+//!   [`BridgeRecorded`] summary goes to the callback given to
+//!   `record_bridge`; a new `MediaEvent` variant would break callers'
+//!   exhaustive matches) on unbridge, on close of
+//!   either leg, or on a new `record_bridge` for the same leg. A file that
+//!   cannot be written is logged and reported with `seconds: 0`.
+//!
+//! [`MediaEngine::allocate_with`]: crate::MediaEngine::allocate_with
 
-use crate::engine::{MediaEvent, Sink, StreamId};
+use crate::engine::{BridgeRecorded, StreamId};
 use crate::g711::{self, Codec};
 use crate::prompt::FRAME_SAMPLES;
 use std::collections::HashMap;
@@ -106,6 +135,9 @@ pub(crate) struct Frame {
     right: [i16; FRAME_SAMPLES],
 }
 
+/// Told the summary of a finished recording.
+pub(crate) type Done = Box<dyn FnOnce(BridgeRecorded) + Send>;
+
 /// Start and end of a recording (rare, so an unbounded channel).
 pub(crate) enum Control {
     Start {
@@ -113,6 +145,7 @@ pub(crate) enum Control {
         stream: StreamId,
         path: PathBuf,
         stereo: bool,
+        done: Done,
     },
     Finish {
         rec: u64,
@@ -130,12 +163,12 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Starts the writer thread; it ends when every handle is dropped.
-    pub(crate) fn spawn(sink: Sink) -> std::io::Result<Writer> {
+    pub(crate) fn spawn() -> std::io::Result<Writer> {
         let (frames, frames_rx) = mpsc::sync_channel(FRAME_QUEUE);
         let (control, control_rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("ura-media-rec".into())
-            .spawn(move || write_loop(frames_rx, control_rx, sink))?;
+            .spawn(move || write_loop(frames_rx, control_rx))?;
         Ok(Writer { frames, control })
     }
 }
@@ -186,9 +219,10 @@ struct Open {
     wav: Option<hound::WavWriter<std::io::BufWriter<std::fs::File>>>,
     frames: u64,
     finish: Option<(u64, u64)>,
+    done: Done,
 }
 
-fn write_loop(frames: Receiver<Frame>, control: Receiver<Control>, sink: Sink) {
+fn write_loop(frames: Receiver<Frame>, control: Receiver<Control>) {
     let mut open: HashMap<u64, Open> = HashMap::new();
     let mut frames_alive = true;
     let mut control_alive = true;
@@ -246,7 +280,7 @@ fn write_loop(frames: Receiver<Frame>, control: Receiver<Control>, sink: Sink) {
             .collect();
         for rec in done {
             if let Some(o) = open.remove(&rec) {
-                finalise(o, &sink);
+                finalise(o);
             }
         }
     }
@@ -259,6 +293,7 @@ fn on_control(open: &mut HashMap<u64, Open>, c: Control) {
             stream,
             path,
             stereo,
+            done,
         } => {
             let spec = hound::WavSpec {
                 channels: if stereo { 2 } else { 1 },
@@ -282,6 +317,7 @@ fn on_control(open: &mut HashMap<u64, Open>, c: Control) {
                     wav,
                     frames: 0,
                     finish: None,
+                    done,
                 },
             );
         }
@@ -297,7 +333,7 @@ fn on_control(open: &mut HashMap<u64, Open>, c: Control) {
     }
 }
 
-fn finalise(o: Open, sink: &Sink) {
+fn finalise(o: Open) {
     let mut seconds = o.frames as f64 * 0.02;
     if let Some(w) = o.wav {
         if let Err(e) = w.finalize() {
@@ -307,7 +343,7 @@ fn finalise(o: Open, sink: &Sink) {
     } else {
         seconds = 0.0;
     }
-    sink(MediaEvent::BridgeRecorded {
+    (o.done)(BridgeRecorded {
         stream: o.stream,
         path: o.path,
         seconds,

@@ -158,18 +158,6 @@ pub enum MediaEvent {
         /// What was heard.
         pcm: Vec<i16>,
     },
-    /// A bridge recording ([`MediaEngine::record_bridge`]) was finalised
-    /// (on unbridge or close of either leg) by the writer thread.
-    BridgeRecorded {
-        /// The leg the recording was started on (left channel).
-        stream: StreamId,
-        /// The WAV file.
-        path: PathBuf,
-        /// Audio written (0 when the file could not be written).
-        seconds: f64,
-        /// 20 ms frames lost because the writer could not keep up.
-        dropped_frames: u64,
-    },
     /// The stream was closed and its ports released.
     Closed {
         /// The stream.
@@ -177,6 +165,23 @@ pub enum MediaEvent {
         /// Final statistics.
         stats: StreamStats,
     },
+}
+
+/// A finished bridge recording (see [`MediaEngine::record_bridge`]).
+///
+/// Delivered to the recording's own callback rather than as a
+/// [`MediaEvent`] variant: existing exhaustive `match`es on `MediaEvent`
+/// keep compiling.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BridgeRecorded {
+    /// The leg the recording was started on (left channel).
+    pub stream: StreamId,
+    /// The WAV file.
+    pub path: PathBuf,
+    /// Audio written (0 when the file could not be written).
+    pub seconds: f64,
+    /// 20 ms frames lost because the writer could not keep up.
+    pub dropped_frames: u64,
 }
 
 /// Statistics of one stream.
@@ -259,7 +264,6 @@ struct Inner {
     ports: Arc<PortAllocator>,
     bind_ip: IpAddr,
     next_id: AtomicU64,
-    sink: Sink,
     /// The recording writer thread, started by the first `record_bridge`.
     writer: Mutex<Option<Writer>>,
     next_rec: AtomicU64,
@@ -315,7 +319,6 @@ impl MediaEngine {
                 ports,
                 bind_ip: cfg.bind_ip,
                 next_id: AtomicU64::new(1),
-                sink,
                 writer: Mutex::new(None),
                 next_rec: AtomicU64::new(1),
             }),
@@ -364,6 +367,16 @@ impl MediaEngine {
     }
 
     /// Starts sending (silence until something plays) and receiving.
+    ///
+    /// Symmetric RTP: we send to where the caller's RTP comes from, with a
+    /// guard against media from strangers (RTP injection). The first
+    /// packet from the IP in `params.remote_rtp` latches its address and
+    /// port for good. A packet from another IP (the caller behind a NAT)
+    /// latches only provisionally: a later packet from the SDP IP takes
+    /// over. Once latched, packets from any other address are never
+    /// latched, played, decoded or relayed; they count in
+    /// [`StreamStats::packets_ignored`]. [`update`](Self::update) with a
+    /// new remote address starts over.
     pub fn start_stream(&self, id: StreamId, params: StreamParams) {
         self.send(id, Command::Start { id, params });
     }
@@ -462,19 +475,22 @@ impl MediaEngine {
     /// decoded audio each leg received, cut in 20 ms frames on `a`'s ticks
     /// (silence where a side sent nothing). File I/O runs on one writer
     /// thread for all recordings; frames it cannot take in time are
-    /// dropped and counted. [`MediaEvent::BridgeRecorded`] follows the
-    /// unbridge or close (at once, empty, if `a` is not bridged).
+    /// dropped and counted. `done` is called (on the writer thread: keep
+    /// it quick) with the [`BridgeRecorded`] summary once the file is
+    /// finalised, after the unbridge or close (at once, empty, if `a` is
+    /// not bridged).
     pub fn record_bridge(
         &self,
         a: StreamId,
         path: PathBuf,
         stereo: bool,
+        done: impl FnOnce(BridgeRecorded) + Send + 'static,
     ) -> Result<(), MediaError> {
         let writer = {
             let mut w = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
             match &*w {
                 Some(w) => w.clone(),
-                None => w.insert(Writer::spawn(self.inner.sink.clone())?).clone(),
+                None => w.insert(Writer::spawn()?).clone(),
             }
         };
         let rec = self.inner.next_rec.fetch_add(1, Ordering::Relaxed);
@@ -485,6 +501,7 @@ impl MediaEngine {
                 stream: a,
                 path,
                 stereo,
+                done: Box::new(done),
             })
             .map_err(|_| MediaError::ShutDown)?;
         let w = self

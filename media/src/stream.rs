@@ -755,6 +755,13 @@ impl Stream {
         self.rec_tap = Some((mix, side));
     }
 
+    /// Ends a bridge recording held by this leg, if any.
+    pub(crate) fn end_recording(&mut self) {
+        if let Some(r) = self.recorder.take() {
+            r.finish();
+        }
+    }
+
     /// Holds the bridge recording (frames are cut on this leg's ticks).
     pub(crate) fn set_recorder(&mut self, r: Recorder) {
         if let Some(old) = self.recorder.replace(r) {
@@ -916,6 +923,53 @@ mod tests {
         assert_eq!(c.sequence, a.sequence.wrapping_add(4));
         assert!(c.marker, "talkspurt restarts after hold");
         assert_eq!(s.stats.packets_sent, 5);
+    }
+
+    #[test]
+    fn bridged_receive_path_survives_any_datagram() {
+        let (pa, pb) = (
+            UdpSocket::bind("127.0.0.1:0").unwrap(),
+            UdpSocket::bind("127.0.0.1:0").unwrap(),
+        );
+        let cfg = MediaConfig::default();
+        let mut a = Stream::new(StreamId(1), socket(), socket());
+        let mut b = Stream::new(StreamId(2), socket(), socket());
+        let mut pa_params = params(pa.local_addr().unwrap(), Direction::SendRecv);
+        pa_params.telephone_event_pt = Some(101);
+        pa_params.codec = Codec::Pcmu;
+        pa_params.payload_type = 0;
+        a.start(pa_params, 0, 0, 0, &cfg);
+        b.start(
+            params(pb.local_addr().unwrap(), Direction::SendRecv),
+            0,
+            0,
+            0,
+            &cfg,
+        );
+        a.set_bridge(BridgeLink {
+            peer: StreamId(2),
+            peer_slot: 1,
+        });
+        b.set_bridge(BridgeLink {
+            peer: StreamId(1),
+            peer_slot: 0,
+        });
+        let src = pa.local_addr().unwrap();
+        let mut bufs = Buffers::new();
+        let mut data = [0u8; RECV_BUF];
+        fastrand::seed(7);
+        for i in 0..20_000 {
+            let n = fastrand::usize(..RECV_BUF.min(if i % 2 == 0 { 40 } else { RECV_BUF }));
+            data[..n].iter_mut().for_each(|b| *b = fastrand::u8(..));
+            if n > 1 && i % 3 == 0 {
+                data[0] = 0x80 | (data[0] & 0x3F); // version 2, often valid
+                data[1] = [0u8, 101, 0x80][fastrand::usize(..3)];
+            }
+            let (pcm, relay) = (&mut bufs.pcm[..], &mut bufs.relay[..]);
+            a.on_rtp(&data[..n], src, i as u64, pcm, &|_| {}, Some(&mut b), relay);
+        }
+        assert!(a.stats.packets_ignored > 0);
+        assert!(b.stats.packets_relayed > 0, "valid packets were relayed");
     }
 
     #[test]

@@ -517,6 +517,8 @@ impl Worker {
         };
         let mix = recorder.mix.clone();
         if let Some(s) = self.stream(peer) {
+            // One recording per bridge: one started from the other leg ends.
+            s.end_recording();
             s.set_rec_tap(mix.clone(), 1);
         }
         match self.stream(id) {
