@@ -859,14 +859,6 @@ impl Calls {
                     self.hangup(now, ep, dialog, "rtp-timeout");
                 }
             }
-            MediaEvent::BridgeRecorded {
-                stream,
-                path,
-                seconds,
-                dropped_frames,
-            } => {
-                tracing::info!(%stream, path = %path.display(), seconds, dropped_frames, "bridged call recorded");
-            }
             MediaEvent::Closed { stream, stats } => {
                 if let Some(dialog) = self.streams.remove(&stream) {
                     tracing::info!(%dialog, ?stats, "call media statistics");

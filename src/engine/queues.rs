@@ -181,7 +181,8 @@ impl Queues {
             .collect();
         for id in gone {
             let _ = self.router.logout(now, id);
-            let _ = self.router.upsert_agent(now, id, RAgentConfig::default());
+            // No queues: out of every queue.
+            self.router.upsert_agent(now, id, RAgentConfig::default());
         }
         self.settings = cfg.queues.clone();
         new

@@ -189,7 +189,7 @@ Call-ID: {cid}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{ext}@{local}>\r\nExpir
                 s.push_str(&format!("{n}: {v}\r\n"));
             }
         }
-        if code >= 200 && code < 300 {
+        if (200..300).contains(&code) {
             s.push_str(&format!(
                 "Contact: <sip:{}@{}>\r\n",
                 self.ext, self.local_sip

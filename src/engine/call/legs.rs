@@ -467,9 +467,7 @@ impl Calls {
             Event::Answered { body, .. } => self.leg_answered(now, ep, dialog, body),
             Event::CallFailed { status, reason, .. } => {
                 self.leg_closed(dialog);
-                let Some(leg) = self.legs.remove(&dialog) else {
-                    return None;
-                };
+                let leg = self.legs.remove(&dialog)?;
                 tracing::info!(leg = %dialog, agent = %self.queues.ext(leg.agent), status, %reason, "agent did not take the call");
                 if !leg.done {
                     self.offers.remove(&leg.offer);
@@ -596,7 +594,10 @@ impl Calls {
                 Ok(()) => {
                     let path = dir.join(&name);
                     let stereo = record_mode == RecordMode::Stereo;
-                    if let Err(e) = self.media.record_bridge(call.stream, path, stereo) {
+                    let done = |r: ura_media::BridgeRecorded| {
+                        tracing::info!(stream = %r.stream, path = %r.path.display(), seconds = r.seconds, dropped_frames = r.dropped_frames, "bridged call recorded");
+                    };
+                    if let Err(e) = self.media.record_bridge(call.stream, path, stereo, done) {
                         tracing::warn!(%caller, error = %e, "recording not started");
                     } else if let Some(q) = call.record.queue.as_mut() {
                         q.recording = Some(format!("recordings/{name}"));
