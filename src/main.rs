@@ -114,7 +114,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(args, config)) {
+    let result = runtime.block_on(serve(args, config));
+    // Tasks still blocked (a stuck database, a TTS process) do not hold
+    // the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -254,8 +258,24 @@ async fn serve(args: ServeArgs, config: Config) -> Result<(), ura::error::UraErr
     while let Signal::Reload = signals.next().await {
         config = reload(&engine, &args, config).await;
     }
-    tracing::info!("stopping: hanging up every call");
-    engine.shutdown().await;
+    tracing::info!("stopping: hanging up every call (a second SIGTERM or Ctrl-C exits at once)");
+    // A second SIGTERM or SIGINT exits at once, whatever is in progress.
+    tokio::spawn(async move {
+        loop {
+            if let Signal::Stop(code) = signals.next().await {
+                tracing::warn!("second stop signal: exiting now");
+                std::process::exit(code);
+            }
+        }
+    });
+    // The engine bounds its own stop (calls, then records); this is the
+    // last resort.
+    if tokio::time::timeout(std::time::Duration::from_secs(9), engine.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::error!("stopping took more than 9 s: exiting anyway");
+    }
     Ok(())
 }
 
@@ -290,8 +310,9 @@ async fn reload(engine: &Engine, args: &ServeArgs, running: Config) -> Config {
 enum Signal {
     /// SIGHUP: read the configuration and the stored prompts again.
     Reload,
-    /// SIGTERM or Ctrl-C: hang up every call and stop.
-    Stop,
+    /// SIGTERM or Ctrl-C: hang up every call and stop (the exit code
+    /// for a second one: 128 + the signal's number).
+    Stop(i32),
 }
 
 /// The signals `ura serve` acts on (a signal that cannot be hooked is
@@ -329,15 +350,15 @@ impl Signals {
                 }
             }
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => Signal::Stop,
-                _ = recv(&mut self.term) => Signal::Stop,
+                _ = tokio::signal::ctrl_c() => Signal::Stop(130),
+                _ = recv(&mut self.term) => Signal::Stop(143),
                 _ = recv(&mut self.hup) => Signal::Reload,
             }
         }
         #[cfg(not(unix))]
         {
             let _ = tokio::signal::ctrl_c().await;
-            Signal::Stop
+            Signal::Stop(130)
         }
     }
 }
