@@ -251,10 +251,12 @@ async fn serve(args: ServeArgs, config: Config) -> Result<(), ura::error::UraErr
     let engine = Engine::start(config.clone()).await?;
     let http = ura::http::serve(config.http, engine.counters.clone()).await?;
     tracing::info!(%http, "HTTP is up (/health)");
+    // Hooked before ura says it listens: a stop right after that line is
+    // a clean stop, not the default action of the signal.
+    let mut signals = Signals::new();
     // Tests read this line to learn the ports when they asked for port 0.
     println!("ura listening sip={} http={}", engine.sip_addr, http);
     let mut config = config;
-    let mut signals = Signals::new();
     while let Signal::Reload = signals.next().await {
         config = reload(&engine, &args, config).await;
     }

@@ -250,7 +250,11 @@ fn a_second_sigterm_exits_at_once() {
     );
     ura.signal(libc::SIGTERM);
     std::thread::sleep(Duration::from_millis(200));
-    assert!(ura.is_running(), "the first SIGTERM waits for the call");
+    assert!(
+        ura.is_running(),
+        "the first SIGTERM waits for the call; logs: {:#?}",
+        ura.logs()
+    );
     let start = Instant::now();
     ura.signal(libc::SIGTERM);
     let status = ura

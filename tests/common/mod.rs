@@ -157,7 +157,7 @@ impl Ura {
     /// `ura calls list` on this ura's store, newest first.
     pub fn calls_list(&self) -> Vec<CallRow> {
         let out = Command::new(env!("CARGO_BIN_EXE_ura"))
-            .args(["calls", "list", "--data-dir"])
+            .args(["calls", "list", "--limit", "1000000", "--data-dir"])
             .arg(&self.data_dir)
             .output()
             .expect("ura calls list");
