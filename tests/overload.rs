@@ -135,6 +135,11 @@ fn a_burst_of_invites_gets_200_or_503_and_calls_up_keep_their_media() {
         "burst of {n}: {ok} answered 200, {refused} refused 503, {} unanswered; call during the burst: {during_status:?}",
         n - finals.len()
     );
+    for line in ura.logs().iter().filter(|l| {
+        l.contains("answered 503") || l.contains("refused with 503") || l.contains("dropped")
+    }) {
+        eprintln!("  ura: {line}");
+    }
     assert_eq!(finals.len(), n, "every INVITE gets a final answer");
     assert_eq!(ok + refused, n, "only 200 or 503: {finals:?}");
     assert!(refused > 0, "the burst is past capacity");

@@ -181,6 +181,7 @@ for R in "$CAP_RATE" $((OVER * CAP_RATE)); do
   stop_ura
   echo "  offered $R calls/s: $c; goodput $good calls/s (capacity step: $CAP_GOOD); active calls after: $left"
   echo "    store: $(records "rate-$R"); exit after SIGTERM: ${EXIT_SECS} s"
+  echo "    SIPp: $(tool sipp-stats "$WORK/sipp-rate-$R/stat.csv" 2>/dev/null || echo '?')"
   grep -E "answered 503|refused with 503|lost|dropped" "$WORK/ura-rate-$R.log" | tail -n 3 | sed 's/^/    log: /' || true
 done
 

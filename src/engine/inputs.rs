@@ -15,7 +15,10 @@
 //!   outside a dialog, stamped with their arrival time. The core takes one
 //!   only when the high lane is empty. A request that finds the lane full,
 //!   or that waited more than [`MAX_WAIT`] when the core gets to it, goes
-//!   to the shedder instead.
+//!   to the shedder instead. Call-IDs are remembered for 32 s on both
+//!   sides: a retransmission of a shed INVITE is shed again (never a 200
+//!   after a 503), one of an INVITE the core took goes to the core
+//!   whatever its age (its transaction answers it again).
 //! - **Shedder** ([`SHED_LANE`] inputs, a task of its own): answers 503
 //!   (with a To tag and Retry-After) built from the request alone, records
 //!   the refused INVITE (cause `shed-503`), and remembers its Call-ID for
@@ -52,7 +55,7 @@ pub const SHED_LANE: usize = 8_192;
 /// How long a shed Call-ID is remembered (Timer B: 64·T1).
 const SHED_MEMORY: Duration = Duration::from_secs(32);
 /// Most shed Call-IDs remembered.
-const SHED_MEMORY_MAX: usize = 65_536;
+const SHED_MEMORY_MAX: usize = 131_072;
 
 /// A new request on its way to the core.
 pub struct NewRequest {
@@ -111,7 +114,8 @@ pub struct Lanes {
     high: mpsc::Sender<CoreInput>,
     new: mpsc::Sender<NewRequest>,
     shed: mpsc::Sender<(NewRequest, Shed)>,
-    memory: Arc<Mutex<ShedMemory>>,
+    memory: Arc<Mutex<RecentCalls>>,
+    accepted: Arc<Mutex<RecentCalls>>,
     /// Counters.
     pub stats: Arc<ShedStats>,
 }
@@ -130,7 +134,7 @@ pub fn lanes(records: RecordSender, user_agent: String) -> (Lanes, LaneReceivers
     let (high, high_rx) = mpsc::channel(HIGH_LANE);
     let (new, new_rx) = mpsc::channel(NEW_LANE);
     let (shed, shed_rx) = mpsc::channel(SHED_LANE);
-    let memory = Arc::new(Mutex::new(ShedMemory::default()));
+    let memory = Arc::new(Mutex::new(RecentCalls::default()));
     let stats = Arc::new(ShedStats::default());
     tokio::spawn(shedder(
         shed_rx,
@@ -145,6 +149,7 @@ pub fn lanes(records: RecordSender, user_agent: String) -> (Lanes, LaneReceivers
             new,
             shed,
             memory,
+            accepted: Arc::default(),
             stats,
         },
         LaneReceivers {
@@ -220,11 +225,7 @@ impl Lanes {
     /// when that lane is full or its Call-ID was shed before.
     pub fn offer_new(&self, req: NewRequest, call_id: Option<&str>) -> Result<(), Stopped> {
         if let Some(id) = call_id {
-            let shed_before = self
-                .memory
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(id, req.at);
+            let shed_before = lock(&self.memory).contains(id, req.at);
             if shed_before {
                 self.shed(req, Shed::Again);
                 return Ok(());
@@ -233,15 +234,52 @@ impl Lanes {
         match self.new.try_send(req) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(req)) => {
-                self.shed(req, Shed::Full);
+                let taken = call_id.is_some_and(|id| lock(&self.accepted).contains(id, req.at));
+                if taken {
+                    // A retransmission of a call the core has: it answers
+                    // the next one from its transaction.
+                    self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    self.shed(req, Shed::Full);
+                }
                 Ok(())
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(Stopped),
         }
     }
 
+    /// What the core does with a new request it takes from the lane:
+    /// `None` to handle it, else why it is shed. A Call-ID shed before is
+    /// shed again (never a 200 after a 503); one the core took before is
+    /// handled whatever its age (a retransmission, answered by its
+    /// transaction); anything else older than [`MAX_WAIT`] is shed.
+    pub fn triage(&self, req: &NewRequest) -> Option<Shed> {
+        let now = Instant::now();
+        let late = now.duration_since(req.at) > MAX_WAIT;
+        let Lane::New { call_id: Some(id) } = classify(&req.data) else {
+            return late.then_some(Shed::Late);
+        };
+        if lock(&self.memory).contains(id, now) {
+            return Some(Shed::Again);
+        }
+        let mut accepted = lock(&self.accepted);
+        if accepted.contains(id, now) {
+            return None;
+        }
+        if late {
+            return Some(Shed::Late);
+        }
+        accepted.mark(id, now);
+        None
+    }
+
     /// Hands a request to the shedder; dropped (counted) when it is full.
+    /// Its Call-ID is remembered at once, so no copy of it still queued
+    /// reaches the core.
     pub fn shed(&self, req: NewRequest, why: Shed) {
+        if let Lane::New { call_id: Some(id) } = classify(&req.data) {
+            lock(&self.memory).mark(id, Instant::now());
+        }
         if self.shed.try_send((req, why)).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             if let Some(n) = self.stats.drop_log.hit() {
@@ -255,46 +293,59 @@ impl Lanes {
     }
 }
 
-/// Call-IDs answered 503 lately, with the To tag they got.
+/// Call-IDs seen lately (shed, or taken by the core), with the To tag
+/// of their 503 and whether their record was written.
 #[derive(Default)]
-struct ShedMemory {
-    tags: HashMap<String, String>,
+struct RecentCalls {
+    ids: HashMap<String, (Option<String>, bool)>,
     order: VecDeque<(Instant, String)>,
 }
 
-impl ShedMemory {
+impl RecentCalls {
     fn expire(&mut self, now: Instant) {
         while let Some((at, _)) = self.order.front() {
             if now.duration_since(*at) < SHED_MEMORY && self.order.len() <= SHED_MEMORY_MAX {
                 break;
             }
             if let Some((_, id)) = self.order.pop_front() {
-                self.tags.remove(&id);
+                self.ids.remove(&id);
             }
         }
     }
 
     fn contains(&mut self, call_id: &str, now: Instant) -> bool {
         self.expire(now);
-        self.tags.contains_key(call_id)
+        self.ids.contains_key(call_id)
     }
 
-    /// The To tag for `call_id`, and whether it is new.
-    fn tag(&mut self, call_id: &str, now: Instant) -> (String, bool) {
+    /// Remembers `call_id`.
+    fn mark(&mut self, call_id: &str, now: Instant) {
         self.expire(now);
-        if let Some(t) = self.tags.get(call_id) {
-            return (t.clone(), false);
+        if !self.ids.contains_key(call_id) {
+            self.ids.insert(call_id.to_string(), (None, false));
+            self.order.push_back((now, call_id.to_string()));
         }
-        let tag = format!("{:016x}", fastrand::u64(..));
-        self.tags.insert(call_id.to_string(), tag.clone());
-        self.order.push_back((now, call_id.to_string()));
-        (tag, true)
+    }
+
+    /// The To tag of `call_id`'s 503, and whether its record is still to
+    /// be written (true once).
+    fn tag(&mut self, call_id: &str, now: Instant) -> (String, bool) {
+        self.mark(call_id, now);
+        let Some((tag, recorded)) = self.ids.get_mut(call_id) else {
+            return (String::new(), false);
+        };
+        let tag = tag
+            .get_or_insert_with(|| format!("{:016x}", fastrand::u64(..)))
+            .clone();
+        let first = !*recorded;
+        *recorded = true;
+        (tag, first)
     }
 }
 
 async fn shedder(
     mut rx: mpsc::Receiver<(NewRequest, Shed)>,
-    memory: Arc<Mutex<ShedMemory>>,
+    memory: Arc<Mutex<RecentCalls>>,
     stats: Arc<ShedStats>,
     records: RecordSender,
     user_agent: String,
@@ -312,10 +363,7 @@ async fn shedder(
             stats.dropped.fetch_add(1, Ordering::Relaxed);
             continue;
         };
-        let (tag, first) = memory
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .tag(call_id, Instant::now());
+        let (tag, first) = lock(&memory).tag(call_id, Instant::now());
         let spec = ResponseSpec {
             to_tag: Some(&tag),
             headers: vec![("Retry-After", "5".to_string())],
@@ -349,6 +397,10 @@ async fn shedder(
             counts = [0; 4];
         }
     }
+}
+
+fn lock(m: &Mutex<RecentCalls>) -> std::sync::MutexGuard<'_, RecentCalls> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn shed_record(msg: &Message, call_id: &str) -> CallRecord {
@@ -482,10 +534,11 @@ mod tests {
 
     #[test]
     fn shed_call_ids_expire() {
-        let mut m = ShedMemory::default();
+        let mut m = RecentCalls::default();
         let t0 = Instant::now();
+        m.mark("a", t0);
         let (tag, first) = m.tag("a", t0);
-        assert!(first);
+        assert!(first, "the record is written once");
         assert_eq!(m.tag("a", t0), (tag, false));
         assert!(m.contains("a", t0 + Duration::from_secs(1)));
         assert!(!m.contains("a", t0 + SHED_MEMORY));

@@ -230,6 +230,14 @@ impl Engine {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.core.await;
+        let shed = &self.inputs.stats;
+        tracing::info!(
+            answered_503_off_core = shed.answered_503.load(Ordering::Relaxed),
+            dropped_unanswered = shed.dropped.load(Ordering::Relaxed),
+            sip_dropped_high_lane_full = shed.high_full.load(Ordering::Relaxed),
+            media_events_lost = shed.media_lost.load(Ordering::Relaxed),
+            "overload totals since start"
+        );
         self.recorder.finish(RECORDS_GRACE).await;
     }
 }
@@ -329,8 +337,8 @@ impl Core {
 
     /// A new request from its lane: handled, or shed if it waited too long.
     fn new_request(&mut self, req: inputs::NewRequest) {
-        if req.at.elapsed() > inputs::MAX_WAIT {
-            self.prompt_admin.inputs.shed(req, inputs::Shed::Late);
+        if let Some(why) = self.prompt_admin.inputs.triage(&req) {
+            self.prompt_admin.inputs.shed(req, why);
             return;
         }
         self.handle(CoreInput::Sip {
