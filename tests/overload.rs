@@ -272,3 +272,44 @@ fn a_second_sigterm_exits_at_once() {
         "{status:?}"
     );
 }
+
+#[test]
+fn tcp_connections_past_the_cap_are_closed_at_once() {
+    use std::io::Read;
+    // 96 open files: a cap of 6 TCP connections (1/16 of the limit, at least 4).
+    let ura = Ura::start_with_nofile(96, &[]);
+    let connect = || {
+        let s = std::net::TcpStream::connect_timeout(&ura.sip, Duration::from_secs(2)).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        s
+    };
+    let mut kept: Vec<_> = (0..6).map(|_| connect()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut extra = connect();
+    let mut buf = [0u8; 16];
+    let r = extra.read(&mut buf);
+    assert!(
+        match &r {
+            Ok(n) => *n == 0,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        },
+        "the 7th connection is closed: {r:?}"
+    );
+    for s in &mut kept {
+        let r = s.read(&mut buf);
+        assert!(
+            matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut),
+            "the first 6 stay open: {r:?}"
+        );
+    }
+    assert!(
+        ura.logs()
+            .iter()
+            .any(|l| l.contains("SIP TCP connections closed at once")),
+        "logged"
+    );
+}
