@@ -14,8 +14,9 @@
 //! - **New lane** ([`NEW_LANE`] inputs): new INVITEs and other requests
 //!   outside a dialog, stamped with their arrival time. The core takes one
 //!   only when the high lane is empty. A request that finds the lane full,
-//!   or that waited more than [`MAX_WAIT`] when the core gets to it, goes
-//!   to the shedder instead. Call-IDs are remembered for 32 s on both
+//!   or that waited more than [`MAX_WAIT`] when the core gets to it (with
+//!   [`LATE_BACKLOG`] more behind it: the core is behind, not merely
+//!   descheduled for a moment), goes to the shedder instead. Call-IDs are remembered for 32 s on both
 //!   sides: a retransmission of a shed INVITE is shed again (never a 200
 //!   after a 503), one of an INVITE the core took goes to the core
 //!   whatever its age (its transaction answers it again).
@@ -48,8 +49,14 @@ use super::CoreInput;
 pub const HIGH_LANE: usize = 65_536;
 /// New requests waiting for the core.
 pub const NEW_LANE: usize = 2_048;
-/// A new request older than this when the core gets to it is shed.
+/// A new request older than this when the core gets to it is shed, if
+/// at least [`LATE_BACKLOG`] more wait behind it.
 pub const MAX_WAIT: Duration = Duration::from_millis(200);
+/// New requests queued behind a late one for it to be shed: a late
+/// request with (almost) nothing behind it means ura was not scheduled
+/// for a moment, not that requests come faster than the core takes them,
+/// and it is cheaper to answer it than to refuse it.
+pub const LATE_BACKLOG: usize = 32;
 /// Requests waiting for a 503.
 pub const SHED_LANE: usize = 8_192;
 /// How long a shed Call-ID is remembered (Timer B: 64·T1).
@@ -252,10 +259,11 @@ impl Lanes {
     /// `None` to handle it, else why it is shed. A Call-ID shed before is
     /// shed again (never a 200 after a 503); one the core took before is
     /// handled whatever its age (a retransmission, answered by its
-    /// transaction); anything else older than [`MAX_WAIT`] is shed.
-    pub fn triage(&self, req: &NewRequest) -> Option<Shed> {
+    /// transaction); anything else older than [`MAX_WAIT`] with `backlog`
+    /// (requests still in the lane) at least [`LATE_BACKLOG`] is shed.
+    pub fn triage(&self, req: &NewRequest, backlog: usize) -> Option<Shed> {
         let now = Instant::now();
-        let late = now.duration_since(req.at) > MAX_WAIT;
+        let late = now.duration_since(req.at) > MAX_WAIT && backlog >= LATE_BACKLOG;
         let Lane::New { call_id: Some(id) } = classify(&req.data) else {
             return late.then_some(Shed::Late);
         };

@@ -326,7 +326,7 @@ impl Core {
                     None => break,
                 },
                 new = lanes.new.recv() => match new {
-                    Some(req) => self.new_request(req),
+                    Some(req) => self.new_request(req, lanes.new.len()),
                     None => break,
                 },
                 _ = sleep => {}
@@ -336,8 +336,8 @@ impl Core {
     }
 
     /// A new request from its lane: handled, or shed if it waited too long.
-    fn new_request(&mut self, req: inputs::NewRequest) {
-        if let Some(why) = self.prompt_admin.inputs.triage(&req) {
+    fn new_request(&mut self, req: inputs::NewRequest, backlog: usize) {
+        if let Some(why) = self.prompt_admin.inputs.triage(&req, backlog) {
             self.prompt_admin.inputs.shed(req, why);
             return;
         }
