@@ -118,7 +118,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(args, config)) {
+    let result = runtime.block_on(serve(args, config));
+    // Tasks still blocked (a stuck database, a TTS process) do not hold
+    // the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -258,6 +262,9 @@ async fn serve(args: ServeArgs, config: Config) -> Result<(), ura::error::UraErr
     let engine = Engine::start(config.clone()).await?;
     let http = ura::http::serve(config.http, engine.counters.clone(), engine.handle()).await?;
     tracing::info!(%http, "HTTP is up (/health)");
+    // Hooked before ura says it listens: a stop right after that line is
+    // a clean stop, not the default action of the signal.
+    let mut signals = Signals::new();
     // Tests read this line to learn the ports when they asked for port 0.
     println!("ura listening sip={} http={}", engine.sip_addr, http);
     for (ext, password) in &engine.generated_passwords {
@@ -265,12 +272,27 @@ async fn serve(args: ServeArgs, config: Config) -> Result<(), ura::error::UraErr
         println!("agent {ext} password: {password}");
     }
     let mut config = config;
-    let mut signals = Signals::new();
     while let Signal::Reload = signals.next().await {
         config = reload(&engine, &args, config).await;
     }
-    tracing::info!("stopping: hanging up every call");
-    engine.shutdown().await;
+    tracing::info!("stopping: hanging up every call (a second SIGTERM or Ctrl-C exits at once)");
+    // A second SIGTERM or SIGINT exits at once, whatever is in progress.
+    tokio::spawn(async move {
+        loop {
+            if let Signal::Stop(code) = signals.next().await {
+                tracing::warn!("second stop signal: exiting now");
+                std::process::exit(code);
+            }
+        }
+    });
+    // The engine bounds its own stop (calls, then records); this is the
+    // last resort.
+    if tokio::time::timeout(std::time::Duration::from_secs(9), engine.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::error!("stopping took more than 9 s: exiting anyway");
+    }
     Ok(())
 }
 
@@ -305,8 +327,9 @@ async fn reload(engine: &Engine, args: &ServeArgs, running: Config) -> Config {
 enum Signal {
     /// SIGHUP: read the configuration and the stored prompts again.
     Reload,
-    /// SIGTERM or Ctrl-C: hang up every call and stop.
-    Stop,
+    /// SIGTERM or Ctrl-C: hang up every call and stop (the exit code
+    /// for a second one: 128 + the signal's number).
+    Stop(i32),
 }
 
 /// The signals `ura serve` acts on (a signal that cannot be hooked is
@@ -344,15 +367,15 @@ impl Signals {
                 }
             }
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => Signal::Stop,
-                _ = recv(&mut self.term) => Signal::Stop,
+                _ = tokio::signal::ctrl_c() => Signal::Stop(130),
+                _ = recv(&mut self.term) => Signal::Stop(143),
                 _ = recv(&mut self.hup) => Signal::Reload,
             }
         }
         #[cfg(not(unix))]
         {
             let _ = tokio::signal::ctrl_c().await;
-            Signal::Stop
+            Signal::Stop(130)
         }
     }
 }

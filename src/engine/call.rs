@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::prompt_set::PromptSet;
-use tokio::sync::mpsc::UnboundedSender;
 use ura_media::{
     Codec, Direction as MediaDirection, MediaEngine, MediaEvent, PlayId, PlayMode, StreamId,
     StreamParams,
@@ -24,8 +23,11 @@ use ura_sip::sdp::{
 use ura_sip::{DialogId, EndReason, Endpoint, Event, IncomingCall};
 use ura_store::{CallRecord, HangupSide};
 
+use super::admission::Admission;
+use super::inputs::Lanes;
 use super::ivr_call::{Drive, IvrCall, Player, HANGUP_GRACE};
 use super::queues::{AgentCommand, Queues};
+use super::records::RecordSender;
 use super::{CoreInput, Counters, StreamIndex};
 use crate::config::Config;
 use crate::demo::{Action, DemoApp, DemoNumber};
@@ -91,12 +93,14 @@ pub struct Calls {
     media: MediaEngine,
     prompts: PromptSet,
     config: Config,
-    inputs: UnboundedSender<CoreInput>,
+    inputs: Lanes,
     counters: Arc<Counters>,
     calls: HashMap<DialogId, Call>,
     streams: StreamIndex,
     next_play: u64,
-    records: UnboundedSender<CallRecord>,
+    records: RecordSender,
+    /// The call limit in force and why a call is refused.
+    admission: Admission,
     routing: Routing,
     /// Per-call deadlines (IVR timers, stub queue, delayed hang-ups); stale
     /// entries are skipped when they come up.
@@ -168,9 +172,10 @@ impl Calls {
         media: MediaEngine,
         prompts: Arc<BuiltinPrompts>,
         config: Config,
-        inputs: UnboundedSender<CoreInput>,
+        inputs: Lanes,
         counters: Arc<Counters>,
-        records: UnboundedSender<CallRecord>,
+        records: RecordSender,
+        admission: Admission,
     ) -> Calls {
         let config_routing = config.routing.clone();
         let mut queues = Queues::new(fastrand::u64(..));
@@ -185,6 +190,7 @@ impl Calls {
             streams: StreamIndex::new(),
             next_play: 1,
             records,
+            admission,
             routing: Routing::build(&config_routing).unwrap_or_else(|e| {
                 tracing::error!(error = %e, "routing refused; no IVR numbers");
                 Routing::default()
@@ -327,12 +333,13 @@ impl Calls {
             self.refuse(now, ep, &call, &number, 404);
             return;
         };
-        if self
-            .config
-            .max_calls
-            .is_some_and(|max| self.calls.len() >= max)
-        {
-            tracing::warn!(%dialog, %number, calls = self.calls.len(), "at the call limit: 503");
+        if let Err(cause) = self.admission.check(
+            self.calls.len(),
+            self.calls.len() + self.legs.len(),
+            self.config.max_calls,
+        ) {
+            tracing::debug!(%dialog, %number, ?cause, "at the call limit: 503");
+            self.admission.refused(cause, self.calls.len());
             self.refuse(now, ep, &call, &number, 503);
             return;
         }
@@ -355,7 +362,9 @@ impl Calls {
         let (stream, local_rtp) = match self.media.allocate() {
             Ok(x) => x,
             Err(e) => {
-                tracing::warn!(%dialog, error = %e, "no RTP port: 503");
+                tracing::debug!(%dialog, error = %e, "no RTP port: 503");
+                let cause = self.admission.allocation_failed();
+                self.admission.refused(cause, self.calls.len());
                 self.refuse(now, ep, &call, &number, 503);
                 return;
             }
@@ -865,6 +874,11 @@ impl Calls {
                 }
             }
         }
+    }
+
+    /// Calls in progress (ringing, answered or up).
+    pub fn count(&self) -> usize {
+        self.calls.len()
     }
 
     /// Hangs up every call (on shutdown).

@@ -1,15 +1,22 @@
 //! The engine: one core task owns the SIP endpoint and every call; the SIP
-//! driver and the media workers talk to it through one channel.
+//! driver and the media workers talk to it through bounded lanes
+//! (`inputs.rs`): a high-priority lane for what concerns calls ura has, a
+//! lane for new requests that are answered 503 off the core when they wait
+//! too long, and a stop signal that jumps both.
 //!
 //! ```text
-//! UDP/TCP readers ──CoreInput::Sip──▶ core task ──Transmit──▶ SipSockets
-//! media workers ──CoreInput::Media──▶ (Endpoint + calls) ──commands──▶ MediaEngine
+//! UDP/TCP readers ──high / new lane──▶ core task ──Transmit──▶ SipSockets
+//! media workers ──high lane──────────▶ (Endpoint + calls) ──commands──▶ MediaEngine
+//!        └─ new lane full / too old ──▶ shedder (503)
 //! ```
 
+pub mod admission;
 mod call;
+pub mod inputs;
 mod ivr_call;
 mod prompt_set;
 pub mod queues;
+pub mod records;
 mod registrations;
 mod sip_io;
 
@@ -19,11 +26,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use std::time::Duration;
+
+use tokio::sync::watch;
 use ura_media::{MediaConfig, MediaEngine, MediaEvent, StreamId};
 use ura_prompts::BuiltinPrompts;
 use ura_sip::{ConnectionId, DialogId, Endpoint, EndpointConfig, Flow, Output};
-use ura_store::{CallRecord, Store};
+use ura_store::Store;
 
 use crate::config::Config;
 use crate::error::UraError;
@@ -43,7 +52,7 @@ pub enum CoreInput {
         /// Its id.
         id: ConnectionId,
         /// Where to write to it.
-        writer: UnboundedSender<Vec<u8>>,
+        writer: sip_io::TcpWriter,
     },
     /// A TCP connection closed.
     TcpClosed {
@@ -115,12 +124,18 @@ pub struct Engine {
     pub generated_passwords: Vec<(String, String)>,
     /// Live counters.
     pub counters: Arc<Counters>,
-    inputs: UnboundedSender<CoreInput>,
+    inputs: inputs::Lanes,
+    stop: watch::Sender<bool>,
     store: Store,
     library: ura_prompts::PromptLibrary,
     core: tokio::task::JoinHandle<()>,
-    recorder: tokio::task::JoinHandle<()>,
+    recorder: records::RecordWriter,
 }
+
+/// How long a stopping core waits for calls to end (BYE answered, ACKs).
+pub const STOP_GRACE: Duration = Duration::from_secs(3);
+/// How long a stopping engine waits for the last call records.
+pub const RECORDS_GRACE: Duration = Duration::from_secs(4);
 
 impl Engine {
     /// Binds the sockets, starts the media workers and the core task.
@@ -129,7 +144,9 @@ impl Engine {
             crate::queues::fill_passwords(&mut config.routing.agents, &config.data_dir)?;
         let prompts = Arc::new(BuiltinPrompts::load()?);
         let store = Store::open(&config.store_url).await?;
-        let (tx, rx) = mpsc::unbounded_channel();
+        let user_agent = format!("ura/{}", env!("CARGO_PKG_VERSION"));
+        let (records, recorder) = records::spawn(store.clone(), records::Retry::default());
+        let (tx, rx) = inputs::lanes(records.clone(), user_agent.clone());
         let media_tx = tx.clone();
         let media = MediaEngine::start(
             MediaConfig {
@@ -140,15 +157,16 @@ impl Engine {
                 realtime: config.media_realtime,
                 ..MediaConfig::default()
             },
-            move |ev| {
-                let _ = media_tx.send(CoreInput::Media(ev));
-            },
+            move |ev| media_tx.media(ev),
         )?;
-        let (sockets, sip_addr) = sip_io::bind(config.sip, tx.clone()).await?;
+        // The media engine raised the open-file limit to the hard limit.
+        let nofile = admission::nofile_limit();
+        let (sockets, sip_addr) =
+            sip_io::bind(config.sip, tx.clone(), admission::tcp_cap(nofile)).await?;
         let mut endpoint = Endpoint::new(
             EndpointConfig {
                 timers: config.timers,
-                user_agent: format!("ura/{}", env!("CARGO_PKG_VERSION")),
+                user_agent,
                 advertised: config.advertise,
                 port: sip_addr.port(),
             },
@@ -170,7 +188,19 @@ impl Engine {
             library: library.clone(),
             inputs: tx.clone(),
         };
-        let (records, recorder) = spawn_recorder(store.clone());
+        let open_now = admission::open_fds().unwrap_or(64);
+        let admission = admission::Admission::new(nofile, open_now, config.rtp_ports);
+        tracing::info!(
+            nofile,
+            open_now,
+            tcp_connections = admission::tcp_cap(nofile),
+            calls_by_fds = admission.fd_calls,
+            calls_by_rtp_ports = admission.rtp_calls,
+            max_calls = ?config.max_calls,
+            limit = admission.limit(config.max_calls),
+            "admission: at most {} calls at once",
+            admission.limit(config.max_calls)
+        );
         let mut calls = Calls::new(
             media,
             prompts,
@@ -178,6 +208,7 @@ impl Engine {
             tx.clone(),
             counters.clone(),
             records,
+            admission,
         );
         for (name, frames) in stored_prompts {
             calls.prompt_saved(name, frames);
@@ -192,13 +223,15 @@ impl Engine {
             sockets,
             registrations,
         };
-        let core = tokio::spawn(core.run(rx));
+        let (stop, stopping) = watch::channel(false);
+        let core = tokio::spawn(core.run(rx, stopping));
         tracing::info!(sip = %sip_addr, rtp = ?config.rtp_ports, "ura is answering calls");
         Ok(Engine {
             sip_addr,
             generated_passwords,
             counters,
             inputs: tx,
+            stop,
             core,
             recorder,
             store,
@@ -216,11 +249,12 @@ impl Engine {
         let prompts = crate::prompt_admin::load_all(&self.store, &self.library).await?;
         let count = prompts.len();
         self.inputs
-            .send(CoreInput::Reload {
+            .send_wait(CoreInput::Reload {
                 config: Box::new(config),
                 routing,
                 prompts,
             })
+            .await
             .map_err(|_| UraError::Stopped)?;
         Ok((numbers, count))
     }
@@ -232,19 +266,28 @@ impl Engine {
         }
     }
 
-    /// Hangs up every call (BYE), waits for the core to stop and for every
-    /// call record to be written.
+    /// Hangs up every call (BYE) and stops: the stop signal jumps every
+    /// queue; the core waits at most [`STOP_GRACE`] for calls to end, then
+    /// the writer gets at most [`RECORDS_GRACE`] for the last records.
     pub async fn shutdown(self) {
-        let _ = self.inputs.send(CoreInput::Shutdown);
+        let _ = self.stop.send(true);
         let _ = self.core.await;
-        let _ = self.recorder.await;
+        let shed = &self.inputs.stats;
+        tracing::info!(
+            answered_503_off_core = shed.answered_503.load(Ordering::Relaxed),
+            dropped_unanswered = shed.dropped.load(Ordering::Relaxed),
+            sip_dropped_high_lane_full = shed.high_full.load(Ordering::Relaxed),
+            media_events_lost = shed.media_lost.load(Ordering::Relaxed),
+            "overload totals since start"
+        );
+        self.recorder.finish(RECORDS_GRACE).await;
     }
 }
 
 /// What the HTTP side may ask of a running engine.
 #[derive(Clone)]
 pub struct EngineHandle {
-    inputs: UnboundedSender<CoreInput>,
+    inputs: inputs::Lanes,
 }
 
 impl EngineHandle {
@@ -256,7 +299,8 @@ impl EngineHandle {
     ) -> Result<(), String> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.inputs
-            .send(CoreInput::Agent { ext, cmd, reply })
+            .send_wait(CoreInput::Agent { ext, cmd, reply })
+            .await
             .map_err(|_| "ura is stopping".to_string())?;
         answer.await.map_err(|_| "ura is stopping".to_string())?
     }
@@ -264,25 +308,12 @@ impl EngineHandle {
     /// The live view of queues and agents.
     pub async fn queue_status(&self) -> Option<serde_json::Value> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.inputs.send(CoreInput::Status { reply }).ok()?;
+        self.inputs
+            .send_wait(CoreInput::Status { reply })
+            .await
+            .ok()?;
         answer.await.ok()
     }
-}
-
-/// Writes call records off the call path: the core hands them to a channel,
-/// this task saves them. It ends once the core (the only sender) is gone and
-/// every record is written.
-fn spawn_recorder(store: Store) -> (UnboundedSender<CallRecord>, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<CallRecord>();
-    let task = tokio::spawn(async move {
-        while let Some(record) = rx.recv().await {
-            if let Err(e) = store.insert_call(&record).await {
-                tracing::warn!(error = %e, call = %record.sip_call_id, "call record not saved");
-            }
-        }
-        store.close().await;
-    });
-    (tx, task)
 }
 
 /// The agents' SIP credentials (extension, password).
@@ -315,7 +346,7 @@ struct Core {
 struct PromptSaver {
     store: Store,
     library: ura_prompts::PromptLibrary,
-    inputs: UnboundedSender<CoreInput>,
+    inputs: inputs::Lanes,
 }
 
 impl PromptSaver {
@@ -345,39 +376,60 @@ impl PromptSaver {
 }
 
 impl Core {
-    async fn run(mut self, mut rx: UnboundedReceiver<CoreInput>) {
+    fn deadline(&self) -> Option<Instant> {
+        [self.endpoint.poll_timeout(), self.calls.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Runs the SIP and per-call timers that are due. Called before every
+    /// input, so timers (Timer B/H, hang-ups) are never starved by a busy
+    /// queue.
+    fn run_timers(&mut self) {
+        let now = Instant::now();
+        if self.deadline().is_some_and(|d| d <= now) {
+            self.endpoint.handle_timeout(now);
+            self.calls.handle_timeout(now, &mut self.endpoint);
+            self.flush();
+        }
+    }
+
+    async fn run(mut self, mut lanes: inputs::LaneReceivers, mut stop: watch::Receiver<bool>) {
         loop {
-            let deadline = [self.endpoint.poll_timeout(), self.calls.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
-            let input = match deadline {
-                Some(d) => {
-                    tokio::select! {
-                        i = rx.recv() => i,
-                        _ = tokio::time::sleep_until(tokio::time::Instant::from_std(d)) => {
-                            let now = Instant::now();
-                            self.endpoint.handle_timeout(now);
-                            self.calls.handle_timeout(now, &mut self.endpoint);
-                            self.flush();
-                            continue;
+            self.run_timers();
+            let sleep = sleep_until(self.deadline());
+            tokio::select! {
+                biased;
+                _ = stop.wait_for(|s| *s) => break,
+                input = lanes.high.recv() => match input {
+                    Some(input) => {
+                        if !self.handle(input) {
+                            break;
                         }
                     }
-                }
-                None => rx.recv().await,
-            };
-            let Some(input) = input else { break };
-            if !self.handle(input) {
-                break;
-            }
-            // Take whatever else is queued before polling timers again.
-            while let Ok(input) = rx.try_recv() {
-                if !self.handle(input) {
-                    return self.stop().await;
-                }
+                    None => break,
+                },
+                new = lanes.new.recv() => match new {
+                    Some(req) => self.new_request(req, lanes.new.len()),
+                    None => break,
+                },
+                _ = sleep => {}
             }
         }
-        self.stop().await;
+        self.stop(lanes).await;
+    }
+
+    /// A new request from its lane: handled, or shed if it waited too long.
+    fn new_request(&mut self, req: inputs::NewRequest, backlog: usize) {
+        if let Some(why) = self.prompt_admin.inputs.triage(&req, backlog) {
+            self.prompt_admin.inputs.shed(req, why);
+            return;
+        }
+        self.handle(CoreInput::Sip {
+            flow: req.flow,
+            data: req.data,
+        });
     }
 
     /// Handles one input; false to stop.
@@ -405,11 +457,7 @@ impl Core {
             CoreInput::Status { reply } => {
                 let _ = reply.send(self.calls.queue_status(now));
             }
-            CoreInput::Shutdown => {
-                self.calls.hangup_all(now, &mut self.endpoint);
-                self.flush();
-                return false;
-            }
+            CoreInput::Shutdown => return false,
         }
         self.flush();
         true
@@ -435,11 +483,62 @@ impl Core {
         }
     }
 
-    async fn stop(mut self) {
-        // Give the BYEs a moment on the wire before the sockets go.
+    /// Hangs up every call, then keeps serving the high lane (BYE answers,
+    /// ACKs, media) until the calls are gone, at most [`STOP_GRACE`]; new
+    /// requests meanwhile get 503 from the shedder.
+    async fn stop(mut self, mut lanes: inputs::LaneReceivers) {
+        let start = Instant::now();
+        tracing::info!(
+            calls = self.calls.count(),
+            "stopping: hanging up every call"
+        );
+        self.calls.hangup_all(start, &mut self.endpoint);
         self.flush();
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let until = start + STOP_GRACE;
+        // Once the calls are gone, a moment for the BYEs' answers.
+        let mut linger: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            if self.calls.count() == 0 && linger.is_none() {
+                linger = Some(now + Duration::from_millis(200));
+            }
+            let end = linger.map_or(until, |l| l.min(until));
+            if now >= end {
+                break;
+            }
+            self.run_timers();
+            let wake = self.deadline().map_or(end, |d| d.min(end));
+            tokio::select! {
+                biased;
+                input = lanes.high.recv() => match input {
+                    Some(CoreInput::Shutdown) | None => {}
+                    Some(input) => {
+                        self.handle(input);
+                    }
+                },
+                new = lanes.new.recv() => {
+                    if let Some(req) = new {
+                        self.prompt_admin.inputs.shed(req, inputs::Shed::Stopping);
+                    }
+                }
+                _ = sleep_until(Some(wake)) => {}
+            }
+        }
+        if self.calls.count() > 0 {
+            tracing::warn!(
+                calls = self.calls.count(),
+                "calls still up after {STOP_GRACE:?}: recorded as ended by shutdown"
+            );
+        }
         self.calls.shutdown();
+    }
+}
+
+/// Sleeps until `at`, or forever.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -1,29 +1,70 @@
 //! The SIP driver: owns the UDP socket and the TCP connections, and moves
-//! bytes between them and the core task.
+//! bytes between them and the core task through its bounded lanes
+//! (`inputs.rs`): messages about existing calls to the high lane, new
+//! requests to the new lane (or the shedder).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::sync::{mpsc, Notify};
 use ura_sip::framing::StreamFramer;
 use ura_sip::{ConnectionId, Flow, Transmit, Transport};
 
+use super::admission::RateLimited;
+use super::inputs::{classify, Lane, Lanes, NewRequest, Reply};
 use super::CoreInput;
 use crate::error::UraError;
+
+/// Messages waiting to be written to one TCP connection; a peer that lets
+/// more pile up is too slow and its connection is closed.
+pub const TCP_WRITE_QUEUE: usize = 256;
 
 /// The sockets SIP runs on.
 pub struct SipSockets {
     udp: Arc<UdpSocket>,
-    tcp_writers: HashMap<ConnectionId, UnboundedSender<Vec<u8>>>,
+    tcp_writers: HashMap<ConnectionId, TcpWriter>,
+    slow_tcp: RateLimited,
+    udp_waiting: Arc<AtomicUsize>,
+    udp_dropped: RateLimited,
 }
 
-/// Binds UDP and TCP on `addr` and starts the reader tasks.
+/// UDP sends waiting for room in the socket's send buffer, at most.
+const UDP_SEND_WAITING: usize = 4_096;
+
+/// The writing side of one TCP connection: a bounded queue, and a way to
+/// close the connection.
+#[derive(Clone)]
+pub struct TcpWriter {
+    tx: mpsc::Sender<Vec<u8>>,
+    close: Arc<Notify>,
+}
+
+impl TcpWriter {
+    /// Queues bytes; false (and the connection closes) when the queue is
+    /// full.
+    pub fn send(&self, data: Vec<u8>) -> bool {
+        match self.tx.try_send(data) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.close.notify_one();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+/// Binds UDP and TCP on `addr` and starts the reader tasks; at most
+/// `tcp_cap` TCP connections are kept open at once.
 pub async fn bind(
     addr: SocketAddr,
-    core: UnboundedSender<CoreInput>,
+    lanes: Lanes,
+    tcp_cap: usize,
 ) -> Result<(SipSockets, SocketAddr), UraError> {
     let udp = bind_udp(addr).map_err(|e| UraError::io(format!("SIP UDP bind {addr}"), e))?;
     let local = udp
@@ -34,12 +75,15 @@ pub async fn bind(
         .await
         .map_err(|e| UraError::io(format!("SIP TCP bind {local}"), e))?;
     let udp = Arc::new(udp);
-    tokio::spawn(udp_reader(udp.clone(), core.clone()));
-    tokio::spawn(tcp_acceptor(tcp, core));
+    tokio::spawn(udp_reader(udp.clone(), lanes.clone()));
+    tokio::spawn(tcp_acceptor(tcp, lanes, tcp_cap));
     Ok((
         SipSockets {
             udp,
             tcp_writers: HashMap::new(),
+            slow_tcp: RateLimited::default(),
+            udp_waiting: Arc::default(),
+            udp_dropped: RateLimited::default(),
         },
         local,
     ))
@@ -56,16 +100,29 @@ fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(sock.into())
 }
 
-async fn udp_reader(sock: Arc<UdpSocket>, core: UnboundedSender<CoreInput>) {
+async fn udp_reader(sock: Arc<UdpSocket>, lanes: Lanes) {
     let mut buf = vec![0u8; 65_535];
     loop {
         match sock.recv_from(&mut buf).await {
             Ok((n, from)) => {
-                let input = CoreInput::Sip {
-                    flow: Flow::udp(from),
-                    data: buf[..n].to_vec(),
+                let data = &buf[..n];
+                let flow = Flow::udp(from);
+                let sent = match classify(data) {
+                    Lane::High => lanes.udp_in_dialog(CoreInput::Sip {
+                        flow,
+                        data: data.to_vec(),
+                    }),
+                    Lane::New { call_id } => lanes.offer_new(
+                        NewRequest {
+                            at: Instant::now(),
+                            flow,
+                            data: data.to_vec(),
+                            reply: Reply::Udp(sock.clone()),
+                        },
+                        call_id,
+                    ),
                 };
-                if core.send(input).is_err() {
+                if sent.is_err() {
                     return;
                 }
             }
@@ -75,25 +132,58 @@ async fn udp_reader(sock: Arc<UdpSocket>, core: UnboundedSender<CoreInput>) {
     }
 }
 
-async fn tcp_acceptor(listener: TcpListener, core: UnboundedSender<CoreInput>) {
+async fn tcp_acceptor(listener: TcpListener, lanes: Lanes, cap: usize) {
     let mut next = 1u64;
+    let open = Arc::new(AtomicUsize::new(0));
+    let refused = RateLimited::default();
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
+                // Out of descriptors shows up here: back off, do not spin.
                 tracing::warn!(error = %e, "SIP TCP accept");
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             }
         };
+        if open.load(Ordering::Relaxed) >= cap {
+            drop(stream);
+            if let Some(n) = refused.hit() {
+                tracing::warn!(
+                    %remote,
+                    refused = n,
+                    total = refused.total(),
+                    "SIP TCP connections closed at once: {cap} are open"
+                );
+            }
+            continue;
+        }
+        open.fetch_add(1, Ordering::Relaxed);
         let id = ConnectionId(next);
         next += 1;
         let _ = stream.set_nodelay(true);
-        let (tx, rx) = mpsc::unbounded_channel();
-        if core.send(CoreInput::TcpOpened { id, writer: tx }).is_err() {
+        let (tx, rx) = mpsc::channel(TCP_WRITE_QUEUE);
+        let writer = TcpWriter {
+            tx,
+            close: Arc::new(Notify::new()),
+        };
+        if lanes
+            .send_wait(CoreInput::TcpOpened {
+                id,
+                writer: writer.clone(),
+            })
+            .await
+            .is_err()
+        {
             return;
         }
-        tokio::spawn(tcp_connection(stream, remote, id, rx, core.clone()));
+        let open = open.clone();
+        let lanes = lanes.clone();
+        tokio::spawn(async move {
+            tcp_connection(stream, remote, id, writer, rx, &lanes).await;
+            open.fetch_sub(1, Ordering::Relaxed);
+            let _ = lanes.send_wait(CoreInput::TcpClosed { id }).await;
+        });
     }
 }
 
@@ -101,52 +191,76 @@ async fn tcp_connection(
     stream: TcpStream,
     remote: SocketAddr,
     id: ConnectionId,
-    mut outgoing: mpsc::UnboundedReceiver<Vec<u8>>,
-    core: UnboundedSender<CoreInput>,
+    writer: TcpWriter,
+    mut outgoing: mpsc::Receiver<Vec<u8>>,
+    lanes: &Lanes,
 ) {
-    let (mut reader, mut writer) = stream.into_split();
-    let write_task = tokio::spawn(async move {
+    let (mut reader, mut write_half) = stream.into_split();
+    let write_task = async move {
         while let Some(data) = outgoing.recv().await {
-            if writer.write_all(&data).await.is_err() {
+            if write_half.write_all(&data).await.is_err() {
                 break;
             }
         }
-    });
+    };
     let flow = Flow {
         transport: Transport::Tcp,
         remote,
         connection: Some(id),
     };
-    let mut framer = StreamFramer::new();
-    let mut buf = vec![0u8; 16 * 1024];
-    'read: loop {
-        let n = match reader.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        framer.push(&buf[..n]);
+    let close = writer.close.clone();
+    let read_task = async {
+        let mut framer = StreamFramer::new();
+        let mut buf = vec![0u8; 16 * 1024];
         loop {
-            match framer.next_message() {
-                Ok(Some(data)) => {
-                    if core.send(CoreInput::Sip { flow, data }).is_err() {
-                        break 'read;
+            let n = match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            framer.push(&buf[..n]);
+            loop {
+                match framer.next_message() {
+                    Ok(Some(data)) => {
+                        let sent = match classify(&data) {
+                            Lane::High => lanes.send_wait(CoreInput::Sip { flow, data }).await,
+                            Lane::New { call_id } => {
+                                let call_id = call_id.map(str::to_string);
+                                lanes.offer_new(
+                                    NewRequest {
+                                        at: Instant::now(),
+                                        flow,
+                                        data,
+                                        reply: Reply::Tcp(writer.clone()),
+                                    },
+                                    call_id.as_deref(),
+                                )
+                            }
+                        };
+                        if sent.is_err() {
+                            return;
+                        }
                     }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::debug!(%remote, error = %e, "closing SIP TCP connection that cannot be framed");
-                    break 'read;
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::debug!(%remote, error = %e, "closing SIP TCP connection that cannot be framed");
+                        return;
+                    }
                 }
             }
         }
+    };
+    tokio::select! {
+        _ = read_task => {}
+        _ = write_task => {}
+        _ = close.notified() => {
+            tracing::debug!(%remote, "closing a SIP TCP connection that does not read fast enough");
+        }
     }
-    write_task.abort();
-    let _ = core.send(CoreInput::TcpClosed { id });
 }
 
 impl SipSockets {
     /// Keeps the writer of a new TCP connection.
-    pub fn tcp_opened(&mut self, id: ConnectionId, writer: UnboundedSender<Vec<u8>>) {
+    pub fn tcp_opened(&mut self, id: ConnectionId, writer: TcpWriter) {
         self.tcp_writers.insert(id, writer);
     }
 
@@ -156,14 +270,29 @@ impl SipSockets {
     }
 
     /// Sends one message.
-    pub fn send(&self, t: Transmit) {
+    pub fn send(&mut self, t: Transmit) {
         match t.flow.transport {
             Transport::Udp => match self.udp.try_send_to(&t.data, t.flow.remote) {
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // The send buffer is full: a few tasks wait for room;
+                    // past that the message is dropped (UDP: the
+                    // transaction layer retransmits).
+                    if self.udp_waiting.load(Ordering::Relaxed) >= UDP_SEND_WAITING {
+                        if let Some(n) = self.udp_dropped.hit() {
+                            tracing::warn!(
+                                dropped = n,
+                                "SIP UDP send buffer full: messages dropped"
+                            );
+                        }
+                        return;
+                    }
                     let udp = self.udp.clone();
+                    let waiting = self.udp_waiting.clone();
+                    waiting.fetch_add(1, Ordering::Relaxed);
                     tokio::spawn(async move {
                         let _ = udp.send_to(&t.data, t.flow.remote).await;
+                        waiting.fetch_sub(1, Ordering::Relaxed);
                     });
                 }
                 Err(e) => tracing::debug!(to = %t.flow.remote, error = %e, "SIP UDP send"),
@@ -172,7 +301,19 @@ impl SipSockets {
                 let writer = t.flow.connection.and_then(|c| self.tcp_writers.get(&c));
                 match writer {
                     Some(w) => {
-                        let _ = w.send(t.data);
+                        if !w.send(t.data) {
+                            // Too slow (or gone): its connection closes.
+                            if let Some(c) = t.flow.connection {
+                                self.tcp_writers.remove(&c);
+                            }
+                            if let Some(n) = self.slow_tcp.hit() {
+                                tracing::warn!(
+                                    to = %t.flow.remote,
+                                    closed = n,
+                                    "SIP TCP connection closed: {TCP_WRITE_QUEUE} messages waiting to be written"
+                                );
+                            }
+                        }
                     }
                     None => {
                         tracing::debug!(to = %t.flow.remote, "SIP TCP connection is gone; message dropped")

@@ -61,14 +61,39 @@ impl Store {
         };
         // An in-memory SQLite database lives as long as its one connection.
         let max = if url.contains(":memory:") { 1 } else { 4 };
-        let pool = AnyPoolOptions::new()
+        // Every connection is opened now and kept: writing a record never
+        // needs a new file descriptor (which may be the very thing missing
+        // under overload).
+        let mut options = AnyPoolOptions::new()
             .max_connections(max)
-            .connect(url)
-            .await?;
+            .min_connections(max)
+            .idle_timeout(None)
+            .max_lifetime(None);
+        if backend == Backend::Sqlite {
+            // WAL: readers (`ura calls list`) do not block the writer;
+            // NORMAL is durable across a crash of ura (not of the machine);
+            // a busy database is waited for rather than refused.
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(url).await?;
         match backend {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
+        // Open them all now (the pool would fill up in the background).
+        let mut open = Vec::with_capacity(max as usize);
+        for _ in 0..max {
+            open.push(pool.acquire().await?);
+        }
+        drop(open);
         Ok(Store { pool, backend })
     }
 

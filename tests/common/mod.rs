@@ -40,9 +40,33 @@ impl Ura {
 
     /// Starts `ura serve` with `data` as its data directory.
     pub fn start_in(data: std::path::PathBuf, extra: &[&str]) -> Ura {
+        Ura::start_limited(data, None, extra)
+    }
+
+    /// Starts `ura serve` with at most `nofile` open files (`ulimit -n`).
+    pub fn start_with_nofile(nofile: u32, extra: &[&str]) -> Ura {
+        let data = std::env::temp_dir().join(format!(
+            "ura-test-{}-{}",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        Ura::start_limited(data, Some(nofile), extra)
+    }
+
+    fn start_limited(data: std::path::PathBuf, nofile: Option<u32>, extra: &[&str]) -> Ura {
         let base = 30_000 + 2 * fastrand::u16(0..12_000);
         let rtp = format!("{}-{}", base, base + 399);
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ura"));
+        let mut cmd = match nofile {
+            // The shell sets the limit, then becomes ura (same pid).
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(env!("CARGO_BIN_EXE_ura"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_ura")),
+        };
         cmd.args(["serve", "--http", "127.0.0.1:0", "--rtp-ports", &rtp]);
         if !extra.contains(&"--sip") {
             cmd.args(["--sip", "127.0.0.1:0"]);
@@ -138,7 +162,7 @@ impl Ura {
     /// `ura calls list` on this ura's store, newest first.
     pub fn calls_list(&self) -> Vec<CallRow> {
         let out = Command::new(env!("CARGO_BIN_EXE_ura"))
-            .args(["calls", "list", "--data-dir"])
+            .args(["calls", "list", "--limit", "1000000", "--data-dir"])
             .arg(&self.data_dir)
             .output()
             .expect("ura calls list");
@@ -187,7 +211,45 @@ impl Ura {
             .expect("ura still running 10 s after SIGTERM")
     }
 
-    fn signal(&self, signal: libc::c_int) {
+    /// Waits up to `within` for ura to exit; its status.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(s) = self.child.try_wait().ok().flatten() {
+                return Some(s);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `GET /health`'s `active_calls`.
+    pub fn active_calls(&self) -> Option<u64> {
+        use std::io::{Read, Write};
+        let mut s =
+            std::net::TcpStream::connect_timeout(&self.http, Duration::from_secs(2)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        write!(
+            s,
+            "GET /health HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.http
+        )
+        .ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        let at = text.find("\"active_calls\":")? + "\"active_calls\":".len();
+        text[at..]
+            .trim_start()
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    }
+
+    /// Sends a signal to ura.
+    pub fn signal(&self, signal: libc::c_int) {
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
     }

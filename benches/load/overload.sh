@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# ura overload harness: SIPp offers about twice what ura can take, and the
+# report says what became of every call.
+#
+#   benches/load/overload.sh [path/to/release/ura]
+#
+# 1. Call rate: CAP_RATE calls/s (the capacity measured by run.sh, just
+#    below overload), then OVER × CAP_RATE, each on a fresh ura, HOLD_MS calls.
+# 2. Concurrent calls: ura with --max-calls CAP_CALLS, SIPp opens
+#    OVER × CAP_CALLS long calls.
+# For each: INVITEs answered 200 / 503 / not at all (SIPp's per-message
+# counts), goodput (calls answered per second of offered load) against
+# the capacity step, call records in the store against calls answered +
+# refused (by cause), /health after the load, and the time ura takes to
+# exit after SIGTERM (with the concurrent calls still up in part 2).
+# Loopback only; every step bounded; what it starts is stopped on exit.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+SCEN=$HERE/overload_call.xml
+tool() { python3 "$HERE/loadtool.py" "$@"; }
+
+CAP_RATE=${CAP_RATE:-1600}         # calls/s answered in full by run.sh
+CAP_CALLS=${CAP_CALLS:-2000}       # concurrent calls allowed (--max-calls)
+OVER=${OVER:-2}                    # offered load = OVER × capacity
+STEP_SECS=${STEP_SECS:-10}         # seconds of new calls per rate step
+HOLD_MS=${HOLD_MS:-2000}           # call length in the rate steps
+RAMP_RATE=${RAMP_RATE:-400}        # calls/s while filling part 2
+RTP_PORTS=${RTP_PORTS:-10000-31999}
+MAX_SECS=${MAX_SECS:-400}
+URA_LOG=${URA_LOG:-info}
+
+if [ $# -ge 1 ]; then
+  URA=$(readlink -f "$1")
+else
+  echo "building: cargo build --release --bin ura"
+  (cd "$ROOT" && cargo build --release --bin ura)
+  URA=$ROOT/target/release/ura
+fi
+[ -x "$URA" ] || { echo "no ura binary at $URA" >&2; exit 2; }
+command -v sipp >/dev/null || { echo "sipp not found: apt-get install sip-tester" >&2; exit 2; }
+
+want=65536
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt "$want" ]; then want=$hard; fi
+ulimit -n "$want" || true
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ura-overload.XXXXXX")
+echo "ura: $URA; work directory: $WORK; open files: $(ulimit -n); cores: $(nproc)"
+
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  sleep 0.5
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'echo "interrupted" >&2; exit 130' INT TERM
+(
+  trap 'kill "$s" 2>/dev/null; exit 0' TERM
+  sleep "$MAX_SECS" & s=$!
+  wait "$s"
+  echo "overload harness: over ${MAX_SECS} s, stopping" >&2
+  kill -TERM $$
+) &
+PIDS+=("$!")
+
+# wait_bounded PID SECS: waits, then kills; RC = exit status.
+wait_bounded() {
+  local pid=$1 secs=$2 t=0
+  while kill -0 "$pid" 2>/dev/null && [ "$t" -lt $((secs * 10)) ]; do
+    sleep 0.1
+    t=$((t + 1))
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "  (pid $pid still running after ${secs} s: killed)"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  RC=0
+  wait "$pid" 2>/dev/null || RC=$?
+}
+
+URA_PID=
+start_ura() {
+  local tag=$1 line= i
+  shift
+  RUST_LOG=$URA_LOG "$URA" serve --sip 127.0.0.1:0 --http 127.0.0.1:0 \
+    --rtp-ports "$RTP_PORTS" --rtp-timeout 600 --data-dir "$WORK/data-$tag" "$@" \
+    >"$WORK/ura-$tag.out" 2>"$WORK/ura-$tag.log" &
+  URA_PID=$!
+  PIDS+=("$URA_PID")
+  for i in $(seq 200); do
+    line=$(head -n1 "$WORK/ura-$tag.out" 2>/dev/null || true)
+    case $line in *sip=*) break ;; esac
+    kill -0 "$URA_PID" 2>/dev/null || { tail -n 20 "$WORK/ura-$tag.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  URA_SIP=$(sed -n 's/.*sip=\([^ ]*\).*/\1/p' <<<"$line")
+  URA_HTTP=$(sed -n 's/.*http=\([^ ]*\).*/\1/p' <<<"$line")
+  grep -m1 "admission" "$WORK/ura-$tag.log" | sed 's/^/  /' || true
+}
+
+# stop_ura: SIGTERM, prints the seconds until the process is gone.
+stop_ura() {
+  local t0 t1
+  t0=$(date +%s.%N)
+  kill -TERM "$URA_PID" 2>/dev/null || true
+  wait_bounded "$URA_PID" 30
+  t1=$(date +%s.%N)
+  EXIT_SECS=$(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }")
+  URA_PID=
+}
+
+# records TAG: "total=N answered=A refused=R shed=S other=O" from the store.
+records() {
+  python3 - "$WORK/data-$1/ura.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rows = dict(db.execute("SELECT hangup_cause, count(*) FROM calls GROUP BY hangup_cause"))
+answered = db.execute("SELECT count(*) FROM calls WHERE answered_at IS NOT NULL").fetchone()[0]
+total = sum(rows.values())
+refused = sum(v for k, v in rows.items() if k.startswith("refused-"))
+shed = rows.get("shed-503", 0)
+print(f"records={total} answered={answered} refused={refused} shed={shed} causes={rows}")
+PY
+}
+
+# counts TAG: "ok=N503=…" from SIPp's per-message counts.
+counts() {
+  python3 - "$WORK" "$1" <<'PY'
+import csv, glob, sys
+work, tag = sys.argv[1], sys.argv[2]
+files = sorted(glob.glob(f"{work}/sipp-{tag}/*counts*.csv"))
+if not files:
+    print("invites=? ok=? refused=?"); sys.exit()
+rows = list(csv.reader(open(files[0]), delimiter=";"))
+head, last = rows[0], rows[-1]
+def col(pred):
+    for i, h in enumerate(head):
+        if pred(h) and i < len(last) and last[i].strip().isdigit():
+            return int(last[i])
+    return 0
+sent = col(lambda h: "INVITE" in h and "Sent" in h)
+ok = col(lambda h: "200" in h and "Recv" in h)
+no = col(lambda h: "503" in h and "Recv" in h)
+print(f"invites={sent} ok={ok} refused={no} none={max(sent - ok - no, 0)}")
+PY
+}
+
+sipp_run() {
+  local tag=$1
+  shift
+  mkdir -p "$WORK/sipp-$tag"
+  (cd "$WORK/sipp-$tag" && exec sipp "$URA_SIP" -sf "$SCEN" -s 9100 -t u1 -i 127.0.0.1 \
+    -mi 127.0.0.1 -mp "$(tool free-port 18000)" -nostdin \
+    -max_recv_loops 10000 -max_sched_loops 10000 \
+    -trace_counts -trace_stat -stf stat.csv -fd 1 "$@" </dev/null >out.txt 2>&1) &
+  SIPP_PID=$!
+  PIDS+=("$SIPP_PID")
+}
+
+# === 1. call rate ==========================================================
+echo
+echo "=== 1. call rate: $CAP_RATE calls/s (capacity) and $((OVER * CAP_RATE)) calls/s, ${STEP_SECS} s, ${HOLD_MS} ms calls"
+hold_s=$(((HOLD_MS + 999) / 1000))
+CAP_GOOD=
+for R in "$CAP_RATE" $((OVER * CAP_RATE)); do
+  start_ura "rate-$R"
+  m=$((R * STEP_SECS))
+  sipp_run "rate-$R" -r "$R" -m "$m" -l $((R * (hold_s + 2) * 2 + 100)) -d "$HOLD_MS" \
+    -timeout "$((STEP_SECS + hold_s + 20))s" -recv_timeout 5s
+  wait_bounded "$SIPP_PID" $((STEP_SECS + hold_s + 40))
+  left=$(tool wait-idle "$URA_HTTP" 40 || echo "?")
+  c=$(counts "rate-$R")
+  ok=$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$c")
+  good=$(awk "BEGIN { printf \"%.0f\", ${ok:-0} / $STEP_SECS }")
+  [ -n "$CAP_GOOD" ] || CAP_GOOD=$good
+  stop_ura
+  echo "  offered $R calls/s: $c; goodput $good calls/s (capacity step: $CAP_GOOD); active calls after: $left"
+  echo "    store: $(records "rate-$R"); exit after SIGTERM: ${EXIT_SECS} s"
+  echo "    SIPp: $(tool sipp-stats "$WORK/sipp-rate-$R/stat.csv" 2>/dev/null || echo '?')"
+  grep -E "answered 503|refused with 503|lost|dropped" "$WORK/ura-rate-$R.log" | tail -n 3 | sed 's/^/    log: /' || true
+done
+
+# === 2. concurrent calls ===================================================
+echo
+echo "=== 2. concurrent calls: --max-calls $CAP_CALLS, SIPp opens $((OVER * CAP_CALLS)) at $RAMP_RATE calls/s"
+N=$((OVER * CAP_CALLS))
+start_ura conc --max-calls "$CAP_CALLS"
+fill=$(((N + RAMP_RATE - 1) / RAMP_RATE))
+sipp_run conc -r "$RAMP_RATE" -m "$N" -l "$N" -d 300000 -timeout "$((fill + 60))s" -recv_timeout 10s
+sleep $((fill + 3))
+up=$(tool active "$URA_HTTP" || echo "?")
+stop_ura
+echo "  $up calls up at ura (limit $CAP_CALLS); exit after SIGTERM with them up: ${EXIT_SECS} s"
+kill -TERM "$SIPP_PID" 2>/dev/null || true
+wait_bounded "$SIPP_PID" 10
+echo "  $(counts conc)"
+echo "  store: $(records conc)"
+echo "total time: ${SECONDS} s; files in $WORK"
