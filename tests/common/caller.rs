@@ -423,6 +423,49 @@ CSeq: {cseq} {method}\r\n{ctype}Content-Length: {len}\r\n\r\n{body}",
     }
 }
 
+/// Audio payloads placed by sequence number: a packet that never arrived
+/// (the receiving test thread fell behind on a loaded machine) is `None`.
+/// Gaps longer than 50 packets are not filled (a new stream or a jump).
+pub fn by_sequence(packets: &[Rtp]) -> Vec<Option<Vec<u8>>> {
+    let mut out: Vec<Option<Vec<u8>>> = Vec::with_capacity(packets.len());
+    let mut last: Option<u16> = None;
+    for p in packets {
+        if let Some(prev) = last {
+            let gap = p.seq.wrapping_sub(prev);
+            if gap == 0 || gap > 0x8000 {
+                continue; // a duplicate or a late, reordered packet
+            }
+            if gap <= 50 {
+                out.extend(std::iter::repeat_n(None, gap as usize - 1));
+            }
+        }
+        last = Some(p.seq);
+        out.push(Some(p.payload.clone()));
+    }
+    out
+}
+
+/// Where `needle` (whole frames) starts in `hay` (from [`by_sequence`]),
+/// searching from `from`: every frame that arrived must match, and at most
+/// one in ten may be missing.
+pub fn find_frames_lossy(hay: &[Option<Vec<u8>>], needle: &[u8], from: usize) -> Option<usize> {
+    let frames: Vec<&[u8]> = needle.chunks(160).collect();
+    if frames.is_empty() || hay.len() < frames.len() {
+        return None;
+    }
+    let allowed = frames.len() / 10;
+    (from..=hay.len() - frames.len()).find(|&i| {
+        let mut missing = 0;
+        frames.iter().enumerate().all(|(k, f)| match &hay[i + k] {
+            Some(got) => got == f,
+            None => {
+                missing += 1;
+                missing <= allowed
+            }
+        })
+    })
+}
+
 /// Where `needle` (whole frames) starts in `hay`, searching from `from`.
 pub fn find_frames(hay: &[Vec<u8>], needle: &[u8], from: usize) -> Option<usize> {
     let frames: Vec<&[u8]> = needle.chunks(160).collect();
