@@ -64,6 +64,13 @@ items = [
     )
 }
 
+/// Agent `ext`'s test phone, registered with the test password.
+fn registered(ura: &Ura, ext: &str) -> Phone {
+    let mut phone = Phone::new(ura.sip, ext, &format!("senha-{ext}"));
+    assert_eq!(phone.register(600), Some(200), "{ext} registers");
+    phone
+}
+
 fn http(ura: &Ura) -> ureq::Agent {
     let _ = ura;
     ureq::Agent::config_builder()
@@ -147,10 +154,8 @@ fn arrived(got: &[Vec<u8>], sent: &[u8]) -> bool {
 #[test]
 fn the_longest_idle_agent_answers_and_audio_flows_both_ways() {
     let ura = Ura::start_with_config(&config("announce_seconds = 0"), &[]);
-    let mut ana = Phone::new(ura.sip, "2001", "senha-2001");
-    let mut bia = Phone::new(ura.sip, "2002", "senha-2002");
-    assert_eq!(ana.register(600), Some(200));
-    assert_eq!(bia.register(600), Some(200));
+    let mut ana = registered(&ura, "2001");
+    let bia = registered(&ura, "2002");
     // Bia logs in after Ana: Ana has been idle longest.
     assert_eq!(agent_action(&ura, "2002", "login"), 200);
     assert_eq!(agent_state(&ura, "2002"), "available");
@@ -213,10 +218,8 @@ fn the_longest_idle_agent_answers_and_audio_flows_both_ways() {
 #[test]
 fn an_agent_who_does_not_answer_is_skipped_and_three_misses_pause_them() {
     let ura = Ura::start_with_config(&config("announce_seconds = 0"), &[]);
-    let mut ana = Phone::new(ura.sip, "2001", "senha-2001");
-    let mut bia = Phone::new(ura.sip, "2002", "senha-2002");
-    assert_eq!(ana.register(600), Some(200));
-    assert_eq!(bia.register(600), Some(200));
+    let mut ana = registered(&ura, "2001");
+    let mut bia = registered(&ura, "2002");
     assert_eq!(agent_action(&ura, "2002", "login"), 200);
 
     // Ana rings and does not answer: after 3 s ura cancels, and Bia gets
@@ -269,8 +272,7 @@ fn an_agent_who_does_not_answer_is_skipped_and_three_misses_pause_them() {
 #[test]
 fn a_second_caller_hears_the_position_and_takes_the_next_free_agent() {
     let ura = Ura::start_with_config(&config("announce_seconds = 30"), &[]);
-    let mut ana = Phone::new(ura.sip, "2001", "senha-2001");
-    assert_eq!(ana.register(600), Some(200));
+    let mut ana = registered(&ura, "2001");
     let mut first = caller_in_queue(&ura, '1');
     let invite = ana.ring(Duration::from_secs(10)).expect("Ana rings");
     assert!(ana.answer(invite, 0));
@@ -308,10 +310,8 @@ fn a_second_caller_hears_the_position_and_takes_the_next_free_agent() {
 #[test]
 fn hold_plays_music_and_refer_hands_the_caller_to_another_agent() {
     let ura = Ura::start_with_config(&config("announce_seconds = 0"), &[]);
-    let mut ana = Phone::new(ura.sip, "2001", "senha-2001");
-    let mut bia = Phone::new(ura.sip, "2002", "senha-2002");
-    assert_eq!(ana.register(600), Some(200));
-    assert_eq!(bia.register(600), Some(200));
+    let mut ana = registered(&ura, "2001");
+    let mut bia = registered(&ura, "2002");
     let mut caller = caller_in_queue(&ura, '1');
     let invite = ana.ring(Duration::from_secs(10)).expect("Ana rings");
     assert!(ana.answer(invite, 0));
@@ -372,8 +372,7 @@ fn hold_plays_music_and_refer_hands_the_caller_to_another_agent() {
 #[test]
 fn feature_codes_log_an_agent_in_and_out_and_need_the_password() {
     let ura = Ura::start_with_config(&config("announce_seconds = 0"), &[]);
-    let mut bia = Phone::new(ura.sip, "2002", "senha-2002");
-    assert_eq!(bia.register(600), Some(200));
+    let _bia = registered(&ura, "2002");
     assert_eq!(agent_state(&ura, "2002"), "logged-out");
     // Bia's phone dials *40: challenged like the REGISTER, then answered.
     let mut caller = Caller::new(ura.sip, false);
@@ -443,8 +442,7 @@ fn registrations_survive_a_restart_and_the_command_line_moves_agents() {
     ));
     let config = config("announce_seconds = 0");
     let mut ura = Ura::start_with_config_in(&config, data.clone());
-    let mut ana = Phone::new(ura.sip, "2001", "senha-2001");
-    assert_eq!(ana.register(600), Some(200));
+    let mut ana = registered(&ura, "2001");
     let sip_port = ura.sip.port();
     assert!(ura.terminate().success());
     // The same SIP port again, so Ana's phone (which does not register
@@ -506,8 +504,7 @@ fn a_register_flood_with_wrong_passwords_locks_the_source_not_the_agent() {
         "the lockout is logged with the source"
     );
     // Ana, from her own address, registers and takes calls.
-    let mut ana = Phone::new(ura.sip, "2001", "senha-2001");
-    assert_eq!(ana.register(600), Some(200));
+    let mut ana = registered(&ura, "2001");
     let _caller = caller_in_queue(&ura, '1');
     assert!(ana.ring(Duration::from_secs(8)).is_some());
 }
@@ -518,8 +515,7 @@ fn an_unreachable_agent_is_skipped_and_the_caller_hears_hold_music_meanwhile() {
     let mut gone = Phone::new(ura.sip, "2001", "senha-2001");
     assert_eq!(gone.register(600), Some(200));
     drop(gone); // its sockets close: ura's INVITE meets ICMP port unreachable
-    let mut bia = Phone::new(ura.sip, "2002", "senha-2002");
-    assert_eq!(bia.register(600), Some(200));
+    let mut bia = registered(&ura, "2002");
     assert_eq!(agent_action(&ura, "2002", "login"), 200);
     let caller = caller_in_queue(&ura, '1');
     let invite = bia
@@ -542,10 +538,8 @@ fn an_unreachable_agent_is_skipped_and_the_caller_hears_hold_music_meanwhile() {
 #[test]
 fn an_agent_transfers_to_a_queue_and_calls_are_recorded_in_stereo() {
     let ura = Ura::start_with_config(&config("announce_seconds = 0\nrecord = \"stereo\""), &[]);
-    let mut ana = Phone::new(ura.sip, "2001", "senha-2001");
-    let mut bia = Phone::new(ura.sip, "2002", "senha-2002");
-    assert_eq!(ana.register(600), Some(200));
-    assert_eq!(bia.register(600), Some(200));
+    let mut ana = registered(&ura, "2001");
+    let mut bia = registered(&ura, "2002");
     assert_eq!(agent_action(&ura, "2002", "login"), 200);
     assert_eq!(agent_action(&ura, "2002", "pause"), 200);
     let mut caller = caller_in_queue(&ura, '1');
@@ -693,5 +687,60 @@ fn the_exit_key_records_a_message() {
         pcm.windows(160).any(|w| w == &sent[1600..1760]),
         "the message holds what the caller said ({} samples)",
         pcm.len()
+    );
+}
+
+#[test]
+fn an_agent_calls_another_agents_extension_and_takes_no_queue_call_meanwhile() {
+    let ura = Ura::start_with_config(&config("announce_seconds = 0"), &[]);
+    let mut ana = registered(&ura, "2001");
+    // An extension without a registered phone: a notice, then BYE.
+    let mut lone = Caller::new(ura.sip, false);
+    assert_eq!(lone.call_as("2002", "2001", "senha-2001"), Some(200));
+    lone.silence(2);
+    assert!(
+        hears(&lone, "internal-unavailable", 5),
+        "the caller is told"
+    );
+    assert!(lone.expect_request("BYE", Duration::from_secs(8)).is_some());
+
+    let mut bia = registered(&ura, "2002");
+    // Ana's phone dials 2002: challenged, then Bia's phone rings.
+    let mut call = Caller::new(ura.sip, false);
+    assert_eq!(call.call_as("2002", "2001", "senha-2001"), Some(200));
+    call.silence(3);
+    let invite = bia.ring(Duration::from_secs(5)).expect("Bia's phone rings");
+    assert!(
+        invite
+            .header("From")
+            .is_some_and(|f| f.contains("sip:2001@")),
+        "caller ID is Ana's extension: {:?}",
+        invite.header("From")
+    );
+    assert!(hears(&call, "ringback", 3), "Ana hears ringback meanwhile");
+    assert!(bia.answer(invite, 0));
+    std::thread::sleep(Duration::from_millis(200));
+    let from_bia = pattern(8);
+    bia.send_audio(0, &from_bia);
+    let from_ana = pattern(9);
+    call.send_audio(&from_ana);
+    std::thread::sleep(Duration::from_millis(200));
+    let got: Vec<Vec<u8>> = call.audio().into_iter().map(|p| p.payload).collect();
+    assert!(arrived(&got, &from_bia), "Ana hears Bia");
+    let got: Vec<Vec<u8>> = bia.audio().into_iter().map(|p| p.payload).collect();
+    assert!(arrived(&got, &from_ana), "Bia hears Ana");
+
+    // A queue caller meanwhile is not offered to Ana (she is on a call).
+    let _queued = caller_in_queue(&ura, '1');
+    assert!(
+        ana.ring(Duration::from_secs(2)).is_none(),
+        "no queue call during an internal call"
+    );
+    // Bia hangs up: Ana's leg ends, and the queue caller reaches Ana.
+    assert_eq!(bia.bye(), Some(200));
+    assert!(call.expect_request("BYE", Duration::from_secs(5)).is_some());
+    assert!(
+        ana.ring(Duration::from_secs(5)).is_some(),
+        "then the queue call rings Ana"
     );
 }

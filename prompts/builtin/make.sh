@@ -77,7 +77,10 @@ say queue-callback "Recebemos seu pedido. Retornaremos a ligação assim que pos
 say queue-offer-callback "Se preferir que retornemos a ligação, tecle" 0.05
 say queue-offer-message "Para deixar uma mensagem, tecle" 0.05
 say queue-message-saved "Mensagem recebida. Obrigado." 0.3
+say internal-unavailable "O ramal chamado não está disponível no momento." 0.3
 sox -D -n -r 8000 -c 1 -b 16 pt-BR/beep.wav synth 0.4 sine 1000 gain -6 pad 0 0.1
+# Ringback while an extension rings (Brazil: 425 Hz, 1 s on, 4 s off).
+sox -D -n -r 8000 -c 1 -b 16 pt-BR/ringback.wav synth 1 sine 425 gain -10 pad 0 4
 
 # The English set: the same names (sounds shared by both, such as hold-music
 # and beep, exist only in pt-BR; ura falls back to pt-BR for a missing name).
@@ -141,3 +144,4 @@ say queue-callback "We got your request. We will call you back as soon as we can
 say queue-offer-callback "If you would like us to call you back, press" 0.05
 say queue-offer-message "To leave a message, press" 0.05
 say queue-message-saved "Message received. Thank you." 0.3
+say internal-unavailable "The extension you called is not available right now." 0.3

@@ -148,6 +148,7 @@ macro_rules! speech {
             "queue-offer-callback",
             "queue-offer-message",
             "queue-message-saved",
+            "internal-unavailable",
         )
     };
 }
@@ -158,7 +159,7 @@ const PT_BR: &[(&str, &[u8])] = speech!("pt-BR");
 /// The English set.
 const EN: &[(&str, &[u8])] = speech!("en");
 /// Sounds without words, shared by every language.
-const SOUNDS: &[(&str, &[u8])] = builtin!("pt-BR"; "hold-music", "beep");
+const SOUNDS: &[(&str, &[u8])] = builtin!("pt-BR"; "hold-music", "beep", "ringback");
 
 /// The built-in prompt set, encoded once.
 #[derive(Debug, Clone)]

@@ -44,7 +44,25 @@ enum App {
     Ivr(Box<IvrCall>),
     Recorder(Box<RecCall>),
     Feature(FeatureCall),
+    Internal(InternalCall),
 }
+
+/// An agent dialled another agent's extension.
+struct InternalCall {
+    /// The calling agent.
+    from: String,
+    /// The extension dialled.
+    target: String,
+    /// The call to the extension's phone.
+    leg: Option<DialogId>,
+    /// The "not available" notice, after which ura hangs up.
+    closing: Option<PlayId>,
+    /// Stop ringing the extension then.
+    ring_until: Option<Instant>,
+}
+
+/// How long an extension rings on an internal call.
+const INTERNAL_RING: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// An agent's feature code (`*40` log in …): say what was done, hang up.
 struct FeatureCall {
@@ -113,6 +131,8 @@ pub struct Calls {
     tasks: HashMap<TaskId, DialogId>,
     /// Agent legs ringing, by offer.
     offers: HashMap<OfferId, DialogId>,
+    /// Agents on internal calls (how many), kept from queue calls meanwhile.
+    internal_busy: HashMap<String, u32>,
 }
 
 /// Now, as the RFC 3339 UTC text call records hold.
@@ -200,6 +220,7 @@ impl Calls {
             legs: HashMap::new(),
             tasks: HashMap::new(),
             offers: HashMap::new(),
+            internal_busy: HashMap::new(),
         }
     }
 
@@ -309,6 +330,19 @@ impl Calls {
                 }
             };
             App::Feature(FeatureCall { prompt, play: None })
+        } else if let Some(from) = call
+            .authenticated_user
+            .clone()
+            .filter(|from| *from != number && self.queues.agent(&number).is_some())
+        {
+            tracing::info!(%dialog, %from, extension = %number, "internal call");
+            App::Internal(InternalCall {
+                from,
+                target: number.clone(),
+                leg: None,
+                closing: None,
+                ring_until: None,
+            })
         } else if let Some(n) = self
             .routing
             .lookup(&number)
@@ -488,6 +522,17 @@ impl Calls {
                 r.rec.started(now);
                 self.drive_recorder(now, dialog);
             }
+            App::Internal(i) => {
+                let target = i.target.clone();
+                i.ring_until = Some(now + INTERNAL_RING);
+                if let Some(ring) = self.prompts.get("ringback").cloned() {
+                    let play = PlayId(self.next_play);
+                    self.next_play += 1;
+                    self.media
+                        .play(call.stream, play, ring, PlayMode::Replace, true);
+                }
+                self.ring_extension(now, ep, dialog, &target);
+            }
             App::Feature(f) => {
                 let lang = ura_prompts::BuiltinLanguage::PtBr;
                 match self.prompts.get_in(lang, f.prompt).cloned() {
@@ -608,6 +653,7 @@ impl Calls {
         let ivr = match &call.app {
             App::Ivr(ivr) => ivr.poll_timeout(),
             App::Recorder(r) => r.rec.poll_timeout(),
+            App::Internal(i) => i.ring_until,
             App::Demo(_) | App::Feature(_) => None,
         };
         let periodic = call.waiting.as_ref().and_then(|w| w.periodic_at);
@@ -656,6 +702,15 @@ impl Calls {
                 App::Recorder(r) if r.rec.poll_timeout().is_some_and(|d| d <= now) => {
                     r.rec.handle_timeout(now);
                     self.drive_recorder(now, dialog);
+                }
+                App::Internal(i) if i.ring_until.is_some_and(|d| d <= now) => {
+                    // Still ringing: give up (the leg's end tells the caller).
+                    i.ring_until = None;
+                    if let Some(leg) = i.leg {
+                        if !self.leg_bridged(leg) {
+                            let _ = ep.hangup(now, leg);
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -725,7 +780,7 @@ impl Calls {
                 r.rec.digit(now, key);
                 self.drive_recorder(now, dialog);
             }
-            App::Feature(_) => {}
+            App::Feature(_) | App::Internal(_) => {}
         }
     }
 
@@ -838,6 +893,12 @@ impl Calls {
                     }
                     App::Feature(f) => {
                         if f.play == Some(play) {
+                            call.hangup_at = Some(now + HANGUP_GRACE);
+                            self.schedule(dialog);
+                        }
+                    }
+                    App::Internal(i) => {
+                        if i.closing == Some(play) {
                             call.hangup_at = Some(now + HANGUP_GRACE);
                             self.schedule(dialog);
                         }

@@ -363,13 +363,7 @@ Contact: <sip:{ext}@{local}>\r\n{extra}{ctype}Content-Length: {len}\r\n\r\n{body
 
     /// The received audio payloads (PT 0/8), in arrival order.
     pub fn audio(&self) -> Vec<Rtp> {
-        self.received
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|p| p.pt == 0 || p.pt == 8)
-            .cloned()
-            .collect()
+        super::caller::audio_of(&self.received)
     }
 }
 

@@ -413,14 +413,19 @@ CSeq: {cseq} {method}\r\n{ctype}Content-Length: {len}\r\n\r\n{body}",
 
     /// The received audio payloads (PT 0/8), in arrival order.
     pub fn audio(&self) -> Vec<Rtp> {
-        self.received
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|p| p.pt == 0 || p.pt == 8)
-            .cloned()
-            .collect()
+        audio_of(&self.received)
     }
+}
+
+/// The G.711 packets (PT 0/8) of `received`, in arrival order.
+pub fn audio_of(received: &Mutex<Vec<Rtp>>) -> Vec<Rtp> {
+    received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|p| p.pt == 0 || p.pt == 8)
+        .cloned()
+        .collect()
 }
 
 /// Audio payloads placed by sequence number: a packet that never arrived

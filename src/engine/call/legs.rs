@@ -42,8 +42,9 @@ pub(super) struct Waiting {
 /// The call to an agent's softphone.
 pub(super) struct AgentLeg {
     pub(super) caller: DialogId,
-    task: TaskId,
-    offer: OfferId,
+    /// The queue's offer this leg carries; `None` for an internal call
+    /// (an agent dialled another agent's extension).
+    queue: Option<QueueOffer>,
     agent: AgentId,
     pub(super) stream: StreamId,
     local: LocalMedia,
@@ -53,6 +54,31 @@ pub(super) struct AgentLeg {
     /// is not news for the router.
     done: bool,
     bridged: bool,
+}
+
+/// What to tell the router (or the internal caller) when a leg ends.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LegKey {
+    caller: DialogId,
+    queue: Option<QueueOffer>,
+    agent: AgentId,
+}
+
+impl AgentLeg {
+    fn key(&self) -> LegKey {
+        LegKey {
+            caller: self.caller,
+            queue: self.queue,
+            agent: self.agent,
+        }
+    }
+}
+
+/// The router's task and offer an agent leg was placed for.
+#[derive(Debug, Clone, Copy)]
+struct QueueOffer {
+    task: TaskId,
+    offer: OfferId,
 }
 
 /// The user part and display name of a From header, for caller ID.
@@ -326,41 +352,50 @@ impl Calls {
         task: TaskId,
         agent: AgentId,
     ) {
+        let placed = match self.tasks.get(&task) {
+            Some(&caller) => {
+                self.place_leg(now, ep, caller, agent, Some(QueueOffer { task, offer }))
+            }
+            None => Err(OfferFailure::Unreachable),
+        };
+        match placed {
+            Ok(leg) => {
+                self.offers.insert(offer, leg);
+            }
+            Err(failure) => {
+                let _ = self.queues.router.offer_failed(now, offer, failure);
+            }
+        }
+    }
+
+    /// Calls `agent`'s most recently registered phone for `caller`, from a
+    /// media stream on the caller's worker; the new leg's dialog.
+    fn place_leg(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        caller: DialogId,
+        agent: AgentId,
+        queue: Option<QueueOffer>,
+    ) -> Result<DialogId, OfferFailure> {
         let ext = self.queues.ext(agent).to_string();
-        let Some(&caller) = self.tasks.get(&task) else {
-            let _ = self
-                .queues
-                .router
-                .offer_failed(now, offer, OfferFailure::Unreachable);
-            return;
-        };
-        let Some(call) = self.calls.get_mut(&caller) else {
-            return;
-        };
+        let call = self
+            .calls
+            .get_mut(&caller)
+            .ok_or(OfferFailure::Unreachable)?;
         let binding = ep.bindings(&ext).into_iter().max_by_key(|b| b.expires_at);
         let Some(binding) = binding else {
             tracing::info!(%caller, agent = %ext, "agent has no registered phone");
-            let _ = self
-                .queues
-                .router
-                .offer_failed(now, offer, OfferFailure::Unreachable);
-            return;
+            return Err(OfferFailure::Unreachable);
         };
         let allocated = self
             .media
             .allocate_with(call.stream)
             .or_else(|_| self.media.allocate());
-        let (stream, local_rtp) = match allocated {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(%caller, agent = %ext, error = %e, "no RTP port for the agent leg");
-                let _ = self
-                    .queues
-                    .router
-                    .offer_failed(now, offer, OfferFailure::Busy);
-                return;
-            }
-        };
+        let (stream, local_rtp) = allocated.map_err(|e| {
+            tracing::warn!(%caller, agent = %ext, error = %e, "no RTP port for the agent leg");
+            OfferFailure::Busy
+        })?;
         let mut local = LocalMedia::new(call.local.address, local_rtp.port());
         local.session_id = fastrand::u64(1..u64::MAX / 2);
         local.session_version = 1;
@@ -373,13 +408,10 @@ impl Calls {
         }
         let our_offer = sdp::offer(&local, Direction::SendRecv);
         let (user, display) = caller_id(&call.from);
-        let queue = call
-            .record
-            .queue
-            .as_ref()
-            .map(|q| q.queue.clone())
-            .unwrap_or_default();
-        let mut extra = vec![("X-Ura-Queue".to_string(), queue.clone())];
+        let mut extra = Vec::new();
+        if let Some(q) = &call.record.queue {
+            extra.push(("X-Ura-Queue".to_string(), q.queue.clone()));
+        }
         if let Some(service) = &call.record.service {
             extra.push(("X-Ura-Service".into(), service.clone()));
         }
@@ -392,30 +424,21 @@ impl Calls {
             extra_headers: extra,
             sdp: our_offer.to_string().into_bytes(),
         };
-        let leg = match ep.call(now, outgoing) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(%caller, agent = %ext, error = %e, "cannot call the agent");
-                self.media.close(stream);
-                let _ = self
-                    .queues
-                    .router
-                    .offer_failed(now, offer, OfferFailure::Unreachable);
-                return;
-            }
-        };
+        let leg = ep.call(now, outgoing).map_err(|e| {
+            tracing::warn!(%caller, agent = %ext, error = %e, "cannot call the agent");
+            self.media.close(stream);
+            OfferFailure::Unreachable
+        })?;
         if let Some(q) = call.record.queue.as_mut() {
             q.ring_attempts += 1;
         }
         tracing::info!(%caller, %leg, agent = %ext, contact = %binding.contact, "ringing the agent");
         self.streams.insert(stream, leg);
-        self.offers.insert(offer, leg);
         self.legs.insert(
             leg,
             AgentLeg {
                 caller,
-                task,
-                offer,
+                queue,
                 agent,
                 stream,
                 local,
@@ -425,6 +448,7 @@ impl Calls {
                 bridged: false,
             },
         );
+        Ok(leg)
     }
 
     /// The router took an offer back: stop ringing.
@@ -470,11 +494,7 @@ impl Calls {
                 let leg = self.legs.remove(&dialog)?;
                 tracing::info!(leg = %dialog, agent = %self.queues.ext(leg.agent), status, %reason, "agent did not take the call");
                 if !leg.done {
-                    self.offers.remove(&leg.offer);
-                    let _ = self
-                        .queues
-                        .router
-                        .offer_failed(now, leg.offer, failure(status));
+                    self.leg_failed(now, ep, &leg.key(), failure(status));
                 }
             }
             Event::Ended { reason, .. } => self.leg_ended(now, ep, dialog, reason),
@@ -520,19 +540,21 @@ impl Calls {
             Err(e) => {
                 tracing::info!(leg = %dialog, error = %e, "agent's answer unusable: hanging up");
                 leg.done = true;
-                self.offers.remove(&leg.offer);
-                let _ = self
-                    .queues
-                    .router
-                    .offer_failed(now, leg.offer, OfferFailure::Declined);
                 let _ = ep.hangup(now, dialog);
+                if let Some(leg) = self.legs.get(&dialog).map(AgentLeg::key) {
+                    self.leg_failed(now, ep, &leg, OfferFailure::Declined);
+                }
                 return;
             }
         };
         self.media.start_stream(leg.stream, stream_params(&n));
         tracing::info!(leg = %dialog, agent = %self.queues.ext(leg.agent), codec = ?n.codec, "agent answered");
         leg.negotiated = Some(n);
-        let (offer, caller) = (leg.offer, leg.caller);
+        let caller = leg.caller;
+        let Some(QueueOffer { offer, .. }) = leg.queue else {
+            self.connect_internal(caller, dialog);
+            return;
+        };
         if let Some(w) = self.calls.get_mut(&caller).and_then(|c| c.waiting.as_mut()) {
             w.answered_leg = Some(dialog);
         }
@@ -620,11 +642,7 @@ impl Calls {
         };
         if !leg.bridged {
             if !leg.done {
-                self.offers.remove(&leg.offer);
-                let _ = self
-                    .queues
-                    .router
-                    .offer_failed(now, leg.offer, OfferFailure::NoAnswer);
+                self.leg_failed(now, ep, &leg.key(), OfferFailure::NoAnswer);
             }
             return;
         }
@@ -633,7 +651,12 @@ impl Calls {
             // router knows already.
             return;
         }
-        let _ = self.queues.router.task_ended(now, leg.task);
+        match leg.queue {
+            Some(q) => {
+                let _ = self.queues.router.task_ended(now, q.task);
+            }
+            None => self.internal_over(now, ep, &leg.key()),
+        }
         let Some(call) = self.calls.get_mut(&leg.caller) else {
             return;
         };
@@ -655,6 +678,16 @@ impl Calls {
     /// The caller's call ended: the agent leg (if any) goes too, and the
     /// router hears that the task ended or was abandoned.
     pub(super) fn caller_ended(&mut self, now: Instant, ep: &mut Endpoint, call: &mut super::Call) {
+        if let App::Internal(internal) = &call.app {
+            if let Some(leg_id) = internal.leg {
+                if let Some(leg) = self.legs.get_mut(&leg_id) {
+                    leg.done = true;
+                    let key = leg.key();
+                    let _ = ep.hangup(now, leg_id);
+                    self.internal_over(now, ep, &key);
+                }
+            }
+        }
         let Some(mut w) = call.waiting.take() else {
             return;
         };
@@ -765,7 +798,12 @@ impl Calls {
         let Some(leg) = self.legs.get(&dialog) else {
             return;
         };
-        let (task, caller) = (leg.task, leg.caller);
+        let Some(QueueOffer { task, .. }) = leg.queue else {
+            // Transfers are for callers from a queue.
+            let _ = ep.notify_refer(now, dialog, 603, "Declined", true);
+            return;
+        };
+        let caller = leg.caller;
         let target = target.unwrap_or_default();
         let result = if let Some(agent) = self.queues.agent(&target) {
             self.queues
@@ -825,6 +863,127 @@ impl Calls {
         self.hold_music(caller, &queue, notice.into_iter().collect());
     }
 
+    /// An offer (or internal call) that did not reach the agent.
+    fn leg_failed(&mut self, now: Instant, ep: &mut Endpoint, leg: &LegKey, failure: OfferFailure) {
+        match leg.queue {
+            Some(q) => {
+                self.offers.remove(&q.offer);
+                let _ = self.queues.router.offer_failed(now, q.offer, failure);
+            }
+            None => {
+                self.internal_over(now, ep, leg);
+                tracing::info!(caller = %leg.caller, ?failure, "extension not reached");
+                if let Some(call) = self.calls.get_mut(&leg.caller) {
+                    if let App::Internal(i) = &mut call.app {
+                        i.leg = None;
+                        call.record.hangup_cause = "extension-unavailable".into();
+                    }
+                }
+                self.say_and_hang_up(now, leg.caller, "internal-unavailable");
+            }
+        }
+    }
+
+    /// An agent dialled `ext` (another agent's extension): ring it.
+    pub(super) fn ring_extension(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        caller: DialogId,
+        ext: &str,
+    ) {
+        let Some(agent) = self.queues.agent(ext) else {
+            return;
+        };
+        let from = self.calls.get(&caller).and_then(|c| match &c.app {
+            App::Internal(i) => Some(i.from.clone()),
+            _ => None,
+        });
+        match self.place_leg(now, ep, caller, agent, None) {
+            Ok(leg) => {
+                for e in [Some(ext.to_string()), from].into_iter().flatten() {
+                    *self.internal_busy.entry(e.clone()).or_default() += 1;
+                    self.reachability(now, ep, &e);
+                }
+                if let Some(App::Internal(i)) = self.calls.get_mut(&caller).map(|c| &mut c.app) {
+                    i.leg = Some(leg);
+                }
+            }
+            Err(failure) => {
+                tracing::info!(%caller, %ext, ?failure, "extension not reached");
+                if let Some(call) = self.calls.get_mut(&caller) {
+                    call.record.hangup_cause = "extension-unavailable".into();
+                }
+                self.say_and_hang_up(now, caller, "internal-unavailable");
+            }
+        }
+    }
+
+    /// The extension answered an internal call: bridge it to the caller.
+    fn connect_internal(&mut self, caller: DialogId, leg_id: DialogId) {
+        let Some(call) = self.calls.get(&caller) else {
+            return;
+        };
+        let Some(leg) = self.legs.get_mut(&leg_id) else {
+            return;
+        };
+        leg.bridged = true;
+        self.media.stop_play(call.stream);
+        if let Err(e) = self.media.bridge(call.stream, leg.stream) {
+            tracing::warn!(%caller, leg = %leg_id, error = %e, "bridge failed");
+        }
+        tracing::info!(%caller, leg = %leg_id, agent = %self.queues.ext(leg.agent), "internal call bridged");
+    }
+
+    /// An internal call is over: both agents can take queue calls again.
+    fn internal_over(&mut self, now: Instant, ep: &mut Endpoint, leg: &LegKey) {
+        if leg.queue.is_some() {
+            return;
+        }
+        let callee = self.queues.ext(leg.agent).to_string();
+        let from = self.calls.get(&leg.caller).and_then(|c| match &c.app {
+            App::Internal(i) => Some(i.from.clone()),
+            _ => None,
+        });
+        for e in [Some(callee), from].into_iter().flatten() {
+            if let Some(n) = self.internal_busy.get_mut(&e) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.internal_busy.remove(&e);
+                }
+            }
+            self.reachability(now, ep, &e);
+        }
+    }
+
+    /// Whether an agent leg is bridged to its caller.
+    pub(super) fn leg_bridged(&self, leg: DialogId) -> bool {
+        self.legs.get(&leg).is_some_and(|l| l.bridged)
+    }
+
+    /// Plays a built-in prompt to the caller, then hangs up.
+    fn say_and_hang_up(&mut self, now: Instant, dialog: DialogId, name: &str) {
+        let lang = self.language_of(dialog);
+        let Some(call) = self.calls.get_mut(&dialog) else {
+            return;
+        };
+        match self.prompts.get_in(lang, name).cloned() {
+            Some(clip) => {
+                let play = PlayId(self.next_play);
+                self.next_play += 1;
+                self.media
+                    .play(call.stream, play, clip, PlayMode::Replace, false);
+                if let App::Internal(i) = &mut call.app {
+                    i.closing = Some(play);
+                }
+            }
+            None => {
+                call.hangup_at = Some(now + super::HANGUP_GRACE);
+                self.schedule(dialog);
+            }
+        }
+    }
+
     /// An agent asked for something (feature code or command line).
     pub fn agent_command(
         &mut self,
@@ -844,7 +1003,8 @@ impl Calls {
         let Some(agent) = self.queues.agent(ext) else {
             return;
         };
-        let reachable = !ep.bindings(ext).is_empty();
+        // An agent on an internal call takes no queue call meanwhile.
+        let reachable = !ep.bindings(ext).is_empty() && !self.internal_busy.contains_key(ext);
         let _ = self
             .queues
             .router
