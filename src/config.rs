@@ -79,6 +79,12 @@ pub struct ServeArgs {
     /// baresip 1.0) or `sha256`.
     #[arg(long, env = "URA_SIP_DIGEST")]
     pub sip_digest: Option<String>,
+    /// New requests (INVITE, REGISTER…) per second one address may send
+    /// (default 50, burst 100; 0: no limit); past it they get 503.
+    /// `trusted_sources` in the file (default 127.0.0.1 and ::1) are never
+    /// limited.
+    #[arg(long, env = "URA_SOURCE_RATE")]
+    pub source_rate: Option<f64>,
 }
 
 /// The `[server]`-less TOML file: the same keys as the flags, snake_case.
@@ -103,6 +109,9 @@ pub struct FileConfig {
     recording_pin: Option<String>,
     max_calls: Option<usize>,
     sip_digest: Option<String>,
+    source_rate: Option<f64>,
+    source_burst: Option<f64>,
+    trusted_sources: Option<Vec<IpAddr>>,
     #[serde(default)]
     numbers: Vec<crate::routing::NumberConfig>,
     #[serde(default)]
@@ -152,8 +161,25 @@ pub struct Config {
     pub max_calls: Option<usize>,
     /// Digest challenges offered to agents' phones.
     pub sip_digest: ura_sip::DigestOffer,
+    /// New requests per second per source address (0: no limit).
+    pub source_rate: f64,
+    /// How many at once.
+    pub source_burst: f64,
+    /// Addresses never limited.
+    pub trusted_sources: Vec<IpAddr>,
     /// Numbers, schedules, services and IVRs (the demo when the file has no numbers).
     pub routing: crate::routing::RoutingConfig,
+}
+
+impl Config {
+    /// The rate limit per source address for new requests.
+    pub fn source_limit(&self) -> crate::engine::sources::SourceLimit {
+        crate::engine::sources::SourceLimit {
+            rate: self.source_rate,
+            burst: self.source_burst,
+            trusted: self.trusted_sources.iter().copied().collect(),
+        }
+    }
 }
 
 fn parse_digest(s: &str) -> Result<ura_sip::DigestOffer, UraError> {
@@ -251,6 +277,24 @@ impl Config {
                 .unwrap_or_else(|| "*97".into()),
             recording_pin,
             max_calls: args.max_calls.or(file.max_calls),
+            source_rate: {
+                let rate = args.source_rate.or(file.source_rate).unwrap_or(50.0);
+                if !(0.0..=1e6).contains(&rate) {
+                    return Err(UraError::Config(format!(
+                        "source_rate: {rate} is not between 0 (no limit) and 1000000"
+                    )));
+                }
+                rate
+            },
+            source_burst: file.source_burst.unwrap_or(100.0).max(1.0),
+            // A proxy on this machine (and the load harness) is trusted
+            // unless the file names the trusted addresses itself.
+            trusted_sources: file.trusted_sources.unwrap_or_else(|| {
+                vec![
+                    IpAddr::from([127, 0, 0, 1]),
+                    IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+                ]
+            }),
             sip_digest: parse_digest(
                 args.sip_digest
                     .as_deref()
@@ -308,6 +352,12 @@ impl Config {
         differs("media_realtime", self.media_realtime != new.media_realtime);
         differs("sip timers", self.timers != new.timers);
         differs("sip_digest", self.sip_digest != new.sip_digest);
+        differs("source_rate", self.source_rate != new.source_rate);
+        differs("source_burst", self.source_burst != new.source_burst);
+        differs(
+            "trusted_sources",
+            self.trusted_sources != new.trusted_sources,
+        );
         differs("store", self.store_url != new.store_url);
         let applied = Config {
             routing: new.routing,

@@ -744,3 +744,61 @@ fn an_agent_calls_another_agents_extension_and_takes_no_queue_call_meanwhile() {
         "then the queue call rings Ana"
     );
 }
+
+#[test]
+fn a_flood_from_one_address_is_limited_and_others_still_get_through() {
+    let ura = Ura::start_with_config(
+        &format!(
+            "source_rate = 5\nsource_burst = 5\n{}",
+            config("announce_seconds = 0")
+        ),
+        &[],
+    );
+    // A scanner on 127.0.0.2 sends 200 INVITEs to numbers that exist and
+    // do not, as fast as it can.
+    let scanner = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+    scanner
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let local = scanner.local_addr().unwrap();
+    for i in 0..200 {
+        let number = if i % 2 == 0 { "1000" } else { "5555" };
+        let invite = format!(
+            "INVITE sip:{number}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKscan{i}\r\n\
+Max-Forwards: 70\r\nFrom: <sip:scan@{local}>;tag=s{i}\r\nTo: <sip:{number}@{srv}>\r\n\
+Call-ID: scan-{i}@127.0.0.2\r\nCSeq: 1 INVITE\r\nContact: <sip:scan@{local}>\r\nContent-Length: 0\r\n\r\n",
+            srv = ura.sip
+        );
+        scanner.send_to(invite.as_bytes(), ura.sip).unwrap();
+    }
+    // Meanwhile callers from 127.0.0.1 (trusted by default) get through.
+    let mut caller = Caller::new(ura.sip, false);
+    assert_eq!(caller.call("1000").status(), Some(200));
+    assert_eq!(caller.bye(), Some(200));
+    // What the scanner got: mostly 503, whatever the number.
+    let mut finals = std::collections::BTreeMap::<u16, usize>::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let Ok((n, _)) = scanner.recv_from(&mut buf) else {
+            break;
+        };
+        if let Ok(m) = ura_sip::Message::parse(&buf[..n]) {
+            if let Some(code) = m.status().filter(|c| *c >= 200) {
+                *finals.entry(code).or_default() += 1;
+            }
+        }
+    }
+    let refused = finals.get(&503).copied().unwrap_or(0);
+    assert!(refused >= 180, "the flood is answered 503: {finals:?}");
+    assert!(
+        ura.logs()
+            .iter()
+            .any(|l| l.contains("over its rate") && l.contains("127.0.0.2")),
+        "one clear log line names the source"
+    );
+    // Answers past the limit say nothing about which numbers exist: the
+    // 404s and 200s are only within the first burst.
+    let told = finals.get(&404).copied().unwrap_or(0) + finals.get(&200).copied().unwrap_or(0);
+    assert!(told <= 10, "{finals:?}");
+}

@@ -43,6 +43,7 @@ use ura_store::{CallRecord, HangupSide};
 use super::admission::RateLimited;
 use super::records::RecordSender;
 use super::sip_io::TcpWriter;
+use super::sources::{SourceLimit, SourceLimiter};
 use super::CoreInput;
 
 /// Inputs about existing calls, media and control waiting for the core.
@@ -96,6 +97,8 @@ pub enum Shed {
     Again,
     /// ura is stopping.
     Stopping,
+    /// Its source address sent new requests faster than its rate.
+    SourceRate,
 }
 
 /// Counters of what was shed or lost, for logs and tests.
@@ -113,6 +116,7 @@ pub struct ShedStats {
     drop_log: RateLimited,
     high_log: RateLimited,
     media_log: RateLimited,
+    source_log: RateLimited,
 }
 
 /// The sending side of the lanes.
@@ -123,6 +127,7 @@ pub struct Lanes {
     shed: mpsc::Sender<(NewRequest, Shed)>,
     memory: Arc<Mutex<RecentCalls>>,
     accepted: Arc<Mutex<RecentCalls>>,
+    sources: Arc<Mutex<SourceLimiter>>,
     /// Counters.
     pub stats: Arc<ShedStats>,
 }
@@ -137,7 +142,11 @@ pub struct LaneReceivers {
 
 /// The lanes and the shedder task (which writes refused INVITEs' records
 /// to `records` and signs its 503s with `user_agent`).
-pub fn lanes(records: RecordSender, user_agent: String) -> (Lanes, LaneReceivers) {
+pub fn lanes(
+    records: RecordSender,
+    user_agent: String,
+    limit: SourceLimit,
+) -> (Lanes, LaneReceivers) {
     let (high, high_rx) = mpsc::channel(HIGH_LANE);
     let (new, new_rx) = mpsc::channel(NEW_LANE);
     let (shed, shed_rx) = mpsc::channel(SHED_LANE);
@@ -157,6 +166,7 @@ pub fn lanes(records: RecordSender, user_agent: String) -> (Lanes, LaneReceivers
             shed,
             memory,
             accepted: Arc::default(),
+            sources: Arc::new(Mutex::new(SourceLimiter::new(limit))),
             stats,
         },
         LaneReceivers {
@@ -231,6 +241,24 @@ impl Lanes {
     /// A new request: to the core's new lane, or straight to the shedder
     /// when that lane is full or its Call-ID was shed before.
     pub fn offer_new(&self, req: NewRequest, call_id: Option<&str>) -> Result<(), Stopped> {
+        let source = req.flow.remote.ip();
+        let within = self
+            .sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .allow(source, req.at);
+        if !within {
+            if let Some(n) = self.stats.source_log.hit() {
+                tracing::warn!(
+                    %source,
+                    refused = n,
+                    total = self.stats.source_log.total(),
+                    "new SIP requests from one address over its rate (source_rate): answered 503"
+                );
+            }
+            self.shed(req, Shed::SourceRate);
+            return Ok(());
+        }
         if let Some(id) = call_id {
             let shed_before = lock(&self.memory).contains(id, req.at);
             if shed_before {
@@ -358,7 +386,7 @@ async fn shedder(
     records: RecordSender,
     user_agent: String,
 ) {
-    let mut counts = [0u64; 4];
+    let mut counts = [0u64; 5];
     while let Some((req, why)) = rx.recv().await {
         let Ok(msg) = Message::parse(&req.data) else {
             stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -400,9 +428,10 @@ async fn shedder(
                 waited_too_long = counts[Shed::Late as usize],
                 retransmitted = counts[Shed::Again as usize],
                 stopping = counts[Shed::Stopping as usize],
+                over_source_rate = counts[Shed::SourceRate as usize],
                 "overload: new requests answered 503 without reaching the core"
             );
-            counts = [0; 4];
+            counts = [0; 5];
         }
     }
 }

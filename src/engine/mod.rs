@@ -19,6 +19,7 @@ pub mod queues;
 pub mod records;
 mod registrations;
 mod sip_io;
+pub mod sources;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -146,7 +147,7 @@ impl Engine {
         let store = Store::open(&config.store_url).await?;
         let user_agent = format!("ura/{}", env!("CARGO_PKG_VERSION"));
         let (records, recorder) = records::spawn(store.clone(), records::Retry::default());
-        let (tx, rx) = inputs::lanes(records.clone(), user_agent.clone());
+        let (tx, rx) = inputs::lanes(records.clone(), user_agent.clone(), config.source_limit());
         let media_tx = tx.clone();
         let media = MediaEngine::start(
             MediaConfig {
