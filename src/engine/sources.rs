@@ -120,9 +120,9 @@ mod tests {
         // 100 ms later: one more token.
         assert!(l.allow(ip, t0 + Duration::from_millis(100)));
         assert!(!l.allow(ip, t0 + Duration::from_millis(100)));
-        // Over one second at the rate: 10 more.
+        // Over 1.05 s at the rate: 10 more (10.5 tokens).
         let t1 = t0 + Duration::from_millis(100);
-        let allowed = (1..=100)
+        let allowed = (1..=105)
             .filter(|i| l.allow(ip, t1 + Duration::from_millis(10 * i)))
             .count();
         assert_eq!(allowed, 10);
