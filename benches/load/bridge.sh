@@ -9,7 +9,8 @@
 # "fila" and ura rings an agent. The agents are ONE SIPp process: it
 # REGISTERs every agent with digest authentication (MD5) from its one socket
 # and answers every INVITE ura places there (out-of-call scenario), echoing
-# the RTP it gets (-rtp_echo). The callers are a second SIPp process playing
+# the RTP it gets back to ura (loadtool.py echo; SIPp's own -rtp_echo loses
+# most packets above a few thousand per second). The callers are a second SIPp process playing
 # a numbered PCMU stream for the whole call. Measures (README.md next to this
 # file):
 #   1. at N bridged calls (100 and 500): CPU % of one core and resident KiB
@@ -30,7 +31,7 @@ REG_RATE=${REG_RATE:-200}              # REGISTERs (agents) per second
 SAMPLE_SECS=${SAMPLE_SECS:-10}         # CPU sampling window, all N bridged
 CAPTURE_SECS=${CAPTURE_SECS:-4}        # RTP capture for the relay latency
 SNAPLEN=${SNAPLEN:-96}                 # bytes captured per packet (headers + frame number)
-RATE_STEPS=${RATE_STEPS-"20 50 100"}   # calls/s; stops at the first failing step
+RATE_STEPS=${RATE_STEPS-"20 50 100 200"} # calls/s; stops at the first failing step
 STEP_SECS=${STEP_SECS:-5}              # seconds of new calls per step
 RAMP_HOLD_MS=${RAMP_HOLD_MS:-5000}     # call length in the rate ramp (after the answer)
 RAMP_AGENTS=${RAMP_AGENTS:-}           # agents for the ramp (default: enough for the top step)
@@ -39,6 +40,7 @@ RTP_PORTS=${RTP_PORTS:-10000-31999}
 MAX_SECS=${MAX_SECS:-900}              # hard stop for the whole run
 URA_LOG=${URA_LOG:-info}
 MEDIA_WORKERS=${MEDIA_WORKERS:-}
+AGENT_ECHO=${AGENT_ECHO:-python}       # who echoes the agents' RTP: python (loadtool.py echo) or sipp (-rtp_echo)
 
 # --- binary -----------------------------------------------------------------
 if [ $# -ge 1 ]; then
@@ -195,15 +197,40 @@ CALLER_MP=$(tool free-port 18000)
 AGENT_MP=$(tool free-port $((CALLER_MP + 10)))
 CALLER_SIP=$(tool free-port $((AGENT_MP + 10)))
 AGENT_SIP=$(tool free-port $((CALLER_SIP + 10)))
+ECHO_PORT=$(tool free-port $((AGENT_SIP + 10)))
+if [ "$AGENT_ECHO" = sipp ]; then
+  ECHO_PORT=$AGENT_MP
+  ECHO_OPTS=(-rtp_echo)
+else
+  ECHO_OPTS=()
+fi
+
+ECHO_PID=
+# The agents' RTP echo (python): started with the agents, stopped with them.
+start_echo() {
+  if [ "$AGENT_ECHO" = sipp ]; then
+    # Something to sample: this shell's own pid costs nothing.
+    ECHO_PID=$$
+    return
+  fi
+  python3 "$HERE/loadtool.py" echo "$ECHO_PORT" "$MAX_SECS" >"$WORK/echo.log" 2>&1 &
+  ECHO_PID=$!
+  PIDS+=("$ECHO_PID")
+}
+stop_echo() {
+  [ "$ECHO_PID" != $$ ] && [ -n "$ECHO_PID" ] && stop_pid "$ECHO_PID"
+  ECHO_PID=
+}
 SIPP_COMMON=(-t u1 -i 127.0.0.1 -mi 127.0.0.1 -nostdin -max_recv_loops 10000 -max_sched_loops 10000)
 
 AGENTS_PID=
 # start_agents TAG N: registers N agents, then answers ura's INVITEs.
 start_agents() {
   local tag=$1 n=$2
+  start_echo
   (cd "$WORK" && exec sipp "$URA_SIP" -sf "$HERE/bridge_register.xml" -oocsf "$HERE/bridge_answer.xml" \
-    -inf "$WORK/agents-$tag.csv" -r "$REG_RATE" -m "$n" -l "$n" \
-    -p "$AGENT_SIP" -mp "$AGENT_MP" -rtp_echo "${SIPP_COMMON[@]}" \
+    -inf "$WORK/agents-$tag.csv" -r "$REG_RATE" -m "$n" -l "$n" -set echo_port "$ECHO_PORT" \
+    -p "$AGENT_SIP" -mp "$AGENT_MP" ${ECHO_OPTS[@]+"${ECHO_OPTS[@]}"} "${SIPP_COMMON[@]}" \
     -trace_stat -stf "$WORK/sipp-agents-$tag.csv" -fd 1 \
     -trace_logs -log_file "$WORK/sipp-agents-$tag-logs.log" \
     -trace_err -error_file "$WORK/sipp-agents-$tag-errors.log" \
@@ -263,7 +290,7 @@ done
 # the capture and its analysis, with a margin.
 HOLD_S=${HOLD_S:-$((longest_fill + 10 + SAMPLE_SECS + CAPTURE_SECS + 25))}
 tool make-pcap "$WORK/bridge_rtp.pcap" $((HOLD_S + 10)) >/dev/null
-echo "callers: SIPp media port $CALLER_MP; agents: SIPp media port $AGENT_MP (RTP echo)"
+echo "callers: SIPp media port $CALLER_MP; agents: RTP echo ($AGENT_ECHO) at port $ECHO_PORT"
 
 # === 1. N bridged calls ====================================================
 echo
@@ -283,6 +310,7 @@ for N in $CONCURRENCY; do
     echo "  registration incomplete: see $WORK/sipp-agents-$tag-errors.log and $WORK/ura-$tag.log"
     tool record --record "$RESULTS" --set kind=note --set text="\"$N agents: only $reg registered\""
     stop_pid "$AGENTS_PID"
+    stop_echo
     stop_ura
     continue
   fi
@@ -296,8 +324,8 @@ for N in $CONCURRENCY; do
   bridged=$(tool wait-agents "$URA_HTTP" on-call "$N" $((fill + 30)))
   echo "  $N calls: $bridged bridged after $((SECONDS - t_start)) s (agents: $(tool agents "$URA_HTTP"))"
   sleep 2
-  read -r ura_cpu callers_cpu agents_cpu machine_cpu < <(tool cpu "$URA_PID,$CALLERS_PID,$AGENTS_PID" "$SAMPLE_SECS")
-  sipp_cpu=$(calc "$callers_cpu + $agents_cpu" 1)
+  read -r ura_cpu callers_cpu agents_cpu echo_cpu machine_cpu < <(tool cpu "$URA_PID,$CALLERS_PID,$AGENTS_PID,$ECHO_PID" "$SAMPLE_SECS")
+  sipp_cpu=$(calc "$callers_cpu + $agents_cpu + $echo_cpu" 1)
   others_cpu=$(calc "$machine_cpu - $ura_cpu - $sipp_cpu" 1)
   rss=$(tool rss "$URA_PID")
   active=$(tool active "$URA_HTTP")
@@ -305,24 +333,24 @@ for N in $CONCURRENCY; do
   cpu_per_call=$(calc "($ura_cpu - $idle_cpu) / $N" 4)
   kib_per_call=$(calc "($rss - $reg_rss) / $N" 1)
   echo "  $N bridged: ura CPU ${ura_cpu}% (${cpu_per_call}%/call), RSS ${rss} KiB (${kib_per_call} KiB/call over ${reg_rss} KiB with the agents registered)," \
-    "SIPp callers ${callers_cpu}%, agents ${agents_cpu}%, other processes ${others_cpu}%; ${bridged_end} bridged, ${active} active at the end"
+    "SIPp callers ${callers_cpu}%, agents ${agents_cpu}%, echo ${echo_cpu}%, other processes ${others_cpu}%; ${bridged_end} bridged, ${active} active at the end"
 
   # The relay: caller <-> ura and ura <-> agent, both SIPp media ports.
   pcap=$WORK/relay-$N.pcap
-  filter="udp and (port $CALLER_MP or port $AGENT_MP)"
+  filter="udp and (port $CALLER_MP or port $ECHO_PORT)"
   echo "  capturing the RTP on lo for ${CAPTURE_SECS} s ($filter)"
   dumpcap -q -i lo -f "$filter" -s "$SNAPLEN" -B 256 -P -a "duration:$CAPTURE_SECS" -w "$pcap" \
     >"$WORK/capture-$N.log" 2>&1 &
   cap=$!
   PIDS+=("$cap")
-  read -r cap_ura cap_callers cap_agents cap_machine < <(tool cpu "$URA_PID,$CALLERS_PID,$AGENTS_PID" "$CAPTURE_SECS")
+  read -r cap_ura cap_callers cap_agents cap_echo cap_machine < <(tool cpu "$URA_PID,$CALLERS_PID,$AGENTS_PID,$ECHO_PID" "$CAPTURE_SECS")
   wait_bounded "$cap" 15
-  cap_sipp=$(calc "$cap_callers + $cap_agents" 1)
+  cap_sipp=$(calc "$cap_callers + $cap_agents + $cap_echo" 1)
   cap_others=$(calc "$cap_machine - $cap_ura - $cap_sipp" 1)
   drops=$(grep -iE "dropped" "$WORK/capture-$N.log" | head -n1 | sed 's/^[[:space:]]*//' || true)
   [ -n "$drops" ] && echo "  capture: $drops"
   if [ -s "$pcap" ]; then
-    echo "  relay: $(tool relay "$pcap" "$CALLER_MP" "$AGENT_MP" \
+    echo "  relay: $(tool relay "$pcap" "$CALLER_MP" "$ECHO_PORT" \
       "$WORK/sipp-callers-$tag-logs.log" "$WORK/sipp-agents-$tag-logs.log" \
       --record "$RESULTS" --set calls="$N" --set ura_cpu="$cap_ura" --set sipp_cpu="$cap_sipp" \
       --set others_cpu="$cap_others" --set capture_drops="\"${drops:-?}\"")"
@@ -341,6 +369,7 @@ for N in $CONCURRENCY; do
   callers_failed=$(failed_of "$WORK/sipp-callers-$tag.csv")
   callers_ok=$(kv ok "$(tool sipp-stats "$WORK/sipp-callers-$tag.csv" 2>/dev/null || true)")
   stop_pid "$AGENTS_PID"
+  stop_echo
   agents_failed=$(failed_of "$WORK/sipp-agents-$tag.csv")
   echo "  callers: SIPp exit $callers_rc, ${callers_ok:-?} ok, ${callers_failed:-?} failed; agents answered $answered," \
     "agents' SIPp failed ${agents_failed:-?}; queue: $qc; ura active calls after: $left"
@@ -375,20 +404,21 @@ if [ -n "$RATE_STEPS" ]; then
     before=$(tool queue-counters "$URA_HTTP" fila)
     start_callers "rate-$R" -r "$R" -m "$m" -l $((m + 10)) -d "$RAMP_HOLD_MS" \
       -timeout "$((STEP_SECS + hold_s + 40))s" -timeout_error -recv_timeout 20s
-    read -r ura_cpu callers_cpu agents_cpu machine_cpu < <(tool cpu-until "$CALLERS_PID" "$URA_PID,$CALLERS_PID,$AGENTS_PID" $((STEP_SECS + hold_s + 50)))
+    read -r ura_cpu callers_cpu agents_cpu echo_cpu machine_cpu < <(tool cpu-until "$CALLERS_PID" "$URA_PID,$CALLERS_PID,$AGENTS_PID,$ECHO_PID" $((STEP_SECS + hold_s + 50)))
     wait_bounded "$CALLERS_PID" 5
     rc=$RC
     sleep 1
     after=$(tool queue-counters "$URA_HTTP" fila)
     answered=$(($(kv answered "$after") - $(kv answered "$before")))
     abandoned=$(($(kv abandoned "$after") - $(kv abandoned "$before")))
-    sipp_cpu=$(calc "$callers_cpu + $agents_cpu" 1)
+    sipp_cpu=$(calc "$callers_cpu + $agents_cpu + $echo_cpu" 1)
+    others_cpu=$(calc "$machine_cpu - $ura_cpu - $sipp_cpu" 1)
     agents_failed=$(failed_of "$WORK/sipp-agents-$tag.csv")
     alive=true
     kill -0 "$URA_PID" 2>/dev/null || alive=false
     line=$(tool sipp-stats "$WORK/sipp-callers-rate-$R.csv" --record "$RESULTS" \
       --set kind=bridge-rate --set rate="$R" --set expected="$m" --set rc="$rc" --set hold_ms="$RAMP_HOLD_MS" \
-      --set ura_cpu="$ura_cpu" --set sipp_cpu="$sipp_cpu" --set answered="$answered" \
+      --set ura_cpu="$ura_cpu" --set sipp_cpu="$sipp_cpu" --set others_cpu="$others_cpu" --set answered="$answered" \
       --set abandoned="$abandoned" --set agents_failed="${agents_failed:--1}" --set ura_alive="$alive" 2>/dev/null)
     # A step passes when SIPp's calls all succeeded AND every one of them was
     # bridged (the queue answered it), with no failure on the agents' side.
@@ -415,6 +445,7 @@ EOF
     sleep 1
   done
   stop_pid "$AGENTS_PID"
+  stop_echo
   stop_ura
 fi
 

@@ -28,6 +28,8 @@ Bridged calls (bridge.sh):
                                     relay latency and loss through ura, pairing the
                                     legs from the SIPp logs (see relay())
   bridge-summary RESULTS            the final table of bridge.sh
+  echo PORT [SECONDS]               the agents' RTP echo: every packet to 127.0.0.1:PORT
+                                    goes back to its sender (PORT+1, RTCP, is drained)
 """
 
 import json
@@ -588,6 +590,55 @@ def bridge_summary(path):
     print("=" * 78)
 
 
+def echo(port, seconds=None):
+    """The agents' media: sends every RTP packet back where it came from.
+
+    SIPp's own -rtp_echo serves its media socket from its SIP loop and, at a
+    few thousand packets per second, lets the socket overflow (most of the
+    echo is lost before ura sees it); this loop does nothing else, with a
+    large receive buffer."""
+    import threading
+
+    def sock(p):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+            if opt is None:
+                continue
+            try:
+                s.setsockopt(socket.SOL_SOCKET, opt, 16 << 20)
+                break
+            except OSError:
+                continue
+        s.bind(("127.0.0.1", p))
+        return s
+
+    rtp, rtcp = sock(port), sock(port + 1)
+
+    def drain():
+        while True:
+            rtcp.recv(2048)
+
+    threading.Thread(target=drain, daemon=True).start()
+    if seconds:
+        rtp.settimeout(1.0)
+    end = time.monotonic() + seconds if seconds else None
+    buf = bytearray(2048)
+    recv, send = rtp.recvfrom_into, rtp.sendto
+    mv = memoryview(buf)
+    while True:
+        try:
+            n, addr = recv(buf)
+        except socket.timeout:
+            n = 0
+        if n:
+            try:
+                send(mv[:n], addr)
+            except OSError:
+                pass
+        if end is not None and time.monotonic() > end:
+            return
+
+
 # --- summary --------------------------------------------------------------
 
 
@@ -846,6 +897,8 @@ def main(argv):
                 parts.append(f"{d}: frames={x['frames']} lost={x['lost']} p50={x['p50_ms']:.3f}ms "
                              f"p99={x['p99_ms']:.3f}ms max={x['max_ms']:.3f}ms")
         print(" ".join(parts))
+    elif cmd == "echo":
+        echo(int(args[0]), float(args[1]) if len(args) > 1 else None)
     elif cmd == "bridge-summary":
         bridge_summary(args[0])
     elif cmd == "free-port":
