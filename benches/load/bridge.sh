@@ -324,7 +324,11 @@ for N in $CONCURRENCY; do
   bridged=$(tool wait-agents "$URA_HTTP" on-call "$N" $((fill + 30)))
   echo "  $N calls: $bridged bridged after $((SECONDS - t_start)) s (agents: $(tool agents "$URA_HTTP"))"
   sleep 2
+  tool threads "$URA_PID" "$SAMPLE_SECS" >"$WORK/threads-$N.json" 2>/dev/null &
+  thr=$!
   read -r ura_cpu callers_cpu agents_cpu echo_cpu machine_cpu < <(tool cpu "$URA_PID,$CALLERS_PID,$AGENTS_PID,$ECHO_PID" "$SAMPLE_SECS")
+  wait "$thr" 2>/dev/null || true
+  threads=$(cat "$WORK/threads-$N.json" 2>/dev/null || echo '{}')
   sipp_cpu=$(calc "$callers_cpu + $agents_cpu + $echo_cpu" 1)
   others_cpu=$(calc "$machine_cpu - $ura_cpu - $sipp_cpu" 1)
   rss=$(tool rss "$URA_PID")
@@ -334,6 +338,7 @@ for N in $CONCURRENCY; do
   kib_per_call=$(calc "($rss - $reg_rss) / $N" 1)
   echo "  $N bridged: ura CPU ${ura_cpu}% (${cpu_per_call}%/call), RSS ${rss} KiB (${kib_per_call} KiB/call over ${reg_rss} KiB with the agents registered)," \
     "SIPp callers ${callers_cpu}%, agents ${agents_cpu}%, echo ${echo_cpu}%, other processes ${others_cpu}%; ${bridged_end} bridged, ${active} active at the end"
+  echo "  ura's threads (% of one core): $threads"
 
   # The relay: caller <-> ura and ura <-> agent, both SIPp media ports.
   pcap=$WORK/relay-$N.pcap
@@ -378,8 +383,10 @@ for N in $CONCURRENCY; do
     --set idle_rss_kib="$reg_rss" --set rss_kib="$rss" --set kib_per_call="$kib_per_call" \
     --set sipp_cpu="$sipp_cpu" --set others_cpu="$others_cpu" \
     --set callers_failed="${callers_failed:--1}" --set agents_failed="${agents_failed:--1}" \
-    --set callers_rc="$callers_rc" --set answered="${answered:-0}" --set left_after="$left"
+    --set callers_rc="$callers_rc" --set answered="${answered:-0}" --set left_after="$left" \
+    --set ura_threads="$threads" --set registered_rss_kib="$reg_rss" --set start_rss_kib="$idle_rss"
   stop_ura
+  echo "  ura's RTP counters over the calls: $(tool media-stats "$WORK/ura-$tag.log" --record "$RESULTS" --set calls="$N")"
 done
 
 # === 2. calls/s into the queue ============================================
@@ -404,7 +411,10 @@ if [ -n "$RATE_STEPS" ]; then
     before=$(tool queue-counters "$URA_HTTP" fila)
     start_callers "rate-$R" -r "$R" -m "$m" -l $((m + 10)) -d "$RAMP_HOLD_MS" \
       -timeout "$((STEP_SECS + hold_s + 40))s" -timeout_error -recv_timeout 20s
+    tool threads "$URA_PID" $((STEP_SECS + hold_s)) >"$WORK/threads-rate-$R.json" 2>/dev/null &
+    thr=$!
     read -r ura_cpu callers_cpu agents_cpu echo_cpu machine_cpu < <(tool cpu-until "$CALLERS_PID" "$URA_PID,$CALLERS_PID,$AGENTS_PID,$ECHO_PID" $((STEP_SECS + hold_s + 50)))
+    wait "$thr" 2>/dev/null || true
     wait_bounded "$CALLERS_PID" 5
     rc=$RC
     sleep 1
@@ -434,6 +444,7 @@ last = json.loads(rows[-1]); last["bridge_pass"] = ok; rows[-1] = json.dumps(las
 open(path, "w").write("\n".join(rows) + "\n")
 EOF
     echo "  $R calls/s: SIPp exit $rc, $line; queue answered $answered, abandoned $abandoned; agents failed ${agents_failed:-?}: $($pass && echo PASS || echo FAIL)"
+    echo "    ura's threads over the first $((STEP_SECS + hold_s)) s (% of one core): $(cat "$WORK/threads-rate-$R.json" 2>/dev/null)"
     if ! $alive; then echo "  ura died: see $WORK/ura-$tag.log"; break; fi
     $pass || { echo "  step failed: stopping the ramp (SIPp errors: $WORK/sipp-callers-rate-$R-errors.log)"; break; }
     left=$(tool wait-idle "$URA_HTTP" 15)

@@ -28,6 +28,10 @@ Bridged calls (bridge.sh):
                                     relay latency and loss through ura, pairing the
                                     legs from the SIPp logs (see relay())
   bridge-summary RESULTS            the final table of bridge.sh
+  media-stats LOG                   ura's own RTP counters, summed over the "call media
+                                    statistics" lines of its log (received, lost, relayed,
+                                    relay_dropped)
+  threads PID SECONDS               CPU % of one core per thread name of PID
   echo PORT [SECONDS]               the agents' RTP echo: every packet to 127.0.0.1:PORT
                                     goes back to its sender (PORT+1, RTCP, is drained)
 """
@@ -554,7 +558,17 @@ def bridge_summary(path):
                   f"{fmt(r.get('kib_per_call')):>8} {fmt(r.get('sipp_cpu')):>9} {fmt(r.get('others_cpu')):>6} "
                   f"{fails:>8}")
         print("(bridged: agents on a call; active: ura's /health active_calls; fail C/A: SIPp failed")
-        print(" calls of the callers / of the agents, registrations and answers)")
+        print(" calls of the callers / of the agents, registrations and answers; idle RSS: with the")
+        print(" agents registered, before the first call)")
+        for r in conc:
+            th = r.get("ura_threads")
+            if isinstance(th, dict) and th:
+                print(f"  ura's threads at {r['calls']}: " + ", ".join(f"{k} {v}%" for k, v in th.items()))
+    for r in rows:
+        if r.get("kind") == "media-stats":
+            print(f"ura's own RTP counters at {r.get('calls')} calls ({r.get('streams')} streams, whole calls): "
+                  f"received {r.get('packets_received')}, lost (sequence gaps) {r.get('packets_lost')}, "
+                  f"relayed {r.get('packets_relayed')}, relay dropped {r.get('relay_dropped')}")
     for n, r in sorted(rel.items(), key=lambda kv: kv[0] or 0):
         print()
         print(f"Relay latency at {n} bridged calls ({fmt(r.get('window_s'), '{:.1f}')} s window, "
@@ -588,6 +602,58 @@ def bridge_summary(path):
         if r.get("kind") == "note":
             print("NOTE:", r.get("text"))
     print("=" * 78)
+
+
+def media_stats(path):
+    import re
+
+    keys = ("packets_received", "packets_lost", "packets_ignored", "packets_relayed", "relay_dropped")
+    tot = {k: 0 for k in keys}
+    streams = 0
+    pat = {k: re.compile(r"\b%s: (\d+)" % k) for k in keys}
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                if "call media statistics" not in line:
+                    continue
+                streams += 1
+                for k in keys:
+                    m = pat[k].search(line)
+                    if m:
+                        tot[k] += int(m.group(1))
+    except OSError:
+        pass
+    tot["streams"] = streams
+    return tot
+
+
+def thread_ticks(pid):
+    """{thread name: utime+stime} over the threads of pid (same names summed)."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                data = f.read()
+        except OSError:
+            continue
+        name = data[data.index("(") + 1 : data.rindex(")")]
+        fields = data[data.rindex(")") + 2 :].split()
+        out[name] = out.get(name, 0) + int(fields[11]) + int(fields[12])
+    return out
+
+
+def threads_cpu(pid, seconds):
+    a = thread_ticks(pid)
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    b = thread_ticks(pid)
+    dt = time.monotonic() - t0
+    res = {n: 100.0 * (b[n] - a.get(n, 0)) / CLK_TCK / dt for n in b}
+    return dict(sorted(((n, round(v, 1)) for n, v in res.items() if v > 0), key=lambda kv: -kv[1]))
 
 
 def echo(port, seconds=None):
@@ -897,6 +963,13 @@ def main(argv):
                 parts.append(f"{d}: frames={x['frames']} lost={x['lost']} p50={x['p50_ms']:.3f}ms "
                              f"p99={x['p99_ms']:.3f}ms max={x['max_ms']:.3f}ms")
         print(" ".join(parts))
+    elif cmd == "media-stats":
+        r = media_stats(args[0])
+        r.update(extra)
+        record(rec, dict(r, kind="media-stats"))
+        print(" ".join(f"{k}={v}" for k, v in r.items()))
+    elif cmd == "threads":
+        print(json.dumps(threads_cpu(int(args[0]), float(args[1]))))
     elif cmd == "echo":
         echo(int(args[0]), float(args[1]) if len(args) > 1 else None)
     elif cmd == "bridge-summary":
