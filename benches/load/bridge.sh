@@ -31,7 +31,7 @@ REG_RATE=${REG_RATE:-200}              # REGISTERs (agents) per second
 SAMPLE_SECS=${SAMPLE_SECS:-10}         # CPU sampling window, all N bridged
 CAPTURE_SECS=${CAPTURE_SECS:-4}        # RTP capture for the relay latency
 SNAPLEN=${SNAPLEN:-96}                 # bytes captured per packet (headers + frame number)
-RATE_STEPS=${RATE_STEPS-"20 50 100 200"} # calls/s; stops at the first failing step
+RATE_STEPS=${RATE_STEPS-"20 50 100 150 200"} # calls/s; stops at the first failing step
 STEP_SECS=${STEP_SECS:-5}              # seconds of new calls per step
 RAMP_HOLD_MS=${RAMP_HOLD_MS:-5000}     # call length in the rate ramp (after the answer)
 RAMP_AGENTS=${RAMP_AGENTS:-}           # agents for the ramp (default: enough for the top step)
@@ -41,6 +41,8 @@ MAX_SECS=${MAX_SECS:-900}              # hard stop for the whole run
 URA_LOG=${URA_LOG:-info}
 MEDIA_WORKERS=${MEDIA_WORKERS:-}
 AGENT_ECHO=${AGENT_ECHO:-python}       # who echoes the agents' RTP: python (loadtool.py echo) or sipp (-rtp_echo)
+ECHO_RT=${ECHO_RT:-1}                  # the python echo at SCHED_FIFO 1 when possible (0: normal)
+URA_NICE=${URA_NICE:-}                 # run ura under nice -n URA_NICE (e.g. -10), empty: as started
 
 # --- binary -----------------------------------------------------------------
 if [ $# -ge 1 ]; then
@@ -160,7 +162,9 @@ EOF
 URA_PID=
 start_ura() {
   local tag=$1 line= i
-  RUST_LOG=$URA_LOG "$URA" serve --config "$WORK/ura-$tag.toml" \
+  local nice=()
+  [ -n "$URA_NICE" ] && nice=(nice -n "$URA_NICE")
+  RUST_LOG=$URA_LOG ${nice[@]+"${nice[@]}"} "$URA" serve --config "$WORK/ura-$tag.toml" \
     --sip 127.0.0.1:0 --http 127.0.0.1:0 \
     --rtp-ports "$RTP_PORTS" --rtp-timeout 600 --data-dir "$WORK/data-$tag" \
     ${MEDIA_WORKERS:+--media-workers "$MEDIA_WORKERS"} \
@@ -213,7 +217,13 @@ start_echo() {
     ECHO_PID=$$
     return
   fi
-  python3 "$HERE/loadtool.py" echo "$ECHO_PORT" "$MAX_SECS" >"$WORK/echo.log" 2>&1 &
+  # Real-time priority (lowest, under ura's media workers at SCHED_FIFO 10):
+  # otherwise the one echo thread competes with SIPp's hundreds of RTP
+  # threads and its socket overflows, which under-drives the agent->caller
+  # direction.
+  local rt=()
+  if [ "$ECHO_RT" = 1 ] && command -v chrt >/dev/null && chrt -f 1 true 2>/dev/null; then rt=(chrt -f 1); fi
+  ${rt[@]+"${rt[@]}"} python3 "$HERE/loadtool.py" echo "$ECHO_PORT" "$MAX_SECS" >"$WORK/echo.log" 2>&1 &
   ECHO_PID=$!
   PIDS+=("$ECHO_PID")
 }
