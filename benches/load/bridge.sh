@@ -279,6 +279,12 @@ start_callers() {
   PIDS+=("$CALLERS_PID")
 }
 
+# The kernel's receive drops on the SIP sockets (and the echo's): a socket
+# that was not read in time (its process starved or stalled) shows here.
+udp_drops() {
+  tool udp-drops ura_sip="${URA_SIP##*:}" callers_sip="$CALLER_SIP" agents_sip="$AGENT_SIP" echo="$ECHO_PORT"
+}
+
 stop_pid() { # stop_pid PID: TERM, bounded wait
   kill -TERM "$1" 2>/dev/null || true
   wait_bounded "$1" 5
@@ -333,6 +339,10 @@ for N in $CONCURRENCY; do
   fill=$(((N + FILL_RATE - 1) / FILL_RATE))
   bridged=$(tool wait-agents "$URA_HTTP" on-call "$N" $((fill + 30)))
   echo "  $N calls: $bridged bridged after $((SECONDS - t_start)) s (agents: $(tool agents "$URA_HTTP"))"
+  if [ "$bridged" -lt "$N" ]; then
+    echo "  NOT all $N bridged: the figures below are not at $N bridged calls"
+    tool record --record "$RESULTS" --set kind=note --set text="\"$N calls: only $bridged bridged after $((SECONDS - t_start)) s\""
+  fi
   sleep 2
   tool threads "$URA_PID" "$SAMPLE_SECS" >"$WORK/threads-$N.json" 2>/dev/null &
   thr=$!
@@ -381,6 +391,8 @@ for N in $CONCURRENCY; do
   answered=$(grep -c 'agent-leg caller=' "$WORK/sipp-agents-$tag-logs.log" 2>/dev/null || true)
   qc=$(tool queue-counters "$URA_HTTP" fila)
   left=$(tool wait-idle "$URA_HTTP" 10)
+  drops=$(udp_drops)
+  echo "  UDP receive drops (kernel, whole step): $drops"
   callers_failed=$(failed_of "$WORK/sipp-callers-$tag.csv")
   callers_ok=$(kv ok "$(tool sipp-stats "$WORK/sipp-callers-$tag.csv" 2>/dev/null || true)")
   stop_pid "$AGENTS_PID"
@@ -454,6 +466,7 @@ last = json.loads(rows[-1]); last["bridge_pass"] = ok; rows[-1] = json.dumps(las
 open(path, "w").write("\n".join(rows) + "\n")
 EOF
     echo "  $R calls/s: SIPp exit $rc, $line; queue answered $answered, abandoned $abandoned; agents failed ${agents_failed:-?}: $($pass && echo PASS || echo FAIL)"
+    echo "    UDP receive drops (kernel, since the agents registered): $(udp_drops)"
     echo "    ura's threads over the first $((STEP_SECS + hold_s)) s (% of one core): $(cat "$WORK/threads-rate-$R.json" 2>/dev/null)"
     if ! $alive; then echo "  ura died: see $WORK/ura-$tag.log"; break; fi
     $pass || { echo "  step failed: stopping the ramp (SIPp errors: $WORK/sipp-callers-rate-$R-errors.log)"; break; }
