@@ -43,6 +43,7 @@ MEDIA_WORKERS=${MEDIA_WORKERS:-}
 AGENT_ECHO=${AGENT_ECHO:-python}       # who echoes the agents' RTP: python (loadtool.py echo) or sipp (-rtp_echo)
 ECHO_RT=${ECHO_RT:-1}                  # the python echo at SCHED_FIFO 1 when possible (0: normal)
 URA_NICE=${URA_NICE:-}                 # run ura under nice -n URA_NICE (e.g. -10), empty: as started
+SIPP_NICE=${SIPP_NICE:-}               # the same for both SIPp processes (a machine shared with builds)
 
 # --- binary -----------------------------------------------------------------
 if [ $# -ge 1 ]; then
@@ -238,7 +239,7 @@ AGENTS_PID=
 start_agents() {
   local tag=$1 n=$2
   start_echo
-  (cd "$WORK" && exec sipp "$URA_SIP" -sf "$HERE/bridge_register.xml" -oocsf "$HERE/bridge_answer.xml" \
+  (cd "$WORK" && exec ${SIPP_NICE:+nice -n "$SIPP_NICE"} sipp "$URA_SIP" -sf "$HERE/bridge_register.xml" -oocsf "$HERE/bridge_answer.xml" \
     -inf "$WORK/agents-$tag.csv" -r "$REG_RATE" -m "$n" -l "$n" -set echo_port "$ECHO_PORT" \
     -p "$AGENT_SIP" -mp "$AGENT_MP" ${ECHO_OPTS[@]+"${ECHO_OPTS[@]}"} "${SIPP_COMMON[@]}" \
     -trace_stat -stf "$WORK/sipp-agents-$tag.csv" -fd 1 \
@@ -268,7 +269,7 @@ CALLERS_PID=
 start_callers() {
   local tag=$1
   shift
-  (cd "$WORK" && exec sipp "$URA_SIP" -sf "$HERE/bridge_call.xml" -s "$QUEUE_NUMBER" \
+  (cd "$WORK" && exec ${SIPP_NICE:+nice -n "$SIPP_NICE"} sipp "$URA_SIP" -sf "$HERE/bridge_call.xml" -s "$QUEUE_NUMBER" \
     -p "$CALLER_SIP" -mp "$CALLER_MP" "${SIPP_COMMON[@]}" \
     -trace_stat -stf "$WORK/sipp-callers-$tag.csv" -fd 1 \
     -trace_logs -log_file "$WORK/sipp-callers-$tag-logs.log" \
