@@ -286,6 +286,28 @@ udp_drops() {
   tool udp-drops ura_sip="${URA_SIP##*:}" callers_sip="$CALLER_SIP" agents_sip="$AGENT_SIP" echo="$ECHO_PORT"
 }
 
+# A capture of ura's SIP port for a whole step (a few thousand messages):
+# how long ura took to answer each request, and its peers ura's requests.
+SIP_CAP=
+start_sip_capture() {
+  SIP_CAP=
+  command -v dumpcap >/dev/null || return 0
+  dumpcap -q -i lo -f "udp port ${URA_SIP##*:}" -s 2048 -B 64 -P -w "$WORK/sip-$1.pcap" \
+    >"$WORK/sip-capture-$1.log" 2>&1 &
+  SIP_CAP=$!
+  PIDS+=("$SIP_CAP")
+}
+stop_sip_capture() {
+  [ -n "$SIP_CAP" ] || return 0
+  kill -INT "$SIP_CAP" 2>/dev/null || true
+  wait_bounded "$SIP_CAP" 5
+  SIP_CAP=
+  if [ -s "$WORK/sip-$1.pcap" ]; then
+    echo "  SIP through ura's port (sip-$1.pcap):"
+    tool sip-latency "$WORK/sip-$1.pcap" "${URA_SIP##*:}" --record "$RESULTS" --set step="\"$1\"" | sed 's/^/    /'
+  fi
+}
+
 stop_pid() { # stop_pid PID: TERM, bounded wait
   kill -TERM "$1" 2>/dev/null || true
   wait_bounded "$1" 5
@@ -317,6 +339,7 @@ for N in $CONCURRENCY; do
   tag=n$N
   write_config "$tag" "$N"
   start_ura "$tag"
+  start_sip_capture "$tag"
   sleep 1
   idle_rss=$(tool rss "$URA_PID")
   read -r idle_cpu idle_machine < <(tool cpu "$URA_PID" 2)
@@ -401,6 +424,7 @@ for N in $CONCURRENCY; do
   agents_failed=$(failed_of "$WORK/sipp-agents-$tag.csv")
   echo "  callers: SIPp exit $callers_rc, ${callers_ok:-?} ok, ${callers_failed:-?} failed; agents answered $answered," \
     "agents' SIPp failed ${agents_failed:-?}; queue: $qc; ura active calls after: $left"
+  stop_sip_capture "$tag"
   tool record --record "$RESULTS" --set kind=bridged --set calls="$N" --set bridged="$bridged_end" \
     --set active="$active" --set ura_cpu="$ura_cpu" --set idle_cpu="$idle_cpu" --set cpu_per_call="$cpu_per_call" \
     --set idle_rss_kib="$reg_rss" --set rss_kib="$rss" --set kib_per_call="$kib_per_call" \
@@ -423,6 +447,7 @@ if [ -n "$RATE_STEPS" ]; then
   tag=ramp
   write_config "$tag" "$agents"
   start_ura "$tag"
+  start_sip_capture "$tag"
   start_agents "$tag" "$agents"
   reg=$(wait_registered "$tag" "$agents" $((agents / REG_RATE + 20)))
   echo "  $agents agents: $reg registered"
@@ -481,6 +506,7 @@ EOF
   done
   stop_pid "$AGENTS_PID"
   stop_echo
+  stop_sip_capture "$tag"
   stop_ura
 fi
 

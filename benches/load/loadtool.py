@@ -32,6 +32,9 @@ Bridged calls (bridge.sh):
                                     statistics" lines of its log (received, lost, relayed,
                                     relay_dropped)
   threads PID SECONDS               CPU % of one core per thread name of PID
+  sip-latency PCAP URA_PORT         how long ura took to answer each SIP request it got
+                                    (first response with the same Call-ID and CSeq), per
+                                    method, and how long its own requests waited for answers
   udp-drops NAME=PORT…              the kernel's receive drops of the UDP sockets bound to
                                     127.0.0.1:PORT (/proc/net/udp): who did not read in time
   echo PORT [SECONDS]               the agents' RTP echo: every packet to 127.0.0.1:PORT
@@ -660,6 +663,60 @@ def udp_drops(ports):
     return want
 
 
+def sip_latency(path, ura_port):
+    """From a capture of ura's SIP port: for every request into ura, the time
+    to ura's first response (same Call-ID and CSeq); for every request ura
+    sent, the time to the peer's first response. Retransmissions count from
+    the first copy."""
+    import re
+
+    cid_re = re.compile(rb"^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)", re.I | re.M)
+    cseq_re = re.compile(rb"^CSeq[ \t]*:[ \t]*(\d+)[ \t]+(\S+)", re.I | re.M)
+    req_in, resp_out, req_out, resp_in = {}, {}, {}, {}
+    final_out, final_in = {}, {}  # first final (>= 200) response
+    for t, sp, dp, pl in udp_packets(path):
+        if ura_port not in (sp, dp) or len(pl) < 12:
+            continue
+        c, q = cid_re.search(pl), cseq_re.search(pl)
+        if not c or not q:
+            continue
+        key = (c.group(1), q.group(1), q.group(2).upper())
+        is_resp = pl.startswith(b"SIP/2.0 ")
+        final = is_resp and pl[8:9] in b"23456"
+        if dp == ura_port:
+            (resp_in if is_resp else req_in).setdefault(key, t)
+            if final:
+                final_in.setdefault(key, t)
+        else:
+            (resp_out if is_resp else req_out).setdefault(key, t)
+            if final:
+                final_out.setdefault(key, t)
+    out = {}
+    for name, reqs, resps, finals in (("ura answers", req_in, resp_out, final_out),
+                                      ("peers answer ura", req_out, resp_in, final_in)):
+        per = {}
+        for key, t in reqs.items():
+            m = key[2].decode(errors="replace")
+            if m == "ACK":
+                continue
+            r = resps.get(key)
+            per.setdefault(m, []).append(None if r is None else (r - t) * 1000.0)
+            if m == "INVITE":  # the 100 Trying comes first: the final answer too
+                r = finals.get(key)
+                per.setdefault("INVITE (final)", []).append(None if r is None else (r - t) * 1000.0)
+        for m, v in per.items():
+            got = sorted(x for x in v if x is not None)
+            out[f"{name}: {m}"] = {
+                "requests": len(v),
+                "unanswered": sum(1 for x in v if x is None),
+                "p50_ms": percentile(got, 50),
+                "p99_ms": percentile(got, 99),
+                "max_ms": got[-1] if got else float("nan"),
+                "over_1s": sum(1 for x in got if x > 1000.0),
+            }
+    return out
+
+
 def thread_ticks(pid):
     """{thread name: utime+stime} over the threads of pid (same names summed)."""
     out = {}
@@ -1005,6 +1062,12 @@ def main(argv):
         named = [a.split("=", 1) for a in args]
         d = udp_drops([int(p) for _, p in named])
         print(" ".join(f"{n}={d[int(p)]}" for n, p in named))
+    elif cmd == "sip-latency":
+        r = sip_latency(args[0], int(args[1]))
+        record(rec, dict(extra, kind="sip-latency", methods=r))
+        for k, v in sorted(r.items()):
+            print(f"{k}: {v['requests']} requests, {v['unanswered']} unanswered in the capture, "
+                  f"p50 {v['p50_ms']:.2f} ms, p99 {v['p99_ms']:.2f} ms, max {v['max_ms']:.2f} ms, > 1 s: {v['over_1s']}")
     elif cmd == "threads":
         print(json.dumps(threads_cpu(int(args[0]), float(args[1]))))
     elif cmd == "echo":
