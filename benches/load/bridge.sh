@@ -43,6 +43,7 @@ MEDIA_WORKERS=${MEDIA_WORKERS:-}
 AGENT_ECHO=${AGENT_ECHO:-python}       # who echoes the agents' RTP: python (loadtool.py echo) or sipp (-rtp_echo)
 ECHO_RT=${ECHO_RT:-1}                  # the python echo at SCHED_FIFO 1 when possible (0: normal)
 URA_NICE=${URA_NICE:-}                 # run ura under nice -n URA_NICE (e.g. -10), empty: as started
+URA_ARGS=${URA_ARGS:-}                 # more `ura serve` flags, e.g. "--media-realtime false"
 SIPP_NICE=${SIPP_NICE:-}               # the same for both SIPp processes (a machine shared with builds)
 
 # --- binary -----------------------------------------------------------------
@@ -168,7 +169,7 @@ start_ura() {
   RUST_LOG=$URA_LOG ${nice[@]+"${nice[@]}"} "$URA" serve --config "$WORK/ura-$tag.toml" \
     --sip 127.0.0.1:0 --http 127.0.0.1:0 \
     --rtp-ports "$RTP_PORTS" --rtp-timeout 600 --data-dir "$WORK/data-$tag" \
-    ${MEDIA_WORKERS:+--media-workers "$MEDIA_WORKERS"} \
+    ${MEDIA_WORKERS:+--media-workers "$MEDIA_WORKERS"} $URA_ARGS \
     >"$WORK/ura-$tag.out" 2>"$WORK/ura-$tag.log" &
   URA_PID=$!
   PIDS+=("$URA_PID")
