@@ -16,6 +16,29 @@ JSON object to FILE for the final summary):
   spacing PCAP                      RTP send spacing of every stream in a pcap
   summary RESULTS                   the final table from the recorded results
   free-port [EVEN_FROM]             a free loopback UDP port (even, p and p+2 free)
+
+Bridged calls (bridge.sh):
+
+  make-pcap PATH SECONDS            a PCMU pcap for SIPp's play_pcap_audio: one
+                                    160-byte frame every 20 ms, each numbered
+  agents HTTP                       agents per state, from ura's /api/v1/agents
+  wait-agents HTTP STATE N TIMEOUT  poll until N agents are in STATE; prints the count
+  queue-counters HTTP QUEUE         entered/answered/abandoned/... of a queue
+  relay PCAP CALLER_PORT AGENT_PORT LOG…
+                                    relay latency and loss through ura, pairing the
+                                    legs from the SIPp logs (see relay())
+  bridge-summary RESULTS            the final table of bridge.sh
+  media-stats LOG                   ura's own RTP counters, summed over the "call media
+                                    statistics" lines of its log (received, lost, relayed,
+                                    relay_dropped)
+  threads PID SECONDS               CPU % of one core per thread name of PID
+  sip-latency PCAP URA_PORT         how long ura took to answer each SIP request it got
+                                    (first response with the same Call-ID and CSeq), per
+                                    method, and how long its own requests waited for answers
+  udp-drops NAME=PORT…              the kernel's receive drops of the UDP sockets bound to
+                                    127.0.0.1:PORT (/proc/net/udp): who did not read in time
+  echo PORT [SECONDS]               the agents' RTP echo: every packet to 127.0.0.1:PORT
+                                    goes back to its sender (PORT+1, RTCP, is drained)
 """
 
 import json
@@ -309,6 +332,469 @@ def spacing(path, ptime_ms=20.0, skip_s=0.1):
     }
 
 
+# --- bridged calls ------------------------------------------------------
+
+# A relayed frame is recognised by its payload: bridge.sh's pcap numbers every
+# frame in its first 4 bytes (5 bits each, as 0x40-0x5F: never 0x7F or 0xFF,
+# the µ-law codes of ±0, the only pair a decode/encode round trip could
+# change), so the same frame is found on both legs.
+FRAME_TAG = 4
+
+
+def frame_payload(i):
+    tag = bytes(0x40 | ((i >> s) & 0x1F) for s in (15, 10, 5, 0))
+    # The rest: a quiet tone (µ-law codes near 0), not a constant.
+    body = bytes((0xF0 + (k % 8)) if (k // 8) % 2 else (0x70 + (k % 8)) for k in range(160 - FRAME_TAG))
+    return tag + body
+
+
+def frame_number(payload):
+    if len(payload) < FRAME_TAG:
+        return None
+    tag = payload[:FRAME_TAG]
+    if any(b & 0xE0 != 0x40 for b in tag):
+        return None
+    return ((tag[0] & 0x1F) << 15) | ((tag[1] & 0x1F) << 10) | ((tag[2] & 0x1F) << 5) | (tag[3] & 0x1F)
+
+
+def make_pcap(path, seconds):
+    """A PCMU stream for SIPp's play_pcap_audio (Ethernet link type; SIPp
+    rewrites the addresses and ports)."""
+    frames = int(seconds * 50)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        ssrc = 0x5EB1D6E5
+        for i in range(frames):
+            rtp = struct.pack("!BBHII", 0x80, 0x80 if i == 0 else 0x00, i & 0xFFFF, (i * 160) & 0xFFFFFFFF, ssrc)
+            rtp += frame_payload(i)
+            udp = struct.pack("!HHHH", 40000, 40002, 8 + len(rtp), 0) + rtp
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0, 64, 17, 0,
+                             bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1]))
+            # IPv4 header checksum
+            c = sum(struct.unpack("!10H", ip))
+            while c >> 16:
+                c = (c & 0xFFFF) + (c >> 16)
+            ip = ip[:10] + struct.pack("!H", ~c & 0xFFFF) + ip[12:]
+            frame = b"\x00" * 12 + b"\x08\x00" + ip + udp
+            t = i * 0.020
+            f.write(struct.pack("<IIII", int(t), int(round((t - int(t)) * 1e6)), len(frame), len(frame)))
+            f.write(frame)
+    return frames
+
+
+def agents_status(http):
+    with urllib.request.urlopen(f"http://{http}/api/v1/agents", timeout=5) as r:
+        return json.load(r)
+
+
+def agent_states(http):
+    counts = {}
+    for a in agents_status(http).get("agents", []):
+        st = a.get("state", "?")
+        counts[st] = counts.get(st, 0) + 1
+    return counts
+
+
+def udp_packets(path):
+    """(time, source port, destination port, UDP payload) of every IPv4 UDP
+    packet of a pcap (truncated payloads as captured)."""
+    for t, data, lt in read_pcap(path):
+        off = ip_offset(data, lt)
+        if off is None or len(data) < off + 20:
+            continue
+        vihl = data[off]
+        if vihl >> 4 != 4 or data[off + 9] != 17:
+            continue
+        off += (vihl & 0x0F) * 4
+        if len(data) < off + 8:
+            continue
+        sport, dport = struct.unpack("!HH", data[off : off + 4])
+        yield t, sport, dport, data[off + 8 :]
+
+
+def leg_pairs(logs):
+    """{caller number: port} for the caller legs and the agent legs, from the
+    SIPp logs of bridge_call.xml and bridge_answer.xml."""
+    callers, agents = {}, {}
+    for path in logs:
+        try:
+            with open(path, errors="replace") as f:
+                for line in f:
+                    kind = "caller-leg" if "caller-leg" in line else "agent-leg" if "agent-leg" in line else None
+                    if not kind:
+                        continue
+                    kv = dict(x.split("=", 1) for x in line.split() if "=" in x)
+                    try:
+                        c, port = int(kv["caller"]), int(kv["leg_port"])
+                    except (KeyError, ValueError):
+                        continue
+                    (callers if kind == "caller-leg" else agents)[c] = port
+        except OSError:
+            pass
+    return callers, agents
+
+
+def relay(path, caller_sipp_port, agent_sipp_port, logs, skip_s=0.1, tail_s=0.5):
+    """Relay latency and loss through ura's bridge, both directions.
+
+    The legs of a call: ura's caller-leg RTP port X (SIPp-callers' media port
+    P_c <-> X) and its agent-leg port Y (Y <-> SIPp-agents' media port P_a),
+    paired by caller number from the SIPp logs. A frame entering ura
+    P_c -> X must leave Y -> P_a, and the agents' echo entering P_a -> Y must
+    leave X -> P_c; the frame number in the payload identifies it. Latency is
+    out time minus in time (capture clock); a frame that entered in the
+    window (capture start + skip_s to capture end - tail_s) and never left
+    is lost."""
+    callers, agents = leg_pairs(logs)
+    x_of = {}  # agent-leg port -> caller-leg port
+    for c, y in agents.items():
+        if c in callers:
+            x_of[y] = callers[c]
+    y_of = {x: y for y, x in x_of.items()}
+    ins = {}  # (direction, ingress port, frame) -> first time in
+    outs = {}  # (direction, ingress port, frame) -> first time out
+    first = last = None
+    other = 0
+    unpaired = set()
+    dup_out = 0
+    times = {"in": [], "out": []}  # every RTP packet into / out of ura, for the rates
+    for t, sp, dp, pl in udp_packets(path):
+        if first is None:
+            first = t
+        last = t
+        if sp in (caller_sipp_port, agent_sipp_port):
+            times["in"].append(t)
+        elif dp in (caller_sipp_port, agent_sipp_port):
+            times["out"].append(t)
+        if len(pl) < 12 + FRAME_TAG or pl[0] >> 6 != 2:
+            continue
+        n = frame_number(pl[12:])
+        if n is None:
+            other += 1
+            continue
+        if sp == caller_sipp_port:  # into ura's caller leg
+            key = ("c2a", dp, n)
+            ins.setdefault(key, t)
+        elif dp == agent_sipp_port:  # out of ura's agent leg
+            if sp not in x_of:
+                unpaired.add(sp)
+                continue
+            key = ("c2a", x_of[sp], n)
+            if key in outs:
+                dup_out += 1
+            else:
+                outs[key] = t
+        elif sp == agent_sipp_port:  # the echo into ura's agent leg
+            ins.setdefault(("a2c", dp, n), t)
+        elif dp == caller_sipp_port:  # out of ura's caller leg
+            if sp not in y_of:
+                unpaired.add(sp)
+                continue
+            key = ("a2c", y_of[sp], n)
+            if key in outs:
+                dup_out += 1
+            else:
+                outs[key] = t
+    res = {"kind": "relay", "pcap": path, "legs_paired": len(x_of), "other_packets": other,
+           "unpaired_ports": len(unpaired), "duplicates_out": dup_out}
+    if first is None:
+        res.update(frames_in=0)
+        return res
+    lo, hi = first + skip_s, last - tail_s
+    for d in ("c2a", "a2c"):
+        lat = []
+        lost = 0
+        streams = set()
+        for key, t in ins.items():
+            if key[0] != d or not (lo <= t <= hi):
+                continue
+            if d == "c2a" and key[1] not in y_of or d == "a2c" and key[1] not in x_of:
+                continue
+            streams.add(key[1])
+            o = outs.get(key)
+            if o is None:
+                lost += 1
+            else:
+                lat.append((o - t) * 1000.0)
+        # Frames that left ura with no record of entering: the capture missed
+        # the ingress packet (or the frame came in before the capture).
+        seen_out = sum(1 for k, t in outs.items() if k[0] == d and lo + 0.05 <= t <= hi and k not in ins)
+        lat.sort()
+        res[d] = {
+            "streams": len(streams),
+            "frames": len(lat) + lost,
+            "matched": len(lat),
+            "lost": lost,
+            "out_without_in": seen_out,
+            "p50_ms": percentile(lat, 50),
+            "p90_ms": percentile(lat, 90),
+            "p99_ms": percentile(lat, 99),
+            "p999_ms": percentile(lat, 99.9),
+            "max_ms": lat[-1] if lat else float("nan"),
+            "over_1ms": sum(1 for v in lat if v > 1.0),
+        }
+    allv = res["c2a"]["matched"] + res["a2c"]["matched"]
+    res["frames"] = res["c2a"]["frames"] + res["a2c"]["frames"]
+    res["lost"] = res["c2a"]["lost"] + res["a2c"]["lost"]
+    res["matched"] = allv
+    res["window_s"] = max(0.0, hi - lo)
+    # Packets per second into and out of ura (RTP, frames or not) in the window.
+    for k, v in times.items():
+        n = sum(1 for t in v if lo <= t <= hi)
+        res[f"{k}_pps"] = n / res["window_s"] if res["window_s"] > 0 else float("nan")
+    return res
+
+
+def bridge_summary(path):
+    rows = []
+    try:
+        with open(path) as f:
+            rows = [json.loads(l) for l in f if l.strip()]
+    except OSError:
+        pass
+    conc = [r for r in rows if r.get("kind") == "bridged"]
+    rel = {r.get("calls"): r for r in rows if r.get("kind") == "relay"}
+    ramp = [r for r in rows if r.get("kind") == "bridge-rate"]
+    print()
+    print("=" * 78)
+    print("ura bridged-call load summary")
+    print("=" * 78)
+    if conc:
+        print()
+        print("Bridged calls (caller <-> ura <-> agent, PCMU 20 ms both ways): CPU in % of one core")
+        print(f"{'calls':>6} {'bridged':>7} {'active':>6} {'ura CPU%':>8} {'CPU%/call':>9} {'idle RSS':>9} {'RSS':>9} "
+              f"{'KiB/call':>8} {'SIPp CPU%':>9} {'other%':>6} {'fail C/A':>8}")
+        for r in conc:
+            fails = f"{fmt(r.get('callers_failed'), '{}')}/{fmt(r.get('agents_failed'), '{}')}"
+            print(f"{r['calls']:>6} {fmt(r.get('bridged'), '{}'):>7} {fmt(r.get('active'), '{}'):>6} "
+                  f"{fmt(r.get('ura_cpu')):>8} {fmt(r.get('cpu_per_call'), '{:.3f}'):>9} "
+                  f"{fmt(r.get('idle_rss_kib'), '{}'):>9} {fmt(r.get('rss_kib'), '{}'):>9} "
+                  f"{fmt(r.get('kib_per_call')):>8} {fmt(r.get('sipp_cpu')):>9} {fmt(r.get('others_cpu')):>6} "
+                  f"{fails:>8}")
+        print("(bridged: agents on a call; active: ura's /health active_calls; fail C/A: SIPp failed")
+        print(" calls of the callers / of the agents, registrations and answers; idle RSS: with the")
+        print(" agents registered, before the first call)")
+        for r in conc:
+            th = r.get("ura_threads")
+            if isinstance(th, dict) and th:
+                print(f"  ura's threads at {r['calls']}: " + ", ".join(f"{k} {v}%" for k, v in th.items()))
+    for r in rows:
+        if r.get("kind") == "media-stats":
+            print(f"ura's own RTP counters at {r.get('calls')} calls ({r.get('streams')} streams, whole calls): "
+                  f"received {r.get('packets_received')}, lost (sequence gaps) {r.get('packets_lost')}, "
+                  f"relayed {r.get('packets_relayed')}, relay dropped {r.get('relay_dropped')}")
+    for n, r in sorted(rel.items(), key=lambda kv: kv[0] or 0):
+        print()
+        print(f"Relay latency at {n} bridged calls ({fmt(r.get('window_s'), '{:.1f}')} s window, "
+              f"{r.get('legs_paired')} calls paired)")
+        for d, name in (("c2a", "caller -> agent"), ("a2c", "agent -> caller")):
+            s = r.get(d)
+            if not s:
+                continue
+            print(f"  {name}: {s['streams']} streams, {s['frames']} frames, lost {s['lost']}; "
+                  f"p50 {fmt(s['p50_ms'], '{:.3f}')} ms, p90 {fmt(s['p90_ms'], '{:.3f}')} ms, "
+                  f"p99 {fmt(s['p99_ms'], '{:.3f}')} ms, p99.9 {fmt(s['p999_ms'], '{:.3f}')} ms, "
+                  f"max {fmt(s['max_ms'], '{:.3f}')} ms; > 1 ms: {s['over_1ms']}; "
+                  f"out with no capture of the way in: {s['out_without_in']}")
+        print(f"  CPU during the capture: ura {fmt(r.get('ura_cpu'))} %, SIPp {fmt(r.get('sipp_cpu'))} %, "
+              f"other processes (the capture included) {fmt(r.get('others_cpu'))} %; "
+              f"capture drops: {r.get('capture_drops', '?')}")
+        ip, op, cpu = num(r.get("in_pps")), num(r.get("out_pps")), num(r.get("ura_cpu"))
+        if ip and op and cpu is not None:
+            print(f"  RTP packets into ura {ip:.0f}/s, out of ura {op:.0f}/s: ura CPU "
+                  f"{cpu * 1e4 / (ip + op):.1f} µs per packet in or out "
+                  f"(the PEERS aim, 0.06 % per bridged call at 200 packets/s, is 3 µs)")
+    if ramp:
+        print()
+        print("Calls/s into the queue, an agent answering (%s ms calls)" % ramp[0].get("hold_ms"))
+        print(f"{'target/s':>9} {'got/s':>6} {'calls':>6} {'ok':>6} {'failed':>6} {'answered':>8} "
+              f"{'agent fail':>10} {'setup ms':>8} {'ura CPU%':>8} {'SIPp CPU%':>9}  result")
+        for r in ramp:
+            print(f"{r['rate']:>9} {fmt(r.get('rate_achieved'), '{:.0f}'):>6} {fmt(r.get('created'), '{}'):>6} "
+                  f"{fmt(r.get('ok'), '{}'):>6} {fmt(r.get('failed'), '{}'):>6} {fmt(r.get('answered'), '{}'):>8} "
+                  f"{fmt(r.get('agents_failed'), '{}'):>10} {fmt(r.get('setup_ms'), '{:.2f}'):>8} "
+                  f"{fmt(r.get('ura_cpu')):>8} {fmt(r.get('sipp_cpu')):>9}  {'PASS' if r.get('bridge_pass') else 'FAIL'}")
+        good = [r for r in ramp if r.get("bridge_pass")]
+        print("Highest rate with every call bridged and 0 failed: "
+              + (f"{max(r['rate'] for r in good)} calls/s" if good else "none"))
+    for r in rows:
+        if r.get("kind") == "note":
+            print("NOTE:", r.get("text"))
+    print("=" * 78)
+
+
+def media_stats(path):
+    import re
+
+    keys = ("packets_received", "packets_lost", "packets_ignored", "packets_relayed", "relay_dropped")
+    tot = {k: 0 for k in keys}
+    streams = 0
+    pat = {k: re.compile(r"\b%s: (\d+)" % k) for k in keys}
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                if "call media statistics" not in line:
+                    continue
+                streams += 1
+                for k in keys:
+                    m = pat[k].search(line)
+                    if m:
+                        tot[k] += int(m.group(1))
+    except OSError:
+        pass
+    tot["streams"] = streams
+    return tot
+
+
+def udp_drops(ports):
+    """{port: drops} of the loopback UDP sockets bound to `ports`."""
+    want = {p: 0 for p in ports}
+    try:
+        with open("/proc/net/udp") as f:
+            next(f)
+            for line in f:
+                v = line.split()
+                ip, port = v[1].split(":")
+                port = int(port, 16)
+                if port in want and ip in ("0100007F", "00000000"):
+                    want[port] += int(v[-1])
+    except (OSError, StopIteration, ValueError, IndexError):
+        pass
+    return want
+
+
+def sip_latency(path, ura_port):
+    """From a capture of ura's SIP port: for every request into ura, the time
+    to ura's first response (same Call-ID and CSeq); for every request ura
+    sent, the time to the peer's first response. Retransmissions count from
+    the first copy."""
+    import re
+
+    cid_re = re.compile(rb"^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)", re.I | re.M)
+    cseq_re = re.compile(rb"^CSeq[ \t]*:[ \t]*(\d+)[ \t]+(\S+)", re.I | re.M)
+    req_in, resp_out, req_out, resp_in = {}, {}, {}, {}
+    final_out, final_in = {}, {}  # first final (>= 200) response
+    for t, sp, dp, pl in udp_packets(path):
+        if ura_port not in (sp, dp) or len(pl) < 12:
+            continue
+        c, q = cid_re.search(pl), cseq_re.search(pl)
+        if not c or not q:
+            continue
+        key = (c.group(1), q.group(1), q.group(2).upper())
+        is_resp = pl.startswith(b"SIP/2.0 ")
+        final = is_resp and pl[8:9] in b"23456"
+        if dp == ura_port:
+            (resp_in if is_resp else req_in).setdefault(key, t)
+            if final:
+                final_in.setdefault(key, t)
+        else:
+            (resp_out if is_resp else req_out).setdefault(key, t)
+            if final:
+                final_out.setdefault(key, t)
+    out = {}
+    for name, reqs, resps, finals in (("ura answers", req_in, resp_out, final_out),
+                                      ("peers answer ura", req_out, resp_in, final_in)):
+        per = {}
+        for key, t in reqs.items():
+            m = key[2].decode(errors="replace")
+            if m == "ACK":
+                continue
+            r = resps.get(key)
+            per.setdefault(m, []).append(None if r is None else (r - t) * 1000.0)
+            if m == "INVITE":  # the 100 Trying comes first: the final answer too
+                r = finals.get(key)
+                per.setdefault("INVITE (final)", []).append(None if r is None else (r - t) * 1000.0)
+        for m, v in per.items():
+            got = sorted(x for x in v if x is not None)
+            out[f"{name}: {m}"] = {
+                "requests": len(v),
+                "unanswered": sum(1 for x in v if x is None),
+                "p50_ms": percentile(got, 50),
+                "p99_ms": percentile(got, 99),
+                "max_ms": got[-1] if got else float("nan"),
+                "over_1s": sum(1 for x in got if x > 1000.0),
+            }
+    return out
+
+
+def thread_ticks(pid):
+    """{thread name: utime+stime} over the threads of pid (same names summed)."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                data = f.read()
+        except OSError:
+            continue
+        name = data[data.index("(") + 1 : data.rindex(")")]
+        fields = data[data.rindex(")") + 2 :].split()
+        out[name] = out.get(name, 0) + int(fields[11]) + int(fields[12])
+    return out
+
+
+def threads_cpu(pid, seconds):
+    a = thread_ticks(pid)
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    b = thread_ticks(pid)
+    dt = time.monotonic() - t0
+    res = {n: 100.0 * (b[n] - a.get(n, 0)) / CLK_TCK / dt for n in b}
+    return dict(sorted(((n, round(v, 1)) for n, v in res.items() if v > 0), key=lambda kv: -kv[1]))
+
+
+def echo(port, seconds=None):
+    """The agents' media: sends every RTP packet back where it came from.
+
+    SIPp's own -rtp_echo serves its media socket from its SIP loop and, at a
+    few thousand packets per second, lets the socket overflow (most of the
+    echo is lost before ura sees it); this loop does nothing else, with a
+    large receive buffer."""
+    import threading
+
+    def sock(p):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+            if opt is None:
+                continue
+            try:
+                s.setsockopt(socket.SOL_SOCKET, opt, 16 << 20)
+                break
+            except OSError:
+                continue
+        s.bind(("127.0.0.1", p))
+        return s
+
+    rtp, rtcp = sock(port), sock(port + 1)
+
+    def drain():
+        while True:
+            rtcp.recv(2048)
+
+    threading.Thread(target=drain, daemon=True).start()
+    if seconds:
+        rtp.settimeout(1.0)
+    end = time.monotonic() + seconds if seconds else None
+    buf = bytearray(2048)
+    recv, send = rtp.recvfrom_into, rtp.sendto
+    mv = memoryview(buf)
+    while True:
+        try:
+            n, addr = recv(buf)
+        except socket.timeout:
+            n = 0
+        if n:
+            try:
+                send(mv[:n], addr)
+            except OSError:
+                pass
+        if end is not None and time.monotonic() > end:
+            return
+
+
 # --- summary --------------------------------------------------------------
 
 
@@ -530,6 +1016,64 @@ def main(argv):
         record(rec, extra)
     elif cmd == "summary":
         summary(args[0])
+    elif cmd == "make-pcap":
+        print(make_pcap(args[0], float(args[1])))
+    elif cmd == "agents":
+        try:
+            print(json.dumps(agent_states(args[0]), sort_keys=True))
+        except (OSError, ValueError):
+            print("{}")
+    elif cmd == "wait-agents":
+        http, state, n, deadline = args[0], args[1], int(args[2]), time.monotonic() + float(args[3])
+        count = 0
+        while True:
+            try:
+                count = agent_states(http).get(state, 0)
+            except (OSError, ValueError):
+                pass
+            if count >= n or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
+        print(count)
+    elif cmd == "queue-counters":
+        try:
+            with urllib.request.urlopen(f"http://{args[0]}/api/v1/queues", timeout=5) as r:
+                q = json.load(r).get("queues", {}).get(args[1], {})
+        except (OSError, ValueError):
+            q = {}
+        print(" ".join(f"{k}={q.get(k, -1)}" for k in ("entered", "answered", "abandoned", "timed_out", "refused")))
+    elif cmd == "relay":
+        r = relay(args[0], int(args[1]), int(args[2]), args[3:])
+        r.update(extra)
+        record(rec, r)
+        parts = [f"paired={r.get('legs_paired')}"]
+        for d in ("c2a", "a2c"):
+            x = r.get(d)
+            if x:
+                parts.append(f"{d}: frames={x['frames']} lost={x['lost']} p50={x['p50_ms']:.3f}ms "
+                             f"p99={x['p99_ms']:.3f}ms max={x['max_ms']:.3f}ms")
+        print(" ".join(parts))
+    elif cmd == "media-stats":
+        r = media_stats(args[0])
+        r.update(extra)
+        record(rec, dict(r, kind="media-stats"))
+        print(" ".join(f"{k}={v}" for k, v in r.items()))
+    elif cmd == "udp-drops":
+        named = [a.split("=", 1) for a in args]
+        d = udp_drops([int(p) for _, p in named])
+        print(" ".join(f"{n}={d[int(p)]}" for n, p in named))
+    elif cmd == "sip-latency":
+        r = sip_latency(args[0], int(args[1]))
+        record(rec, dict(extra, kind="sip-latency", methods=r))
+        for k, v in sorted(r.items()):
+            print(f"{k}: {v['requests']} requests, {v['unanswered']} unanswered in the capture, "
+                  f"p50 {v['p50_ms']:.2f} ms, p99 {v['p99_ms']:.2f} ms, max {v['max_ms']:.2f} ms, > 1 s: {v['over_1s']}")
+    elif cmd == "threads":
+        print(json.dumps(threads_cpu(int(args[0]), float(args[1]))))
+    elif cmd == "echo":
+        echo(int(args[0]), float(args[1]) if len(args) > 1 else None)
+    elif cmd == "bridge-summary":
+        bridge_summary(args[0])
     elif cmd == "free-port":
         print(free_port(int(args[0]) if args else None))
     else:
