@@ -165,6 +165,9 @@ impl Writer {
     /// Starts the writer thread; it ends when every handle is dropped.
     pub(crate) fn spawn() -> std::io::Result<Writer> {
         let (frames, frames_rx) = mpsc::sync_channel(FRAME_QUEUE);
+        // Unbounded on purpose, yet bounded in fact: two messages (start,
+        // finish) per recorded bridge, and bridges are bounded by call
+        // admission. Dropping one would leave a file never finished.
         let (control, control_rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("ura-media-rec".into())
