@@ -7,7 +7,7 @@ use crate::message::{parse_via, Message};
 use crate::transport::Flow;
 
 /// The methods ura handles, for `Allow`.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER";
 
 /// The usual reason phrase of a status code.
 pub fn reason_phrase(code: u16) -> &'static str {

@@ -8,9 +8,6 @@ use super::*;
 use crate::transaction::ClientInvite;
 use crate::transport::Transport;
 
-/// `Allow` of our INVITE: what we accept inside the dialog.
-const ALLOW_UAC: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER";
-
 /// Most 2xx legs (different To tags) ACKed for one INVITE; more are
 /// dropped, so a broken or hostile peer cannot make us start BYEs at will.
 const MAX_LEGS: usize = 8;
@@ -310,7 +307,7 @@ impl Endpoint {
         };
         let to = format!("<{}>", call.to_uri);
         let contact = self.contact(&call.target);
-        let mut headers: Vec<(&str, &str)> = vec![("Allow", ALLOW_UAC)];
+        let mut headers: Vec<(&str, &str)> = vec![("Allow", crate::builder::ALLOW)];
         headers.extend(
             call.extra_headers
                 .iter()
