@@ -172,7 +172,12 @@ fn schedule_check(
     let routing = ura::routing::Routing::build(&config.routing).map_err(|e| e.to_string())?;
     let n = routing
         .lookup(number)
-        .ok_or_else(|| format!("number {number:?} is not configured"))?;
+        .ok_or_else(|| match ura::demo::DemoNumber::lookup(number) {
+            Some(_) => {
+                format!("number {number:?} is a built-in demo number with no schedule: always open")
+            }
+            None => format!("number {number:?} is not configured"),
+        })?;
     let at = match at {
         Some(text) => chrono::DateTime::parse_from_rfc3339(text)
             .map_err(|e| {

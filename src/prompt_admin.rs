@@ -56,6 +56,24 @@ pub struct NewPrompt {
     pub tts: Option<(String, String, String)>,
 }
 
+/// Refuses a prompt name that is not 1-64 letters, digits, `-`, `_` or `.`
+/// (no `/`, no `..`, no control characters, not empty), saying the rule.
+pub fn check_name(name: &str) -> Result<(), UraError> {
+    let ok = (1..=64).contains(&name.len())
+        && name != "."
+        && !name.contains("..")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(UraError::Config(format!(
+            "prompt name {name:?}: use 1-64 letters, digits, '-', '_' or '.' (no '..')"
+        )))
+    }
+}
+
 /// Decodes `bytes` (a WAV or MP3), stores audio and metadata; returns the
 /// metadata and the ready frames. Refusals name the reason and store nothing.
 pub async fn save(
@@ -64,6 +82,7 @@ pub async fn save(
     bytes: Vec<u8>,
     meta: NewPrompt,
 ) -> Result<(PromptRecord, PromptFrames), UraError> {
+    check_name(&meta.name)?;
     let lib = library.clone();
     let (imported, stored) = tokio::task::spawn_blocking(move || -> Result<_, UraError> {
         let imported: Imported = import(&bytes, &import_options())?;
@@ -107,4 +126,30 @@ pub async fn load_all(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_names_follow_the_rule() {
+        for good in ["boas-vindas", "menu_1", "v2.0", "1", &"a".repeat(64)] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "../x",
+            "a..b",
+            "tab\there",
+            "olá",
+            &"a".repeat(65),
+        ] {
+            let err = check_name(bad).unwrap_err().to_string();
+            assert!(err.contains("1-64 letters"), "{bad}: {err}");
+        }
+    }
 }

@@ -178,6 +178,44 @@ fn dial_forms(n: &NumberConfig) -> Vec<String> {
     forms
 }
 
+/// One line per number ura answers, for the start-up log: the configured
+/// numbers with where they lead, the built-in demo numbers, the feature
+/// codes.
+pub fn served(config: &crate::config::Config) -> Vec<String> {
+    let r = &config.routing;
+    let mut out: Vec<String> = r
+        .numbers
+        .iter()
+        .map(|n| {
+            let hours = n.schedule.as_deref().unwrap_or("always open");
+            format!("{} ({}): IVR {}, hours {hours}", n.number, n.name, n.ivr)
+        })
+        .collect();
+    for (ext, a) in &r.agents {
+        let queues: Vec<&str> = a.queues.keys().map(String::as_str).collect();
+        out.push(format!(
+            "agent {ext} ({}): queues {}",
+            a.name,
+            queues.join(", ")
+        ));
+    }
+    out.push("9000: digit echo (demo); 9100: endless prompt (load tests)".into());
+    if !r.agents.is_empty() {
+        out.push("*40 *41 *42 *43 from an agent's phone: log in, log out, pause, resume".into());
+    }
+    match &config.recording_pin {
+        Some(_) => out.push(format!(
+            "{}: record a prompt by phone",
+            config.recording_code
+        )),
+        None => out.push(format!(
+            "{}: recording by phone is off (start with --recording-pin)",
+            config.recording_code
+        )),
+    }
+    out
+}
+
 impl Routing {
     /// Builds and validates the routing; errors name the table and field.
     pub fn build(cfg: &RoutingConfig) -> Result<Routing, UraError> {

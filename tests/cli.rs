@@ -75,3 +75,62 @@ fn bad_input_is_refused_with_the_reason() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("numbers[0].ivr"), "{err}");
 }
+
+#[test]
+fn schedule_check_on_a_demo_number_says_it_has_no_schedule() {
+    let (code, _, err) = ura(&["schedule", "check", "--number", "9000"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("built-in demo number with no schedule: always open"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_prompt_name_outside_the_rule_is_refused_and_nothing_is_stored() {
+    let dir = std::env::temp_dir().join(format!("ura-cli-name-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wav = dir.join("tone.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for n in 0..8000 {
+        w.write_sample(((n as f64 * 0.3).sin() * 8000.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    let data = dir.join("data");
+    let data = data.to_str().unwrap();
+    for bad in ["../fora", "", "a/b"] {
+        let (code, _, err) = ura(&[
+            "prompt",
+            "import",
+            wav.to_str().unwrap(),
+            "--name",
+            bad,
+            "--data-dir",
+            data,
+        ]);
+        assert_eq!(code, 2, "{bad:?}");
+        assert!(err.contains("1-64 letters"), "{bad:?}: {err}");
+    }
+    let (code, out, _) = ura(&["prompt", "list", "--data-dir", data]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 1, "only the header: {out}");
+    let (code, out, err) = ura(&[
+        "prompt",
+        "import",
+        wav.to_str().unwrap(),
+        "--name",
+        "boas-vindas",
+        "--data-dir",
+        data,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("imported boas-vindas"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

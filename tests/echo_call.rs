@@ -273,3 +273,29 @@ fn a_call_beyond_the_limit_gets_503_and_a_freed_line_takes_the_next() {
         ]
     );
 }
+
+#[test]
+fn the_start_log_lists_what_ura_serves() {
+    let ura = Ura::start(&[]);
+    // The log lines come before the start line, through another pipe.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !ura.logs().iter().any(|l| l.contains("recording by phone"))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let logs = ura.logs().join("\n");
+    for want in [
+        "serving 1000 (Demo aberto 24x7): IVR demo, hours always open",
+        "serving agent 2001",
+        "serving 9000: digit echo",
+        "recording by phone is off (start with --recording-pin)",
+    ] {
+        assert!(
+            logs.contains(want),
+            "{want:?} not in the start log:\n{logs}"
+        );
+    }
+    let rtp = format!("rtp={}-{}", ura.rtp_ports.0, ura.rtp_ports.1);
+    assert!(logs.contains(&rtp), "the RTP range as LO-HI: {logs}");
+}

@@ -363,7 +363,11 @@ impl Calls {
         } else if let Some(demo) = DemoNumber::lookup(&number) {
             App::Demo(DemoApp::new(demo))
         } else {
-            tracing::info!(%dialog, %number, from = %call.from, "unknown number: 404");
+            if number == self.config.recording_code {
+                tracing::info!(%dialog, %number, "recording by phone is off: start ura with --recording-pin PIN; 404");
+            } else {
+                tracing::info!(%dialog, %number, from = %call.from, "unknown number: 404");
+            }
             self.refuse(now, ep, &call, &number, 404);
             return;
         };

@@ -353,6 +353,9 @@ impl IvrCall {
                         .map_or(service.to_string(), |s| s.name.clone());
                     record.service = Some(name);
                 }
+                Output::Event(Event::InvalidOption { menu, digits }) => {
+                    tracing::info!(%menu, %digits, "invalid option")
+                }
                 Output::Event(e) => tracing::debug!(event = ?e, "ivr"),
             }
         }

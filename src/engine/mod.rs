@@ -226,7 +226,14 @@ impl Engine {
         };
         let (stop, stopping) = watch::channel(false);
         let core = tokio::spawn(core.run(rx, stopping));
-        tracing::info!(sip = %sip_addr, rtp = ?config.rtp_ports, "ura is answering calls");
+        tracing::info!(
+            sip = %sip_addr,
+            rtp = %format!("{}-{}", config.rtp_ports.0, config.rtp_ports.1),
+            "ura is answering calls"
+        );
+        for line in crate::routing::served(&config) {
+            tracing::info!("serving {line}");
+        }
         Ok(Engine {
             sip_addr,
             generated_passwords,
