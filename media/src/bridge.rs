@@ -304,6 +304,11 @@ fn on_control(open: &mut HashMap<u64, Open>, c: Control) {
                 bits_per_sample: 16,
                 sample_format: hound::SampleFormat::Int,
             };
+            // The folder too, here on the writer thread: the caller of
+            // `record_bridge` does no file I/O.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                let _ = std::fs::create_dir_all(dir);
+            }
             let wav = match hound::WavWriter::create(&path, spec) {
                 Ok(w) => Some(w),
                 Err(e) => {

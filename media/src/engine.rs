@@ -473,8 +473,8 @@ impl MediaEngine {
     /// Records the current bridge of `a` into a WAV file (8 kHz, 16-bit;
     /// `stereo`: `a` left and its peer right, else both mixed), from the
     /// decoded audio each leg received, cut in 20 ms frames on `a`'s ticks
-    /// (silence where a side sent nothing). File I/O runs on one writer
-    /// thread for all recordings; frames it cannot take in time are
+    /// (silence where a side sent nothing). File I/O (the folder of `path`
+    /// included) runs on one writer thread for all recordings; frames it cannot take in time are
     /// dropped and counted. `done` is called (on the writer thread: keep
     /// it quick) with the [`BridgeRecorded`] summary once the file is
     /// finalised, after the unbridge or close (at once, empty, if `a` is

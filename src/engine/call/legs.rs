@@ -612,20 +612,18 @@ impl Calls {
                 chrono::Utc::now().format("%Y%m%dT%H%M%S"),
                 caller
             );
-            match std::fs::create_dir_all(&dir) {
+            let path = dir.join(&name);
+            let stereo = record_mode == RecordMode::Stereo;
+            let done = |r: ura_media::BridgeRecorded| {
+                tracing::info!(stream = %r.stream, path = %r.path.display(), seconds = r.seconds, dropped_frames = r.dropped_frames, "bridged call recorded");
+            };
+            match self.media.record_bridge(call.stream, path, stereo, done) {
                 Ok(()) => {
-                    let path = dir.join(&name);
-                    let stereo = record_mode == RecordMode::Stereo;
-                    let done = |r: ura_media::BridgeRecorded| {
-                        tracing::info!(stream = %r.stream, path = %r.path.display(), seconds = r.seconds, dropped_frames = r.dropped_frames, "bridged call recorded");
-                    };
-                    if let Err(e) = self.media.record_bridge(call.stream, path, stereo, done) {
-                        tracing::warn!(%caller, error = %e, "recording not started");
-                    } else if let Some(q) = call.record.queue.as_mut() {
+                    if let Some(q) = call.record.queue.as_mut() {
                         q.recording = Some(format!("recordings/{name}"));
                     }
                 }
-                Err(e) => tracing::warn!(%caller, error = %e, "no recordings directory"),
+                Err(e) => tracing::warn!(%caller, error = %e, "recording not started"),
             }
         }
         tracing::info!(%caller, leg = %leg_id, agent = %ext, "caller bridged to the agent");
