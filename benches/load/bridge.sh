@@ -46,72 +46,14 @@ URA_NICE=${URA_NICE:-}                 # run ura under nice -n URA_NICE (e.g. -1
 URA_ARGS=${URA_ARGS:-}                 # more `ura serve` flags, e.g. "--media-realtime false"
 SIPP_NICE=${SIPP_NICE:-}               # the same for both SIPp processes (a machine shared with builds)
 
-# --- binary -----------------------------------------------------------------
-if [ $# -ge 1 ]; then
-  URA=$(readlink -f "$1")
-else
-  echo "building: cargo build --release --bin ura"
-  (cd "$ROOT" && cargo build --release --bin ura)
-  URA=${CARGO_TARGET_DIR:-$ROOT/target}/release/ura
-fi
-[ -x "$URA" ] || { echo "no ura binary at $URA" >&2; exit 2; }
-command -v sipp >/dev/null || { echo "sipp not found: apt-get install sip-tester" >&2; exit 2; }
-command -v python3 >/dev/null || { echo "python3 not found" >&2; exit 2; }
-
-want=65536
-hard=$(ulimit -Hn)
-if [ "$hard" != unlimited ] && [ "$hard" -lt "$want" ]; then want=$hard; fi
-ulimit -n "$want" || true
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ura-bridge.XXXXXX")
+# --- binary, work directory, cleanup (lib.sh) ------------------------------
+. "$HERE/lib.sh"
+load_binary "$@"
+load_workdir bridge
 RESULTS=$WORK/results.jsonl
 : >"$RESULTS"
-echo "ura: $URA"
-echo "work directory (configs, logs, SIPp statistics and logs, pcaps): $WORK"
-echo "open files limit: $(ulimit -n); cores: $(nproc)"
+load_guard bridge
 
-# --- cleanup: stop everything this script started -------------------------
-PIDS=()
-cleanup() {
-  local p alive=0
-  for p in "${PIDS[@]}"; do
-    if kill -0 "$p" 2>/dev/null; then kill -TERM "$p" 2>/dev/null || true; alive=1; fi
-  done
-  if [ $alive = 1 ]; then
-    sleep 1
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  fi
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'echo "interrupted" >&2; exit 130' INT TERM
-
-(
-  trap 'kill "$s" 2>/dev/null; exit 0' TERM
-  sleep "$MAX_SECS" & s=$!
-  wait "$s"
-  echo "bridge harness: over ${MAX_SECS} s, stopping" >&2
-  kill -TERM $$
-) &
-PIDS+=("$!")
-
-wait_bounded() {
-  local pid=$1 secs=$2 t=0
-  while kill -0 "$pid" 2>/dev/null && [ "$t" -lt $((secs * 10)) ]; do
-    sleep 0.1
-    t=$((t + 1))
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "  (pid $pid still running after ${secs} s: killed)"
-    kill -TERM "$pid" 2>/dev/null || true
-    sleep 1
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  RC=0
-  wait "$pid" 2>/dev/null || RC=$?
-}
-
-calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
 budget_left() { [ "$SECONDS" -lt $((MAX_SECS - ${1:-60})) ]; }
 # The value of key $1 in a "k=v k=v" line $2.
 kv() { sed -n "s/.*\\b$1=\\(-\\{0,1\\}[0-9.]*\\).*/\\1/p" <<<"$2"; }

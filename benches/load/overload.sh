@@ -31,57 +31,10 @@ RTP_PORTS=${RTP_PORTS:-10000-31999}
 MAX_SECS=${MAX_SECS:-400}
 URA_LOG=${URA_LOG:-info}
 
-if [ $# -ge 1 ]; then
-  URA=$(readlink -f "$1")
-else
-  echo "building: cargo build --release --bin ura"
-  (cd "$ROOT" && cargo build --release --bin ura)
-  URA=$ROOT/target/release/ura
-fi
-[ -x "$URA" ] || { echo "no ura binary at $URA" >&2; exit 2; }
-command -v sipp >/dev/null || { echo "sipp not found: apt-get install sip-tester" >&2; exit 2; }
-
-want=65536
-hard=$(ulimit -Hn)
-if [ "$hard" != unlimited ] && [ "$hard" -lt "$want" ]; then want=$hard; fi
-ulimit -n "$want" || true
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ura-overload.XXXXXX")
-echo "ura: $URA; work directory: $WORK; open files: $(ulimit -n); cores: $(nproc)"
-
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  sleep 0.5
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'echo "interrupted" >&2; exit 130' INT TERM
-(
-  trap 'kill "$s" 2>/dev/null; exit 0' TERM
-  sleep "$MAX_SECS" & s=$!
-  wait "$s"
-  echo "overload harness: over ${MAX_SECS} s, stopping" >&2
-  kill -TERM $$
-) &
-PIDS+=("$!")
-
-# wait_bounded PID SECS: waits, then kills; RC = exit status.
-wait_bounded() {
-  local pid=$1 secs=$2 t=0
-  while kill -0 "$pid" 2>/dev/null && [ "$t" -lt $((secs * 10)) ]; do
-    sleep 0.1
-    t=$((t + 1))
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "  (pid $pid still running after ${secs} s: killed)"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  RC=0
-  wait "$pid" 2>/dev/null || RC=$?
-}
+. "$HERE/lib.sh"
+load_binary "$@"
+load_workdir overload
+load_guard overload
 
 URA_PID=
 start_ura() {

@@ -30,75 +30,14 @@ MAX_SECS=${MAX_SECS:-420}                       # hard stop for the whole run
 URA_LOG=${URA_LOG:-info}                        # RUST_LOG for ura
 MEDIA_WORKERS=${MEDIA_WORKERS:-}                # --media-workers (default: ura's)
 
-# --- binary -----------------------------------------------------------------
-if [ $# -ge 1 ]; then
-  URA=$(readlink -f "$1")
-else
-  echo "building: cargo build --release --bin ura"
-  (cd "$ROOT" && cargo build --release --bin ura)
-  URA=$ROOT/target/release/ura
-fi
-[ -x "$URA" ] || { echo "no ura binary at $URA" >&2; exit 2; }
-command -v sipp >/dev/null || { echo "sipp not found: apt-get install sip-tester" >&2; exit 2; }
-command -v python3 >/dev/null || { echo "python3 not found" >&2; exit 2; }
-
-# SIPp and ura hold a socket per call and more: raise the open-files limit.
-want=65536
-hard=$(ulimit -Hn)
-if [ "$hard" != unlimited ] && [ "$hard" -lt "$want" ]; then want=$hard; fi
-ulimit -n "$want" || true
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ura-load.XXXXXX")
+# --- binary, work directory, cleanup (lib.sh) ------------------------------
+. "$HERE/lib.sh"
+load_binary "$@"
+load_workdir load
 RESULTS=$WORK/results.jsonl
 : >"$RESULTS"
-echo "ura: $URA"
-echo "work directory (logs, SIPp statistics, pcap): $WORK"
-echo "open files limit: $(ulimit -n); cores: $(nproc)"
+load_guard load
 
-# --- cleanup: stop everything this script started -------------------------
-PIDS=()
-cleanup() {
-  local p alive=0
-  for p in "${PIDS[@]}"; do
-    if kill -0 "$p" 2>/dev/null; then kill -TERM "$p" 2>/dev/null || true; alive=1; fi
-  done
-  if [ $alive = 1 ]; then
-    sleep 1
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  fi
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'echo "interrupted" >&2; exit 130' INT TERM
-
-# A watchdog: the whole run stops after MAX_SECS, whatever hangs.
-(
-  trap 'kill "$s" 2>/dev/null; exit 0' TERM
-  sleep "$MAX_SECS" & s=$!
-  wait "$s"
-  echo "load harness: over ${MAX_SECS} s, stopping" >&2
-  kill -TERM $$
-) &
-PIDS+=("$!")
-
-# Waits at most $2 seconds for pid $1 to exit, then kills it; sets RC.
-wait_bounded() {
-  local pid=$1 secs=$2 t=0
-  while kill -0 "$pid" 2>/dev/null && [ "$t" -lt $((secs * 10)) ]; do
-    sleep 0.1
-    t=$((t + 1))
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "  (pid $pid still running after ${secs} s: killed)"
-    kill -TERM "$pid" 2>/dev/null || true
-    sleep 1
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  RC=0
-  wait "$pid" 2>/dev/null || RC=$?
-}
-
-calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
 
 # --- ura ------------------------------------------------------------------
 URA_PID=
