@@ -4,8 +4,42 @@
 
 use std::net::SocketAddr;
 
-use clap::Subcommand;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
 use serde_json::Value;
+
+/// Where the running ura is, and the key to talk to it.
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    /// ura's HTTP address.
+    #[arg(long, env = "URA_HTTP", default_value = "127.0.0.1:8080")]
+    pub http: SocketAddr,
+    /// An admin API key (default: the one ura saved in the data directory
+    /// at its first start).
+    #[arg(long, env = "URA_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Data directory (where `api-key` is).
+    #[arg(long, env = "URA_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+}
+
+impl Target {
+    fn key(&self) -> Result<String, String> {
+        if let Some(k) = &self.api_key {
+            return Ok(k.clone());
+        }
+        let path = self.data_dir.join(crate::config_cli::KEY_FILE);
+        std::fs::read_to_string(&path)
+            .map(|k| k.trim().to_string())
+            .map_err(|e| {
+                format!(
+                    "no API key: pass --api-key (or URA_API_KEY), or run where {} is readable ({e})",
+                    path.display()
+                )
+            })
+    }
+}
 
 /// The agent commands.
 #[derive(Debug, Subcommand)]
@@ -14,17 +48,15 @@ pub enum AgentCli {
     Login {
         /// The agent's extension.
         ext: String,
-        /// ura's HTTP address.
-        #[arg(long, env = "URA_HTTP", default_value = "127.0.0.1:8080")]
-        http: SocketAddr,
+        #[command(flatten)]
+        to: Target,
     },
     /// Stop taking calls.
     Logout {
         /// The agent's extension.
         ext: String,
-        /// ura's HTTP address.
-        #[arg(long, env = "URA_HTTP", default_value = "127.0.0.1:8080")]
-        http: SocketAddr,
+        #[command(flatten)]
+        to: Target,
     },
     /// Stop taking calls for a while.
     Pause {
@@ -33,23 +65,20 @@ pub enum AgentCli {
         /// Why (shown to supervisors).
         #[arg(long, default_value = "pause")]
         reason: String,
-        /// ura's HTTP address.
-        #[arg(long, env = "URA_HTTP", default_value = "127.0.0.1:8080")]
-        http: SocketAddr,
+        #[command(flatten)]
+        to: Target,
     },
     /// End a pause.
     Resume {
         /// The agent's extension.
         ext: String,
-        /// ura's HTTP address.
-        #[arg(long, env = "URA_HTTP", default_value = "127.0.0.1:8080")]
-        http: SocketAddr,
+        #[command(flatten)]
+        to: Target,
     },
     /// Agents and queues as they are now.
     List {
-        /// ura's HTTP address.
-        #[arg(long, env = "URA_HTTP", default_value = "127.0.0.1:8080")]
-        http: SocketAddr,
+        #[command(flatten)]
+        to: Target,
     },
 }
 
@@ -82,22 +111,26 @@ fn unreachable(http: SocketAddr, e: ureq::Error) -> String {
 
 /// Runs an agent command; the text to print.
 pub fn run(cmd: AgentCli) -> Result<String, String> {
-    let (ext, action, http, reason) = match cmd {
-        AgentCli::List { http } => {
+    let (ext, action, to, reason) = match cmd {
+        AgentCli::List { to } => {
+            let http = to.http;
             let resp = agent()
-                .get(format!("http://{http}/api/v1/agents"))
+                .get(format!("http://{http}/api/v1/live"))
+                .header("Authorization", format!("Bearer {}", to.key()?))
                 .call()
                 .map_err(|e| unreachable(http, e))?;
             return Ok(table(&answer(resp, http)?));
         }
-        AgentCli::Login { ext, http } => (ext, "login", http, None),
-        AgentCli::Logout { ext, http } => (ext, "logout", http, None),
-        AgentCli::Pause { ext, reason, http } => (ext, "pause", http, Some(reason)),
-        AgentCli::Resume { ext, http } => (ext, "resume", http, None),
+        AgentCli::Login { ext, to } => (ext, "login", to, None),
+        AgentCli::Logout { ext, to } => (ext, "logout", to, None),
+        AgentCli::Pause { ext, reason, to } => (ext, "pause", to, Some(reason)),
+        AgentCli::Resume { ext, to } => (ext, "resume", to, None),
     };
+    let http = to.http;
     let url = format!("http://{http}/api/v1/agents/{ext}/{action}");
     let resp = agent()
         .post(url)
+        .header("Authorization", format!("Bearer {}", to.key()?))
         .send_json(serde_json::json!({ "reason": reason }))
         .map_err(|e| unreachable(http, e))?;
     answer(resp, http)?;

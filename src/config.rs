@@ -169,6 +169,11 @@ pub struct Config {
     pub trusted_sources: Vec<IpAddr>,
     /// Numbers, schedules, services and IVRs (the demo when the file has no numbers).
     pub routing: crate::routing::RoutingConfig,
+    /// The same, in the file's shape (JSON), for the admin API.
+    pub routing_tables: serde_json::Value,
+    /// The file that holds the routing (file mode); `None`: the store
+    /// holds it (store mode).
+    pub routing_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -215,9 +220,9 @@ fn parse_ports(s: &str) -> Result<(u16, u16), UraError> {
 impl Config {
     /// Reads the file named by `--config` (if any) and layers flags over it.
     pub fn resolve(args: &ServeArgs) -> Result<Config, UraError> {
-        let file = match &args.config {
+        let (file, file_text) = match &args.config {
             Some(path) => read_file(path)?,
-            None => FileConfig::default(),
+            None => (FileConfig::default(), String::new()),
         };
         let sip = args.sip.or(file.sip).unwrap_or(([0, 0, 0, 0], 5060).into());
         let advertise = args.advertise.or(file.advertise).unwrap_or_else(|| {
@@ -246,6 +251,16 @@ impl Config {
             .clone()
             .or(file.store)
             .unwrap_or_else(|| ura_store::Store::sqlite_url(&data_dir));
+        let routing_file = match &args.config {
+            Some(path) if !file.numbers.is_empty() => Some(path.clone()),
+            _ => None,
+        };
+        let routing_tables = crate::config_api::file_tables(if routing_file.is_some() {
+            &file_text
+        } else {
+            crate::routing::DEMO
+        })
+        .map_err(UraError::Config)?;
         let routing = if file.numbers.is_empty() {
             toml::from_str(crate::routing::DEMO)
                 .map_err(|e| UraError::Config(format!("built-in demo: {e}")))?
@@ -269,6 +284,8 @@ impl Config {
             return Err(UraError::Config("recording_pin: digits only".into()));
         }
         Ok(Config {
+            routing_tables,
+            routing_file,
             media_realtime: args.media_realtime.or(file.media_realtime).unwrap_or(true),
             recording_code: args
                 .recording_code
@@ -361,6 +378,7 @@ impl Config {
         differs("store", self.store_url != new.store_url);
         let applied = Config {
             routing: new.routing,
+            routing_tables: new.routing_tables,
             ring: new.ring,
             recording_code: new.recording_code,
             recording_pin: new.recording_pin,
@@ -371,10 +389,24 @@ impl Config {
     }
 }
 
-fn read_file(path: &Path) -> Result<FileConfig, UraError> {
+fn read_file(path: &Path) -> Result<(FileConfig, String), UraError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| UraError::Config(format!("{}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| UraError::Config(format!("{}: {e}", path.display())))
+    let bad = |e: toml::de::Error| UraError::Config(format!("{}: {e}", path.display()));
+    let mut value: toml::Table = toml::from_str(&text).map_err(bad)?;
+    // `company` (written by `ura config export`) belongs to the store's
+    // objects; a file is one company's.
+    for kind in ["schedules", "services", "ivrs", "queues", "agents"] {
+        if let Some(toml::Value::Table(objects)) = value.get_mut(kind) {
+            for (_, object) in objects.iter_mut() {
+                if let toml::Value::Table(fields) = object {
+                    fields.remove("company");
+                }
+            }
+        }
+    }
+    let file = FileConfig::deserialize(value).map_err(bad)?;
+    Ok((file, text))
 }
 
 #[cfg(test)]

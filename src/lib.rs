@@ -7,6 +7,8 @@
 pub mod admin;
 pub mod agent_cli;
 pub mod config;
+pub mod config_api;
+pub mod config_cli;
 pub mod demo;
 pub mod engine;
 pub mod error;

@@ -28,6 +28,12 @@ enum Command {
     /// Agents: log in, log out, pause, resume, list (talks to a running ura).
     #[command(subcommand)]
     Agent(ura::agent_cli::AgentCli),
+    /// The store's configuration: export it as TOML, import a file.
+    #[command(subcommand)]
+    Config(ura::config_cli::ConfigCommand),
+    /// Admin API keys: create, list, revoke.
+    #[command(subcommand)]
+    Apikey(ura::config_cli::ApiKeyCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,9 +46,11 @@ enum ScheduleCommand {
         /// When (RFC 3339, e.g. 2026-12-25T10:00:00-03:00); now when absent.
         #[arg(long)]
         at: Option<String>,
-        /// Configuration file (the demo when absent).
+        /// Configuration file (the store's configuration when absent).
         #[arg(long, env = "URA_CONFIG")]
         config: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        store: ura::config_cli::StoreArgs,
     },
 }
 
@@ -82,8 +90,15 @@ fn main() -> std::process::ExitCode {
         Some(Command::Serve(a)) => a,
         Some(Command::Prompt(cmd)) => return finish(block_on(ura::admin::run(cmd))),
         Some(Command::Agent(cmd)) => return finish(ura::agent_cli::run(cmd)),
-        Some(Command::Schedule(ScheduleCommand::Check { number, at, config })) => {
-            return finish(schedule_check(&number, at.as_deref(), config));
+        Some(Command::Config(cmd)) => return finish(block_on(ura::config_cli::config(cmd))),
+        Some(Command::Apikey(cmd)) => return finish(block_on(ura::config_cli::apikey(cmd))),
+        Some(Command::Schedule(ScheduleCommand::Check {
+            number,
+            at,
+            config,
+            store,
+        })) => {
+            return finish(schedule_check(&number, at.as_deref(), config, store));
         }
         Some(Command::Calls(CallsCommand::List {
             limit,
@@ -147,9 +162,9 @@ fn finish(result: Result<String, String>) -> std::process::ExitCode {
 }
 
 /// Runs an admin command's future on a small runtime.
-fn block_on<E: std::fmt::Display>(
-    fut: impl std::future::Future<Output = Result<String, E>>,
-) -> Result<String, String> {
+fn block_on<T, E: std::fmt::Display>(
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -162,13 +177,26 @@ fn schedule_check(
     number: &str,
     at: Option<&str>,
     config: Option<std::path::PathBuf>,
+    store: ura::config_cli::StoreArgs,
 ) -> Result<String, String> {
     use std::fmt::Write;
     let args = ServeArgs {
         config,
         ..ServeArgs::default()
     };
-    let config = Config::resolve(&args).map_err(|e| e.to_string())?;
+    let mut config = Config::resolve(&args).map_err(|e| e.to_string())?;
+    // Store mode: the store's configuration, once ura has written one.
+    if config.routing_file.is_none() {
+        let tables = block_on(async {
+            let s = store.open().await?;
+            let t = ura::config_cli::stored_tables(&s).await;
+            s.close().await;
+            t
+        })?;
+        if let Some(tables) = tables {
+            config.routing = ura::config_api::check(&tables).map_err(|e| e.to_string())?;
+        }
+    }
     let routing = ura::routing::Routing::build(&config.routing).map_err(|e| e.to_string())?;
     let n = routing
         .lookup(number)
@@ -260,13 +288,42 @@ async fn calls_table(url: &str, limit: i64) -> Result<String, ura::error::UraErr
     Ok(out)
 }
 
-async fn serve(args: ServeArgs, config: Config) -> Result<(), ura::error::UraError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        ura::error::UraError::io(format!("data dir {}", config.data_dir.display()), e)
-    })?;
-    let engine = Engine::start(config.clone()).await?;
-    let http = ura::http::serve(config.http, engine.counters.clone(), engine.handle()).await?;
-    tracing::info!(%http, "HTTP is up (/health)");
+async fn serve(args: ServeArgs, mut config: Config) -> Result<(), ura::error::UraError> {
+    use ura::error::UraError;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| UraError::io(format!("data dir {}", config.data_dir.display()), e))?;
+    // Every address is bound before ura says it is up.
+    let http_listener = ura::http::bind(config.http).await?;
+    let store = ura_store::Store::open(&config.store_url).await?;
+    let backend = ura::config_api::EngineBackend::new(config.clone());
+    let mode = match &config.routing_file {
+        Some(path) => ura_api::Mode::File(path.display().to_string()),
+        None => ura_api::Mode::Store,
+    };
+    let api = ura_api::Api::open(store.clone(), backend.clone(), mode, &config.routing_tables)
+        .await
+        .map_err(|e| UraError::Config(e.to_string()))?;
+    if config.routing_file.is_none() {
+        let tables = api.config().await;
+        config.routing =
+            ura::config_api::check(&tables).map_err(|e| UraError::Config(format!("store: {e}")))?;
+        config.routing_tables = tables;
+    }
+    tracing::info!(
+        config = api.mode().name(),
+        file = ?config.routing_file,
+        "configuration: {}",
+        match &config.routing_file {
+            Some(_) => "from the file (the API only reads it)",
+            None => "in the store (edit it over the API)",
+        }
+    );
+    backend.set_running(config.clone());
+    let first_key = ura::config_cli::first_key(&store, &config.data_dir).await?;
+    let engine = Engine::start_with_store(config.clone(), store).await?;
+    backend.attach(engine.handle());
+    let http = ura::http::serve(http_listener, engine.counters.clone(), api.clone())?;
+    tracing::info!(%http, "HTTP is up (/health, /api/v1)");
     // Hooked before ura says it listens: a stop right after that line is
     // a clean stop, not the default action of the signal.
     let mut signals = Signals::new();
@@ -276,9 +333,17 @@ async fn serve(args: ServeArgs, config: Config) -> Result<(), ura::error::UraErr
         tracing::info!(agent = %ext, "agent password generated (kept in the data directory)");
         println!("agent {ext} password: {password}");
     }
+    if let Some(key) = first_key {
+        let path = config.data_dir.join(ura::config_cli::KEY_FILE);
+        tracing::info!(file = %path.display(), "admin API key made (the store had none)");
+        println!(
+            "admin API key (super-admin, kept in {}): {key}",
+            path.display()
+        );
+    }
     let mut config = config;
     while let Signal::Reload = signals.next().await {
-        config = reload(&engine, &args, config).await;
+        config = reload(&api, &backend, &args, config).await;
     }
     tracing::info!("stopping: hanging up every call (a second SIGTERM or Ctrl-C exits at once)");
     // A second SIGTERM or SIGINT exits at once, whatever is in progress.
@@ -302,9 +367,16 @@ async fn serve(args: ServeArgs, config: Config) -> Result<(), ura::error::UraErr
 }
 
 /// Reads the configuration again and hands what a running ura can take to
-/// the engine. On any error the running configuration stays and the log
-/// says why. Returns the configuration now in force.
-async fn reload(engine: &Engine, args: &ServeArgs, running: Config) -> Config {
+/// the engine: the settings from the file and flags, and the routing from
+/// the file (file mode) or the store (store mode). On any error the running
+/// configuration stays and the log says why. Returns the configuration now
+/// in force.
+async fn reload(
+    api: &ura::http::AdminApi,
+    backend: &ura::config_api::EngineBackend,
+    args: &ServeArgs,
+    running: Config,
+) -> Config {
     let new = match Config::resolve(args) {
         Ok(c) => c,
         Err(e) => {
@@ -316,13 +388,26 @@ async fn reload(engine: &Engine, args: &ServeArgs, running: Config) -> Config {
     if !restart.is_empty() {
         tracing::warn!(settings = ?restart, "these settings changed and apply after a restart");
     }
-    match engine.reload(applied.clone()).await {
-        Ok((numbers, prompts)) => {
-            tracing::info!(numbers, prompts, "configuration reloaded");
+    backend.set_running(applied.clone());
+    let file = match api.mode() {
+        ura_api::Mode::File(_) => Some(&applied.routing_tables),
+        ura_api::Mode::Store => None,
+    };
+    match api.reload(file).await {
+        Ok(objects) => {
+            let (numbers, prompts) = backend.applied();
+            tracing::info!(
+                numbers,
+                prompts,
+                objects,
+                config = api.mode().name(),
+                "configuration reloaded"
+            );
             applied
         }
         Err(e) => {
             tracing::error!(error = %e, "reload refused; the running configuration stays");
+            backend.set_running(running.clone());
             running
         }
     }

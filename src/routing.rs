@@ -163,7 +163,7 @@ pub fn clean(dialled: &str) -> String {
 }
 
 /// The forms under which a configured number can be dialled.
-fn dial_forms(n: &NumberConfig) -> Vec<String> {
+pub fn dial_forms(n: &NumberConfig) -> Vec<String> {
     let cleaned = clean(&n.number);
     let Some(full) = cleaned.strip_prefix('+') else {
         // A short number: as written.

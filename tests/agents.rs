@@ -83,6 +83,7 @@ fn http(ura: &Ura) -> ureq::Agent {
 fn agent_action(ura: &Ura, ext: &str, action: &str) -> u16 {
     http(ura)
         .post(format!("http://{}/api/v1/agents/{ext}/{action}", ura.http))
+        .header("Authorization", format!("Bearer {}", ura.api_key()))
         .send_json(serde_json::json!({}))
         .map(|r| r.status().as_u16())
         .unwrap_or(0)
@@ -90,9 +91,10 @@ fn agent_action(ura: &Ura, ext: &str, action: &str) -> u16 {
 
 fn agent_state(ura: &Ura, ext: &str) -> String {
     let v: Value = http(ura)
-        .get(format!("http://{}/api/v1/agents", ura.http))
+        .get(format!("http://{}/api/v1/live", ura.http))
+        .header("Authorization", format!("Bearer {}", ura.api_key()))
         .call()
-        .expect("GET /api/v1/agents")
+        .expect("GET /api/v1/live")
         .body_mut()
         .read_json()
         .expect("JSON");
@@ -457,24 +459,41 @@ fn registrations_survive_a_restart_and_the_command_line_moves_agents() {
         ],
     );
     let http = ura.http.to_string();
-    let (ok, out) = ura_cli(&["agent", "logout", "2001", "--http", &http]);
+    let key = ura.api_key();
+    let (ok, out) = ura_cli(&[
+        "agent",
+        "logout",
+        "2001",
+        "--http",
+        &http,
+        "--api-key",
+        &key,
+    ]);
     assert!(ok, "{out}");
     assert_eq!(agent_state(&ura, "2001"), "logged-out");
     let (ok, out) = ura_cli(&[
-        "agent", "pause", "2001", "--reason", "almoço", "--http", &http,
+        "agent",
+        "pause",
+        "2001",
+        "--reason",
+        "almoço",
+        "--http",
+        &http,
+        "--api-key",
+        &key,
     ]);
     assert!(
         !ok && out.contains("not logged in"),
         "pause while logged out: {out}"
     );
-    let (ok, out) = ura_cli(&["agent", "login", "2001", "--http", &http]);
+    let (ok, out) = ura_cli(&["agent", "login", "2001", "--http", &http, "--api-key", &key]);
     assert!(ok, "{out}");
-    let (ok, out) = ura_cli(&["agent", "list", "--http", &http]);
+    let (ok, out) = ura_cli(&["agent", "list", "--http", &http, "--api-key", &key]);
     assert!(
         ok && out.contains("2001") && out.contains("available"),
         "{out}"
     );
-    let (ok, out) = ura_cli(&["agent", "login", "9999", "--http", &http]);
+    let (ok, out) = ura_cli(&["agent", "login", "9999", "--http", &http, "--api-key", &key]);
     assert!(!ok && out.contains("no agent 9999"), "{out}");
     // Ana's phone rings without registering again.
     let _caller = caller_in_queue(&ura, '1');

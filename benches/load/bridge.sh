@@ -128,6 +128,8 @@ start_ura() {
   URA_SIP=$(sed -n 's/.*sip=\([^ ]*\).*/\1/p' <<<"$line")
   URA_HTTP=$(sed -n 's/.*http=\([^ ]*\).*/\1/p' <<<"$line")
   [ -n "$URA_SIP" ] || { echo "ura printed no address: $line" >&2; exit 1; }
+  # The live view (/api/v1/live) needs the admin key ura keeps there.
+  URA_API_KEY=$(cat "$WORK/data-$tag/api-key" 2>/dev/null || true); export URA_API_KEY
   echo "ura pid $URA_PID: sip=$URA_SIP http=$URA_HTTP"
 }
 

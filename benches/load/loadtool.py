@@ -21,7 +21,7 @@ Bridged calls (bridge.sh):
 
   make-pcap PATH SECONDS            a PCMU pcap for SIPp's play_pcap_audio: one
                                     160-byte frame every 20 ms, each numbered
-  agents HTTP                       agents per state, from ura's /api/v1/agents
+  agents HTTP                       agents per state, from ura's /api/v1/live
   wait-agents HTTP STATE N TIMEOUT  poll until N agents are in STATE; prints the count
   queue-counters HTTP QUEUE         entered/answered/abandoned/... of a queue
   relay PCAP CALLER_PORT AGENT_PORT LOG…
@@ -382,9 +382,17 @@ def make_pcap(path, seconds):
     return frames
 
 
-def agents_status(http):
-    with urllib.request.urlopen(f"http://{http}/api/v1/agents", timeout=5) as r:
+def live(http):
+    """ura's live view of queues and agents (GET /api/v1/live), with the
+    admin key ura keeps in its data directory (URA_API_KEY)."""
+    req = urllib.request.Request(f"http://{http}/api/v1/live")
+    req.add_header("Authorization", "Bearer " + os.environ.get("URA_API_KEY", ""))
+    with urllib.request.urlopen(req, timeout=5) as r:
         return json.load(r)
+
+
+def agents_status(http):
+    return live(http)
 
 
 def agent_states(http):
@@ -1037,8 +1045,7 @@ def main(argv):
         print(count)
     elif cmd == "queue-counters":
         try:
-            with urllib.request.urlopen(f"http://{args[0]}/api/v1/queues", timeout=5) as r:
-                q = json.load(r).get("queues", {}).get(args[1], {})
+            q = live(args[0]).get("queues", {}).get(args[1], {})
         except (OSError, ValueError):
             q = {}
         print(" ".join(f"{k}={q.get(k, -1)}" for k in ("entered", "answered", "abandoned", "timed_out", "refused")))

@@ -7,6 +7,16 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IvrError {
     /// A time window is not `HH:MM-HH:MM`, or its times are out of range.
+    #[error("{field}: time window {value:?} overlaps {other:?}")]
+    Overlap {
+        /// Where in the configuration.
+        field: String,
+        /// The window.
+        value: String,
+        /// The window it overlaps.
+        other: String,
+    },
+    /// A time window is not `HH:MM-HH:MM`, or its times are out of range.
     #[error("{field}: bad time window {value:?}: {reason}")]
     BadTime {
         /// Where in the configuration.

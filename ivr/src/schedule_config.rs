@@ -78,6 +78,16 @@ pub struct SpecialDayConfig {
     pub hours: Vec<String>,
 }
 
+const DAY: u32 = 86_400;
+const WEEK: u32 = 7 * DAY;
+
+/// Whether two spans of the week (seconds from Monday 00:00; Sunday's
+/// overnight window runs past the week's end into Monday) share a moment.
+fn overlaps(a: (u32, u32), b: (u32, u32)) -> bool {
+    let meet = |a: (u32, u32), b: (u32, u32)| a.0 < b.1 && b.0 < a.1;
+    meet(a, b) || meet((a.0 + WEEK, a.1 + WEEK), b) || meet(a, (b.0 + WEEK, b.1 + WEEK))
+}
+
 fn parse_window(field: String, text: &str) -> Result<Window, IvrError> {
     text.parse().map_err(|reason| IvrError::BadTime {
         field,
@@ -114,9 +124,22 @@ impl ScheduleConfig {
         ];
         // Validate everything even for always_open, so mistakes surface.
         let mut schedule = Schedule::weekly(tz);
-        for (name, day, windows) in days {
+        // (seconds into the week from Monday 00:00, end, text) of each window.
+        let mut week_spans: Vec<(u32, u32, &String)> = Vec::new();
+        for (d, (name, day, windows)) in days.into_iter().enumerate() {
             for (i, text) in windows.iter().enumerate() {
-                let window = parse_window(format!("weekly.{name}[{i}]"), text)?;
+                let field = format!("weekly.{name}[{i}]");
+                let window = parse_window(field.clone(), text)?;
+                let base = d as u32 * DAY;
+                let span = (base + window.start_secs(), base + window.end_secs());
+                if let Some(other) = week_spans.iter().find(|o| overlaps(span, (o.0, o.1))) {
+                    return Err(IvrError::Overlap {
+                        field,
+                        value: text.clone(),
+                        other: other.2.clone(),
+                    });
+                }
+                week_spans.push((span.0, span.1, text));
                 schedule = schedule.with_window(day, window);
             }
         }
@@ -131,6 +154,21 @@ impl ScheduleConfig {
                 .enumerate()
                 .map(|(j, text)| parse_window(format!("special[{i}].hours[{j}]"), text))
                 .collect::<Result<Vec<_>, _>>()?;
+            for (j, w) in windows.iter().enumerate() {
+                if let Some(k) = (0..j).find(|&k| {
+                    let o = &windows[k];
+                    overlaps(
+                        (w.start_secs(), w.end_secs()),
+                        (o.start_secs(), o.end_secs()),
+                    )
+                }) {
+                    return Err(IvrError::Overlap {
+                        field: format!("special[{i}].hours[{j}]"),
+                        value: day.hours[j].clone(),
+                        other: day.hours[k].clone(),
+                    });
+                }
+            }
             schedule = schedule.with_special(date, windows);
         }
         Ok(if self.always_open {
@@ -146,5 +184,55 @@ impl<'de> Deserialize<'de> for Schedule {
         ScheduleConfig::deserialize(deserializer)?
             .build()
             .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn week(mon: &[&str], sun: &[&str]) -> ScheduleConfig {
+        ScheduleConfig {
+            timezone: "UTC".into(),
+            weekly: WeeklyConfig {
+                mon: mon.iter().map(|s| s.to_string()).collect(),
+                sun: sun.iter().map(|s| s.to_string()).collect(),
+                ..WeeklyConfig::default()
+            },
+            ..ScheduleConfig::default()
+        }
+    }
+
+    #[test]
+    fn overlapping_windows_are_refused_with_both_named() {
+        let err = week(&["09:00-12:00", "11:00-13:00"], &[])
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "weekly.mon[1]: time window \"11:00-13:00\" overlaps \"09:00-12:00\""
+        );
+        // Sunday night into Monday morning.
+        let err = week(&["05:00-07:00"], &["22:00-06:00"])
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().starts_with("weekly.sun[0]"), "{err}");
+        // Touching is not overlapping; overnight alone is fine.
+        week(
+            &["09:00-12:00", "12:00-13:00", "22:00-02:00"],
+            &["22:00-05:00"],
+        )
+        .build()
+        .unwrap();
+        let special = ScheduleConfig {
+            timezone: "UTC".into(),
+            special: vec![SpecialDayConfig {
+                date: "2026-12-24".into(),
+                hours: vec!["08:00-12:00".into(), "10:00-11:00".into()],
+            }],
+            ..ScheduleConfig::default()
+        };
+        let err = special.build().unwrap_err().to_string();
+        assert!(err.starts_with("special[0].hours[1]"), "{err}");
     }
 }

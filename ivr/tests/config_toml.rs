@@ -43,6 +43,7 @@ fn always_open_from_toml() {
 fn error_field(err: IvrError) -> String {
     match err {
         IvrError::BadTime { field, .. }
+        | IvrError::Overlap { field, .. }
         | IvrError::BadZone { field, .. }
         | IvrError::BadDate { field, .. }
         | IvrError::BadKeys { field, .. }

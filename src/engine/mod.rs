@@ -140,11 +140,16 @@ pub const RECORDS_GRACE: Duration = Duration::from_secs(4);
 
 impl Engine {
     /// Binds the sockets, starts the media workers and the core task.
-    pub async fn start(mut config: Config) -> Result<Engine, UraError> {
+    pub async fn start(config: Config) -> Result<Engine, UraError> {
+        let store = Store::open(&config.store_url).await?;
+        Engine::start_with_store(config, store).await
+    }
+
+    /// [`Engine::start`] with the store already open.
+    pub async fn start_with_store(mut config: Config, store: Store) -> Result<Engine, UraError> {
         let generated_passwords =
             crate::queues::fill_passwords(&mut config.routing.agents, &config.data_dir)?;
         let prompts = Arc::new(BuiltinPrompts::load()?);
-        let store = Store::open(&config.store_url).await?;
         let user_agent = format!("ura/{}", env!("CARGO_PKG_VERSION"));
         let (records, recorder) = records::spawn(store.clone(), records::Retry::default());
         let (tx, rx) = inputs::lanes(records.clone(), user_agent.clone(), config.source_limit());
@@ -247,30 +252,17 @@ impl Engine {
         })
     }
 
-    /// Applies a configuration read again, with the stored prompts as they
-    /// are now (prompts imported with the CLI while ura runs). Returns how
-    /// many numbers and stored prompts new calls will see.
-    pub async fn reload(&self, mut config: Config) -> Result<(usize, usize), UraError> {
-        crate::queues::fill_passwords(&mut config.routing.agents, &config.data_dir)?;
-        let routing = crate::routing::Routing::build(&config.routing)?;
-        let numbers = routing.numbers().len();
-        let prompts = crate::prompt_admin::load_all(&self.store, &self.library).await?;
-        let count = prompts.len();
-        self.inputs
-            .send_wait(CoreInput::Reload {
-                config: Box::new(config),
-                routing,
-                prompts,
-            })
-            .await
-            .map_err(|_| UraError::Stopped)?;
-        Ok((numbers, count))
+    /// Applies a configuration read again (see [`EngineHandle::reload`]).
+    pub async fn reload(&self, config: Config) -> Result<(usize, usize), UraError> {
+        self.handle().reload(config).await
     }
 
     /// A handle for the HTTP side: agent commands and the live view.
     pub fn handle(&self) -> EngineHandle {
         EngineHandle {
             inputs: self.inputs.clone(),
+            store: self.store.clone(),
+            library: self.library.clone(),
         }
     }
 
@@ -296,9 +288,31 @@ impl Engine {
 #[derive(Clone)]
 pub struct EngineHandle {
     inputs: inputs::Lanes,
+    store: Store,
+    library: ura_prompts::PromptLibrary,
 }
 
 impl EngineHandle {
+    /// Applies a configuration read again, with the stored prompts as they
+    /// are now (prompts imported with the CLI while ura runs). Returns how
+    /// many numbers and stored prompts new calls will see.
+    pub async fn reload(&self, mut config: Config) -> Result<(usize, usize), UraError> {
+        crate::queues::fill_passwords(&mut config.routing.agents, &config.data_dir)?;
+        let routing = crate::routing::Routing::build(&config.routing)?;
+        let numbers = routing.numbers().len();
+        let prompts = crate::prompt_admin::load_all(&self.store, &self.library).await?;
+        let count = prompts.len();
+        self.inputs
+            .send_wait(CoreInput::Reload {
+                config: Box::new(config),
+                routing,
+                prompts,
+            })
+            .await
+            .map_err(|_| UraError::Stopped)?;
+        Ok((numbers, count))
+    }
+
     /// Carries out an agent's command (log in, pause…).
     pub async fn agent_command(
         &self,

@@ -133,50 +133,159 @@ impl Store {
 
     /// The most recent calls, newest first.
     pub async fn recent_calls(&self, limit: i64) -> Result<Vec<CallRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, sip_call_id, started_at, answered_at, ended_at, caller, number, schedule, digits, \
-             service, hangup_cause, hangup_side, queue, queue_entered_at, queue_left_at, queue_outcome, \
-             wait_ms, agent, ring_attempts, talk_ms, hold_ms, transfer, recording \
-             FROM calls ORDER BY id DESC LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(CallRecord {
-                    id: row.try_get(0)?,
-                    sip_call_id: row.try_get(1)?,
-                    started_at: row.try_get(2)?,
-                    answered_at: row.try_get(3)?,
-                    ended_at: row.try_get(4)?,
-                    caller: row.try_get(5)?,
-                    number: row.try_get(6)?,
-                    schedule: row.try_get(7)?,
-                    digits: row.try_get(8)?,
-                    service: row.try_get(9)?,
-                    hangup_cause: row.try_get(10)?,
-                    hangup_side: HangupSide::parse(&row.try_get::<String, _>(11)?),
-                    queue: match row.try_get::<Option<String>, _>(12)? {
-                        None => None,
-                        Some(queue) => Some(QueueRecord {
-                            queue,
-                            entered_at: row.try_get::<Option<String>, _>(13)?.unwrap_or_default(),
-                            left_at: row.try_get(14)?,
-                            outcome: row.try_get(15)?,
-                            wait_ms: row.try_get(16)?,
-                            agent: row.try_get(17)?,
-                            ring_attempts: row.try_get::<Option<i32>, _>(18)?.unwrap_or(0),
-                            talk_ms: row.try_get(19)?,
-                            hold_ms: row.try_get(20)?,
-                            transfer: row.try_get(21)?,
-                            recording: row.try_get(22)?,
-                        }),
-                    },
-                })
-            })
-            .collect()
+        self.find_calls(&CallFilter {
+            limit,
+            ..CallFilter::default()
+        })
+        .await
     }
+
+    /// The calls `filter` selects, newest first.
+    pub async fn find_calls(&self, filter: &CallFilter) -> Result<Vec<CallRecord>, StoreError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM calls WHERE 1 = 1");
+        let mut args: Vec<Arg> = Vec::new();
+        let cond = |sql: &mut String, args: &mut Vec<Arg>, text: &str, arg: Arg| {
+            args.push(arg);
+            sql.push_str(&text.replace('?', &format!("${}", args.len())));
+        };
+        if let Some(from) = &filter.from {
+            cond(
+                &mut sql,
+                &mut args,
+                " AND started_at >= ?",
+                Arg::Text(from.clone()),
+            );
+        }
+        if let Some(to) = &filter.to {
+            cond(
+                &mut sql,
+                &mut args,
+                " AND started_at < ?",
+                Arg::Text(to.clone()),
+            );
+        }
+        if let Some(numbers) = &filter.numbers {
+            if numbers.is_empty() {
+                return Ok(Vec::new());
+            }
+            sql.push_str(" AND number IN (");
+            for (i, n) in numbers.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                cond(&mut sql, &mut args, "?", Arg::Text(n.clone()));
+            }
+            sql.push(')');
+        }
+        if let Some(service) = &filter.service {
+            cond(
+                &mut sql,
+                &mut args,
+                " AND service = ?",
+                Arg::Text(service.clone()),
+            );
+        }
+        if let Some(agent) = &filter.agent {
+            cond(
+                &mut sql,
+                &mut args,
+                " AND agent = ?",
+                Arg::Text(agent.clone()),
+            );
+        }
+        if let Some(outcome) = &filter.outcome {
+            args.push(Arg::Text(outcome.clone()));
+            let n = args.len();
+            sql.push_str(&format!(
+                " AND (hangup_cause = ${n} OR queue_outcome = ${n})"
+            ));
+        }
+        if let Some(before) = filter.before_id {
+            cond(&mut sql, &mut args, " AND id < ?", Arg::Int(before));
+        }
+        cond(
+            &mut sql,
+            &mut args,
+            " ORDER BY id DESC LIMIT ?",
+            Arg::Int(filter.limit),
+        );
+        // Audited: `sql` is made of the constant fragments above and `$n`
+        // placeholders only; every value is bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for a in &args {
+            query = match a {
+                Arg::Text(t) => query.bind(t.clone()),
+                Arg::Int(i) => query.bind(*i),
+            };
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(record_of).collect()
+    }
+}
+
+/// Which calls [`Store::find_calls`] returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallFilter {
+    /// Started at or after (RFC 3339 UTC).
+    pub from: Option<String>,
+    /// Started before (RFC 3339 UTC).
+    pub to: Option<String>,
+    /// Only these numbers (as recorded); `Some(empty)` selects nothing.
+    pub numbers: Option<Vec<String>>,
+    /// Only this service.
+    pub service: Option<String>,
+    /// Only calls this agent took.
+    pub agent: Option<String>,
+    /// Only calls that ended so (`caller-bye`, `closed`…) or left their
+    /// queue so (`answered`, `abandoned`, `timeout`…).
+    pub outcome: Option<String>,
+    /// Only calls older than this id (the next page).
+    pub before_id: Option<i64>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+const COLUMNS: &str =
+    "id, sip_call_id, started_at, answered_at, ended_at, caller, number, schedule, \
+     digits, service, hangup_cause, hangup_side, queue, queue_entered_at, queue_left_at, \
+     queue_outcome, wait_ms, agent, ring_attempts, talk_ms, hold_ms, transfer, recording";
+
+fn record_of(row: &sqlx::any::AnyRow) -> Result<CallRecord, StoreError> {
+    Ok(CallRecord {
+        id: row.try_get(0)?,
+        sip_call_id: row.try_get(1)?,
+        started_at: row.try_get(2)?,
+        answered_at: row.try_get(3)?,
+        ended_at: row.try_get(4)?,
+        caller: row.try_get(5)?,
+        number: row.try_get(6)?,
+        schedule: row.try_get(7)?,
+        digits: row.try_get(8)?,
+        service: row.try_get(9)?,
+        hangup_cause: row.try_get(10)?,
+        hangup_side: HangupSide::parse(&row.try_get::<String, _>(11)?),
+        queue: match row.try_get::<Option<String>, _>(12)? {
+            None => None,
+            Some(queue) => Some(QueueRecord {
+                queue,
+                entered_at: row.try_get::<Option<String>, _>(13)?.unwrap_or_default(),
+                left_at: row.try_get(14)?,
+                outcome: row.try_get(15)?,
+                wait_ms: row.try_get(16)?,
+                agent: row.try_get(17)?,
+                ring_attempts: row.try_get::<Option<i32>, _>(18)?.unwrap_or(0),
+                talk_ms: row.try_get(19)?,
+                hold_ms: row.try_get(20)?,
+                transfer: row.try_get(21)?,
+                recording: row.try_get(22)?,
+            }),
+        },
+    })
 }
 
 #[cfg(test)]
@@ -234,6 +343,90 @@ mod tests {
                 ..record("1000")
             }
         );
+        // Filters, each alone, and pages by id.
+        let all = CallFilter {
+            limit: 10,
+            ..CallFilter::default()
+        };
+        let numbers = |f: CallFilter| async move {
+            store
+                .find_calls(&f)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.number)
+                .collect::<Vec<_>>()
+        };
+        let cases = [
+            (
+                CallFilter {
+                    service: Some("suporte".into()),
+                    ..all.clone()
+                },
+                vec!["1000"],
+            ),
+            (
+                CallFilter {
+                    outcome: Some("caller-bye".into()),
+                    ..all.clone()
+                },
+                vec!["1001", "1000"],
+            ),
+            (
+                CallFilter {
+                    numbers: Some(vec!["1001".into(), "x' OR 1=1 --".into()]),
+                    ..all.clone()
+                },
+                vec!["1001"],
+            ),
+            (
+                CallFilter {
+                    numbers: Some(vec![]),
+                    ..all.clone()
+                },
+                vec![],
+            ),
+            (
+                CallFilter {
+                    from: Some("2026-11-23T10:00:00Z".into()),
+                    to: Some("2026-11-23T10:00:01Z".into()),
+                    ..all.clone()
+                },
+                vec!["1001", "1000"],
+            ),
+            (
+                CallFilter {
+                    from: Some("2026-11-24T00:00:00Z".into()),
+                    ..all.clone()
+                },
+                vec![],
+            ),
+            (
+                CallFilter {
+                    before_id: Some(b),
+                    ..all.clone()
+                },
+                vec!["1000"],
+            ),
+            (
+                CallFilter {
+                    limit: 1,
+                    ..all.clone()
+                },
+                vec!["1001"],
+            ),
+        ];
+        for (filter, want) in cases {
+            assert_eq!(numbers(filter.clone()).await, want, "{filter:?}");
+        }
+        let agent = store
+            .find_calls(&CallFilter {
+                agent: got[1].queue.as_ref().and_then(|q| q.agent.clone()),
+                ..all.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(agent.len(), 1);
     }
 
     #[tokio::test]

@@ -6,10 +6,12 @@
 //! Migrations are embedded in the binary, one folder per database.
 
 mod calls;
+mod config;
 mod prompts;
 mod registrations;
 
-pub use calls::{CallRecord, HangupSide, QueueRecord};
+pub use calls::{CallFilter, CallRecord, HangupSide, QueueRecord};
+pub use config::{ApiKey, Company, ConfigChange, ConfigDoc};
 pub use prompts::{PromptRecord, PromptSource};
 pub use registrations::Registration;
 

@@ -190,6 +190,14 @@ impl Ura {
         rows
     }
 
+    /// The super-admin API key ura made at its first start.
+    pub fn api_key(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("api-key"))
+            .expect("ura keeps its first API key in DATA_DIR/api-key")
+            .trim()
+            .to_string()
+    }
+
     /// Sends SIGHUP and waits (up to 10 s) for ura to log the outcome:
     /// the line saying "configuration reloaded" or "reload refused".
     pub fn reload(&self) -> String {

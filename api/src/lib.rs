@@ -1,0 +1,316 @@
+//! ura's admin REST API under `/api/v1`.
+//!
+//! In **store mode** the store holds the configuration (numbers, schedules,
+//! services, IVRs, queues, agents, companies), one JSON document per object;
+//! every change is checked as a whole configuration by the engine's own
+//! rules, written in one transaction, and handed to the running engine,
+//! which applies it to new calls and never cuts a call in progress. In
+//! **file mode** (`--config FILE`) the file is the truth: the API shows it
+//! and refuses writes with 409.
+//!
+//! The engine is behind the [`Backend`] trait, so this crate does not
+//! depend on the root package (which depends on it).
+
+mod auth;
+mod body;
+mod calls;
+mod docs;
+mod error;
+mod manage;
+mod resources;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use serde_json::Value;
+use ura_store::{ConfigChange, Store};
+
+pub use auth::{check_key, create_key, hash, Caller, PREFIX_LEN};
+pub use docs::{check_id, Doc, Docs, Kind, DEFAULT_COMPANY};
+pub use error::ApiError;
+
+/// Largest JSON body taken (a bigger one gets 413).
+pub const MAX_JSON: usize = 1024 * 1024;
+
+/// What an agent asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentAction {
+    /// Log in to their queues.
+    Login,
+    /// Log out.
+    Logout,
+    /// Take a break, with a reason.
+    Pause(String),
+    /// Back from the break.
+    Resume,
+}
+
+/// The running engine, as the API sees it.
+pub trait Backend: Send + Sync + 'static {
+    /// Checks a whole configuration in the file's shape (each object with
+    /// its `company`) by the rules the engine runs it with. The error
+    /// names the field (`numbers.1000.ivr`, `schedules.comercial.weekly`).
+    fn check(&self, config: &Value) -> Result<(), ApiError>;
+    /// Makes a checked configuration the one new calls follow.
+    fn apply(&self, config: Value) -> impl Future<Output = Result<(), String>> + Send;
+    /// The live view of queues (waiting callers) and agents (states).
+    fn live(&self) -> impl Future<Output = Option<Value>> + Send;
+    /// Carries out an agent's command.
+    fn agent_command(
+        &self,
+        ext: String,
+        action: AgentAction,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+    /// Every form a caller may dial for a configured number (its fields):
+    /// call records keep the number as dialled.
+    fn dial_forms(&self, number: &Value) -> Vec<String>;
+    /// Whether a schedule (its fields) is open at `at` (RFC 3339; now when
+    /// absent), and when it opens or closes next.
+    fn schedule_check(&self, schedule: &Value, at: Option<&str>) -> Result<Value, ApiError>;
+}
+
+/// Where the configuration lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// In the store; the API edits it.
+    Store,
+    /// In this file; the API only reads it.
+    File(String),
+}
+
+impl Mode {
+    /// `store` or `file`, as `/health` says.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::Store => "store",
+            Mode::File(_) => "file",
+        }
+    }
+}
+
+/// The API's state: the store, the engine, and the configuration in force.
+pub struct Api<B> {
+    inner: Arc<Inner<B>>,
+}
+
+impl<B> Clone for Api<B> {
+    fn clone(&self) -> Self {
+        Api {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Inner<B> {
+    store: Store,
+    backend: B,
+    mode: Mode,
+    /// The configuration in force; held across a change, so changes are
+    /// applied one at a time and in order.
+    docs: tokio::sync::Mutex<Docs>,
+}
+
+/// Now, RFC 3339 UTC to the second.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl<B: Backend> Api<B> {
+    /// Opens the API over `store`. In store mode the store's configuration
+    /// is read; an empty store (first start) is filled with `initial` (the
+    /// demo), checked first. In file mode `initial` is the file's
+    /// configuration, shown read-only.
+    pub async fn open(
+        store: Store,
+        backend: B,
+        mode: Mode,
+        initial: &Value,
+    ) -> Result<Api<B>, ApiError> {
+        let docs = match mode {
+            Mode::File(_) => Docs::from_config(initial, DEFAULT_COMPANY, &now())?,
+            Mode::Store => {
+                let companies = store.companies().await?;
+                if companies.is_empty() {
+                    let mut docs = Docs::from_config(initial, DEFAULT_COMPANY, &now())?;
+                    ensure_default(&mut docs);
+                    backend.check(&docs.config(None))?;
+                    store.write_config(&all_changes(&docs)).await?;
+                    tracing::info!(
+                        objects = docs.objects.len(),
+                        "store mode: the store had no configuration; the demo was written to it"
+                    );
+                    docs
+                } else {
+                    Docs::from_store(store.config_docs().await?, companies)
+                }
+            }
+        };
+        Ok(Api {
+            inner: Arc::new(Inner {
+                store,
+                backend,
+                mode,
+                docs: tokio::sync::Mutex::new(docs),
+            }),
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The engine.
+    pub fn backend(&self) -> &B {
+        &self.inner.backend
+    }
+
+    /// Store or file mode.
+    pub fn mode(&self) -> &Mode {
+        &self.inner.mode
+    }
+
+    /// The configuration in force, in the file's shape.
+    pub async fn config(&self) -> Value {
+        self.inner.docs.lock().await.config(None)
+    }
+
+    /// Reads the configuration again (SIGHUP): from the store in store
+    /// mode, or `file` (the file read again) in file mode. It is checked
+    /// and applied; on error the running configuration stays.
+    pub async fn reload(&self, file: Option<&Value>) -> Result<usize, ApiError> {
+        let mut docs = self.inner.docs.lock().await;
+        let next = match (&self.inner.mode, file) {
+            (Mode::File(_), Some(f)) => Docs::from_config(f, DEFAULT_COMPANY, &now())?,
+            (Mode::File(_), None) => docs.clone(),
+            (Mode::Store, _) => Docs::from_store(
+                self.inner.store.config_docs().await?,
+                self.inner.store.companies().await?,
+            ),
+        };
+        let config = next.config(None);
+        self.inner.backend.check(&config)?;
+        self.inner
+            .backend
+            .apply(config)
+            .await
+            .map_err(ApiError::Unavailable)?;
+        let count = next.objects.len();
+        *docs = next;
+        Ok(count)
+    }
+
+    /// Replaces the whole configuration (an import): checked first, all or
+    /// nothing. Returns how many objects there are now.
+    pub async fn import(&self, config: &Value) -> Result<usize, ApiError> {
+        self.change(None, |docs| {
+            let mut next = Docs::from_config(config, DEFAULT_COMPANY, &now())?;
+            // Companies that exist stay (with their keys).
+            for (id, c) in &docs.companies {
+                next.companies
+                    .entry(id.clone())
+                    .or_insert_with(|| c.clone());
+            }
+            ensure_default(&mut next);
+            let mut changes = vec![ConfigChange::ClearDocs];
+            changes.extend(all_changes(&next));
+            let count = next.objects.len();
+            let companies = next.companies_in_use();
+            *docs = next;
+            Ok((changes, companies, count))
+        })
+        .await
+    }
+
+    /// Makes a change: `f` edits a copy of the configuration and says what
+    /// to write and which companies it touched. The copy is checked (each
+    /// touched company alone, so nothing can lean on another company's
+    /// objects, then the whole), written in one transaction, and applied.
+    async fn change<R>(
+        &self,
+        delete: Option<(Kind, &str)>,
+        f: impl FnOnce(&mut Docs) -> Result<(Vec<ConfigChange>, Vec<String>, R), ApiError>,
+    ) -> Result<R, ApiError> {
+        if let Mode::File(path) = &self.inner.mode {
+            return Err(ApiError::Conflict {
+                code: "file_mode",
+                message: format!(
+                    "ura runs from the configuration file {path}: change the file and send \
+                     SIGHUP, or start ura without --config to edit over the API"
+                ),
+                field: String::new(),
+            });
+        }
+        let mut docs = self.inner.docs.lock().await;
+        let mut next = docs.clone();
+        let (changes, touched, out) = f(&mut next)?;
+        let checked = touched
+            .iter()
+            .map(|c| self.inner.backend.check(&next.config(Some(c))))
+            .collect::<Result<Vec<()>, _>>()
+            .and_then(|_| self.inner.backend.check(&next.config(None)));
+        if let Err(e) = checked {
+            return Err(match (delete, e) {
+                (Some((kind, id)), ApiError::Invalid { message, .. }) => {
+                    let users = docs.users_of(kind, id);
+                    ApiError::Conflict {
+                        code: "in_use",
+                        message: if users.is_empty() {
+                            format!("{} {id} is still in use: {message}", kind.singular())
+                        } else {
+                            format!(
+                                "{} {id} is still in use by {}: {message}",
+                                kind.singular(),
+                                users.join(", ")
+                            )
+                        },
+                        field: String::new(),
+                    }
+                }
+                (_, e) => e,
+            });
+        }
+        self.inner.store.write_config(&changes).await?;
+        let config = next.config(None);
+        *docs = next;
+        self.inner
+            .backend
+            .apply(config)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("saved, but not applied: {e}")))?;
+        Ok(out)
+    }
+}
+
+/// Writes for every object and company of `docs`.
+fn all_changes(docs: &Docs) -> Vec<ConfigChange> {
+    docs.companies
+        .values()
+        .map(|c| ConfigChange::PutCompany(c.clone()))
+        .chain(
+            docs.objects
+                .iter()
+                .map(|((k, id), d)| ConfigChange::PutDoc(Docs::to_store(*k, id, d))),
+        )
+        .collect()
+}
+
+fn ensure_default(docs: &mut Docs) {
+    docs.companies
+        .entry(DEFAULT_COMPANY.into())
+        .or_insert_with(|| ura_store::Company {
+            id: DEFAULT_COMPANY.into(),
+            name: "Default".into(),
+            created_at: now(),
+        });
+}
+
+/// The `/api/v1` routes.
+pub fn router<B: Backend>(api: Api<B>) -> Router {
+    resources::routes()
+        .merge(manage::routes())
+        .merge(calls::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON))
+        .with_state(api)
+}

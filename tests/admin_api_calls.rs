@@ -1,0 +1,224 @@
+//! The admin API against a running `ura serve` over HTTP: an IVR and a
+//! schedule changed through the API are what the next call hears, a call
+//! in progress is not cut, the change survives a restart, and the CLI's
+//! export/import and keys work on the same store.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::caller::{find_frames, Caller};
+use common::Ura;
+use serde_json::{json, Value};
+use ura_media::Codec;
+use ura_prompts::BuiltinPrompts;
+
+fn wait(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+fn frames(caller: &Caller) -> Vec<Vec<u8>> {
+    caller.audio().iter().map(|p| p.payload.clone()).collect()
+}
+
+/// An HTTP request with ura's key; (status, JSON body).
+fn api(ura: &Ura, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let url = format!("http://{}{path}", ura.http);
+    let auth = format!("Bearer {}", ura.api_key());
+    let resp = match (method, body) {
+        ("GET", _) => agent.get(&url).header("Authorization", &auth).call(),
+        ("PATCH", Some(b)) => agent
+            .patch(&url)
+            .header("Authorization", &auth)
+            .send_json(b),
+        ("PUT", Some(b)) => agent.put(&url).header("Authorization", &auth).send_json(b),
+        other => panic!("{other:?}"),
+    };
+    let mut resp = resp.expect("ura answers HTTP");
+    let status = resp.status().as_u16();
+    let body = resp.body_mut().read_json().unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// Calls `number` and gathers about `ms` of what the caller hears.
+fn listen(ura: &Ura, number: &str, ms: u64) -> (Caller, Vec<Vec<u8>>) {
+    let mut caller = Caller::new(ura.sip, false);
+    assert_eq!(caller.call(number).status(), Some(200), "{number} answered");
+    caller.silence(5);
+    wait(ms);
+    let heard = frames(&caller);
+    (caller, heard)
+}
+
+#[test]
+fn what_the_api_changes_is_what_the_next_call_hears() {
+    let data = std::env::temp_dir().join(format!(
+        "ura-api-calls-{}-{}",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    let mut ura = Ura::start_in(data.clone(), &[]);
+    let prompts = BuiltinPrompts::load().unwrap();
+    let pcmu = |name: &str| prompts.get(name).unwrap().bytes(Codec::Pcmu).to_vec();
+    let (welcome, no_answer, closed) = (
+        pcmu("ivr-welcome"),
+        pcmu("ivr-no-answer"),
+        pcmu("ivr-closed"),
+    );
+    let (status, health) = api(&ura, "GET", "/health", None);
+    assert_eq!((status, health["config"].as_str()), (200, Some("store")));
+
+    // A call in progress before the change.
+    let (mut before, heard) = listen(&ura, "1000", 1_500);
+    assert!(find_frames(&heard, &welcome[..160 * 50], 0).is_some());
+    // 1001's schedule is never open: the welcome, then the closed prompt.
+    let ms = |audio: &[u8]| audio.len() as u64 / 8;
+    let (_closed_call, heard) = listen(&ura, "1001", ms(&welcome) + 2_000);
+    assert!(
+        find_frames(&heard, &closed[..160 * 40], 0).is_some(),
+        "1001 is closed"
+    );
+
+    // The admin changes the demo IVR's welcome and opens 1001's schedule.
+    let (status, ivr) = api(
+        &ura,
+        "PATCH",
+        "/api/v1/ivrs/demo",
+        Some(json!({"welcome": "ivr-no-answer"})),
+    );
+    assert_eq!(status, 200, "{ivr}");
+    assert_eq!(ivr["version"], 2);
+    let (status, s) = api(
+        &ura,
+        "PATCH",
+        "/api/v1/schedules/nunca",
+        Some(json!({"always_open": true})),
+    );
+    assert_eq!(status, 200, "{s}");
+    let (status, check) = api(&ura, "GET", "/api/v1/schedules/nunca/check", None);
+    assert_eq!(
+        (status, check["open"].as_bool()),
+        (200, Some(true)),
+        "{check}"
+    );
+    // A change the engine refuses is refused and changes nothing.
+    let (status, refused) = api(
+        &ura,
+        "PATCH",
+        "/api/v1/numbers/1000",
+        Some(json!({"ivr": "nosuch"})),
+    );
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["field"], "ivr");
+
+    let menu = pcmu("menu-para");
+    for number in ["1000", "1001"] {
+        let (mut after, heard) = listen(&ura, number, ms(&no_answer) + 2_000);
+        assert!(
+            find_frames(&heard, &no_answer[..160 * 40], 0).is_some(),
+            "{number}: the new welcome; logs: {:?}",
+            ura.logs()
+        );
+        assert!(find_frames(&heard, &welcome[..160 * 20], 0).is_none());
+        // Open now: the menu, not the closed prompt.
+        assert!(
+            find_frames(&heard, &menu[..160 * 20], 0).is_some(),
+            "{number}: the menu"
+        );
+        assert!(find_frames(&heard, &closed[..160 * 20], 0).is_none());
+        assert_eq!(after.bye(), Some(200));
+    }
+    // The call that began before is still up, and heard the old welcome.
+    assert_eq!(before.bye(), Some(200), "the call in progress was not cut");
+
+    // The store is the truth: a restart keeps the change.
+    assert!(ura.terminate().success());
+    let ura = Ura::start_in(data.clone(), &[]);
+    let (status, ivr) = api(&ura, "GET", "/api/v1/ivrs/demo", None);
+    assert_eq!(
+        (status, ivr["welcome"].as_str()),
+        (200, Some("ivr-no-answer"))
+    );
+    let (mut again, heard) = listen(&ura, "1000", 2_000);
+    assert!(find_frames(&heard, &no_answer[..160 * 40], 0).is_some());
+    assert_eq!(again.bye(), Some(200));
+
+    // `ura config export` prints the store's configuration as TOML, which
+    // `ura config import` takes back (and a running ura on SIGHUP).
+    let ura_cmd = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ura"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, toml, err) = ura_cmd(&["config", "export"]);
+    assert!(ok, "{err}");
+    assert!(toml.contains("welcome = \"ivr-no-answer\""), "{toml}");
+    let file = data.join("exported.toml");
+    std::fs::write(
+        &file,
+        toml.replace("welcome = \"ivr-no-answer\"", "welcome = \"ivr-welcome\""),
+    )
+    .unwrap();
+    std::fs::write(data.join("broken.toml"), "[[numbers]]\nnumber = \"1\"\n").unwrap();
+    let (ok, _, err) = ura_cmd(&[
+        "config",
+        "import",
+        data.join("broken.toml").to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("numbers"), "{err}");
+    let (ok, out, err) = ura_cmd(&["config", "import", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("imported"), "{out}");
+    let line = ura.reload();
+    assert!(line.contains("configuration reloaded"), "{line}");
+    let (mut restored, heard) = listen(&ura, "1000", 1_500);
+    assert!(find_frames(&heard, &welcome[..160 * 50], 0).is_some());
+    assert_eq!(restored.bye(), Some(200));
+
+    // Keys from the CLI: a company key sees its company only.
+    let (ok, out, err) = ura_cmd(&["apikey", "create", "--company", "nosuch"]);
+    assert!(!ok && err.contains("no such company"), "{out}{err}");
+    let (ok, out, err) = ura_cmd(&["apikey", "create", "--company", "ura-demo", "--name", "t"]);
+    assert!(ok, "{err}");
+    let key = out.lines().next().unwrap().trim().to_string();
+    let resp = ureq::get(format!("http://{}/api/v1/numbers", ura.http))
+        .header("Authorization", format!("Bearer {key}"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json::<Value>()
+        .unwrap();
+    assert_eq!(resp["total"], 3, "{resp}");
+    let (ok, list, _) = ura_cmd(&["apikey", "list"]);
+    assert!(
+        ok && list.contains(&key[..12]) && !list.contains(&key),
+        "{list}"
+    );
+    let (ok, _, err) = ura_cmd(&["apikey", "revoke", &key[..12]]);
+    assert!(ok, "{err}");
+    let status = ureq::get(format!("http://{}/api/v1/numbers", ura.http))
+        .header("Authorization", format!("Bearer {key}"))
+        .call()
+        .map_or_else(
+            |e| match e {
+                ureq::Error::StatusCode(s) => s,
+                _ => 0,
+            },
+            |r| r.status().as_u16(),
+        );
+    assert_eq!(status, 401);
+}
