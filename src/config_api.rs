@@ -5,7 +5,8 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{json, Map, Value};
-use ura_api::{AgentAction, ApiError, Backend};
+use ura_api::{AgentAction, ApiError, Backend, NewPrompt, PromptAudio, PromptFile};
+use ura_store::PromptRecord;
 
 use crate::config::Config;
 use crate::engine::queues::AgentCommand;
@@ -26,6 +27,9 @@ pub const KINDS: [&str; 6] = [
 #[derive(Clone)]
 pub struct EngineBackend {
     engine: Arc<OnceLock<EngineHandle>>,
+    store: Option<ura_store::Store>,
+    /// Names of the stored prompts, for checking references.
+    stored_prompts: Arc<Mutex<std::collections::BTreeSet<String>>>,
     running: Arc<Mutex<Config>>,
     applied: Arc<Mutex<(usize, usize)>>,
 }
@@ -36,9 +40,119 @@ impl EngineBackend {
     pub fn new(config: Config) -> EngineBackend {
         EngineBackend {
             engine: Arc::new(OnceLock::new()),
+            store: None,
+            stored_prompts: Arc::new(Mutex::new(Default::default())),
             running: Arc::new(Mutex::new(config)),
             applied: Arc::new(Mutex::new((0, 0))),
         }
+    }
+
+    /// Where prompts are kept (the API's prompt routes need it).
+    pub fn with_store(mut self, store: ura_store::Store) -> EngineBackend {
+        self.store = Some(store);
+        self
+    }
+
+    fn prompt_place(&self) -> Result<(ura_store::Store, ura_prompts::PromptLibrary), ApiError> {
+        let store = self
+            .store
+            .clone()
+            .ok_or_else(|| ApiError::Unavailable("no store for prompts".into()))?;
+        let library = crate::prompt_admin::library(&self.running().data_dir)
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        Ok((store, library))
+    }
+
+    /// Reads the stored prompts' names again (references to prompts are
+    /// checked against them and the built-ins).
+    pub async fn refresh_prompt_names(&self) -> Result<(), ApiError> {
+        let (store, _) = self.prompt_place()?;
+        let names = store
+            .list_prompts()
+            .await?
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        *self
+            .stored_prompts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = names;
+        Ok(())
+    }
+
+    /// Refuses a reference to a prompt that is neither stored nor built in.
+    fn check_prompts(&self, config: &Value) -> Result<(), ApiError> {
+        let stored = self
+            .stored_prompts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let known = |name: &str| stored.contains(name) || builtin_names().contains(name);
+        let mut refs: Vec<(String, String)> = Vec::new();
+        let mut take = |place: String, v: Option<&Value>| {
+            if let Some(name) = v.and_then(Value::as_str) {
+                refs.push((place, name.to_string()));
+            }
+        };
+        let objects = |kind: &str| {
+            config
+                .get(kind)
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default()
+        };
+        for (id, ivr) in objects("ivrs") {
+            for f in [
+                "welcome",
+                "closed",
+                "invalid_option",
+                "no_input",
+                "no_answer",
+                "service_closed",
+            ] {
+                take(format!("ivrs.{id}.{f}"), ivr.get(f));
+            }
+            take(
+                format!("ivrs.{id}.menu.prompt"),
+                ivr.pointer("/menu/prompt"),
+            );
+            for (sub, menu) in ivr
+                .get("submenus")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                take(
+                    format!("ivrs.{id}.submenus.{sub}.prompt"),
+                    menu.get("prompt"),
+                );
+            }
+        }
+        for (id, q) in objects("queues") {
+            for f in ["hold_music", "periodic_prompt"] {
+                take(format!("queues.{id}.{f}"), q.get(f));
+            }
+        }
+        match refs.into_iter().find(|(_, name)| !known(name)) {
+            Some((field, name)) => Err(ApiError::invalid(
+                field,
+                format!("no prompt named {name:?} (stored or built in)"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes the engine load the stored prompts again.
+    async fn reload_prompts(&self) -> Result<(), ApiError> {
+        self.refresh_prompt_names().await?;
+        if let Some(engine) = self.engine.get() {
+            let counts = engine
+                .reload(self.running())
+                .await
+                .map_err(|e| ApiError::Unavailable(format!("saved, but not loaded: {e}")))?;
+            *self.applied.lock().unwrap_or_else(|e| e.into_inner()) = counts;
+        }
+        Ok(())
     }
 
     /// Connects the started engine.
@@ -205,9 +319,205 @@ pub fn to_toml(config: &Value) -> Result<String, String> {
     toml::to_string(config).map_err(|e| e.to_string())
 }
 
+/// Voice variants espeak-ng has for every language (`pt-BR+f2`).
+const VARIANTS: [&str; 8] = ["m1", "m2", "m3", "m4", "f1", "f2", "f3", "f4"];
+
+/// The voices: each language ura knows, and its espeak-ng variants.
+pub fn voices() -> Vec<Value> {
+    ura_tts::Language::ALL
+        .iter()
+        .flat_map(|l| {
+            std::iter::once(json!({"voice": l.tag(), "language": l.tag(), "engine": "espeak-ng"}))
+                .chain(VARIANTS.iter().map(move |v| {
+                    json!({"voice": format!("{}+{v}", l.tag()), "language": l.tag(), "engine": "espeak-ng"})
+                }))
+        })
+        .collect()
+}
+
+/// A voice of [`voices`] (any case, `_` for `-`) as espeak-ng names it,
+/// and its language; `None` for a voice ura does not have.
+pub fn parse_voice(voice: &str) -> Option<(ura_tts::Voice, ura_tts::Language)> {
+    let (lang, variant) = match voice.split_once('+') {
+        Some((l, v)) => (l, Some(v.to_ascii_lowercase())),
+        None => (voice, None),
+    };
+    let language = ura_tts::Language::from_tag(lang)?;
+    let base = ura_tts::EspeakNg::voice_arg(&ura_tts::Voice::Language(language)).to_string();
+    match variant {
+        None => Some((ura_tts::Voice::Language(language), language)),
+        Some(v) if VARIANTS.contains(&v.as_str()) => {
+            Some((ura_tts::Voice::Named(format!("{base}+{v}")), language))
+        }
+        Some(_) => None,
+    }
+}
+
+fn prompt_view(p: &PromptRecord) -> Value {
+    json!({
+        "name": p.name,
+        "company": p.company,
+        "language": p.language,
+        "duration_ms": p.duration_ms,
+        "source": p.source.as_str(),
+        "text": p.tts_text,
+        "voice": p.tts_voice,
+        "rate": p.tts_rate,
+        "created_at": p.created_at,
+        "audio_hash": p.audio_hash,
+        "original_hash": p.original_hash,
+    })
+}
+
+/// The built-in prompts' names (loaded once).
+fn builtin_names() -> &'static std::collections::BTreeSet<String> {
+    static NAMES: OnceLock<std::collections::BTreeSet<String>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        ura_prompts::BuiltinPrompts::load()
+            .map(|b| b.names().map(str::to_string).collect())
+            .unwrap_or_default()
+    })
+}
+
 impl Backend for EngineBackend {
+    async fn prompts(&self) -> Result<Vec<Value>, ApiError> {
+        let (store, _) = self.prompt_place()?;
+        let list = store.list_prompts().await?;
+        Ok(list.iter().map(prompt_view).collect())
+    }
+
+    async fn save_prompt(&self, p: NewPrompt) -> Result<Value, ApiError> {
+        crate::prompt_admin::check_name(&p.name).map_err(|e| {
+            ApiError::invalid("name", e.to_string().trim_start_matches("configuration: "))
+        })?;
+        let language = match &p.language {
+            Some(l) => Some(
+                ura_tts::Language::from_tag(l)
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "language",
+                            format!("{l:?}: one of pt-BR, pt-PT, en-US, es"),
+                        )
+                    })?
+                    .tag()
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let (store, library) = self.prompt_place()?;
+        let (bytes, source, tts, language) = match p.audio {
+            PromptAudio::Upload(bytes) => (
+                bytes,
+                ura_store::PromptSource::Upload,
+                None,
+                language.unwrap_or_else(|| "pt-BR".into()),
+            ),
+            PromptAudio::Text { text, voice, rate } => {
+                let (parsed, voice_language) = parse_voice(&voice).ok_or_else(|| {
+                    ApiError::invalid(
+                        "voice",
+                        format!("{voice:?} is not a voice of ura's: see GET /api/v1/voices"),
+                    )
+                })?;
+                let chars = text.chars().count();
+                if text.trim().is_empty() || chars > 5000 {
+                    return Err(ApiError::invalid("text", "1 to 5000 characters"));
+                }
+                let rate = ura_tts::Rate::new(rate)
+                    .map_err(|e| ApiError::invalid("rate", e.to_string()))?;
+                let cache = ura_tts::Cache::open(self.running().data_dir.join("tts-cache"))
+                    .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+                let tts =
+                    ura_tts::CachedSynthesizer::new(Box::new(ura_tts::EspeakNg::new()), cache);
+                let spoken = text.clone();
+                let speaking = parsed.clone();
+                let audio = tokio::task::spawn_blocking(move || {
+                    use ura_tts::Synthesizer;
+                    tts.synthesize(&spoken, &speaking, rate)
+                })
+                .await
+                .map_err(|e| ApiError::Unavailable(format!("tts task: {e}")))?
+                .map_err(|e| ApiError::Unavailable(format!("text to speech: {e}")))?;
+                let wav = ura_tts::encode_wav(&audio)
+                    .map_err(|e| ApiError::Unavailable(format!("text to speech: {e}")))?;
+                (
+                    wav,
+                    ura_store::PromptSource::Tts,
+                    Some((text, voice.clone(), rate.wpm().to_string())),
+                    language.unwrap_or_else(|| voice_language.tag().to_string()),
+                )
+            }
+        };
+        let meta = crate::prompt_admin::NewPrompt {
+            name: p.name,
+            language,
+            source,
+            tts,
+        };
+        let (record, _) = crate::prompt_admin::save_for(&store, &library, bytes, meta, &p.company)
+            .await
+            .map_err(|e| match e {
+                crate::error::UraError::Store(e) => ApiError::Store(e),
+                other => ApiError::invalid("file", other.to_string()),
+            })?;
+        self.reload_prompts().await?;
+        Ok(prompt_view(&record))
+    }
+
+    async fn delete_prompt(&self, company: &str, name: &str) -> Result<(), ApiError> {
+        let (store, _) = self.prompt_place()?;
+        if !store.delete_prompt(company, name).await? {
+            return Err(ApiError::NotFound(format!("no prompt named {name:?}")));
+        }
+        self.reload_prompts().await
+    }
+
+    async fn prompt_file(
+        &self,
+        p: &Value,
+        which: PromptFile,
+    ) -> Result<(Vec<u8>, String), ApiError> {
+        let (_, library) = self.prompt_place()?;
+        let hash = |f: &str| p[f].as_str().unwrap_or("").to_string();
+        match which {
+            PromptFile::Rendered => {
+                let pcm = library
+                    .load_pcm(&hash("audio_hash"))
+                    .map_err(|e| ApiError::NotFound(format!("the prompt's audio: {e}")))?;
+                Ok((crate::prompt_admin::wav_bytes(&pcm), "audio/wav".into()))
+            }
+            PromptFile::Original => {
+                let want = hash("original_hash");
+                let dir = library.root().join("originals");
+                let found = std::fs::read_dir(&dir)
+                    .ok()
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.path())
+                    .find(|path| {
+                        !want.is_empty()
+                            && path.file_stem().and_then(|s| s.to_str()) == Some(want.as_str())
+                    })
+                    .ok_or_else(|| ApiError::NotFound("the prompt has no original file".into()))?;
+                let bytes = std::fs::read(&found)
+                    .map_err(|e| ApiError::NotFound(format!("the original file: {e}")))?;
+                let ctype = match found.extension().and_then(|e| e.to_str()) {
+                    Some("mp3") => "audio/mpeg",
+                    _ => "audio/wav",
+                };
+                Ok((bytes, ctype.into()))
+            }
+        }
+    }
+
+    fn voices(&self) -> Vec<Value> {
+        voices()
+    }
+
     fn check(&self, config: &Value) -> Result<(), ApiError> {
-        check(config).map(|_| ())
+        check(config)?;
+        self.check_prompts(config)
     }
 
     async fn apply(&self, config: Value) -> Result<(), String> {

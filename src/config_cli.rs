@@ -137,7 +137,12 @@ pub async fn config(cmd: ConfigCommand) -> Result<String, UraError> {
             let s = store.open().await?;
             let config = Config::resolve(&ServeArgs::default())?;
             let demo = config.routing_tables.clone();
-            let api = Api::open(s.clone(), EngineBackend::new(config), Mode::Store, &demo)
+            let backend = EngineBackend::new(config).with_store(s.clone());
+            backend
+                .refresh_prompt_names()
+                .await
+                .map_err(|e| UraError::Config(e.to_string()))?;
+            let api = Api::open(s.clone(), backend, Mode::Store, &demo)
                 .await
                 .map_err(|e| UraError::Config(e.to_string()))?;
             let count = api

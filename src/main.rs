@@ -295,7 +295,11 @@ async fn serve(args: ServeArgs, mut config: Config) -> Result<(), ura::error::Ur
     // Every address is bound before ura says it is up.
     let http_listener = ura::http::bind(config.http).await?;
     let store = ura_store::Store::open(&config.store_url).await?;
-    let backend = ura::config_api::EngineBackend::new(config.clone());
+    let backend = ura::config_api::EngineBackend::new(config.clone()).with_store(store.clone());
+    backend
+        .refresh_prompt_names()
+        .await
+        .map_err(|e| UraError::Config(e.to_string()))?;
     let mode = match &config.routing_file {
         Some(path) => ura_api::Mode::File(path.display().to_string()),
         None => ura_api::Mode::Store,

@@ -82,6 +82,17 @@ pub async fn save(
     bytes: Vec<u8>,
     meta: NewPrompt,
 ) -> Result<(PromptRecord, PromptFrames), UraError> {
+    save_for(store, library, bytes, meta, "").await
+}
+
+/// [`save`] for a company (`""`: the whole installation).
+pub async fn save_for(
+    store: &Store,
+    library: &PromptLibrary,
+    bytes: Vec<u8>,
+    meta: NewPrompt,
+    company: &str,
+) -> Result<(PromptRecord, PromptFrames), UraError> {
     check_name(&meta.name)?;
     let lib = library.clone();
     let (imported, stored) = tokio::task::spawn_blocking(move || -> Result<_, UraError> {
@@ -98,7 +109,7 @@ pub async fn save(
     let mut record = PromptRecord {
         id: 0,
         name: meta.name,
-        company: String::new(),
+        company: company.to_string(),
         language: meta.language,
         duration_ms: imported.duration.as_millis() as i64,
         source: meta.source,

@@ -26,9 +26,15 @@ struct Admin {
 
 async fn admin(mode: Mode) -> Admin {
     let store = Store::open("sqlite::memory:").await.unwrap();
-    let config = Config::resolve(&ServeArgs::default()).unwrap();
+    let mut config = Config::resolve(&ServeArgs::default()).unwrap();
+    config.data_dir = std::env::temp_dir().join(format!(
+        "ura-api-test-{}-{}",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
     let tables = config.routing_tables.clone();
-    let api = Api::open(store.clone(), EngineBackend::new(config), mode, &tables)
+    let backend = EngineBackend::new(config).with_store(store.clone());
+    let api = Api::open(store.clone(), backend, mode, &tables)
         .await
         .unwrap();
     let (root, _) = ura_api::create_key(&store, None, "root").await.unwrap();
@@ -517,6 +523,19 @@ async fn refusals_name_the_field_and_leave_nothing_behind() {
             "menu",
         ),
         (
+            json!({"id": "i2", "company": "ura-demo", "welcome": "nao-existe", "menu": {"items": [
+                {"digits": "1", "label": "a", "target": {"service": "vendas"}}]}}),
+            "ivrs",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "welcome",
+        ),
+        (
+            json!({"id": "q9", "company": "ura-demo", "hold_music": "nao-existe"}),
+            "queues",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "hold_music",
+        ),
+        (
             json!({"number": "+5511999990000", "name": "x", "ivr": "nosuch"}),
             "numbers",
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -830,5 +849,279 @@ async fn call_records_are_filtered_paged_exported_and_scoped() {
     assert!(
         lines[1].contains(",\"'=HYPERLINK(\"\"http://x\"\")\","),
         "{text}"
+    );
+}
+
+/// A WAV of a sine tone.
+fn tone_wav(hz: f32, seconds: f32, rate: u32) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+    for i in 0..(seconds * rate as f32) as usize {
+        let t = i as f32 / rate as f32;
+        w.write_sample((f32::sin(2.0 * std::f32::consts::PI * hz * t) * 12_000.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    out.into_inner()
+}
+
+/// A multipart body with `name` and `file` (and the boundary).
+fn form(name: &str, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "uraBoundary7e3".to_string();
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n{name}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.wav\"\r\n\
+         Content-Type: audio/wav\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (boundary, body)
+}
+
+impl Admin {
+    async fn upload(&self, key: &str, name: &str, file: &[u8], query: &str) -> Answer {
+        let (boundary, body) = form(name, file);
+        self.raw(
+            Request::post(format!("/api/v1/prompts{query}"))
+                .header("authorization", format!("Bearer {key}"))
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn bytes(&self, path: &str, key: &str) -> (StatusCode, String, Vec<u8>) {
+        let res = self
+            .app
+            .clone()
+            .oneshot(
+                Request::get(path)
+                    .header("authorization", format!("Bearer {key}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = res.status();
+        let ctype = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+        (status, ctype, body)
+    }
+}
+
+/// Zero crossings per second of 8 kHz samples: twice the frequency.
+fn frequency(samples: &[i16]) -> f32 {
+    let crossings = samples
+        .windows(2)
+        .filter(|w| (w[0] < 0) != (w[1] < 0))
+        .count();
+    crossings as f32 / 2.0 / (samples.len() as f32 / 8000.0)
+}
+
+#[tokio::test]
+async fn prompts_are_uploaded_downloaded_guarded_and_deleted() {
+    let a = admin(Mode::Store).await;
+    a.company("acme").await;
+    let acme = a.key_for("acme").await;
+    let globex_key = {
+        a.company("globex").await;
+        a.key_for("globex").await
+    };
+    let wav = tone_wav(440.0, 1.0, 16_000);
+    let made = a.upload(&acme, "boas-vindas", &wav, "").await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    assert_eq!(made.body["company"], "acme");
+    let ms = made.body["duration_ms"].as_i64().unwrap();
+    assert!(
+        (900..=1000).contains(&ms),
+        "{ms} ms (silence trimmed, 1 s tone)"
+    );
+    // The original comes back byte for byte; the rendered audio is 8 kHz
+    // and still the tone.
+    let (status, ctype, original) = a.bytes("/api/v1/prompts/boas-vindas/original", &acme).await;
+    assert_eq!((status, ctype.as_str()), (StatusCode::OK, "audio/wav"));
+    assert_eq!(original, wav);
+    let (status, _, rendered) = a
+        .bytes("/api/v1/prompts/boas-vindas/audio.wav", &acme)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut reader = hound::WavReader::new(std::io::Cursor::new(rendered)).unwrap();
+    assert_eq!(reader.spec().sample_rate, 8000);
+    let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+    let hz = frequency(&samples);
+    assert!((420.0..460.0).contains(&hz), "{hz} Hz");
+    // Not audio, too large, a bad name, a name taken: refused, nothing kept.
+    let junk = a
+        .upload(&acme, "lixo", b"PK\x03\x04 this is a zip, not a wav", "")
+        .await;
+    refusal(&junk, StatusCode::UNPROCESSABLE_ENTITY, "invalid", "file");
+    let huge = vec![0u8; ura_api::MAX_UPLOAD + 1];
+    let huge = a.upload(&acme, "grande", &huge, "").await;
+    refusal(&huge, StatusCode::PAYLOAD_TOO_LARGE, "too_large", "");
+    let traversal = a.upload(&acme, "../../etc/passwd", &wav, "").await;
+    refusal(
+        &traversal,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        "name",
+    );
+    let taken = a.upload(&globex_key, "boas-vindas", &wav, "").await;
+    refusal(&taken, StatusCode::CONFLICT, "exists", "name");
+    let again = a.upload(&acme, "boas-vindas", &wav, "").await;
+    refusal(&again, StatusCode::CONFLICT, "exists", "name");
+    let replaced = a
+        .upload(
+            &acme,
+            "boas-vindas",
+            &tone_wav(880.0, 2.0, 8000),
+            "?replace=true",
+        )
+        .await;
+    assert_eq!(replaced.status, StatusCode::CREATED, "{}", replaced.body);
+    assert!(replaced.body["duration_ms"].as_i64().unwrap() > 1500);
+    let list = a.send("GET", "/api/v1/prompts", &acme, None).await;
+    assert_eq!(list.body["total"], 1, "{}", list.body);
+    // Another company sees none of it.
+    let theirs = a.send("GET", "/api/v1/prompts", &globex_key, None).await;
+    assert_eq!(theirs.body["total"], 0, "{}", theirs.body);
+    let (status, _, _) = a
+        .bytes("/api/v1/prompts/boas-vindas/original", &globex_key)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let del = a
+        .send("DELETE", "/api/v1/prompts/boas-vindas", &globex_key, None)
+        .await;
+    refusal(&del, StatusCode::NOT_FOUND, "not_found", "");
+    // In use by an IVR: 409 naming it; once unused, deleted.
+    let svc = a
+        .send(
+            "POST",
+            "/api/v1/services",
+            &acme,
+            Some(json!({"id": "acme-svc", "name": "Vendas"})),
+        )
+        .await;
+    assert_eq!(svc.status, StatusCode::CREATED, "{}", svc.body);
+    let ivr = a
+        .send(
+            "POST",
+            "/api/v1/ivrs",
+            &acme,
+            Some(
+                json!({"id": "acme-main", "welcome": "boas-vindas", "menu": {"items": [
+                {"digits": "1", "label": "vendas", "target": {"service": "acme-svc"}}]}}),
+            ),
+        )
+        .await;
+    assert_eq!(ivr.status, StatusCode::CREATED, "{}", ivr.body);
+    let in_use = a
+        .send("DELETE", "/api/v1/prompts/boas-vindas", &acme, None)
+        .await;
+    refusal(&in_use, StatusCode::CONFLICT, "in_use", "name");
+    assert!(in_use.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("ivrs/acme-main"));
+    let gone = a
+        .send("DELETE", "/api/v1/ivrs/acme-main", &acme, None)
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    let del = a
+        .send("DELETE", "/api/v1/prompts/boas-vindas", &acme, None)
+        .await;
+    assert_eq!(del.status, StatusCode::NO_CONTENT, "{}", del.body);
+    let list = a.send("GET", "/api/v1/prompts", &acme, None).await;
+    assert_eq!(list.body["total"], 0);
+}
+
+#[tokio::test]
+async fn prompts_from_text_take_only_known_voices() {
+    let a = admin(Mode::Store).await;
+    let voices = a.send("GET", "/api/v1/voices", &a.root, None).await;
+    let names: Vec<&str> = voices.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["voice"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"pt-BR") && names.contains(&"en-US+f2"),
+        "{names:?}"
+    );
+    let klingon = a
+        .send(
+            "POST",
+            "/api/v1/prompts",
+            &a.root,
+            Some(json!({"name": "x", "text": "nuqneH", "voice": "klingon"})),
+        )
+        .await;
+    refusal(
+        &klingon,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        "voice",
+    );
+    let empty = a
+        .send(
+            "POST",
+            "/api/v1/prompts",
+            &a.root,
+            Some(json!({"name": "x", "text": " ", "voice": "pt-BR"})),
+        )
+        .await;
+    refusal(&empty, StatusCode::UNPROCESSABLE_ENTITY, "invalid", "text");
+    if std::process::Command::new("espeak-ng")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("URA_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "espeak-ng is missing: apt-get install espeak-ng"
+        );
+        eprintln!("SKIPPED the spoken part: espeak-ng is missing (apt-get install espeak-ng)");
+        return;
+    }
+    let said = a
+        .send(
+            "POST",
+            "/api/v1/prompts",
+            &a.root,
+            Some(json!({"name": "ola", "text": "Olá, bem-vindo à central.", "voice": "pt-br+f2"})),
+        )
+        .await;
+    assert_eq!(said.status, StatusCode::CREATED, "{}", said.body);
+    assert_eq!(said.body["source"], "tts");
+    assert_eq!(said.body["language"], "pt-BR", "BCP 47 from the voice");
+    assert!(
+        said.body["duration_ms"].as_i64().unwrap() > 800,
+        "{}",
+        said.body
+    );
+    let (status, _, rendered) = a.bytes("/api/v1/prompts/ola/audio.wav", &a.root).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut reader = hound::WavReader::new(std::io::Cursor::new(rendered)).unwrap();
+    let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+    let loud = samples.iter().filter(|s| s.unsigned_abs() > 2000).count();
+    assert!(
+        loud > samples.len() / 10,
+        "speech, not silence: {loud} of {}",
+        samples.len()
     );
 }

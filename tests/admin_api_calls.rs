@@ -189,6 +189,68 @@ fn what_the_api_changes_is_what_the_next_call_hears() {
     assert!(find_frames(&heard, &welcome[..160 * 50], 0).is_some());
     assert_eq!(restored.bye(), Some(200));
 
+    // A prompt uploaded over the API (multipart) is the next call's
+    // welcome: the caller hears its tone.
+    let tone = {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+        for i in 0..32_000 {
+            let t = i as f32 / 16_000.0;
+            w.write_sample((f32::sin(2.0 * std::f32::consts::PI * 600.0 * t) * 12_000.0) as i16)
+                .unwrap();
+        }
+        w.finalize().unwrap();
+        out.into_inner()
+    };
+    let boundary = "uraE2eBoundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\ntom-600\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"t.wav\"\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&tone);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let status = ureq::post(format!("http://{}/api/v1/prompts", ura.http))
+        .header("Authorization", format!("Bearer {}", ura.api_key()))
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .send(&body[..])
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    assert_eq!(status, 201);
+    let (status, ivr) = api(
+        &ura,
+        "PATCH",
+        "/api/v1/ivrs/demo",
+        Some(json!({"welcome": "tom-600"})),
+    );
+    assert_eq!(status, 200, "{ivr}");
+    let (mut toned, heard) = listen(&ura, "1000", 1_500);
+    let ulaw: Vec<u8> = heard.concat();
+    let mut pcm = vec![0i16; ulaw.len()];
+    ura_media::g711::decode(Codec::Pcmu, &ulaw, &mut pcm);
+    // The first second: zero crossings of a 600 Hz tone.
+    let first = &pcm[..pcm.len().min(8_000)];
+    let crossings = first
+        .windows(2)
+        .filter(|w| (w[0] < 0) != (w[1] < 0))
+        .count() as f32;
+    let hz = crossings / 2.0 / (first.len() as f32 / 8000.0);
+    assert!(
+        (570.0..630.0).contains(&hz),
+        "the caller hears the uploaded 600 Hz prompt: {hz} Hz over {} samples",
+        first.len()
+    );
+    assert_eq!(toned.bye(), Some(200));
+
     // Keys from the CLI: a company key sees its company only.
     let (ok, out, err) = ura_cmd(&["apikey", "create", "--company", "nosuch"]);
     assert!(!ok && err.contains("no such company"), "{out}{err}");

@@ -355,6 +355,18 @@ pub fn slug(name: &str) -> String {
     out.trim_matches('-').chars().take(64).collect()
 }
 
+impl Docs {
+    /// The objects that name `name` anywhere in their fields (a prompt in
+    /// an IVR or a queue), as `kind/id`.
+    pub fn users_of_name(&self, name: &str) -> Vec<String> {
+        self.objects
+            .iter()
+            .filter(|(_, d)| mentions(&Value::Object(d.body.clone()), name))
+            .map(|((k, id), _)| format!("{}/{id}", k.as_str()))
+            .collect()
+    }
+}
+
 /// Whether a string value (or key, for maps such as an agent's queues)
 /// anywhere in `v` equals `id`.
 fn mentions(v: &Value, id: &str) -> bool {

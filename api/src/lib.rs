@@ -17,6 +17,7 @@ mod calls;
 mod docs;
 mod error;
 mod manage;
+mod prompts;
 mod resources;
 
 use std::future::Future;
@@ -29,6 +30,7 @@ use ura_store::{ConfigChange, Store};
 pub use auth::{check_key, create_key, hash, Caller, PREFIX_LEN};
 pub use docs::{check_id, Doc, Docs, Kind, DEFAULT_COMPANY};
 pub use error::ApiError;
+pub use prompts::{NewPrompt, PromptAudio, PromptFile, MAX_UPLOAD};
 
 /// Largest JSON body taken (a bigger one gets 413).
 pub const MAX_JSON: usize = 1024 * 1024;
@@ -65,6 +67,30 @@ pub trait Backend: Send + Sync + 'static {
     /// Every form a caller may dial for a configured number (its fields):
     /// call records keep the number as dialled.
     fn dial_forms(&self, number: &Value) -> Vec<String>;
+    /// The stored prompts, as the API shows them (`name`, `company`,
+    /// `language`, `duration_ms`, `source`, TTS text/voice/rate, `created_at`).
+    fn prompts(&self) -> impl Future<Output = Result<Vec<Value>, ApiError>> + Send;
+    /// Makes a prompt (decodes the upload or speaks the text), stores it
+    /// and makes it playable at once; refusals say why (not audio, too
+    /// long, unknown voice…).
+    fn save_prompt(
+        &self,
+        prompt: NewPrompt,
+    ) -> impl Future<Output = Result<Value, ApiError>> + Send;
+    /// Deletes a stored prompt.
+    fn delete_prompt(
+        &self,
+        company: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// A stored prompt's file (one of [`Backend::prompts`]) and its content type.
+    fn prompt_file(
+        &self,
+        prompt: &Value,
+        which: PromptFile,
+    ) -> impl Future<Output = Result<(Vec<u8>, String), ApiError>> + Send;
+    /// The voices text can be spoken with.
+    fn voices(&self) -> Vec<Value>;
     /// Whether a schedule (its fields) is open at `at` (RFC 3339; now when
     /// absent), and when it opens or closes next.
     fn schedule_check(&self, schedule: &Value, at: Option<&str>) -> Result<Value, ApiError>;
@@ -311,6 +337,7 @@ pub fn router<B: Backend>(api: Api<B>) -> Router {
     resources::routes()
         .merge(manage::routes())
         .merge(calls::routes())
+        .merge(prompts::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON))
         .with_state(api)
 }

@@ -127,6 +127,16 @@ impl Store {
         Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
     }
 
+    /// Deletes a prompt; false when there was none.
+    pub async fn delete_prompt(&self, company: &str, name: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM prompts WHERE company = $1 AND name = $2")
+            .bind(company)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// A prompt by company and name.
     pub async fn find_prompt(
         &self,
