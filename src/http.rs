@@ -18,23 +18,54 @@ use crate::error::UraError;
 /// The admin API over the running engine.
 pub type AdminApi = ura_api::Api<EngineBackend>;
 
-/// What `/health` reads.
+/// What `/health` and `/metrics` read.
 #[derive(Clone)]
 struct Health {
     counters: Arc<Counters>,
     mode: &'static str,
+    api: AdminApi,
 }
 
 /// The HTTP routes.
 pub fn app(counters: Arc<Counters>, api: AdminApi) -> Router {
     let health = Health {
-        counters,
+        counters: counters.clone(),
         mode: api.mode().name(),
+        api: api.clone(),
     };
+    let counted = ura_api::router(api).layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let counters = counters.clone();
+            async move {
+                let response = next.run(req).await;
+                if let Ok(mut by) = counters.api_requests.lock() {
+                    *by.entry(response.status().as_u16()).or_default() += 1;
+                }
+                response
+            }
+        },
+    ));
     Router::new()
         .route("/health", get(health_view))
+        .route("/metrics", get(metrics_view))
         .with_state(health)
-        .merge(ura_api::router(api))
+        .merge(counted)
+}
+
+async fn metrics_view(State(h): State<Health>) -> impl axum::response::IntoResponse {
+    use ura_api::Backend;
+    // A busy core answers late; the rest of the metrics do not wait.
+    let live = tokio::time::timeout(std::time::Duration::from_secs(1), h.api.backend().live())
+        .await
+        .ok()
+        .flatten();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(&h.counters, live.as_ref()),
+    )
 }
 
 async fn health_view(State(h): State<Health>) -> Json<Value> {

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod metrics;
 #[cfg(feature = "local-audio")]
 pub mod mic;
 pub mod prompt_admin;

@@ -251,6 +251,30 @@ fn what_the_api_changes_is_what_the_next_call_hears() {
     );
     assert_eq!(toned.bye(), Some(200));
 
+    // /metrics (Prometheus text): what those calls did.
+    let metrics = ureq::get(format!("http://{}/metrics", ura.http))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let value = |line_start: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(line_start))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {line_start} in\n{metrics}"))
+    };
+    assert!(value("ura_calls_ended_total{outcome=\"caller-bye\"}") >= 2.0);
+    assert!(value("ura_rtp_packets_total{direction=\"sent\"}") > 100.0);
+    assert!(value("ura_rtp_packets_total{direction=\"received\"}") > 0.0);
+    assert_eq!(value("ura_queue_waiting{queue=\"vendas\"}"), 0.0);
+    assert_eq!(value("ura_agents{state=\"available\"}"), 2.0);
+    assert!(value("ura_api_requests_total{status=\"200\"}") >= 1.0);
+    assert!(value("ura_api_requests_total{status=\"201\"}") >= 1.0);
+    assert_eq!(value("ura_calls_active"), 0.0);
+
     // Keys from the CLI: a company key sees its company only.
     let (ok, out, err) = ura_cmd(&["apikey", "create", "--company", "nosuch"]);
     assert!(!ok && err.contains("no such company"), "{out}{err}");

@@ -760,6 +760,7 @@ impl Calls {
         let Some(call) = self.calls.get_mut(&dialog) else {
             return;
         };
+        self.counters.dtmf_digits.fetch_add(1, Ordering::Relaxed);
         if call.waiting.as_ref().is_some_and(|w| w.leg.is_some()) {
             // Bridged: the digit was relayed to the agent.
             return;
@@ -934,6 +935,10 @@ impl Calls {
                 }
             }
             MediaEvent::Closed { stream, stats } => {
+                let c = &self.counters;
+                c.rtp_sent.fetch_add(stats.packets_sent, Ordering::Relaxed);
+                c.rtp_received
+                    .fetch_add(stats.packets_received, Ordering::Relaxed);
                 if let Some(dialog) = self.streams.remove(&stream) {
                     tracing::info!(%dialog, ?stats, "call media statistics");
                 }

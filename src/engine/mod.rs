@@ -107,13 +107,34 @@ pub enum CoreInput {
     Shutdown,
 }
 
-/// Numbers the HTTP side can read.
-#[derive(Debug, Default)]
+/// Numbers the HTTP side can read (`/health`, `/metrics`).
+#[derive(Default)]
 pub struct Counters {
     /// Calls up now.
     pub active_calls: AtomicUsize,
     /// Calls answered since start.
     pub answered_calls: AtomicUsize,
+    /// RTP packets sent, summed when each call's media closes.
+    pub rtp_sent: std::sync::atomic::AtomicU64,
+    /// RTP packets received, likewise.
+    pub rtp_received: std::sync::atomic::AtomicU64,
+    /// DTMF digits callers pressed (any method).
+    pub dtmf_digits: std::sync::atomic::AtomicU64,
+    /// The call records (written, lost, by outcome).
+    pub records: std::sync::OnceLock<Arc<records::RecordStats>>,
+    /// The media workers (late ticks).
+    pub media: std::sync::OnceLock<MediaEngine>,
+    /// Admin API answers by status code.
+    pub api_requests: std::sync::Mutex<std::collections::BTreeMap<u16, u64>>,
+}
+
+impl std::fmt::Debug for Counters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Counters")
+            .field("active_calls", &self.active_calls)
+            .field("answered_calls", &self.answered_calls)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A running engine.
@@ -152,6 +173,8 @@ impl Engine {
         let prompts = Arc::new(BuiltinPrompts::load()?);
         let user_agent = format!("ura/{}", env!("CARGO_PKG_VERSION"));
         let (records, recorder) = records::spawn(store.clone(), records::Retry::default());
+        let counters = Arc::new(Counters::default());
+        let _ = counters.records.set(records.stats());
         let (tx, rx) = inputs::lanes(records.clone(), user_agent.clone(), config.source_limit());
         let media_tx = tx.clone();
         let media = MediaEngine::start(
@@ -185,7 +208,7 @@ impl Engine {
         endpoint.set_users(agent_users(&config));
         let (registrations, restored) =
             registrations::Registrations::start(store.clone(), &mut endpoint).await;
-        let counters = Arc::new(Counters::default());
+        let _ = counters.media.set(media.clone());
         let library = crate::prompt_admin::library(&config.data_dir)?;
         let stored_prompts = crate::prompt_admin::load_all(&store, &library).await?;
         tracing::info!(count = stored_prompts.len(), "stored prompts loaded");

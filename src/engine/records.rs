@@ -77,6 +77,9 @@ pub struct RecordStats {
     pub pending: AtomicU64,
     /// Lost: the queue was full, or the store refused for too long.
     pub lost: AtomicU64,
+    /// Calls ended, by how they ended (`caller-bye`, `closed`,
+    /// `refused-503`…): every record handed in, written or not.
+    pub by_cause: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     full: RateLimited,
     failing: RateLimited,
 }
@@ -89,9 +92,20 @@ pub struct RecordSender {
 }
 
 impl RecordSender {
+    /// The writer's counters.
+    pub fn stats(&self) -> Arc<RecordStats> {
+        self.stats.clone()
+    }
+
     /// Queues a record; when the queue is full the record is counted as
     /// lost (and logged, rate-limited). False only when that happened.
     pub fn send(&self, record: CallRecord) -> bool {
+        if let Ok(mut by) = self.stats.by_cause.lock() {
+            // Causes are a small set of ura's own words; a bounded map all the same.
+            if by.len() < 256 || by.contains_key(&record.hangup_cause) {
+                *by.entry(record.hangup_cause.clone()).or_default() += 1;
+            }
+        }
         self.stats.pending.fetch_add(1, Ordering::Relaxed);
         match self.tx.try_send(record) {
             Ok(()) => true,

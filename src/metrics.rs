@@ -1,0 +1,197 @@
+//! `/metrics`: the Prometheus text format (version 0.0.4) of calls, media,
+//! DTMF, call records, queues, agents and the admin API.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use serde_json::Value;
+
+use crate::engine::Counters;
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A label value with `\`, `"` and newlines escaped.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The metrics text; `live` is the engine's view of queues and agents
+/// (`None` while it stops).
+pub fn render(c: &Counters, live: Option<&Value>) -> String {
+    let mut out = String::new();
+    family(&mut out, "ura_calls_active", "gauge", "Calls up now.");
+    let _ = writeln!(
+        out,
+        "ura_calls_active {}",
+        c.active_calls.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "ura_calls_answered_total",
+        "counter",
+        "Calls answered since start.",
+    );
+    let _ = writeln!(
+        out,
+        "ura_calls_answered_total {}",
+        c.answered_calls.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "ura_calls_ended_total",
+        "counter",
+        "Calls ended since start, by how they ended (the call record's hangup cause).",
+    );
+    if let Some(records) = c.records.get() {
+        if let Ok(by) = records.by_cause.lock() {
+            for (cause, n) in by.iter() {
+                let _ = writeln!(
+                    out,
+                    "ura_calls_ended_total{{outcome=\"{}\"}} {n}",
+                    label(cause)
+                );
+            }
+        }
+        family(
+            &mut out,
+            "ura_call_records_total",
+            "counter",
+            "Call records by fate.",
+        );
+        for (fate, n) in [
+            ("written", records.written.load(Ordering::Relaxed)),
+            ("lost", records.lost.load(Ordering::Relaxed)),
+        ] {
+            let _ = writeln!(out, "ura_call_records_total{{fate=\"{fate}\"}} {n}");
+        }
+        family(
+            &mut out,
+            "ura_call_records_pending",
+            "gauge",
+            "Call records queued, not yet written.",
+        );
+        let _ = writeln!(
+            out,
+            "ura_call_records_pending {}",
+            records.pending.load(Ordering::Relaxed)
+        );
+    }
+    family(
+        &mut out,
+        "ura_rtp_packets_total",
+        "counter",
+        "RTP packets of ended calls, by direction.",
+    );
+    let _ = writeln!(
+        out,
+        "ura_rtp_packets_total{{direction=\"sent\"}} {}",
+        c.rtp_sent.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "ura_rtp_packets_total{{direction=\"received\"}} {}",
+        c.rtp_received.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "ura_media_late_ticks_total",
+        "counter",
+        "Media ticks (20 ms) processed more than 2 ms late.",
+    );
+    let late = c.media.get().map_or(0, |m| m.late_ticks());
+    let _ = writeln!(out, "ura_media_late_ticks_total {late}");
+    family(
+        &mut out,
+        "ura_dtmf_digits_total",
+        "counter",
+        "DTMF digits callers pressed.",
+    );
+    let _ = writeln!(
+        out,
+        "ura_dtmf_digits_total {}",
+        c.dtmf_digits.load(Ordering::Relaxed)
+    );
+    if let Some(live) = live {
+        family(
+            &mut out,
+            "ura_queue_waiting",
+            "gauge",
+            "Callers waiting, per queue.",
+        );
+        for (queue, q) in live["queues"].as_object().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "ura_queue_waiting{{queue=\"{}\"}} {}",
+                label(queue),
+                q["waiting"].as_array().map_or(0, Vec::len)
+            );
+        }
+        family(&mut out, "ura_agents", "gauge", "Agents, per state.");
+        let mut states = std::collections::BTreeMap::<String, u64>::new();
+        for a in live["agents"].as_array().into_iter().flatten() {
+            let state = a["state"].as_str().unwrap_or("unknown");
+            // `paused (lunch)`: the state without the reason.
+            let state = state.split(' ').next().unwrap_or(state);
+            *states.entry(state.to_string()).or_default() += 1;
+        }
+        for (state, n) in states {
+            let _ = writeln!(out, "ura_agents{{state=\"{}\"}} {n}", label(&state));
+        }
+    }
+    family(
+        &mut out,
+        "ura_api_requests_total",
+        "counter",
+        "Admin API requests answered, by status code.",
+    );
+    if let Ok(by) = c.api_requests.lock() {
+        for (status, n) in by.iter() {
+            let _ = writeln!(out, "ura_api_requests_total{{status=\"{status}\"}} {n}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sample_line_belongs_to_a_declared_family() {
+        let c = Counters::default();
+        c.dtmf_digits.fetch_add(3, Ordering::Relaxed);
+        c.api_requests.lock().unwrap().insert(404, 2);
+        let live = serde_json::json!({
+            "queues": {"vendas": {"waiting": [{"task": 1}, {"task": 2}]}},
+            "agents": [{"agent": "2001", "state": "available"},
+                       {"agent": "2002", "state": "paused (almoço \"já\")"}],
+        });
+        let text = render(&c, Some(&live));
+        assert!(text.contains("ura_dtmf_digits_total 3\n"), "{text}");
+        assert!(
+            text.contains("ura_queue_waiting{queue=\"vendas\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("ura_agents{state=\"paused\"} 1\n"), "{text}");
+        assert!(
+            text.contains("ura_api_requests_total{status=\"404\"} 2\n"),
+            "{text}"
+        );
+        let declared: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let name = line.split(['{', ' ']).next().unwrap();
+            assert!(declared.contains(&name), "{line}");
+            let value = line.rsplit(' ').next().unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+}
