@@ -274,8 +274,13 @@ impl Config {
                 agents: file.agents,
             }
         };
-        // Refuse a bad routing now, with the field named.
-        crate::routing::Routing::build(&routing)?;
+        // Refuse a bad routing now, with the file and the field named.
+        crate::routing::Routing::build(&routing).map_err(|e| match (&routing_file, e) {
+            (Some(path), UraError::Config(m)) => {
+                UraError::Config(format!("{}: {m}", path.display()))
+            }
+            (_, e) => e,
+        })?;
         let recording_pin = args.recording_pin.clone().or(file.recording_pin);
         if recording_pin
             .as_deref()

@@ -122,6 +122,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     init_logs(config.log_format);
+    let log_format = config.log_format;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -140,8 +141,12 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("ura: {e}");
+            // Once: a log line where logs are JSON (a collector reads them),
+            // else the plain line a person reads.
+            match log_format {
+                LogFormat::Json => tracing::error!("{e}"),
+                LogFormat::Human => eprintln!("ura: {e}"),
+            }
             std::process::ExitCode::FAILURE
         }
     }
@@ -185,8 +190,10 @@ fn schedule_check(
         ..ServeArgs::default()
     };
     let mut config = Config::resolve(&args).map_err(|e| e.to_string())?;
-    // Store mode: the store's configuration, once ura has written one.
-    if config.routing_file.is_none() {
+    // Store mode: the store's configuration, once ura has written one
+    // (a data directory with no store yet is not created by a check).
+    let has_store = store.store.is_some() || store.data_dir.join("ura.db").exists();
+    if config.routing_file.is_none() && has_store {
         let tables = block_on(async {
             let s = store.open().await?;
             let t = ura::config_cli::stored_tables(&s).await;
@@ -312,6 +319,14 @@ async fn serve(args: ServeArgs, mut config: Config) -> Result<(), ura::error::Ur
         config.routing =
             ura::config_api::check(&tables).map_err(|e| UraError::Config(format!("store: {e}")))?;
         config.routing_tables = tables;
+    }
+    // A reference to a prompt that is neither stored nor built in is
+    // refused now, not found by the first caller.
+    if let Err(e) = ura_api::Backend::check(&backend, &config.routing_tables) {
+        return Err(UraError::Config(match &config.routing_file {
+            Some(path) => format!("{}: {e}", path.display()),
+            None => e.to_string(),
+        }));
     }
     tracing::info!(
         config = api.mode().name(),

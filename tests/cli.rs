@@ -74,6 +74,41 @@ fn bad_input_is_refused_with_the_reason() {
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("numbers[0].ivr"), "{err}");
+    assert!(
+        err.contains(bad.to_str().unwrap()),
+        "the error names the file: {err}"
+    );
+    // A prompt that is neither stored nor built in: refused at start,
+    // naming the file and the place, once.
+    let demo = include_str!("../src/demo.toml");
+    let missing = dir.join("missing-prompt.toml");
+    std::fs::write(
+        &missing,
+        demo.replace("welcome = \"ivr-welcome\"", "welcome = \"nao-existe\""),
+    )
+    .unwrap();
+    let data = dir.join("data");
+    let (code, out, err) = ura(&[
+        "serve",
+        "--config",
+        missing.to_str().unwrap(),
+        "--sip",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "{}: ivrs.demo.welcome: no prompt named \"nao-existe\"",
+            missing.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(err.matches("nao-existe").count(), 1, "said once: {err}");
+    assert!(!out.contains("ura listening"), "{out}");
 }
 
 #[test]
@@ -133,4 +168,26 @@ fn a_prompt_name_outside_the_rule_is_refused_and_nothing_is_stored() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("imported boas-vindas"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_taken_http_port_stops_ura_before_it_says_it_is_up() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let http = taken.local_addr().unwrap().to_string();
+    let data = std::env::temp_dir().join(format!("ura-cli-http-{}", std::process::id()));
+    let (code, out, err) = ura(&[
+        "serve",
+        "--sip",
+        "127.0.0.1:0",
+        "--http",
+        &http,
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains(&format!("HTTP bind {http}")), "{err}");
+    assert_eq!(err.matches("HTTP bind").count(), 1, "said once: {err}");
+    assert!(!out.contains("ura listening"), "{out}");
+    assert!(!err.contains("answering calls"), "{err}");
+    let _ = std::fs::remove_dir_all(&data);
 }
