@@ -408,6 +408,10 @@ async fn reload(
         tracing::warn!(settings = ?restart, "these settings changed and apply after a restart");
     }
     backend.set_running(applied.clone());
+    // Prompts imported with the CLI while ura ran count as known.
+    if let Err(e) = backend.refresh_prompt_names().await {
+        tracing::warn!(error = %e, "stored prompts could not be listed");
+    }
     let file = match api.mode() {
         ura_api::Mode::File(_) => Some(&applied.routing_tables),
         ura_api::Mode::Store => None,
