@@ -164,9 +164,8 @@ fn import_and_render(
 #[test]
 fn an_uploaded_mp3_is_the_ivr_welcome() {
     // An mp3 made by lame, imported with the CLI before ura starts.
-    let (Some(_), Some(_)) = (common::peer("sox", "sox"), common::peer("lame", "lame")) else {
-        return;
-    };
+    common::peer("sox", "sox");
+    common::peer("lame", "lame");
     let dir = std::env::temp_dir().join(format!("ura-upload-{}", std::process::id()));
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
@@ -207,9 +206,7 @@ fn an_uploaded_mp3_is_the_ivr_welcome() {
 
 #[test]
 fn sighup_takes_a_prompt_imported_while_running_and_the_new_config() {
-    let Some(_) = common::peer("sox", "sox") else {
-        return;
-    };
+    common::peer("sox", "sox");
     let dir = std::env::temp_dir().join(format!("ura-reload-{}", std::process::id()));
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();

@@ -6,7 +6,8 @@
 //! `-recv_timeout`, and killed from here after `KILL_AFTER` whatever happens.
 //! SIPp's traces land in a temporary directory printed on failure.
 //!
-//! Skips (with a printed reason) without SIPp, unless `URA_REQUIRE_PEERS=1`.
+//! Without SIPp each test fails, saying what to install (the `no-peers`
+//! nextest profile leaves them out, reported as skipped).
 
 mod common;
 
@@ -138,10 +139,8 @@ fn counter(line: &str, name: &str) -> Option<u64> {
 
 #[test]
 fn sipp_echo_with_rfc4733_digits_ends_with_ura_bye() {
-    let Some(sipp) = common::peer("sipp", "sip-tester") else {
-        return;
-    };
-    let Some(pcaps) = pcap_dir() else { return };
+    let sipp = common::peer("sipp", "sip-tester");
+    let pcaps = pcap_dir();
     let ura = Ura::start(&[]);
     let out = run_sipp(
         &sipp,
@@ -176,9 +175,7 @@ fn sipp_echo_with_rfc4733_digits_ends_with_ura_bye() {
 
 #[test]
 fn sipp_cancel_while_ringing_gets_487() {
-    let Some(sipp) = common::peer("sipp", "sip-tester") else {
-        return;
-    };
+    let sipp = common::peer("sipp", "sip-tester");
     let ura = Ura::start(&["--ring-ms", "3000"]);
     let out = run_sipp(&sipp, &ura, "cancel.xml", "u1", &[]);
     out.assert_one_good_call(&ura);
@@ -186,9 +183,7 @@ fn sipp_cancel_while_ringing_gets_487() {
 
 #[test]
 fn sipp_caller_hangs_up_over_udp() {
-    let Some(sipp) = common::peer("sipp", "sip-tester") else {
-        return;
-    };
+    let sipp = common::peer("sipp", "sip-tester");
     let ura = Ura::start(&[]);
     let out = run_sipp(&sipp, &ura, "caller_bye.xml", "u1", &[]);
     out.assert_one_good_call(&ura);
@@ -196,9 +191,7 @@ fn sipp_caller_hangs_up_over_udp() {
 
 #[test]
 fn sipp_caller_hangs_up_over_tcp() {
-    let Some(sipp) = common::peer("sipp", "sip-tester") else {
-        return;
-    };
+    let sipp = common::peer("sipp", "sip-tester");
     let ura = Ura::start(&[]);
     let out = run_sipp(&sipp, &ura, "caller_bye.xml", "t1", &[]);
     out.assert_one_good_call(&ura);
@@ -206,9 +199,7 @@ fn sipp_caller_hangs_up_over_tcp() {
 
 #[test]
 fn sipp_invite_without_sdp_gets_an_offer_and_answers_in_the_ack() {
-    let Some(sipp) = common::peer("sipp", "sip-tester") else {
-        return;
-    };
+    let sipp = common::peer("sipp", "sip-tester");
     let ura = Ura::start(&[]);
     let out = run_sipp(&sipp, &ura, "no_sdp.xml", "u1", &[]);
     out.assert_one_good_call(&ura);
@@ -222,9 +213,7 @@ fn sipp_invite_without_sdp_gets_an_offer_and_answers_in_the_ack() {
 
 #[test]
 fn sipp_unknown_number_gets_404() {
-    let Some(sipp) = common::peer("sipp", "sip-tester") else {
-        return;
-    };
+    let sipp = common::peer("sipp", "sip-tester");
     let ura = Ura::start(&[]);
     let out = run_sipp(&sipp, &ura, "unknown_number.xml", "u1", &[]);
     out.assert_one_good_call(&ura);

@@ -9,8 +9,10 @@
 //! records say what happened.
 //!
 //! SIPp is bounded by `-timeout` and killed after `KILL_AFTER`; dumpcap stops
-//! by itself after 60 s and is killed on drop. Skips (with a printed reason)
-//! without SIPp, its pcaps or dumpcap, unless `URA_REQUIRE_PEERS=1`.
+//! by itself after 60 s and is killed on drop. Without SIPp, its pcaps or
+//! dumpcap the tests fail, saying what to install (the `no-peers` nextest
+//! profile leaves them out, reported as skipped); so does a dumpcap that
+//! cannot capture.
 
 mod common;
 
@@ -197,15 +199,14 @@ fn rtp_payloads(udp: &[&[u8]], pt: u8) -> Vec<Vec<u8>> {
 /// One IVR call: SIPp runs `tests/sipp/ivr/<name>.xml` against `ura` from a
 /// fresh directory holding a copy of `digit_pcap`, while dumpcap records
 /// what ura sends to SIPp's media port. Returns the outcome and the PCMU
-/// payloads SIPp received; `None` (the test skips) when dumpcap cannot
-/// capture and peers are optional.
+/// payloads SIPp received. Panics when dumpcap cannot capture.
 fn call(
     sipp: &Path,
     dumpcap: &Path,
     ura: &Ura,
     name: &str,
     digit_pcap: Option<(&Path, &str)>,
-) -> Option<(Run, Vec<Vec<u8>>)> {
+) -> (Run, Vec<Vec<u8>>) {
     let dir = std::env::temp_dir().join(format!(
         "ura-sipp-ivr-{}-{name}-{}",
         std::process::id(),
@@ -219,17 +220,12 @@ fn call(
         .join("tests/sipp/ivr")
         .join(format!("{name}.xml"));
     let mp = media_port();
-    let mut capture = match Capture::start(dumpcap, mp, dir.join("heard.pcap")) {
-        Ok(capture) => capture,
-        Err(msg) if std::env::var("URA_REQUIRE_PEERS").as_deref() == Ok("1") => {
-            panic!("{msg} (URA_REQUIRE_PEERS=1)")
-        }
-        Err(msg) => {
-            eprintln!("SKIPPED: {msg}");
-            let _ = std::fs::remove_dir_all(&dir);
-            return None;
-        }
-    };
+    let mut capture = Capture::start(dumpcap, mp, dir.join("heard.pcap")).unwrap_or_else(|msg| {
+        panic!(
+            "{msg}: dumpcap needs the right to capture on `lo` (root, or \
+             `sudo dpkg-reconfigure wireshark-common` and the `wireshark` group)"
+        )
+    });
     let mut cmd = Command::new(sipp);
     cmd.arg(format!("127.0.0.1:{}", ura.sip.port()))
         .arg("-sf")
@@ -249,7 +245,7 @@ fn call(
         "SIPp failed the call\n{}",
         outcome.report(ura)
     );
-    Some((outcome, heard))
+    (outcome, heard)
 }
 
 /// Finds the clips in order in what was heard, from frame `from`; returns
@@ -275,29 +271,24 @@ fn heard_in_order(heard: &[Vec<u8>], names: &[&str], from: usize, out: &Run, ura
     at
 }
 
-/// The peers this file needs, or `None` when a test should skip.
-fn peers() -> Option<(PathBuf, PathBuf, PathBuf)> {
-    let sipp = common::peer("sipp", "sip-tester")?;
-    let dumpcap = common::peer("dumpcap", "tshark")?;
-    let pcaps = pcap_dir()?;
-    Some((sipp, dumpcap, pcaps))
+/// The peers this file needs; panics (the test fails) when one is missing.
+fn peers() -> (PathBuf, PathBuf, PathBuf) {
+    let sipp = common::peer("sipp", "sip-tester");
+    let dumpcap = common::peer("dumpcap", "tshark");
+    (sipp, dumpcap, pcap_dir())
 }
 
 #[test]
 fn sipp_ivr_open_number_choice_2_goes_to_suporte_then_no_answer_and_bye() {
-    let Some((sipp, dumpcap, pcaps)) = peers() else {
-        return;
-    };
+    let (sipp, dumpcap, pcaps) = peers();
     let ura = ura();
-    let Some((out, heard)) = call(
+    let (out, heard) = call(
         &sipp,
         &dumpcap,
         &ura,
         "choice",
         Some((&pcaps, "dtmf_2833_2.pcap")),
-    ) else {
-        return;
-    };
+    );
     let at = heard_in_order(&heard, &["ivr-welcome"], 0, &out, &ura);
     let at = heard_in_order(&heard, &MENU, at, &out, &ura);
     let prompts = BuiltinPrompts::load().unwrap();
@@ -314,13 +305,9 @@ fn sipp_ivr_open_number_choice_2_goes_to_suporte_then_no_answer_and_bye() {
 
 #[test]
 fn sipp_ivr_closed_number_says_closed_and_hangs_up() {
-    let Some((sipp, dumpcap, _)) = peers() else {
-        return;
-    };
+    let (sipp, dumpcap, _) = peers();
     let ura = ura();
-    let Some((out, heard)) = call(&sipp, &dumpcap, &ura, "closed", None) else {
-        return;
-    };
+    let (out, heard) = call(&sipp, &dumpcap, &ura, "closed", None);
     heard_in_order(&heard, &["ivr-welcome", "ivr-closed"], 0, &out, &ura);
     let prompts = BuiltinPrompts::load().unwrap();
     let menu = prompts.get("menu-para").unwrap().bytes(Codec::Pcmu);
@@ -337,19 +324,15 @@ fn sipp_ivr_closed_number_says_closed_and_hangs_up() {
 
 #[test]
 fn sipp_ivr_invalid_digit_plays_invalid_option_and_the_menu_again() {
-    let Some((sipp, dumpcap, pcaps)) = peers() else {
-        return;
-    };
+    let (sipp, dumpcap, pcaps) = peers();
     let ura = ura();
-    let Some((out, heard)) = call(
+    let (out, heard) = call(
         &sipp,
         &dumpcap,
         &ura,
         "invalid",
         Some((&pcaps, "dtmf_2833_9.pcap")),
-    ) else {
-        return;
-    };
+    );
     let at = heard_in_order(&heard, &["ivr-welcome"], 0, &out, &ura);
     let at = heard_in_order(&heard, &MENU, at, &out, &ura);
     let at = heard_in_order(&heard, &["ivr-invalid"], at, &out, &ura);

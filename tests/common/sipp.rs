@@ -40,22 +40,20 @@ pub fn media_port() -> u16 {
     }
 }
 
-/// The directory holding SIPp's DTMF pcaps; `None` (with a printed reason)
-/// when missing and peers are optional.
-pub fn pcap_dir() -> Option<PathBuf> {
+/// The directory holding SIPp's DTMF pcaps; panics (the test fails) when
+/// they are not found.
+pub fn pcap_dir() -> PathBuf {
     let from_env = std::env::var_os("URA_SIPP_PCAP_DIR").map(PathBuf::from);
-    let found = from_env
+    from_env
         .into_iter()
         .chain(PCAP_DIRS.iter().map(PathBuf::from))
-        .find(|d| d.join("dtmf_2833_1.pcap").is_file());
-    if found.is_none() {
-        let msg = "SIPp's dtmf_2833_*.pcap not found (set URA_SIPP_PCAP_DIR)";
-        if std::env::var("URA_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("{msg} (URA_REQUIRE_PEERS=1)");
-        }
-        eprintln!("SKIPPED: {msg}");
-    }
-    found
+        .find(|d| d.join("dtmf_2833_1.pcap").is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "SIPp's dtmf_2833_*.pcap not found in {PCAP_DIRS:?} (set URA_SIPP_PCAP_DIR): {}",
+                super::missing_peer_hint("sip-tester")
+            )
+        })
 }
 
 /// How one SIPp run ended. Its directory (traces, statistics, captures) is
