@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod audio;
 pub mod baresip;
 pub mod caller;
 pub mod sipp;
