@@ -355,3 +355,16 @@ fn say_stores_the_voice_language_as_bcp47_and_needs_replace_to_say_again() {
     assert_eq!(line.split_whitespace().nth(1), Some("en-GB"), "{list}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The install line a test names when a peer is missing is the one
+/// README.md gives (and `.ci/run` checks that it uses the same).
+#[test]
+fn the_install_hint_is_the_readme_line() {
+    let readme = include_str!("../README.md");
+    assert!(
+        readme.contains(common::INSTALL_PEERS),
+        "README.md does not give: {}",
+        common::INSTALL_PEERS
+    );
+    assert!(readme.contains("cargo nextest run --workspace --profile no-peers"));
+}
