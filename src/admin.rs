@@ -23,15 +23,132 @@ pub struct Place {
 }
 
 impl Place {
+    /// Opens the store to add prompts, creating the data directory.
     async fn open(&self) -> Result<Store, UraError> {
         std::fs::create_dir_all(&self.data_dir)
             .map_err(|e| UraError::io(format!("data dir {}", self.data_dir.display()), e))?;
+        self.connect().await
+    }
+
+    /// Opens the store to read prompts: the data directory must exist.
+    async fn open_existing(&self) -> Result<Store, UraError> {
+        existing_data_dir(&self.data_dir)?;
+        self.connect().await
+    }
+
+    async fn connect(&self) -> Result<Store, UraError> {
         let url = self
             .store
             .clone()
             .unwrap_or_else(|| Store::sqlite_url(&self.data_dir));
         Ok(Store::open(&url).await?)
     }
+}
+
+/// Refuses a data directory that does not exist, naming it, rather than
+/// creating an empty one and reporting nothing stored.
+pub fn existing_data_dir(dir: &std::path::Path) -> Result<(), UraError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(UraError::Refused(format!(
+        "no data directory {} (--data-dir or URA_DATA_DIR; `ura serve` and `ura prompt import` create it)",
+        dir.display()
+    )))
+}
+
+/// Refuses to overwrite a stored prompt unless `replace` says so.
+async fn check_new_name(store: &Store, name: &str, replace: bool) -> Result<(), UraError> {
+    if replace {
+        return Ok(());
+    }
+    match store.find_prompt("", name).await? {
+        Some(p) => Err(UraError::Refused(format!(
+            "a prompt named {name:?} exists ({}, {:.2} s): add --replace to replace it",
+            p.source.as_str(),
+            p.duration_ms as f64 / 1000.0
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The voice for espeak-ng: one of ura's languages, or a language code
+/// espeak-ng lists (`espeak-ng --voices`), with an optional variant
+/// (`pt-br+f3`).
+fn check_espeak_voice(voice: &ura_tts::Voice) -> Result<(), UraError> {
+    let ura_tts::Voice::Named(name) = voice else {
+        return Ok(());
+    };
+    let base = name.split('+').next().unwrap_or(name);
+    let listed = std::process::Command::new("espeak-ng")
+        .arg("--voices")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    // Columns: Pty Language Age/Gender VoiceName File Other; a voice is
+    // chosen by its language code (`en-gb`), not its display name.
+    let known = listed.as_deref().is_some_and(|text| {
+        text.lines().skip(1).any(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|code| code.eq_ignore_ascii_case(base))
+        })
+    });
+    if known {
+        return Ok(());
+    }
+    let languages: Vec<&str> = ura_tts::Language::ALL.iter().map(|l| l.tag()).collect();
+    Err(UraError::Refused(format!(
+        "no voice {name:?}: use {} (or a variant such as pt-BR+f3, or a language code \
+         `espeak-ng --voices` lists)",
+        languages.join(", ")
+    )))
+}
+
+/// The language a named voice speaks, from its name: `en-gb+m3` is
+/// en-GB, `pt-BR-FranciscaNeural` pt-BR.
+fn voice_language(voice: &str) -> Option<String> {
+    let base = voice.split('+').next().unwrap_or(voice);
+    let first_two: Vec<&str> = base.split(['-', '_']).take(2).collect();
+    language_tag(base)
+        .or_else(|_| language_tag(&first_two.join("-")))
+        .ok()
+}
+
+/// A language as a BCP 47 tag: ura's languages canonically (`pt-br` is
+/// `pt-BR`), others with the primary subtag in lower case and a region
+/// in upper case.
+fn language_tag(tag: &str) -> Result<String, UraError> {
+    if let Some(l) = ura_tts::Language::from_tag(tag) {
+        return Ok(l.tag().to_string());
+    }
+    let parts: Vec<&str> = tag.trim().split(['-', '_']).collect();
+    let ok = parts
+        .iter()
+        .all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+        && (2..=3).contains(&parts[0].len())
+        && parts[0].chars().all(|c| c.is_ascii_alphabetic());
+    if !ok {
+        return Err(UraError::Refused(format!(
+            "language {tag:?}: give a BCP 47 tag such as pt-BR, en-US or es"
+        )));
+    }
+    let canonical: Vec<String> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| match (i, p.len()) {
+            (0, _) => p.to_ascii_lowercase(),
+            (_, 2) => p.to_ascii_uppercase(),
+            (_, 4) => {
+                let mut s = p.to_ascii_lowercase();
+                s[..1].make_ascii_uppercase();
+                s
+            }
+            _ => p.to_ascii_lowercase(),
+        })
+        .collect();
+    Ok(canonical.join("-"))
 }
 
 /// The prompt commands.
@@ -44,9 +161,12 @@ pub enum PromptCommand {
         /// The prompt's name.
         #[arg(long)]
         name: String,
-        /// Its language.
+        /// Its language (BCP 47: pt-BR, en-US, es).
         #[arg(long, default_value = "pt-BR")]
         language: String,
+        /// Replace a stored prompt of that name.
+        #[arg(long)]
+        replace: bool,
         /// Where.
         #[command(flatten)]
         place: Place,
@@ -55,9 +175,13 @@ pub enum PromptCommand {
     Say {
         /// What to say.
         text: String,
-        /// Voice: pt-br, pt-pt, en-us, es, or an engine's voice name.
-        #[arg(long, default_value = "pt-br")]
+        /// Voice: pt-BR, pt-PT, en-US, es, or a voice of the engine
+        /// (`espeak-ng --voices`, or the HTTP service's names).
+        #[arg(long, default_value = "pt-BR")]
         voice: String,
+        /// The prompt's language (BCP 47); by default the voice's.
+        #[arg(long)]
+        language: Option<String>,
         /// Words per minute (80-450).
         #[arg(long, default_value_t = 160)]
         rate: u32,
@@ -67,6 +191,9 @@ pub enum PromptCommand {
         /// An HTTP TTS engine's configuration (TOML) instead of espeak-ng.
         #[arg(long, env = "URA_TTS_HTTP")]
         http_engine: Option<PathBuf>,
+        /// Replace a stored prompt of that name.
+        #[arg(long)]
+        replace: bool,
         /// Where.
         #[command(flatten)]
         place: Place,
@@ -78,9 +205,12 @@ pub enum PromptCommand {
         /// Longest recording, in seconds.
         #[arg(long, default_value_t = 300)]
         max_seconds: u64,
-        /// Its language.
+        /// Its language (BCP 47: pt-BR, en-US, es).
         #[arg(long, default_value = "pt-BR")]
         language: String,
+        /// Replace a stored prompt of that name.
+        #[arg(long)]
+        replace: bool,
         /// Where.
         #[command(flatten)]
         place: Place,
@@ -111,11 +241,14 @@ pub async fn run(cmd: PromptCommand) -> Result<String, UraError> {
             file,
             name,
             language,
+            replace,
             place,
         } => {
+            let language = language_tag(&language)?;
             let bytes =
                 std::fs::read(&file).map_err(|e| UraError::io(format!("{}", file.display()), e))?;
             let store = place.open().await?;
+            check_new_name(&store, &name, replace).await?;
             let library = prompt_admin::library(&place.data_dir)?;
             let meta = NewPrompt {
                 name,
@@ -135,13 +268,35 @@ pub async fn run(cmd: PromptCommand) -> Result<String, UraError> {
         PromptCommand::Say {
             text,
             voice,
+            language,
             rate,
             name,
             http_engine,
+            replace,
             place,
         } => {
             let voice_parsed: ura_tts::Voice = voice.parse()?;
+            if http_engine.is_none() {
+                check_espeak_voice(&voice_parsed)?;
+            }
+            // The language: given, or the voice's (`pt-br+f3` is pt-BR).
+            let language = match (&language, voice_parsed.language()) {
+                (Some(l), _) => language_tag(l)?,
+                (None, Some(l)) => l.tag().to_string(),
+                (None, None) => voice_language(&voice).ok_or_else(|| {
+                    UraError::Refused(format!(
+                        "which language does voice {voice:?} speak? add --language (e.g. pt-BR)"
+                    ))
+                })?,
+            };
             let rate = ura_tts::Rate::new(rate)?;
+            let voice_tag = voice_parsed.to_string();
+            {
+                let store = place.open().await?;
+                let taken = check_new_name(&store, &name, replace).await;
+                store.close().await;
+                taken?;
+            }
             let engine: Box<dyn ura_tts::Synthesizer> = match &http_engine {
                 Some(path) => {
                     let text = std::fs::read_to_string(path)
@@ -164,9 +319,9 @@ pub async fn run(cmd: PromptCommand) -> Result<String, UraError> {
             let library = prompt_admin::library(&place.data_dir)?;
             let meta = NewPrompt {
                 name,
-                language: voice.clone(),
+                language,
                 source: PromptSource::Tts,
-                tts: Some((text, voice, rate.wpm().to_string())),
+                tts: Some((text, voice_tag, rate.wpm().to_string())),
             };
             let (record, _) = prompt_admin::save(&store, &library, wav, meta).await?;
             store.close().await;
@@ -180,10 +335,18 @@ pub async fn run(cmd: PromptCommand) -> Result<String, UraError> {
             name,
             max_seconds,
             language,
+            replace,
             place,
-        } => record(name, max_seconds, language, place).await,
-        PromptCommand::List { place } => {
+        } => {
+            let language = language_tag(&language)?;
             let store = place.open().await?;
+            let taken = check_new_name(&store, &name, replace).await;
+            store.close().await;
+            taken?;
+            record(name, max_seconds, language, place).await
+        }
+        PromptCommand::List { place } => {
+            let store = place.open_existing().await?;
             let prompts = store.list_prompts().await?;
             store.close().await;
             let mut out = format!(
@@ -203,15 +366,26 @@ pub async fn run(cmd: PromptCommand) -> Result<String, UraError> {
             Ok(out)
         }
         PromptCommand::Render { name, to, place } => {
-            let store = place.open().await?;
-            let found = store.find_prompt("", &name).await?;
-            store.close().await;
+            // A built-in prompt renders without a data directory.
+            let found = if place.data_dir.is_dir() || place.store.is_some() {
+                let store = place.connect().await?;
+                let found = store.find_prompt("", &name).await?;
+                store.close().await;
+                found
+            } else {
+                None
+            };
             let frames = match found {
                 Some(p) => prompt_admin::library(&place.data_dir)?.load(&p.audio_hash)?,
                 None => ura_prompts::BuiltinPrompts::load()?
                     .get(&name)
                     .cloned()
-                    .ok_or_else(|| UraError::Config(format!("no prompt named {name:?}")))?,
+                    .ok_or_else(|| {
+                        UraError::Refused(format!(
+                            "no prompt named {name:?} in {} or built in (`ura prompt list` lists the stored ones)",
+                            place.data_dir.display()
+                        ))
+                    })?,
             };
             let ulaw = frames.bytes(Codec::Pcmu);
             let mut pcm = vec![0i16; ulaw.len()];

@@ -6,6 +6,10 @@ pub enum UraError {
     /// Bad configuration; the text names the setting.
     #[error("configuration: {0}")]
     Config(String),
+    /// A command refused its input; the text says what is wrong and what to
+    /// do instead.
+    #[error("{0}")]
+    Refused(String),
     /// A socket could not be bound or used.
     #[error("{what}: {source}")]
     Io {

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod agent_cli;
+pub mod calls_cli;
 pub mod config;
 pub mod config_api;
 pub mod config_cli;

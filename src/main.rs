@@ -67,6 +67,9 @@ enum CallsCommand {
         /// Store URL instead of the data directory's SQLite file.
         #[arg(long, env = "URA_STORE")]
         store: Option<String>,
+        /// Output: an aligned table, CSV or JSON.
+        #[arg(long, value_enum, default_value_t = ura::calls_cli::CallsFormat::Table)]
+        format: ura::calls_cli::CallsFormat,
     },
 }
 
@@ -104,9 +107,15 @@ fn main() -> std::process::ExitCode {
             limit,
             data_dir,
             store,
+            format,
         })) => {
+            if store.is_none() {
+                if let Err(e) = ura::admin::existing_data_dir(&data_dir) {
+                    return finish(Err(e.to_string()));
+                }
+            }
             let url = store.unwrap_or_else(|| ura_store::Store::sqlite_url(&data_dir));
-            return finish(block_on(calls_table(&url, limit)));
+            return finish(block_on(calls_list(&url, limit, format)));
         }
         // `ura` alone is `ura serve` (flags then come from URA_* variables).
         None => match Cli::parse_from(["ura", "serve"]).command {
@@ -259,40 +268,16 @@ fn schedule_check(
     Ok(out)
 }
 
-/// The call records, newest first, as a table.
-async fn calls_table(url: &str, limit: i64) -> Result<String, ura::error::UraError> {
-    use std::fmt::Write;
+/// The call records, newest first, in `format`.
+async fn calls_list(
+    url: &str,
+    limit: i64,
+    format: ura::calls_cli::CallsFormat,
+) -> Result<String, ura::error::UraError> {
     let store = ura_store::Store::open(url).await?;
     let calls = store.recent_calls(limit).await;
     store.close().await;
-    let mut out = format!(
-        "{:<6} {:<24} {:<8} {:<7} {:<7} {:<10} {:<10} {:<16} {:<7} {:<10} {:<6} {:<6} {:<16} caller\n",
-        "id", "started", "number", "answer", "sched", "digits", "service", "cause", "side", "queue",
-        "agent", "wait", "queue-outcome"
-    );
-    for c in calls? {
-        let q = c.queue.as_ref();
-        let _ = writeln!(
-            out,
-            "{:<6} {:<24} {:<8} {:<7} {:<7} {:<10} {:<10} {:<16} {:<7} {:<10} {:<6} {:<6} {:<16} {}",
-            c.id,
-            c.started_at,
-            c.number,
-            if c.answered_at.is_some() { "yes" } else { "no" },
-            c.schedule.as_deref().unwrap_or("-"),
-            if c.digits.is_empty() { "-" } else { &c.digits },
-            c.service.as_deref().unwrap_or("-"),
-            c.hangup_cause,
-            c.hangup_side.as_str(),
-            q.map_or("-", |q| q.queue.as_str()),
-            q.and_then(|q| q.agent.as_deref()).unwrap_or("-"),
-            q.and_then(|q| q.wait_ms)
-                .map_or("-".to_string(), |ms| format!("{:.1}", ms as f64 / 1000.0)),
-            q.and_then(|q| q.outcome.as_deref()).unwrap_or("-"),
-            c.caller
-        );
-    }
-    Ok(out)
+    Ok(ura::calls_cli::render(&calls?, format))
 }
 
 async fn serve(args: ServeArgs, mut config: Config) -> Result<(), ura::error::UraError> {

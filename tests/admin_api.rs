@@ -4,6 +4,8 @@
 //! refusals in one error shape that leave nothing behind, file mode, and
 //! import/export.
 
+mod common;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -1086,18 +1088,12 @@ async fn prompts_from_text_take_only_known_voices() {
         )
         .await;
     refusal(&empty, StatusCode::UNPROCESSABLE_ENTITY, "invalid", "text");
-    if std::process::Command::new("espeak-ng")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var("URA_REQUIRE_PEERS").as_deref() != Ok("1"),
-            "espeak-ng is missing: apt-get install espeak-ng"
-        );
-        eprintln!("SKIPPED the spoken part: espeak-ng is missing (apt-get install espeak-ng)");
-        return;
-    }
+}
+
+#[tokio::test]
+async fn a_prompt_spoken_with_espeak_is_speech_in_bcp_47() {
+    common::peer("espeak-ng", "espeak-ng");
+    let a = admin(Mode::Store).await;
     let said = a
         .send(
             "POST",

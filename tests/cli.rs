@@ -1,4 +1,7 @@
-//! The admin commands: `ura schedule check` and refused configuration.
+//! The admin commands: `ura schedule check`, `ura prompt …`, `ura calls
+//! list`, and refused input.
+
+mod common;
 
 use std::process::Command;
 
@@ -190,4 +193,235 @@ fn a_taken_http_port_stops_ura_before_it_says_it_is_up() {
     assert!(!out.contains("ura listening"), "{out}");
     assert!(!err.contains("answering calls"), "{err}");
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// A fresh directory for one test (removed by the caller when done).
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ura-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// One second of a 8 kHz tone as a WAV file.
+fn tone_wav(path: &std::path::Path) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for n in 0..8000 {
+        w.write_sample(((n as f64 * 0.3).sin() * 8000.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+#[test]
+fn prompt_help_lists_every_subcommand() {
+    let (code, out, _) = ura(&["prompt", "--help"]);
+    assert_eq!(code, 0);
+    for sub in ["import", "say", "record", "list", "render"] {
+        assert!(
+            out.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{sub} "))),
+            "{sub} missing from:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_data_dir_is_named_and_not_created() {
+    let missing = std::env::temp_dir().join(format!("ura-cli-missing-{}", std::process::id()));
+    let path = missing.to_str().unwrap();
+    for args in [
+        &["prompt", "list", "--data-dir", path][..],
+        &["calls", "list", "--data-dir", path][..],
+    ] {
+        let (code, out, err) = ura(args);
+        assert_eq!(code, 2, "{args:?}: {out}");
+        assert!(
+            err.contains(&format!("no data directory {path}")),
+            "{args:?}: {err}"
+        );
+        assert!(!missing.exists(), "{args:?} created {path}");
+    }
+}
+
+#[test]
+fn render_of_an_unknown_prompt_says_so_and_a_built_in_needs_no_data_dir() {
+    let dir = temp_dir("render");
+    let data = dir.join("data");
+    let to = dir.join("out.wav");
+    let (code, _, err) = ura(&[
+        "prompt",
+        "render",
+        "nosuch",
+        "--to",
+        to.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no prompt named \"nosuch\""), "{err}");
+    assert!(!to.exists());
+    // A built-in prompt renders with no data directory at all.
+    let (code, out, err) = ura(&[
+        "prompt",
+        "render",
+        "goodbye",
+        "--to",
+        to.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("wrote"), "{out}");
+    let reader = hound::WavReader::open(&to).unwrap();
+    assert_eq!(reader.spec().sample_rate, 8000);
+    assert!(
+        reader.duration() > 8000 / 2,
+        "{} samples",
+        reader.duration()
+    );
+    assert!(!data.exists(), "render created the data directory");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn import_over_a_stored_name_needs_replace_and_languages_are_bcp47() {
+    let dir = temp_dir("replace");
+    let wav = dir.join("tone.wav");
+    tone_wav(&wav);
+    let data = dir.join("data");
+    let import = |extra: &[&str]| {
+        let mut args = vec![
+            "prompt",
+            "import",
+            wav.to_str().unwrap(),
+            "--name",
+            "aviso",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ura(&args)
+    };
+    let (code, _, err) = import(&["--language", "en-us"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = import(&[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("a prompt named \"aviso\" exists") && err.contains("--replace"),
+        "{err}"
+    );
+    let (code, _, err) = import(&["--language", "klingon!"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("BCP 47"), "{err}");
+    let (code, out, err) = import(&["--replace", "--language", "pt_br"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("imported aviso"), "{out}");
+    let (_, list, _) = ura(&["prompt", "list", "--data-dir", data.to_str().unwrap()]);
+    let line = list.lines().find(|l| l.starts_with("aviso ")).unwrap();
+    assert_eq!(
+        line.split_whitespace().nth(1),
+        Some("pt-BR"),
+        "stored as BCP 47: {list}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn say_refuses_an_unknown_voice_with_the_list() {
+    let dir = temp_dir("voice");
+    let (code, _, err) = ura(&[
+        "prompt",
+        "say",
+        "nuqneH",
+        "--voice",
+        "klingon",
+        "--name",
+        "k",
+        "--data-dir",
+        dir.join("data").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no voice \"klingon\""), "{err}");
+    for voice in ["pt-BR", "pt-PT", "en-US", "es"] {
+        assert!(err.contains(voice), "{voice} not offered: {err}");
+    }
+    assert!(!dir.join("data").exists(), "nothing stored");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn calls_list_prints_csv_and_json() {
+    let dir = temp_dir("calls");
+    let data = dir.to_str().unwrap();
+    let (code, out, err) = ura(&["calls", "list", "--format", "json", "--data-dir", data]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "[]");
+    let (code, out, _) = ura(&["calls", "list", "--format", "csv", "--data-dir", data]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "id,started,number,answer,sched,digits,service,cause,side,queue,agent,wait,queue-outcome,caller\r\n"
+    );
+    let (code, _, err) = ura(&["calls", "list", "--format", "xml", "--data-dir", data]);
+    assert_eq!(code, 2);
+    assert!(err.contains("csv") && err.contains("json"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Needs espeak-ng (left out by the `no-peers` profile).
+#[test]
+fn say_stores_the_voice_language_as_bcp47_and_needs_replace_to_say_again() {
+    common::peer("espeak-ng", "espeak-ng");
+    let dir = temp_dir("say");
+    let data = dir.join("data");
+    let say = |voice: &str, extra: &[&str]| {
+        let mut args = vec![
+            "prompt",
+            "say",
+            "bom dia",
+            "--voice",
+            voice,
+            "--name",
+            "bom-dia",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ura(&args)
+    };
+    let (code, _, err) = say("pt-br", &[]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = say("pt-br", &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--replace"), "{err}");
+    let (_, list, _) = ura(&["prompt", "list", "--data-dir", data.to_str().unwrap()]);
+    let line = list.lines().find(|l| l.starts_with("bom-dia ")).unwrap();
+    assert_eq!(line.split_whitespace().nth(1), Some("pt-BR"), "{list}");
+    // An espeak-ng variant of a listed language speaks that language.
+    let (code, _, err) = say("en-gb+f3", &["--replace"]);
+    assert_eq!(code, 0, "{err}");
+    let (_, list, _) = ura(&["prompt", "list", "--data-dir", data.to_str().unwrap()]);
+    let line = list.lines().find(|l| l.starts_with("bom-dia ")).unwrap();
+    assert_eq!(line.split_whitespace().nth(1), Some("en-GB"), "{list}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The install line a test names when a peer is missing is the one
+/// README.md gives (and `.ci/run` checks that it uses the same).
+#[test]
+fn the_install_hint_is_the_readme_line() {
+    let readme = include_str!("../README.md");
+    assert!(
+        readme.contains(common::INSTALL_PEERS),
+        "README.md does not give: {}",
+        common::INSTALL_PEERS
+    );
+    assert!(readme.contains("cargo nextest run --workspace --profile no-peers"));
 }

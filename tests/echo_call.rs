@@ -173,8 +173,35 @@ fn hold_and_unhold_with_reinvite() {
         "unhold answered sendrecv: {answer}"
     );
     wait(1_000);
-    let after = caller.audio().len() - before - during;
+    let audio = caller.audio();
+    let after = audio.len() - before - during;
     assert!(after >= 40, "audio again after unhold: {after} packets");
+    // What comes after the unhold is the welcome going on, byte for byte
+    // (40 frames in a row of it, past what was heard before the hold), and
+    // it is speech, not silence frames.
+    let prompts = BuiltinPrompts::load().unwrap();
+    let welcome: Vec<Vec<u8>> = prompts
+        .get("echo-welcome")
+        .unwrap()
+        .bytes(Codec::Pcmu)
+        .chunks(160)
+        .map(<[u8]>::to_vec)
+        .collect();
+    let frames: Vec<Vec<u8>> = audio.iter().map(|p| p.payload.clone()).collect();
+    let resumed: Vec<u8> = frames[before + during..][..40].concat();
+    let at = find_frames(&welcome, &resumed, 0)
+        .unwrap_or_else(|| panic!("after the unhold: not 0.8 s of the welcome in a row"));
+    let held_at = find_frames(&welcome, &frames[before - 5..before].concat(), 0)
+        .expect("the welcome before the hold");
+    assert!(
+        at >= held_at + 5,
+        "the welcome goes on after the hold (frame {at}), it does not start over (held at {held_at})"
+    );
+    let level = common::audio::rms_dbfs(&common::audio::decode(&resumed));
+    assert!(
+        level > -40.0,
+        "speech after the unhold, not silence: {level:.1} dBFS"
+    );
     assert_eq!(caller.bye(), Some(200));
 }
 

@@ -129,11 +129,11 @@ fn invalid_option_plays_the_invalid_prompt_and_the_menu_again() {
 
 #[test]
 fn closed_prompt_says_the_next_opening() {
-    use chrono::Datelike;
+    use chrono::{Datelike, Timelike};
     // Open only tomorrow (UTC) 08:00-09:00: now it is closed, and opens "amanhã às 8 horas".
-    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).weekday();
+    let open_day = (chrono::Utc::now() + chrono::Duration::days(1)).weekday();
     let day =
-        ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][tomorrow.num_days_from_monday() as usize];
+        ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][open_day.num_days_from_monday() as usize];
     let config = format!(
         "{}\n[[numbers]]\nnumber = \"2000\"\nname = \"amanhã\"\nivr = \"demo\"\nschedule = \"amanha\"\n\
 [schedules.amanha]\ntimezone = \"UTC\"\nweekly = {{ {day} = [\"08:00-09:00\"] }}\n",
@@ -150,6 +150,29 @@ fn closed_prompt_says_the_next_opening() {
         "BYE after the closed prompt; logs: {:?}",
         ura.logs()
     );
+    // The day word follows from the instant ura evaluated the schedule at
+    // (its log says which), not from this test's clock: a run across
+    // midnight UTC hears "today" (00:xx, before 08:00 on the open day).
+    let logs = ura.logs();
+    let line = logs
+        .iter()
+        .find(|l| l.contains("schedule decision") && l.contains("2000"))
+        .unwrap_or_else(|| panic!("no schedule decision logged: {logs:?}"));
+    let at = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("at="))
+        .and_then(|v| chrono::DateTime::parse_from_rfc3339(v).ok())
+        .unwrap_or_else(|| panic!("no instant in: {line}"))
+        .with_timezone(&chrono::Utc);
+    let day_word = if at.weekday().succ() == open_day {
+        "day-tomorrow"
+    } else {
+        assert!(
+            at.weekday() == open_day && at.hour() < 8,
+            "ura evaluated at {at}, the schedule opens on {open_day:?}"
+        );
+        "day-today"
+    };
     heard_in_order(
         &caller,
         &prompts,
@@ -157,7 +180,7 @@ fn closed_prompt_says_the_next_opening() {
             "ivr-welcome",
             "ivr-closed",
             "next-opening",
-            "day-tomorrow",
+            day_word,
             "hour-8",
         ],
         0,

@@ -1,11 +1,14 @@
 //! Prompts end to end: recording one by phone (*97), and an uploaded file
-//! played by an IVR, byte for byte.
+//! played by an IVR. What the caller hears is judged as sound (a tone's
+//! frequency, length and level; a recording's waveform), never against
+//! bytes made by ura's own pipeline.
 
 mod common;
 
 use std::process::Command;
 use std::time::Duration;
 
+use common::audio::{assert_tone, best_ncc, decode};
 use common::caller::{find_frames, Caller};
 use common::Ura;
 use ura_media::Codec;
@@ -94,6 +97,21 @@ fn record_a_prompt_by_phone_listen_and_save() {
         .find(|l| l.starts_with("42 "))
         .unwrap_or_else(|| panic!("{list}"));
     assert!(line.contains("recording"), "{line}");
+    // What was saved is what the caller said: about its length once
+    // silence is trimmed, and the same waveform (normalising changes only
+    // the gain, which the correlation ignores).
+    let saved = render(&ura.data_dir, "42", &ura.data_dir);
+    let secs = saved.len() as f64 / 8000.0;
+    assert!(
+        (1.6..=2.3).contains(&secs),
+        "saved recording lasts {secs:.2} s"
+    );
+    let said = decode(&speech[160 * 10..160 * 80]);
+    let (ncc, at) = best_ncc(&saved, &said);
+    assert!(
+        ncc > 0.95,
+        "the saved recording is not what was said: correlation {ncc:.3} at {at}"
+    );
 }
 
 #[test]
@@ -114,14 +132,8 @@ fn wrong_pin_three_times_is_hung_up() {
     assert_eq!(caller.call("*97").status(), Some(404));
 }
 
-/// `ura prompt import FILE --name NAME`, then `ura prompt render` of it: the
-/// PCMU bytes callers must hear, whole frames only.
-fn import_and_render(
-    data: &std::path::Path,
-    file: &std::path::Path,
-    name: &str,
-    dir: &std::path::Path,
-) -> Vec<u8> {
+/// `ura prompt import FILE --name NAME`.
+fn import(data: &std::path::Path, file: &std::path::Path, name: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_ura"))
         .args(["prompt", "import"])
         .arg(file)
@@ -134,6 +146,11 @@ fn import_and_render(
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `ura prompt render NAME`: the prompt as samples in `[-1, 1]` (read with
+/// hound), checked to be 8 kHz mono.
+fn render(data: &std::path::Path, name: &str, dir: &std::path::Path) -> Vec<f64> {
     let rendered = dir.join(format!("{name}.rendered.wav"));
     let out = Command::new(env!("CARGO_BIN_EXE_ura"))
         .args(["prompt", "render", name, "--to"])
@@ -142,31 +159,31 @@ fn import_and_render(
         .arg(data)
         .output()
         .unwrap();
-    assert!(out.status.success());
-    let pcm: Vec<i16> = hound::WavReader::open(&rendered)
-        .unwrap()
-        .samples::<i16>()
-        .map(Result::unwrap)
-        .collect();
-    let mut expected: Vec<u8> = pcm
-        .iter()
-        .map(|s| ura_media::g711::ulaw_encode(*s))
-        .collect();
     assert!(
-        expected.len() >= 8000,
-        "about 1.2 s trimmed: {} samples",
-        expected.len()
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    expected.truncate(expected.len() / 160 * 160);
-    expected
+    let mut reader = hound::WavReader::open(&rendered).unwrap();
+    assert_eq!(
+        (reader.spec().sample_rate, reader.spec().channels),
+        (8000, 1)
+    );
+    reader
+        .samples::<i16>()
+        .map(|s| f64::from(s.unwrap()) / 32768.0)
+        .collect()
 }
+
+/// An imported upload is trimmed and normalised to a −3 dBFS peak: a sine
+/// then sits at −6 dBFS RMS.
+const UPLOAD_RMS_DBFS: f64 = -6.0;
 
 #[test]
 fn an_uploaded_mp3_is_the_ivr_welcome() {
     // An mp3 made by lame, imported with the CLI before ura starts.
-    let (Some(_), Some(_)) = (common::peer("sox", "sox"), common::peer("lame", "lame")) else {
-        return;
-    };
+    common::peer("sox", "sox");
+    common::peer("lame", "lame");
     let dir = std::env::temp_dir().join(format!("ura-upload-{}", std::process::id()));
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
@@ -186,7 +203,7 @@ fn an_uploaded_mp3_is_the_ivr_welcome() {
         .status()
         .unwrap()
         .success());
-    let expected = import_and_render(&data, &mp3, "boas-vindas", &dir);
+    import(&data, &mp3, "boas-vindas");
     let config = include_str!("../src/demo.toml")
         .replace("welcome = \"ivr-welcome\"", "welcome = \"boas-vindas\"");
     let cfg = dir.join("ura.toml");
@@ -197,19 +214,19 @@ fn an_uploaded_mp3_is_the_ivr_welcome() {
     caller.silence(5);
     wait(2_000);
     let heard = frames(&caller);
-    assert!(
-        find_frames(&heard, &expected, 0).is_some(),
-        "the uploaded prompt was the welcome"
-    );
+    // The welcome is the uploaded 1.2 s of 600 Hz, normalised, then the menu.
+    let at = assert_tone(&heard, 600.0, 1.2, UPLOAD_RMS_DBFS, "the welcome");
     let menu = BuiltinPrompts::load().unwrap();
-    assert!(find_frames(&heard, menu.get("menu-para").unwrap().bytes(Codec::Pcmu), 0).is_some());
+    let menu_at = find_frames(&heard, menu.get("menu-para").unwrap().bytes(Codec::Pcmu), 0);
+    assert!(
+        menu_at.is_some_and(|m| m > at),
+        "the menu after the welcome (tone at frame {at}, menu at {menu_at:?})"
+    );
 }
 
 #[test]
 fn sighup_takes_a_prompt_imported_while_running_and_the_new_config() {
-    let Some(_) = common::peer("sox", "sox") else {
-        return;
-    };
+    common::peer("sox", "sox");
     let dir = std::env::temp_dir().join(format!("ura-reload-{}", std::process::id()));
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
@@ -234,7 +251,7 @@ fn sighup_takes_a_prompt_imported_while_running_and_the_new_config() {
     before.silence(5);
 
     // The admin imports a prompt while ura runs...
-    let expected = import_and_render(&data, &wav, "boas-vindas", &dir);
+    import(&data, &wav, "boas-vindas");
     // ...a broken file is refused and changes nothing...
     std::fs::write(&cfg, "numbers = 1\n").unwrap();
     let line = ura.reload();
@@ -263,10 +280,13 @@ fn sighup_takes_a_prompt_imported_while_running_and_the_new_config() {
     assert_eq!(after.call("1000").status(), Some(200));
     after.silence(5);
     wait(2_000);
-    assert!(
-        find_frames(&frames(&after), &expected, 0).is_some(),
-        "the imported prompt is the welcome after SIGHUP; logs: {:?}",
-        ura.logs()
+    // The imported prompt is the welcome after SIGHUP: 1.2 s of 700 Hz.
+    assert_tone(
+        &frames(&after),
+        700.0,
+        1.2,
+        UPLOAD_RMS_DBFS,
+        "the welcome after SIGHUP",
     );
     assert_eq!(after.bye(), Some(200));
     // The call that began before the reloads heard the old welcome and is

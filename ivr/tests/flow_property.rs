@@ -1,6 +1,6 @@
 //! Random keys, timeouts, prompt ends and queue results: the flow never
-//! panics and always reaches Enqueue or Hangup within a bounded number of
-//! steps.
+//! panics, never arms a deadline before the input that armed it, and
+//! always reaches Enqueue or Hangup within a bounded number of steps.
 
 mod common;
 
@@ -12,10 +12,20 @@ use ura_ivr::{Decision, Fallback, Output, PlayToken, QueueResult};
 const KEYS: &[char] = &['0', '1', '2', '3', '9', '*', '#', 'A', 'x', '1', '1', '2'];
 const MAX_STEPS: usize = 400;
 
-/// Drives one call with a seeded random caller; returns the steps taken to
-/// reach the first Enqueue or Hangup, then keeps going through queue
-/// results until the flow finishes.
-fn run(seed: u64) -> usize {
+/// How one random call went.
+struct Run {
+    /// Steps taken to reach the first Enqueue or Hangup (`None`: not
+    /// within [`MAX_STEPS`]).
+    first_end: Option<usize>,
+    /// Whether the flow enqueued the caller at least once.
+    enqueued: bool,
+    /// Whether the flow hung up.
+    hung_up: bool,
+}
+
+/// Drives one call with a seeded random caller until the flow finishes
+/// (going through queue results) or [`MAX_STEPS`] pass.
+fn run(seed: u64) -> Run {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut config = config();
     if rng.bool() {
@@ -33,8 +43,25 @@ fn run(seed: u64) -> usize {
     let mut call = Call::new(config, decision);
     let mut playing: Option<PlayToken> = None;
     let mut first_end = None;
+    let (mut enqueued, mut hung_up) = (false, false);
     call.flow.answered(call.now);
+    // The deadline the flow asked for after the previous input.
+    let mut deadline = None;
     for step in 0..MAX_STEPS {
+        // Every input happens at `call.now`: a deadline the flow (re)armed
+        // in answer to it must not lie before it (one left as it was may,
+        // when this driver was late to handle it).
+        let next = call.flow.poll_timeout();
+        if next != deadline {
+            if let Some(d) = next {
+                assert!(
+                    d >= call.now,
+                    "seed {seed} step {step}: deadline armed {:?} in the past",
+                    call.now - d
+                );
+            }
+            deadline = next;
+        }
         let mut queued = false;
         while let Some(out) = call.flow.poll_output() {
             match out {
@@ -46,10 +73,12 @@ fn run(seed: u64) -> usize {
                 Output::Enqueue { .. } => {
                     first_end.get_or_insert(step);
                     queued = true;
+                    enqueued = true;
                     playing = None;
                 }
                 Output::Hangup { .. } => {
                     first_end.get_or_insert(step);
+                    hung_up = true;
                     assert!(
                         call.flow.is_finished(),
                         "seed {seed}: hangup but not finished"
@@ -59,7 +88,11 @@ fn run(seed: u64) -> usize {
             }
         }
         if call.flow.is_finished() {
-            return first_end.unwrap_or(step);
+            return Run {
+                first_end: Some(first_end.unwrap_or(step)),
+                enqueued,
+                hung_up,
+            };
         }
         if queued {
             let result = match rng.u8(0..3) {
@@ -89,21 +122,35 @@ fn run(seed: u64) -> usize {
             }
             _ => {
                 if let Some(deadline) = call.flow.poll_timeout() {
-                    assert!(deadline >= call.t0, "seed {seed}: deadline in the past");
                     call.now = call.now.max(deadline);
                     call.flow.handle_timeout(call.now);
                 }
             }
         }
     }
-    panic!("seed {seed}: no Enqueue or Hangup within {MAX_STEPS} steps");
+    Run {
+        first_end,
+        enqueued,
+        hung_up,
+    }
 }
 
 #[test]
 fn random_callers_always_end() {
-    let mut longest = 0;
+    let (mut enqueued, mut hung_up, mut longest) = (0, 0, 0);
     for seed in 0..3000 {
-        longest = longest.max(run(seed));
+        let run = run(seed);
+        let steps = run.first_end.unwrap_or_else(|| {
+            panic!("seed {seed}: no Enqueue or Hangup within {MAX_STEPS} steps")
+        });
+        longest = longest.max(steps);
+        enqueued += usize::from(run.enqueued);
+        hung_up += usize::from(run.hung_up);
     }
-    assert!(longest < MAX_STEPS);
+    // The random callers reach both ends, so the property was exercised.
+    assert!(
+        enqueued > 100 && hung_up > 100,
+        "enqueued {enqueued}, hung up {hung_up}"
+    );
+    eprintln!("longest: {longest} steps to an end; {enqueued} enqueued, {hung_up} hung up");
 }

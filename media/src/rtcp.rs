@@ -395,6 +395,149 @@ mod tests {
         );
     }
 
+    /// `write_sr` against the bytes of RFC 3550 section 6.4.1 written out
+    /// field by field (not read back with this module's parser).
+    #[test]
+    fn sr_bytes_follow_rfc3550() {
+        let mut buf = [0u8; 128];
+        let info = SenderInfo {
+            ntp: 0x1122_3344_5566_7788,
+            rtp_timestamp: 160,
+            packet_count: 10,
+            octet_count: 1600,
+        };
+        let n = write_sr(&mut buf, 42, &info, Some(&block()), "ura@test").unwrap();
+        #[rustfmt::skip]
+        let expected: [u8; 72] = [
+            // SR: V=2 P=0 RC=1 | PT=200 | length = 52 bytes / 4 - 1 = 12
+            0x81, 0xC8, 0x00, 0x0C,
+            // SSRC of sender = 42
+            0x00, 0x00, 0x00, 0x2A,
+            // NTP timestamp, most and least significant words
+            0x11, 0x22, 0x33, 0x44,
+            0x55, 0x66, 0x77, 0x88,
+            // RTP timestamp = 160
+            0x00, 0x00, 0x00, 0xA0,
+            // sender's packet count = 10
+            0x00, 0x00, 0x00, 0x0A,
+            // sender's octet count = 1600
+            0x00, 0x00, 0x06, 0x40,
+            // report block 1: SSRC_1
+            0xAA, 0xBB, 0xCC, 0xDD,
+            // fraction lost = 64/256 | cumulative lost = -3 (24-bit two's complement)
+            0x40, 0xFF, 0xFF, 0xFD,
+            // extended highest sequence number: cycles 1, seq 5
+            0x00, 0x01, 0x00, 0x05,
+            // interarrival jitter = 77
+            0x00, 0x00, 0x00, 0x4D,
+            // last SR (LSR)
+            0x12, 0x34, 0x56, 0x78,
+            // delay since last SR (DLSR) = 1.5 s in 1/65536 s
+            0x00, 0x01, 0x80, 0x00,
+            // SDES (section 6.5): V=2 P=0 SC=1 | PT=202 | length = 20 / 4 - 1 = 4
+            0x81, 0xCA, 0x00, 0x04,
+            // chunk: SSRC = 42
+            0x00, 0x00, 0x00, 0x2A,
+            // CNAME=1 | length 8 | "ur"
+            0x01, 0x08, b'u', b'r',
+            // "a@te"
+            b'a', b'@', b't', b'e',
+            // "st" | end of list (null) | padding to 32 bits
+            b's', b't', 0x00, 0x00,
+        ];
+        assert_eq!(&buf[..n], &expected[..]);
+    }
+
+    /// `write_rr` against the bytes of RFC 3550 section 6.4.2.
+    #[test]
+    fn rr_bytes_follow_rfc3550() {
+        let mut buf = [0u8; 128];
+        let n = write_rr(&mut buf, 7, Some(&block()), "x").unwrap();
+        #[rustfmt::skip]
+        let expected: [u8; 44] = [
+            // RR: V=2 P=0 RC=1 | PT=201 | length = 32 / 4 - 1 = 7
+            0x81, 0xC9, 0x00, 0x07,
+            // SSRC of packet sender = 7
+            0x00, 0x00, 0x00, 0x07,
+            // report block: SSRC_1, loss, highest seq, jitter, LSR, DLSR
+            0xAA, 0xBB, 0xCC, 0xDD,
+            0x40, 0xFF, 0xFF, 0xFD,
+            0x00, 0x01, 0x00, 0x05,
+            0x00, 0x00, 0x00, 0x4D,
+            0x12, 0x34, 0x56, 0x78,
+            0x00, 0x01, 0x80, 0x00,
+            // SDES: SC=1 | PT=202 | length = 12 / 4 - 1 = 2
+            0x81, 0xCA, 0x00, 0x02,
+            // chunk SSRC = 7; CNAME, length 1, "x", end of list
+            0x00, 0x00, 0x00, 0x07,
+            0x01, 0x01, b'x', 0x00,
+        ];
+        assert_eq!(&buf[..n], &expected[..]);
+        // Without a block: RC=0 and an 8-byte RR.
+        let n = write_rr(&mut buf, 7, None, "x").unwrap();
+        assert_eq!(&buf[..8], &[0x80, 0xC9, 0x00, 0x01, 0x00, 0x00, 0x00, 0x07]);
+        assert_eq!(n, 8 + 12);
+    }
+
+    /// A compound packet as another implementation sends it, written by
+    /// hand: an RR with two report blocks (ours second), SDES with CNAME
+    /// and TOOL items, then a BYE.
+    #[test]
+    fn parses_a_hand_written_compound_rr() {
+        #[rustfmt::skip]
+        let packet: [u8; 84] = [
+            // RR: V=2 P=0 RC=2 | PT=201 | length = 56 / 4 - 1 = 13
+            0x82, 0xC9, 0x00, 0x0D,
+            // SSRC of packet sender
+            0x01, 0x02, 0x03, 0x04,
+            // block 1, about 0x11111111: fraction 0, cumulative lost -1
+            0x11, 0x11, 0x11, 0x11,
+            0x00, 0xFF, 0xFF, 0xFF,
+            0x00, 0x00, 0x00, 0x10,
+            0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00,
+            // block 2, about 0x0000BEEF: fraction 25/256, cumulative lost 258
+            0x00, 0x00, 0xBE, 0xEF,
+            0x19, 0x00, 0x01, 0x02,
+            // extended highest sequence: cycles 2, seq 0xFFFF
+            0x00, 0x02, 0xFF, 0xFF,
+            // jitter 0x123, LSR, DLSR = 2.25 s
+            0x00, 0x00, 0x01, 0x23,
+            0x89, 0xAB, 0xCD, 0xEF,
+            0x00, 0x02, 0x40, 0x00,
+            // SDES: SC=1 | PT=202 | length = 20 / 4 - 1 = 4
+            0x81, 0xCA, 0x00, 0x04,
+            0x01, 0x02, 0x03, 0x04,
+            // CNAME "ab", TOOL(6) "xyz", end of list, padding
+            0x01, 0x02, b'a', b'b',
+            0x06, 0x03, b'x', b'y',
+            b'z', 0x00, 0x00, 0x00,
+            // BYE: SC=1 | PT=203 | length 1 | SSRC
+            0x81, 0xCB, 0x00, 0x01,
+            0x01, 0x02, 0x03, 0x04,
+        ];
+        let s = parse_compound(&packet, 0xBEEF).unwrap();
+        assert_eq!(s.sender_report, None);
+        assert_eq!(
+            s.about_us,
+            Some(ReportBlock {
+                ssrc: 0xBEEF,
+                fraction_lost: 25,
+                cumulative_lost: 258,
+                highest_seq: 0x0002_FFFF,
+                jitter: 0x123,
+                lsr: 0x89AB_CDEF,
+                dlsr: 0x0002_4000,
+            })
+        );
+        let other = parse_compound(&packet, 0x1111_1111).unwrap().about_us;
+        assert_eq!(
+            other.map(|b| (b.cumulative_lost, b.highest_seq)),
+            Some((-1, 16))
+        );
+    }
+
     #[test]
     fn malformed_rtcp_is_rejected() {
         let mut buf = [0u8; 128];

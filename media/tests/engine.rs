@@ -4,7 +4,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 use ura_media::dtmf::{HIGH_GROUP, LOW_GROUP};
-use ura_media::rtcp::{self, ReportBlock};
 use ura_media::rtp::{self, RtpHeader};
 use ura_media::{
     g711, Codec, Digit, Direction, DtmfSource, MediaConfig, MediaEngine, MediaEvent, PlayId,
@@ -436,36 +435,54 @@ fn rtcp_sender_report_and_remote_receiver_report() {
     }
     let (our_ssrc, _, _) = recv_rtp(&rtp_sock).unwrap();
     let our_ssrc = our_ssrc.ssrc;
-    // An SR arrives at RTP port + 1 with a block about the remote.
+    // An SR arrives at RTP port + 1 with a block about the remote. Its
+    // fields are read at their RFC 3550 (6.4.1) offsets, not with ura's
+    // parser.
     let mut buf = [0u8; 1500];
     let (n, from) = rtcp_sock.recv_from(&mut buf).expect("an SR within ~300 ms");
     assert_eq!(from.port(), local.port() + 1, "sent from our RTCP port");
-    assert_eq!(buf[1], rtcp::PT_SR);
-    assert_eq!(
-        u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]),
-        our_ssrc
+    let word = |at: usize| u32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
+    // V=2, P=0, RC=1; PT=200 (SR); length 12 (52 bytes: header, sender
+    // info, one report block).
+    assert_eq!(buf[0], 0x81, "V=2 P=0 RC=1");
+    assert_eq!(buf[1], 200, "SR");
+    assert_eq!(u16::from_be_bytes([buf[2], buf[3]]), 12);
+    assert_eq!(word(4), our_ssrc, "SSRC of sender");
+    // Sender info: NTP timestamp (8 bytes at 8), RTP timestamp (16),
+    // packets (20) and octets (24) sent so far.
+    let ntp_seconds = word(8);
+    assert!(
+        ntp_seconds > 3_786_825_600,
+        "NTP seconds after 2020: {ntp_seconds}"
     );
-    let summary = rtcp::parse_compound(&buf[..n], 0xBEEF).unwrap();
-    assert_eq!(summary.sender_report.map(|(s, _)| s), Some(our_ssrc));
-    let block = summary.about_us.expect("report block about the remote");
-    assert_eq!(block.cumulative_lost, 1);
-    assert_eq!(block.highest_seq, 6);
-    assert_eq!(block.fraction_lost, 42); // 1 of 6 in 1/256 units
+    let packets = word(20);
+    assert!(packets >= 1, "packets sent {packets}");
+    assert_eq!(word(24), packets * 160, "octets = 160 per PCMU packet");
+    // Report block at 28: SSRC_1, fraction lost (8 bits) and cumulative
+    // lost (24 bits), extended highest sequence number.
+    assert_eq!(word(28), 0xBEEF, "the block is about the remote");
+    assert_eq!(buf[32], 42, "fraction lost: 1 of 6 in 1/256");
+    assert_eq!(&buf[33..36], &[0, 0, 1], "cumulative lost 1");
+    assert_eq!(word(36), 6, "extended highest sequence number");
+    assert_eq!(word(44), 0, "LSR: no SR from the remote yet");
+    // Then an SDES packet (PT=202) with our CNAME.
+    assert!(n > 52 + 8, "SDES after the SR: {n} bytes");
+    assert_eq!((buf[52] & 0xC0, buf[53]), (0x80, 202), "SDES");
+    assert_eq!(word(56), our_ssrc, "SDES chunk SSRC");
+    assert_eq!(buf[60], 1, "CNAME item");
 
-    // The remote answers with an RR about us.
-    let rr = ReportBlock {
-        ssrc: our_ssrc,
-        fraction_lost: 64,
-        cumulative_lost: 7,
-        highest_seq: 1234,
-        jitter: 80,
-        lsr: 0,
-        dlsr: 0,
-    };
-    let mut out = [0u8; 128];
-    let n = rtcp::write_rr(&mut out, 0xBEEF, Some(&rr), "remote").unwrap();
+    // The remote answers with an RR about us, written by hand (RFC 3550
+    // 6.4.2): 25% lost in the last interval, 7 in all, jitter 80.
+    let mut out = Vec::new();
+    out.extend_from_slice(&[0x81, 201, 0x00, 0x07]); // V=2 RC=1 | RR | 32 bytes
+    out.extend_from_slice(&0xBEEFu32.to_be_bytes()); // SSRC of packet sender
+    out.extend_from_slice(&our_ssrc.to_be_bytes()); // SSRC_1: us
+    out.extend_from_slice(&[64, 0x00, 0x00, 0x07]); // fraction 64/256 | lost 7
+    out.extend_from_slice(&1234u32.to_be_bytes()); // extended highest seq
+    out.extend_from_slice(&80u32.to_be_bytes()); // jitter (8 kHz units)
+    out.extend_from_slice(&[0; 8]); // LSR, DLSR
     rtcp_sock
-        .send_to(&out[..n], SocketAddr::new(LOCALHOST, local.port() + 1))
+        .send_to(&out, SocketAddr::new(LOCALHOST, local.port() + 1))
         .unwrap();
     std::thread::sleep(Duration::from_millis(100));
     eng.close(id);

@@ -191,14 +191,12 @@ impl IvrCall {
         record: &mut CallRecord,
     ) -> Drive {
         let n = &self.number;
-        let decision = Decision::evaluate(
-            &n.schedule,
-            &n.service_schedules,
-            chrono::Utc::now(),
-            n.config.language,
-        );
+        let at = chrono::Utc::now();
+        let decision = Decision::evaluate(&n.schedule, &n.service_schedules, at, n.config.language);
         let open = matches!(decision.hours, Hours::Open);
-        tracing::info!(number = %n.config.number, open, "schedule decision");
+        // The instant the schedule was evaluated at, to check a decision.
+        let at = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        tracing::info!(number = %n.config.number, open, %at, "schedule decision");
         let mut flow = Flow::new(n.ivr.clone(), decision);
         flow.answered(now);
         self.flow = Some(flow);

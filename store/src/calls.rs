@@ -449,36 +449,12 @@ mod tests {
         assert_eq!(again.recent_calls(5).await.unwrap()[0].number, "1002");
     }
 
-    /// Against the PostgreSQL server of this machine (database `test`),
-    /// in a schema of its own so runs do not see each other.
+    /// Against the PostgreSQL server of this machine.
     #[tokio::test]
     async fn postgres_round_trip() {
-        let base = std::env::var("URA_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
-        let schema = format!("ura_test_{}", std::process::id());
-        let admin = match sqlx::PgPool::connect(&base).await {
-            Ok(p) => p,
-            Err(e) => {
-                if std::env::var("URA_REQUIRE_PEERS").as_deref() == Ok("1") {
-                    panic!("PostgreSQL at {base}: {e}");
-                }
-                eprintln!("SKIPPED: no PostgreSQL at {base}: {e}");
-                return;
-            }
-        };
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&admin)
-            .await
-            .unwrap();
-        let url = format!("{base}?options=-c%20search_path%3D{schema}");
-        let store = Store::open(&url).await.unwrap();
-        assert_eq!(store.backend(), crate::Backend::Postgres);
-        round_trip(&store).await;
-        store.close().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-            .execute(&admin)
-            .await
-            .unwrap();
+        let pg = crate::test_pg::Schema::new("calls").await;
+        round_trip(&pg.store).await;
+        pg.drop().await;
     }
 
     #[tokio::test]

@@ -236,7 +236,17 @@ mod tests {
 
     #[tokio::test]
     async fn documents_companies_and_keys_round_trip() {
-        let store = Store::open("sqlite::memory:").await.unwrap();
+        round_trip(&Store::open("sqlite::memory:").await.unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_config_round_trip() {
+        let pg = crate::test_pg::Schema::new("config").await;
+        round_trip(&pg.store).await;
+        pg.drop().await;
+    }
+
+    async fn round_trip(store: &Store) {
         store
             .write_config(&[
                 ConfigChange::PutCompany(Company {

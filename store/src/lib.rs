@@ -9,6 +9,8 @@ mod calls;
 mod config;
 mod prompts;
 mod registrations;
+#[cfg(test)]
+mod test_pg;
 
 pub use calls::{CallFilter, CallRecord, HangupSide, QueueRecord};
 pub use config::{ApiKey, Company, ConfigChange, ConfigDoc};

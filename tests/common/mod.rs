@@ -1,8 +1,9 @@
 //! Shared by the end-to-end tests: start and stop a real `ura serve`, and
-//! find the real peers (SIPp, baresip) or say why a test skips.
+//! find the real peers (SIPp, baresip) or fail saying how to install them.
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod audio;
 pub mod baresip;
 pub mod caller;
 pub mod sipp;
@@ -346,20 +347,33 @@ fn within_10s<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
     }
 }
 
-/// Finds a peer program; `None` (with a printed reason) when it is missing and
-/// peers are optional, a panic when `URA_REQUIRE_PEERS=1`.
-pub fn peer(program: &str, package: &str) -> Option<std::path::PathBuf> {
+/// The one line that installs every peer the end-to-end tests use (Debian
+/// 12), as README.md and `.ci/run` give it.
+pub const INSTALL_PEERS: &str = "sudo apt-get install -y --no-install-recommends \
+sip-tester baresip tshark espeak-ng sox libsox-fmt-mp3 lame libasound2-dev pkg-config";
+
+/// What a test needing a missing peer says after what is missing: how to
+/// install it, and how to leave such tests out on purpose.
+pub fn missing_peer_hint(package: &str) -> String {
+    format!(
+        "install the Debian package `{package}` (every peer: `{INSTALL_PEERS}`), or leave \
+         out the tests that need peers: `cargo nextest run --workspace --profile no-peers`"
+    )
+}
+
+/// Finds a peer program on `PATH`; panics (the test fails) with the package
+/// to install when it is missing. Tests that need peers are left out only on
+/// purpose, by the `no-peers` nextest profile, which reports them as skipped.
+pub fn peer(program: &str, package: &str) -> std::path::PathBuf {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|p| p.join(program))
             .find(|p| p.is_file())
     });
-    if found.is_none() {
-        let msg = format!("{program} not found: install the Debian package `{package}`");
-        if std::env::var("URA_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("{msg} (URA_REQUIRE_PEERS=1)");
-        }
-        eprintln!("SKIPPED: {msg}");
-    }
-    found
+    found.unwrap_or_else(|| {
+        panic!(
+            "{program} not found on PATH: {}",
+            missing_peer_hint(package)
+        )
+    })
 }

@@ -163,6 +163,46 @@ mod tests {
         assert_eq!(parse_wav(&bytes).unwrap(), a);
     }
 
+    /// What `encode_wav` writes, read by another implementation (hound):
+    /// mono, the rate, 16-bit integer PCM, the same samples.
+    #[test]
+    fn hound_reads_what_encode_wav_writes() {
+        let a = sample_audio();
+        let bytes = encode_wav(&a).unwrap();
+        let mut reader = hound::WavReader::new(std::io::Cursor::new(&bytes)).unwrap();
+        let spec = reader.spec();
+        assert_eq!(spec.channels, 1);
+        assert_eq!(spec.sample_rate, 22_050);
+        assert_eq!(spec.bits_per_sample, 16);
+        assert_eq!(spec.sample_format, hound::SampleFormat::Int);
+        assert_eq!(reader.duration(), 7);
+        let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+        assert_eq!(samples, a.samples);
+    }
+
+    /// What hound writes (mono and stereo), read by `parse_wav`.
+    #[test]
+    fn parse_wav_reads_what_hound_writes() {
+        for channels in [1u16, 2] {
+            let spec = hound::WavSpec {
+                channels,
+                sample_rate: 16_000,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            };
+            let mut cursor = std::io::Cursor::new(Vec::new());
+            let mut writer = hound::WavWriter::new(&mut cursor, spec).unwrap();
+            for s in [100i16, -2000, 32_000, -32_000] {
+                for _ in 0..channels {
+                    writer.write_sample(s).unwrap();
+                }
+            }
+            writer.finalize().unwrap();
+            let a = parse_wav(cursor.get_ref()).unwrap();
+            assert_eq!(a, Audio::new(vec![100, -2000, 32_000, -32_000], 16_000));
+        }
+    }
+
     #[test]
     fn streaming_sizes_mean_until_end_of_file() {
         let a = sample_audio();

@@ -1,23 +1,22 @@
 //! `EspeakNg` through the real espeak-ng program.
 //!
-//! When espeak-ng is missing these tests print `SKIPPED: ...` and pass, unless
-//! `URA_REQUIRE_PEERS=1`, where they fail.
+//! When espeak-ng is missing these tests fail, saying what to install (the
+//! `no-peers` nextest profile leaves them out, reported as skipped).
 
 use std::time::Duration;
 
 use ura_tts::{EspeakNg, Language, Rate, Synthesizer, TtsError, Voice};
 
-/// The engine, or `None` (after saying why) when espeak-ng is not installed.
-fn espeak() -> Option<EspeakNg> {
+/// The engine; panics (the test fails) when espeak-ng is not installed.
+fn espeak() -> EspeakNg {
     let engine = EspeakNg::new();
-    if engine.is_installed() {
-        return Some(engine);
-    }
-    if std::env::var("URA_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("espeak-ng not installed (Debian package espeak-ng) and URA_REQUIRE_PEERS=1");
-    }
-    println!("SKIPPED: espeak-ng not installed (Debian package espeak-ng)");
-    None
+    assert!(
+        engine.is_installed(),
+        "espeak-ng not installed: install the Debian package `espeak-ng` (every peer: see \
+         README.md), or leave out the tests that need peers: \
+         `cargo nextest run --workspace --profile no-peers`"
+    );
+    engine
 }
 
 /// Speech, not silence or a click.
@@ -30,7 +29,7 @@ fn assert_speech(audio: &ura_tts::Audio, what: &str) {
 
 #[test]
 fn bem_vindo_in_brazilian_portuguese() {
-    let Some(engine) = espeak() else { return };
+    let engine = espeak();
     let voice: Voice = "pt-BR".parse().unwrap();
     let audio = engine
         .synthesize("Bem-vindo", &voice, Rate::DEFAULT)
@@ -45,7 +44,7 @@ fn bem_vindo_in_brazilian_portuguese() {
 
 #[test]
 fn each_of_the_four_voices_speaks() {
-    let Some(engine) = espeak() else { return };
+    let engine = espeak();
     let mut outputs = Vec::new();
     for language in Language::ALL {
         let audio = engine
@@ -64,7 +63,7 @@ fn each_of_the_four_voices_speaks() {
 
 #[test]
 fn rate_changes_the_length_of_speech() {
-    let Some(engine) = espeak() else { return };
+    let engine = espeak();
     let text = "Sua ligação é muito importante para nós.";
     let voice = Voice::Language(Language::PtBr);
     let slow = engine
@@ -79,7 +78,7 @@ fn rate_changes_the_length_of_speech() {
 
 #[test]
 fn text_that_looks_like_options_is_spoken() {
-    let Some(engine) = espeak() else { return };
+    let engine = espeak();
     // As arguments these would pick a voice that does not exist and fail.
     let audio = engine
         .synthesize(
@@ -94,7 +93,7 @@ fn text_that_looks_like_options_is_spoken() {
 
 #[test]
 fn engine_voice_names_pass_through() {
-    let Some(engine) = espeak() else { return };
+    let engine = espeak();
     let variant: Voice = "pt-br+f3".parse().unwrap();
     let audio = engine.synthesize("Olá", &variant, Rate::DEFAULT).unwrap();
     assert!(audio.rms() > 500.0);
