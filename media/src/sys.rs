@@ -43,6 +43,13 @@ impl TickTimer {
         }
         // SAFETY: `raw` is a freshly created descriptor we own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let timer = TickTimer { fd };
+        timer.set(first_ns, period_ns)?;
+        Ok(timer)
+    }
+
+    /// Fires at `first_ns + k·period_ns` from now on (absolute times).
+    pub(crate) fn set(&self, first_ns: u64, period_ns: u64) -> io::Result<()> {
         let spec = libc::itimerspec {
             it_interval: timespec(period_ns),
             it_value: timespec(first_ns),
@@ -50,7 +57,7 @@ impl TickTimer {
         // SAFETY: `spec` is valid; the old value pointer may be null.
         let rc = unsafe {
             libc::timerfd_settime(
-                fd.as_raw_fd(),
+                self.fd.as_raw_fd(),
                 libc::TFD_TIMER_ABSTIME,
                 &spec,
                 std::ptr::null_mut(),
@@ -59,7 +66,12 @@ impl TickTimer {
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(TickTimer { fd })
+        Ok(())
+    }
+
+    /// Stops firing until [`TickTimer::set`] (a zero value disarms it).
+    pub(crate) fn disarm(&self) -> io::Result<()> {
+        self.set(0, 0)
     }
 
     /// Consumes the expiration count so the descriptor becomes quiet again.

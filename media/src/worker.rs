@@ -1,6 +1,10 @@
 //! The media worker threads: one mio event loop per thread owning many
 //! streams.
 //!
+//! A worker with no stream disarms its timer and sleeps until a command
+//! comes (an idle ura costs no CPU); the first stream added arms it again
+//! on the same grid.
+//!
 //! Pacing: an absolute periodic timerfd wakes the worker every 2 ms (phase
 //! tick m at `epoch + m·2 ms`, so it never drifts). Every stream belongs to
 //! one of ten phases (the least populated when it is added) and sends its
@@ -241,6 +245,7 @@ pub(crate) fn spawn(
         index: HashMap::new(),
         bufs: Buffers::new(),
         spacing: SpacingHistogram::default(),
+        idle: false,
     };
     let thread = std::thread::Builder::new()
         .name(format!("ura-media-{index}"))
@@ -274,9 +279,37 @@ struct Worker {
     index: HashMap<StreamId, (usize, usize)>,
     bufs: Buffers,
     spacing: SpacingHistogram,
+    /// No stream, timer disarmed: the thread sleeps until a command.
+    idle: bool,
 }
 
 impl Worker {
+    /// With no stream left, stops the tick timer: an idle ura costs no CPU.
+    fn sleep_if_idle(&mut self) {
+        if self.idle || !self.index.is_empty() {
+            return;
+        }
+        match self.timer.disarm() {
+            Ok(()) => self.idle = true,
+            Err(e) => tracing::warn!("media worker cannot stop its timer: {e}"),
+        }
+    }
+
+    /// Before a stream is added: the timer again, from the next phase tick
+    /// on the same grid (no backlog of missed ticks to catch up on).
+    fn wake(&mut self) {
+        if !self.idle {
+            return;
+        }
+        let now = sys::monotonic_ns();
+        self.next_sub = now.saturating_sub(self.epoch_ns) / SUB_TICK_NS + 1;
+        let first = self.epoch_ns + self.next_sub * SUB_TICK_NS;
+        match self.timer.set(first, SUB_TICK_NS) {
+            Ok(()) => self.idle = false,
+            Err(e) => tracing::error!("media worker cannot start its timer: {e}"),
+        }
+    }
+
     fn run(&mut self) {
         sys::set_timer_slack_1us();
         if self.cfg.realtime {
@@ -287,6 +320,7 @@ impl Worker {
             );
         }
         let mut events = Events::with_capacity(1024);
+        self.sleep_if_idle();
         loop {
             if let Err(e) = self.poll.poll(&mut events, None) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -295,9 +329,11 @@ impl Worker {
                 }
                 continue;
             }
-            self.run_due_ticks();
+            if !self.idle {
+                self.run_due_ticks();
+            }
             for (n, ev) in events.iter().enumerate() {
-                if n % 32 == 31 {
+                if n % 32 == 31 && !self.idle {
                     self.run_due_ticks();
                 }
                 match ev.token() {
@@ -310,6 +346,7 @@ impl Worker {
                     Token(t) => self.readable(t),
                 }
             }
+            self.sleep_if_idle();
         }
     }
 
@@ -388,6 +425,7 @@ impl Worker {
             match cmd {
                 Command::Shutdown => return false,
                 Command::Add { id, rtp, rtcp } => {
+                    self.wake();
                     let port = rtp.local_addr().map_or(0, |a| a.port());
                     if let Err(e) = self.add(id, rtp, rtcp) {
                         // The sockets were dropped by `add`.

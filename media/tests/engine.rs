@@ -541,3 +541,44 @@ fn inband_detection_stops_once_rfc4733_is_seen() {
     assert_eq!(sources, vec![DtmfSource::Rfc4733]);
     eng.close(id);
 }
+
+#[test]
+fn an_idle_worker_sleeps_and_a_new_stream_wakes_it_on_time() {
+    let (eng, rx) = engine((21_400, 21_499), 10_000, 5_000);
+    let ticks = |e: &MediaEngine| e.worker_stats().iter().map(|w| w.ticks).sum::<u64>();
+    std::thread::sleep(Duration::from_millis(100));
+    let before = ticks(&eng);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(ticks(&eng), before, "no stream: the workers do not tick");
+    for round in 0..2 {
+        let remote = peer();
+        let (id, _) = eng.allocate().unwrap();
+        eng.start_stream(id, params(remote.local_addr().unwrap()));
+        let mut packets = Vec::new();
+        while packets.len() < 20 {
+            packets.push(recv_rtp(&remote).expect("RTP flows after the wake-up"));
+        }
+        for w in packets.windows(2) {
+            assert_eq!(
+                w[1].0.sequence,
+                w[0].0.sequence.wrapping_add(1),
+                "round {round}"
+            );
+        }
+        // Paced, not a burst of missed ticks caught up at once.
+        let mean = (packets[19].2 - packets[4].2).as_secs_f64() * 1000.0 / 15.0;
+        assert!(
+            (mean - 20.0).abs() < 3.0,
+            "round {round}: mean spacing {mean} ms"
+        );
+        assert!(ticks(&eng) > before);
+        eng.close(id);
+        let stats = closed_stats(&rx, id);
+        assert!(stats.packets_sent >= 20, "{stats:?}");
+        std::thread::sleep(Duration::from_millis(50));
+        let idle = ticks(&eng);
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(ticks(&eng), idle, "round {round}: asleep again");
+    }
+    eng.shutdown();
+}
