@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use super::prompt_set::PromptSet;
 use ura_media::{
-    Codec, Direction as MediaDirection, MediaEngine, MediaEvent, PlayId, PlayMode, StreamId,
+    Codec, Direction as MediaDirection, MediaEngine, MediaEvent, PlayId, PlayMode, Reach, StreamId,
     StreamParams,
 };
 use ura_prompts::BuiltinPrompts;
@@ -90,6 +90,9 @@ struct Call {
     /// The answer SDP (or offer) that goes in the 200.
     sdp_body: Vec<u8>,
     negotiated: Option<Negotiated>,
+    /// The peer's SDP address cannot be reached: media goes where its RTP
+    /// comes from.
+    latch_only: bool,
     app: App,
     /// A hang-up waiting for the last frames to reach the caller.
     hangup_at: Option<Instant>,
@@ -175,7 +178,9 @@ fn media_direction(d: Direction) -> MediaDirection {
     }
 }
 
-fn stream_params(n: &Negotiated) -> StreamParams {
+/// The media parameters of a negotiation; `latch_only` when the peer's
+/// SDP address cannot be reached (see [`Calls::unreachable`]).
+fn stream_params(n: &Negotiated, latch_only: bool) -> StreamParams {
     StreamParams {
         remote_rtp: n.remote_rtp,
         remote_rtcp: n.remote_rtcp,
@@ -183,6 +188,7 @@ fn stream_params(n: &Negotiated) -> StreamParams {
         payload_type: n.payload_type,
         telephone_event_pt: n.telephone_event_pt,
         direction: media_direction(n.local_direction),
+        latch_only,
     }
 }
 
@@ -268,14 +274,79 @@ impl Calls {
         }
     }
 
-    /// The IP our media is reached at for this call: the Request-URI host when
-    /// it is one of ours (an IP literal), else the configured address.
-    fn local_ip(&self, call: &IncomingCall) -> IpAddr {
-        call.request_host
-            .as_deref()
+    /// The IP written in our SDP toward a peer whose media address is
+    /// `remote` (None before it is known, as in our own offer), reached by
+    /// SIP from `signalling`; `uri_host` is the Request-URI host, an
+    /// address of ours when it is an IP literal.
+    ///
+    /// The family is `remote`'s when the media streams reach it (an IPv6
+    /// offer gets an IPv6 answer), else `signalling`'s, else the RTP bind
+    /// address's. The address of that family is, in order: the Request-URI
+    /// host, `--advertise`, the RTP bind address, the address the system
+    /// sends from toward the peer (streams bound to `[::]`/`0.0.0.0`), the
+    /// configured default (loopback).
+    pub(crate) fn media_ip(
+        &self,
+        uri_host: Option<&str>,
+        signalling: IpAddr,
+        remote: Option<IpAddr>,
+    ) -> IpAddr {
+        let source = |ip: IpAddr| match self.media.reach(ip) {
+            Reach::Route { source } => Some(source),
+            Reach::Unreachable(_) => None,
+        };
+        let remote = remote
+            .map(|r| r.to_canonical())
+            .filter(|r| !r.is_unspecified());
+        let bind = self.media.bind_ip();
+        let toward = remote
+            .and_then(|r| source(r).map(|s| (r.is_ipv6(), s)))
+            .or_else(|| {
+                let s = signalling.to_canonical();
+                source(s).map(|source| (s.is_ipv6(), source))
+            });
+        let v6 = toward.map_or(bind.is_ipv6() && !bind.is_unspecified(), |(v6, _)| v6);
+        let ours = |ip: &IpAddr| ip.is_ipv6() == v6 && !ip.is_unspecified() && !ip.is_multicast();
+        uri_host
             .and_then(|h| h.parse::<IpAddr>().ok())
-            .filter(|ip| !ip.is_unspecified() && !ip.is_multicast())
-            .unwrap_or(self.config.advertise)
+            .map(|ip| ip.to_canonical())
+            .filter(ours)
+            .or(self.config.advertise_given.of(v6))
+            .or(Some(bind).filter(ours))
+            .or(toward.map(|(_, s)| s).filter(ours))
+            .or([Some(self.config.advertise), self.config.advertise_other]
+                .into_iter()
+                .flatten()
+                .find(ours))
+            .unwrap_or(match v6 {
+                true => std::net::Ipv6Addr::LOCALHOST.into(),
+                false => std::net::Ipv4Addr::LOCALHOST.into(),
+            })
+    }
+
+    /// Whether the media streams cannot send to `remote` (the peer's SDP
+    /// address of `dialog`); when they cannot, logs why (once per
+    /// negotiation). The `0.0.0.0` of hold sends nothing anyway: false.
+    /// A stream told `latch_only` sends to where the peer's RTP comes from.
+    pub(crate) fn unreachable(
+        media: &MediaEngine,
+        dialog: DialogId,
+        remote: std::net::SocketAddr,
+    ) -> bool {
+        if remote.ip().is_unspecified() {
+            return false;
+        }
+        match media.reach(remote.ip()) {
+            Reach::Route { .. } => false,
+            Reach::Unreachable(why) => {
+                tracing::warn!(
+                    %dialog,
+                    sdp_address = %remote,
+                    "the SDP address is not used: {why}; RTP goes to where the peer's RTP comes from once it arrives"
+                );
+                true
+            }
+        }
     }
 
     /// Refuses a new call and records it.
@@ -407,11 +478,18 @@ impl Calls {
                 return;
             }
         };
-        let mut local = LocalMedia::new(self.local_ip(&call), local_rtp.port());
+        // Our address follows the peer's media address (its family): the
+        // answer is made once to learn it, then again with it.
+        let host = call.request_host.clone();
+        let source = call.source.remote.ip();
+        let mut local = LocalMedia::new(self.config.advertise, local_rtp.port());
         local.session_id = fastrand::u64(1..u64::MAX / 2);
         local.session_version = 1;
         let (sdp_body, negotiated, our_offer) = match &offer {
-            Some(offer) => match sdp::answer(offer, &local) {
+            Some(offer) => match sdp::answer(offer, &local).and_then(|(_, n)| {
+                local.address = self.media_ip(host.as_deref(), source, Some(n.remote_rtp.ip()));
+                sdp::answer(offer, &local)
+            }) {
                 Ok((answer, negotiated)) => {
                     (answer.to_string().into_bytes(), Some(negotiated), None)
                 }
@@ -430,6 +508,7 @@ impl Calls {
                 }
             },
             None => {
+                local.address = self.media_ip(host.as_deref(), source, None);
                 let o = sdp::offer(&local, Direction::SendRecv);
                 (o.to_string().into_bytes(), None, Some(o))
             }
@@ -445,6 +524,7 @@ impl Calls {
                 our_offer,
                 sdp_body,
                 negotiated,
+                latch_only: false,
                 app,
                 hangup_at: None,
                 number,
@@ -510,9 +590,16 @@ impl Calls {
                 }
             }
         }
-        let Some(n) = &call.negotiated else { return };
-        self.media.start_stream(call.stream, stream_params(n));
+        let Some(n) = call.negotiated else { return };
+        let stream = call.stream;
+        let latch_only = Calls::unreachable(&self.media, dialog, n.remote_rtp);
+        self.media
+            .start_stream(stream, stream_params(&n, latch_only));
+        let Some(call) = self.calls.get_mut(&dialog) else {
+            return;
+        };
         call.up = true;
+        call.latch_only = latch_only;
         tracing::info!(%dialog, codec = ?n.codec, remote = %n.remote_rtp, "call is up");
         match &mut call.app {
             App::Demo(app) => {
@@ -742,9 +829,21 @@ impl Calls {
         match SessionDescription::parse(&body).and_then(|o| sdp::answer(&o, &call.local)) {
             Ok((answer, n)) => {
                 tracing::info!(%dialog, direction = ?n.local_direction, "re-INVITE");
-                if call.up {
-                    self.media.update(call.stream, stream_params(&n));
+                let moved = call
+                    .negotiated
+                    .is_none_or(|old| old.remote_rtp != n.remote_rtp);
+                let (up, stream, was) = (call.up, call.stream, call.latch_only);
+                let latch_only = match moved {
+                    true => Calls::unreachable(&self.media, dialog, n.remote_rtp),
+                    false => was,
+                };
+                if up {
+                    self.media.update(stream, stream_params(&n, latch_only));
                 }
+                let Some(call) = self.calls.get_mut(&dialog) else {
+                    return;
+                };
+                call.latch_only = latch_only;
                 call.negotiated = Some(n);
                 let _ = ep.accept_reoffer(now, dialog, answer.to_string().as_bytes());
             }
@@ -936,6 +1035,22 @@ impl Calls {
             MediaEvent::Closed { stream, stats } => {
                 if let Some(dialog) = self.streams.remove(&stream) {
                     tracing::info!(%dialog, ?stats, "call media statistics");
+                    // Started (answered and acknowledged) yet silent: the
+                    // caller heard nothing from us.
+                    if !stats.duration.is_zero() && stats.packets_sent == 0 {
+                        let why = match (stats.send_failed, stats.remote_rtp) {
+                            (0, None) => "its SDP address could not be reached and no RTP came from it to latch to".to_string(),
+                            (0, Some(_)) => "nothing was sent (on hold or inactive)".to_string(),
+                            (n, _) => format!("{n} sends failed (see the first error above)"),
+                        };
+                        tracing::warn!(
+                            %dialog,
+                            packets_received = stats.packets_received,
+                            send_failed = stats.send_failed,
+                            remote = ?stats.remote_rtp,
+                            "answered call ended with packets_sent 0: the caller heard nothing; {why}"
+                        );
+                    }
                 }
             }
         }

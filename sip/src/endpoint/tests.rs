@@ -513,7 +513,8 @@ fn a_call_over_ipv6_gets_ipv6_via_contact_and_received() {
             .replace("@127.0.0.1", "@[2001:db8::7]")
     };
     // Sent by SIPp-like callers: the Via names another port than the source.
-    let invite = v6(&invite("z9hG4bK-v6", "v=0\r\n")).replace("[2001:db8::5]:5062;", "[2001:db8::5]:6000;");
+    let invite =
+        v6(&invite("z9hG4bK-v6", "v=0\r\n")).replace("[2001:db8::5]:5062;", "[2001:db8::5]:6000;");
     ep.handle_input(t0, Flow::udp(caller), invite.as_bytes());
     let (sent, events) = drain(&mut ep);
     assert_eq!(codes(&sent), vec![100]);
@@ -539,7 +540,13 @@ fn a_call_over_ipv6_gets_ipv6_via_contact_and_received() {
     );
     assert_eq!(ok.header("Contact"), Some("<sip:ura@[2001:db8::7]:5060>"));
     // Our BYE: Via with the IPv6 literal in brackets, to the same flow.
-    let ack = v6(&in_dialog("ACK", 1, ok.to_tag().unwrap(), "z9hG4bK-a6", "Content-Length: 0\r\n"));
+    let ack = v6(&in_dialog(
+        "ACK",
+        1,
+        ok.to_tag().unwrap(),
+        "z9hG4bK-a6",
+        "Content-Length: 0\r\n",
+    ));
     ep.handle_input(t0, Flow::udp(caller), ack.as_bytes());
     drain(&mut ep);
     ep.hangup(t0, dialog).unwrap();
@@ -552,7 +559,9 @@ fn a_call_over_ipv6_gets_ipv6_via_contact_and_received() {
     let bye = Message::parse(&out[0].data).unwrap();
     assert_eq!(out[0].flow.remote, caller);
     assert!(
-        bye.header("Via").unwrap().starts_with("SIP/2.0/UDP [2001:db8::7]:5060;branch="),
+        bye.header("Via")
+            .unwrap()
+            .starts_with("SIP/2.0/UDP [2001:db8::7]:5060;branch="),
         "{:?}",
         bye.header("Via")
     );
