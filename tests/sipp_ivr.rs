@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::caller::find_frames;
-use common::sipp::{free_port, media_port, pcap_dir, run, Run};
+use common::sipp::{free_port_on, loopback_of, media_port_on, pcap_dir, run, Run};
 use common::Ura;
 use ura_media::Codec;
 use ura_prompts::BuiltinPrompts;
@@ -42,6 +42,11 @@ fn ura() -> Ura {
     common::Ura::start_demo_with_short_hold(&[])
 }
 
+/// The same, listening on `[::1]` (SIPp calls with `-i ::1`).
+fn ura_on_ipv6() -> Ura {
+    common::Ura::start_demo_with_short_hold(&["--sip", "[::1]:0"])
+}
+
 /// dumpcap capturing, on the loopback, the UDP sent to one port (the file
 /// stays in SIPp's directory, kept when a test fails).
 struct Capture {
@@ -52,10 +57,15 @@ struct Capture {
 impl Capture {
     /// Starts dumpcap and waits (up to 10 s) until it captures; `Err` with
     /// what dumpcap said when it cannot (no right to capture, say).
-    fn start(dumpcap: &Path, port: u16, file: PathBuf) -> Result<Capture, String> {
+    fn start(
+        dumpcap: &Path,
+        host: std::net::IpAddr,
+        port: u16,
+        file: PathBuf,
+    ) -> Result<Capture, String> {
         let mut child = Command::new(dumpcap)
             .args(["-q", "-P", "-i", "lo", "-f"])
-            .arg(format!("udp and dst host 127.0.0.1 and dst port {port}"))
+            .arg(format!("udp and dst host {host} and dst port {port}"))
             .args(["-a", "duration:60", "-w"])
             .arg(&file)
             .stdin(Stdio::null())
@@ -114,7 +124,8 @@ impl Drop for Capture {
     }
 }
 
-/// The UDP payloads of the IPv4 packets in a libpcap file, in file order.
+/// The UDP payloads of the IPv4 and IPv6 packets in a libpcap file, in
+/// file order.
 fn udp_payloads(data: &[u8]) -> Vec<&[u8]> {
     assert!(data.len() >= 24, "capture too short: {} bytes", data.len());
     let magic = u32::from_le_bytes(data[0..4].try_into().unwrap());
@@ -148,11 +159,18 @@ fn udp_payloads(data: &[u8]) -> Vec<&[u8]> {
         let Some(ip) = packet.get(link_header..) else {
             continue;
         };
-        if ip.len() < 20 || ip[0] >> 4 != 4 || ip[9] != 17 {
-            continue;
-        }
-        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]])).min(ip.len());
-        let udp = &ip[usize::from(ip[0] & 0x0f) * 4..total];
+        let udp = match ip.first().map(|b| b >> 4) {
+            Some(4) if ip.len() >= 20 && ip[9] == 17 => {
+                let total = usize::from(u16::from_be_bytes([ip[2], ip[3]])).min(ip.len());
+                &ip[usize::from(ip[0] & 0x0f) * 4..total]
+            }
+            // IPv6 with UDP right after the fixed header (no extensions).
+            Some(6) if ip.len() >= 40 && ip[6] == 17 => {
+                let len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+                &ip[40..(40 + len).min(ip.len())]
+            }
+            _ => continue,
+        };
         if udp.len() >= 8 {
             out.push(&udp[8..]);
         }
@@ -218,8 +236,10 @@ fn call(
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sipp/ivr")
         .join(format!("{name}.xml"));
-    let mp = media_port();
-    let mut capture = match Capture::start(dumpcap, mp, dir.join("heard.pcap")) {
+    // SIPp on the loopback of ura's family (`-i ::1` for ura on `[::1]`).
+    let ip = loopback_of(ura.sip);
+    let mp = media_port_on(ip);
+    let mut capture = match Capture::start(dumpcap, ip, mp, dir.join("heard.pcap")) {
         Ok(capture) => capture,
         Err(msg) if std::env::var("URA_REQUIRE_PEERS").as_deref() == Ok("1") => {
             panic!("{msg} (URA_REQUIRE_PEERS=1)")
@@ -231,12 +251,12 @@ fn call(
         }
     };
     let mut cmd = Command::new(sipp);
-    cmd.arg(format!("127.0.0.1:{}", ura.sip.port()))
+    cmd.arg(std::net::SocketAddr::new(ip, ura.sip.port()).to_string())
         .arg("-sf")
         .arg(&scenario)
-        .args(["-t", "u1", "-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args(["-p", &free_port().to_string(), "-mp", &mp.to_string()])
-        .args(["-cp", &free_port().to_string()])
+        .args(["-t", "u1", "-i", &ip.to_string(), "-mi", &ip.to_string()])
+        .args(["-p", &free_port_on(ip).to_string(), "-mp", &mp.to_string()])
+        .args(["-cp", &free_port_on(ip).to_string()])
         .args(["-m", "1", "-l", "1", "-r", "1", "-nostdin"])
         .args(["-timeout", "45s", "-timeout_error", "-recv_timeout", "30s"])
         .args(["-trace_msg", "-message_file", "messages.log"])
@@ -285,10 +305,20 @@ fn peers() -> Option<(PathBuf, PathBuf, PathBuf)> {
 
 #[test]
 fn sipp_ivr_open_number_choice_2_goes_to_suporte_then_no_answer_and_bye() {
+    ivr_choice_2(ura());
+}
+
+/// The IVR call above over IPv6: SIPp on `::1`, ura on `[::1]`; what SIPp
+/// heard is captured from IPv6 packets.
+#[test]
+fn sipp_ivr_over_ipv6_choice_2_goes_to_suporte_then_no_answer_and_bye() {
+    ivr_choice_2(ura_on_ipv6());
+}
+
+fn ivr_choice_2(ura: Ura) {
     let Some((sipp, dumpcap, pcaps)) = peers() else {
         return;
     };
-    let ura = ura();
     let Some((out, heard)) = call(
         &sipp,
         &dumpcap,

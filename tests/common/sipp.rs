@@ -1,7 +1,7 @@
 //! SIPp helpers shared by the SIPp end-to-end tests: free ports, SIPp's
 //! shipped DTMF pcaps, the bound on one run.
 
-use std::net::{TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,10 +19,15 @@ pub const PCAP_DIRS: &[&str] = &[
 
 /// A loopback port free for both UDP and TCP right now.
 pub fn free_port() -> u16 {
+    free_port_on(Ipv4Addr::LOCALHOST.into())
+}
+
+/// A port of `ip` free for both UDP and TCP right now.
+pub fn free_port_on(ip: IpAddr) -> u16 {
     loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind UDP");
+        let udp = UdpSocket::bind((ip, 0)).expect("bind UDP");
         let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if TcpListener::bind((ip, port)).is_ok() {
             return port;
         }
     }
@@ -30,13 +35,27 @@ pub fn free_port() -> u16 {
 
 /// An even port with `p` and `p + 2` free (SIPp binds audio and video media).
 pub fn media_port() -> u16 {
+    media_port_on(Ipv4Addr::LOCALHOST.into())
+}
+
+/// [`media_port`] on `ip`.
+pub fn media_port_on(ip: IpAddr) -> u16 {
     loop {
         let p = 40_000 + 2 * fastrand::u16(0..9_000);
-        let a = UdpSocket::bind(("127.0.0.1", p));
-        let b = UdpSocket::bind(("127.0.0.1", p + 2));
+        let a = UdpSocket::bind((ip, p));
+        let b = UdpSocket::bind((ip, p + 2));
         if a.is_ok() && b.is_ok() {
             return p;
         }
+    }
+}
+
+/// The loopback address of `addr`'s family: where SIPp runs (`-i`, `-mi`)
+/// to call a ura listening on `addr`.
+pub fn loopback_of(addr: SocketAddr) -> IpAddr {
+    match addr.is_ipv6() {
+        true => Ipv6Addr::LOCALHOST.into(),
+        false => Ipv4Addr::LOCALHOST.into(),
     }
 }
 
