@@ -589,10 +589,31 @@ pub fn split_host_port(s: &str) -> Option<(String, Option<u16>)> {
     }
 }
 
+/// Where the `<…>` of a name-addr is: the first `<` outside a quoted
+/// display name, and the first `>` after it (a URI holds no `>`; a header
+/// parameter after it may, as in linphone's
+/// `;+sip.instance="<urn:uuid:…>"`).
+fn angle_span(value: &str) -> Option<(usize, usize)> {
+    let (mut quoted, mut escaped) = (false, false);
+    for (i, c) in value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => {
+                let close = value[i..].find('>')?;
+                return Some((i, i + close));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// A header parameter of a name-addr value (`…>;tag=abc`), after the URI.
 pub fn param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
-    let params = match value.rfind('>') {
-        Some(i) => &value[i + 1..],
+    let params = match angle_span(value) {
+        Some((_, close)) => &value[close + 1..],
         None => value.split_once(';').map_or("", |(_, p)| p),
     };
     params.split(';').find_map(|p| {
@@ -603,10 +624,8 @@ pub fn param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
 
 /// The URI of a name-addr or addr-spec header value (`"Bob" <sip:b@h>;tag=1`).
 pub fn name_addr_uri(value: &str) -> &str {
-    if let (Some(a), Some(b)) = (value.find('<'), value.rfind('>')) {
-        if a < b {
-            return &value[a + 1..b];
-        }
+    if let Some((a, b)) = angle_span(value) {
+        return &value[a + 1..b];
     }
     value.split(';').next().unwrap_or("").trim()
 }
@@ -778,6 +797,14 @@ From: <sip:a@h>;tag=1\r\nTo: <sip:x@h>\r\nCSeq: 2 OPTIONS\r\n\r\n";
         assert_eq!(param(v, "tag"), Some("xyz"));
         assert_eq!(name_addr_uri(v), "sip:a@h;lr");
         assert_eq!(split_commas("<sip:a@h>, \"x,y\" <sip:b@h>").len(), 2);
+        // linphone's Contact: a `>` in a parameter after the URI.
+        let linphone =
+            "<sip:127.0.0.1:47116;transport=udp>;+sip.instance=\"<urn:uuid:1ac9>\";expires=60";
+        assert_eq!(name_addr_uri(linphone), "sip:127.0.0.1:47116;transport=udp");
+        assert_eq!(param(linphone, "expires"), Some("60"));
+        let quoted = "\"a <b> \\\" c\" <sip:x@h>;tag=t";
+        assert_eq!(name_addr_uri(quoted), "sip:x@h");
+        assert_eq!(param(quoted, "tag"), Some("t"));
         assert_eq!(
             split_host_port("[::1]:5060"),
             Some(("::1".to_string(), Some(5060)))
