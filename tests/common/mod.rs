@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod baresip;
 pub mod caller;
+pub mod linphone;
 pub mod sipp;
 
 use std::io::{BufRead, BufReader};
