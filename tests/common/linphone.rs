@@ -51,10 +51,8 @@ impl Linphone {
         write_wav(&dir.join("mic.wav"), mic);
         std::fs::write(
             dir.join("asound.conf"),
-            format!(
-                "</usr/share/alsa/alsa.conf>\npcm.!default {{\n type file\n slave.pcm \"null\"\n \
-                 file \"/dev/null\"\n format \"raw\"\n}}\n"
-            ),
+            "</usr/share/alsa/alsa.conf>\npcm.!default {\n type file\n slave.pcm \"null\"\n \
+             file \"/dev/null\"\n format \"raw\"\n}\n",
         )
         .unwrap();
         // PCMU only, RFC 4733 digits, no video, no NAT helpers.
