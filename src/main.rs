@@ -256,6 +256,10 @@ async fn calls_table(url: &str, limit: i64) -> Result<String, ura::error::UraErr
             q.and_then(|q| q.outcome.as_deref()).unwrap_or("-"),
             c.caller
         );
+        // Under its call, indented: the caller may have heard nothing.
+        if let Some(w) = &c.media_warning {
+            let _ = writeln!(out, "       media warning: {w}");
+        }
     }
     Ok(out)
 }

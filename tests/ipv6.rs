@@ -186,6 +186,8 @@ fn an_unreachable_sdp_address_is_logged_and_the_callers_rtp_is_latched() {
         .filter(|l| l.contains("the SDP address is not used"))
         .count();
     assert_eq!(lines, 1, "logged once");
+    // Media flowed: the record carries no warning.
+    assert_eq!(ura.records(1)[0].media_warning, None);
 }
 
 #[test]
@@ -206,4 +208,9 @@ fn an_answered_call_that_sent_nothing_is_a_warning() {
     );
     assert!(warning.is_some(), "{:?}", ura.logs());
     assert!(caller.audio().is_empty());
+    // And in the call record.
+    let rows = ura.records(1);
+    let w = rows[0].media_warning.as_deref().unwrap_or_default();
+    assert!(w.starts_with("packets_sent 0:"), "{rows:?}");
+    assert_eq!(rows[0].ending(), "caller-bye/caller");
 }

@@ -61,6 +61,9 @@ struct InternalCall {
     ring_until: Option<Instant>,
 }
 
+/// How long an ended call's record waits for its stream's statistics.
+const CLOSING_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How long an extension rings on an internal call.
 const INTERNAL_RING: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -123,6 +126,12 @@ pub struct Calls {
     /// The call limit in force and why a call is refused.
     admission: Admission,
     routing: Routing,
+    /// Records of ended calls whose stream was started, waiting for its
+    /// statistics (`MediaEvent::Closed`) to say whether the caller heard
+    /// anything; written then, or at the deadline in `closing_order`.
+    closing: HashMap<StreamId, CallRecord>,
+    /// (deadline, stream) of `closing`, in order.
+    closing_order: std::collections::VecDeque<(Instant, StreamId)>,
     /// Per-call deadlines (IVR timers, stub queue, delayed hang-ups); stale
     /// entries are skipped when they come up.
     timers: BinaryHeap<Reverse<(Instant, DialogId)>>,
@@ -159,6 +168,7 @@ fn new_record(call: &IncomingCall, number: &str) -> CallRecord {
         hangup_cause: String::new(),
         hangup_side: HangupSide::Ura,
         queue: None,
+        media_warning: None,
     }
 }
 
@@ -222,6 +232,8 @@ impl Calls {
                 Routing::default()
             }),
             timers: BinaryHeap::new(),
+            closing: HashMap::new(),
+            closing_order: std::collections::VecDeque::new(),
             queues,
             legs: HashMap::new(),
             tasks: HashMap::new(),
@@ -756,7 +768,8 @@ impl Calls {
     /// The earliest per-call deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let calls = self.timers.peek().map(|Reverse((t, _))| *t);
-        [calls, self.queues.router.poll_timeout()]
+        let closing = self.closing_order.front().map(|(t, _)| *t);
+        [calls, closing, self.queues.router.poll_timeout()]
             .into_iter()
             .flatten()
             .min()
@@ -765,6 +778,16 @@ impl Calls {
     /// Runs the per-call deadlines due at `now`.
     pub fn handle_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
         self.queues.router.handle_timeout(now);
+        while let Some(&(t, stream)) = self.closing_order.front() {
+            if t > now {
+                break;
+            }
+            self.closing_order.pop_front();
+            // No statistics in time (the media lane was full): as it is.
+            if let Some(record) = self.closing.remove(&stream) {
+                let _ = self.records.send(record);
+            }
+        }
         while let Some(Reverse((t, dialog))) = self.timers.peek().copied() {
             if t > now {
                 break;
@@ -939,7 +962,15 @@ impl Calls {
             record.hangup_cause = cause.to_string();
         }
         record.hangup_side = Calls::hangup_side(&record.hangup_cause, side);
-        let _ = self.records.send(call.record.clone());
+        if call.up {
+            // Written when the stream's statistics arrive (at most
+            // CLOSING_WAIT from now).
+            self.closing.insert(call.stream, call.record.clone());
+            self.closing_order
+                .push_back((now + CLOSING_WAIT, call.stream));
+        } else {
+            let _ = self.records.send(call.record.clone());
+        }
         if call.answered.is_some() {
             self.counters.active_calls.fetch_sub(1, Ordering::Relaxed);
         }
@@ -1033,6 +1064,7 @@ impl Calls {
                 }
             }
             MediaEvent::Closed { stream, stats } => {
+                let mut record = self.closing.remove(&stream);
                 if let Some(dialog) = self.streams.remove(&stream) {
                     tracing::info!(%dialog, ?stats, "call media statistics");
                     // Started (answered and acknowledged) yet silent: the
@@ -1050,7 +1082,13 @@ impl Calls {
                             remote = ?stats.remote_rtp,
                             "answered call ended with packets_sent 0: the caller heard nothing; {why}"
                         );
+                        if let Some(r) = &mut record {
+                            r.media_warning = Some(format!("packets_sent 0: {why}"));
+                        }
                     }
+                }
+                if let Some(record) = record {
+                    let _ = self.records.send(record);
                 }
             }
         }
@@ -1076,6 +1114,9 @@ impl Calls {
     /// only when it does, which a stopping ura does not wait for) and stops
     /// the media workers.
     pub fn shutdown(mut self) {
+        for (_, record) in self.closing.drain() {
+            let _ = self.records.send(record);
+        }
         for (_, mut call) in self.calls.drain() {
             call.record.ended_at = wall_clock();
             if call.record.hangup_cause.is_empty() {

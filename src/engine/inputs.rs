@@ -462,6 +462,7 @@ fn shed_record(msg: &Message, call_id: &str) -> CallRecord {
         hangup_cause: "shed-503".into(),
         hangup_side: HangupSide::Ura,
         queue: None,
+        media_warning: None,
     }
 }
 

@@ -172,11 +172,15 @@ impl Ura {
             "ura calls list: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .skip(1)
-            .map(CallRow::parse)
-            .collect()
+        let mut rows: Vec<CallRow> = Vec::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines().skip(1) {
+            // An indented line belongs to the row above it.
+            match (line.trim().strip_prefix("media warning: "), rows.last_mut()) {
+                (Some(w), Some(row)) => row.media_warning = Some(w.to_string()),
+                _ => rows.push(CallRow::parse(line)),
+            }
+        }
+        rows
     }
 
     /// The call records once `n` of them are written (the recorder writes
@@ -279,12 +283,15 @@ pub struct CallRow {
     /// The columns: id, started, number, answer, sched, digits, service,
     /// cause, side, queue, agent, wait, queue-outcome, caller.
     cols: Vec<String>,
+    /// The media warning printed under the row, if any.
+    pub media_warning: Option<String>,
 }
 
 impl CallRow {
     fn parse(line: &str) -> CallRow {
         CallRow {
             cols: line.split_whitespace().map(str::to_string).collect(),
+            media_warning: None,
         }
     }
 
