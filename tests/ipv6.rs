@@ -7,7 +7,9 @@
 //!   answered in its own family;
 //! - an offer whose `c=` ura cannot reach (IPv6 to an IPv4-only ura) while
 //!   the caller's RTP comes from 127.0.0.1: ura says why once, latches to
-//!   the caller's RTP, and the caller hears the welcome.
+//!   the caller's RTP, and the caller hears the welcome; a STUN binding
+//!   request from the caller's RTP port (linphone's first packet) does as
+//!   well.
 
 mod common;
 
@@ -213,4 +215,30 @@ fn an_answered_call_that_sent_nothing_is_a_warning() {
     let w = rows[0].media_warning.as_deref().unwrap_or_default();
     assert!(w.starts_with("packets_sent 0:"), "{rows:?}");
     assert_eq!(rows[0].ending(), "caller-bye/caller");
+}
+
+#[test]
+fn with_an_unreachable_sdp_address_a_stun_binding_request_tells_where_to_send() {
+    if !ipv6_loopback_works() {
+        return;
+    }
+    // What linphone does first: a STUN binding request from its RTP port,
+    // before any RTP (and a silent phone may send no RTP at all).
+    let ura = Ura::start(&[]);
+    let mut caller = Caller::new(ura.sip, false);
+    caller.sdp_connection = "IN IP6 ::1".into();
+    assert_eq!(caller.call("9000").status(), Some(200));
+    let mut stun = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+    stun.extend_from_slice(&[7; 12]);
+    let to = caller.remote_rtp.expect("ura's RTP address");
+    caller.rtp.send_to(&stun, to).unwrap();
+    wait(1_500);
+    let heard: Vec<Vec<u8>> = caller.audio().iter().map(|p| p.payload.clone()).collect();
+    assert!(
+        find_frames(&heard, &welcome_part(10, 25), 0).is_some(),
+        "nothing heard after the STUN request ({} frames)\n{:?}",
+        heard.len(),
+        ura.logs()
+    );
+    assert_eq!(caller.bye(), Some(200));
 }

@@ -71,7 +71,12 @@ fn own_ipv6() -> Option<IpAddr> {
 /// linphone at `ura` (listening on `sip`) dials 9000, presses 1 and #;
 /// returns what it heard and the phone, for more checks.
 fn echo_call(ura: &Ura, program: &std::path::Path) -> Linphone {
-    let mut phone = Linphone::start(program, ura.sip.ip(), &tone());
+    echo_call_saying(ura, program, Some(&tone()))
+}
+
+/// [`echo_call`] with `mic` as what linphone says (None: no microphone).
+fn echo_call_saying(ura: &Ura, program: &std::path::Path, mic: Option<&[i16]>) -> Linphone {
+    let mut phone = Linphone::start(program, ura.sip.ip(), mic);
     let uri = match ura.sip.ip() {
         IpAddr::V6(ip) => format!("sip:9000@[{ip}]:{}", ura.sip.port()),
         IpAddr::V4(ip) => format!("sip:9000@{ip}:{}", ura.sip.port()),
@@ -180,6 +185,31 @@ fn linphone_over_ipv4_with_an_ipv6_offer_hears_the_echo() {
     } else {
         eprintln!("linphone offered {offered:?} (no IPv6 here): the direct IPv4 case");
     }
+    let _ = std::fs::remove_dir_all(&phone.dir);
+}
+
+/// The issue's own case: no microphone, so linphone sends next to no RTP
+/// (none before its first digit); its STUN binding request, sent first
+/// from its RTP port, is where ura sends.
+#[test]
+fn linphone_silent_over_ipv4_with_an_ipv6_offer_hears_the_echo() {
+    let Some(program) = common::peer("linphonec", "linphone-cli") else {
+        return;
+    };
+    let ura = Ura::start(&[]);
+    let phone = echo_call_saying(&ura, &program, None);
+    // It was the STUN request: linphone sent (next to) no audio of its own.
+    let stats = wait_for_log(&ura, &["call media statistics"]).unwrap_or_default();
+    let received = stats
+        .split("packets_received: ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|n| n.parse::<u64>().ok());
+    eprintln!("ura received {received:?} RTP packets from the silent linphone");
+    assert!(
+        received.is_some_and(|n| n < 50),
+        "linphone sent audio after all: {stats}"
+    );
     let _ = std::fs::remove_dir_all(&phone.dir);
 }
 

@@ -124,6 +124,9 @@ pub(crate) struct Stream {
     v6: bool,
     /// A failed send was logged (once per stream).
     send_error_logged: bool,
+    /// Where a STUN binding request came from before the stream started
+    /// (a phone's first packet can beat our ACK to the worker).
+    early_stun: Option<SocketAddr>,
     /// RTP port of the stream (returned to the allocator on close).
     pub(crate) port: u16,
     bridge: Option<BridgeLink>,
@@ -197,6 +200,7 @@ impl Stream {
         Stream {
             v6,
             send_error_logged: false,
+            early_stun: None,
             id,
             rtp,
             rtcp,
@@ -254,6 +258,11 @@ impl Stream {
         });
         self.last_rx_ns = now;
         self.next_rtcp_ns = now + rtcp_delay(cfg);
+        if params.latch_only && self.latched_rtp.is_none() {
+            // Provisional, as for a STUN request after the start.
+            self.latched_rtp = self.early_stun.take();
+            self.latch_final = false;
+        }
     }
 
     pub(crate) fn update(&mut self, params: StreamParams, now: u64) {
@@ -588,6 +597,9 @@ impl Stream {
         relay: &mut [u8],
     ) {
         let Some(tx) = &self.tx else {
+            if is_stun_binding_request(data) {
+                self.early_stun = Some(src);
+            }
             self.stats.packets_ignored += 1;
             return;
         };
@@ -1083,6 +1095,12 @@ mod tests {
         deliver(&mut s, &peer, &stun, &mut bufs);
         s.tick(0, true, 0, &mut bufs, &|_| {});
         assert!(recv(&peer).is_some(), "RTP to the STUN sender");
+        // A request that comes before the stream starts counts too.
+        let mut s = Stream::new(StreamId(3), socket(), socket());
+        deliver(&mut s, &peer, &stun, &mut bufs);
+        s.start(p, 0, 0, 0, &MediaConfig::default());
+        s.tick(0, true, 0, &mut bufs, &|_| {});
+        assert!(recv(&peer).is_some(), "RTP to the early STUN sender");
         // Without latch_only, STUN latches nothing (the SDP address is used).
         let mut s = Stream::new(StreamId(2), socket(), socket());
         s.start(

@@ -40,15 +40,18 @@ fn rtp_port(ip: IpAddr) -> u16 {
 
 impl Linphone {
     /// Starts linphonec with `mic` (8 kHz samples) as what it says in the
-    /// call; its SIP port is free on `sip_ip`.
-    pub fn start(program: &Path, sip_ip: IpAddr, mic: &[i16]) -> Linphone {
+    /// call (None: no microphone at all, and linphone sends next to no
+    /// RTP); its SIP port is free on `sip_ip`.
+    pub fn start(program: &Path, sip_ip: IpAddr, mic: Option<&[i16]>) -> Linphone {
         let dir = std::env::temp_dir().join(format!(
             "ura-linphone-{}-{}",
             std::process::id(),
             fastrand::u32(..)
         ));
         std::fs::create_dir_all(dir.join(".local/share/linphone")).expect("linphone directory");
-        write_wav(&dir.join("mic.wav"), mic);
+        if let Some(mic) = mic {
+            write_wav(&dir.join("mic.wav"), mic);
+        }
         std::fs::write(
             dir.join("asound.conf"),
             "</usr/share/alsa/alsa.conf>\npcm.!default {\n type file\n slave.pcm \"null\"\n \
@@ -104,9 +107,11 @@ impl Linphone {
         };
         phone.command(&format!("ports sip {sip_port}"));
         phone.command("soundcard use files");
-        let mic = phone.dir.join("mic.wav");
+        let mic_file = phone.dir.join("mic.wav");
         let heard = phone.dir.join("heard.wav");
-        phone.command(&format!("play {}", mic.display()));
+        if mic.is_some() {
+            phone.command(&format!("play {}", mic_file.display()));
+        }
         phone.command(&format!("record {}", heard.display()));
         phone
     }
