@@ -112,7 +112,8 @@ fn table(calls: &[CallRecord]) -> String {
     }
     let mut out = String::new();
     let header = COLUMNS.map(str::to_string);
-    for r in std::iter::once(&header).chain(&rows) {
+    let warnings = std::iter::once(None).chain(calls.iter().map(|c| c.media_warning.as_deref()));
+    for (r, warning) in std::iter::once(&header).chain(&rows).zip(warnings) {
         let mut line = String::new();
         for (i, v) in r.iter().enumerate() {
             if i + 1 == r.len() {
@@ -123,6 +124,10 @@ fn table(calls: &[CallRecord]) -> String {
         }
         out.push_str(line.trim_end());
         out.push('\n');
+        // Under its call, indented: the caller may have heard nothing.
+        if let Some(w) = warning {
+            let _ = writeln!(out, "       media warning: {w}");
+        }
     }
     out
 }
@@ -181,6 +186,7 @@ fn json(calls: &[CallRecord]) -> String {
                 "hangup_cause": c.hangup_cause,
                 "hangup_side": c.hangup_side.as_str(),
                 "queue": queue,
+                "media_warning": c.media_warning,
             })
         })
         .collect();
@@ -218,6 +224,7 @@ mod tests {
             hangup_cause: cause.into(),
             hangup_side: HangupSide::Caller,
             queue: None,
+            media_warning: None,
         }
     }
 

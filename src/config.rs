@@ -24,7 +24,8 @@ pub enum LogFormat {
 /// Flags of `ura serve` (each also read from its `URA_*` variable).
 #[derive(Debug, Clone, Args, Default)]
 pub struct ServeArgs {
-    /// SIP address (UDP and TCP).
+    /// SIP address (UDP and TCP); `[::]` (the default) takes IPv6 and IPv4
+    /// on the same dual-stack sockets (`0.0.0.0` where there is no IPv6).
     #[arg(long, env = "URA_SIP")]
     pub sip: Option<SocketAddr>,
     /// HTTP address (`/health`).
@@ -43,9 +44,12 @@ pub struct ServeArgs {
     #[arg(long, env = "URA_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
     /// Address written in SDP, Contact and Via when the Request-URI does not
-    /// name an IP of ours (default: the SIP bind address, or 127.0.0.1).
+    /// name an IP of ours: one, or an IPv4 and an IPv6 address separated by
+    /// a comma, each used toward peers of its family (default: the SIP bind
+    /// address; on `[::]`/`0.0.0.0`, the address the system sends from
+    /// toward the caller's media, else 127.0.0.1 / ::1).
     #[arg(long, env = "URA_ADVERTISE")]
-    pub advertise: Option<IpAddr>,
+    pub advertise: Option<Advertise>,
     /// Ring (180) this long before answering, in milliseconds.
     #[arg(long, env = "URA_RING_MS")]
     pub ring_ms: Option<u64>,
@@ -96,7 +100,7 @@ pub struct FileConfig {
     rtp_ports: Option<String>,
     data_dir: Option<PathBuf>,
     log_format: Option<LogFormat>,
-    advertise: Option<IpAddr>,
+    advertise: Option<Advertise>,
     ring_ms: Option<u64>,
     rtp_timeout: Option<u64>,
     media_workers: Option<usize>,
@@ -141,6 +145,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Fallback address for SDP/Contact/Via.
     pub advertise: IpAddr,
+    /// Fallback address of the other family, for peers of that family.
+    pub advertise_other: Option<IpAddr>,
+    /// The addresses `--advertise` gave (none: derived from `sip`).
+    pub advertise_given: Advertise,
     /// Ring time before answering.
     pub ring: Duration,
     /// RTP inactivity timeout.
@@ -174,6 +182,70 @@ pub struct Config {
     /// The file that holds the routing (file mode); `None`: the store
     /// holds it (store mode).
     pub routing_file: Option<PathBuf>,
+}
+
+/// Addresses to advertise, at most one per family: `IP` or `IP,IP`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Advertise {
+    /// The IPv4 address.
+    pub v4: Option<std::net::Ipv4Addr>,
+    /// The IPv6 address.
+    pub v6: Option<std::net::Ipv6Addr>,
+}
+
+impl Advertise {
+    /// The address of a family (`v6`), if given.
+    pub fn of(&self, v6: bool) -> Option<IpAddr> {
+        match v6 {
+            true => self.v6.map(IpAddr::V6),
+            false => self.v4.map(IpAddr::V4),
+        }
+    }
+}
+
+impl std::str::FromStr for Advertise {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut a = Advertise::default();
+        for part in s.split(',').map(str::trim) {
+            let ip: IpAddr = part
+                .parse()
+                .map_err(|_| format!("{part:?} is not an IP address"))?;
+            if ip.is_unspecified() || ip.is_multicast() {
+                return Err(format!("{ip} cannot be advertised"));
+            }
+            let twice = match ip.to_canonical() {
+                IpAddr::V4(v4) => a.v4.replace(v4).is_some(),
+                IpAddr::V6(v6) => a.v6.replace(v6).is_some(),
+            };
+            if twice {
+                return Err("at most one address per family".into());
+            }
+        }
+        Ok(a)
+    }
+}
+
+impl<'de> Deserialize<'de> for Advertise {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The address advertised to peers of a family (`v6`) when none is given:
+/// the SIP address when it is of that family; for `[::]` and `0.0.0.0`,
+/// loopback (calls work out the media address per call, see
+/// `engine::call`); none for a specific address of the other family.
+fn default_advertise(sip: SocketAddr, v6: bool) -> Option<IpAddr> {
+    let ip = sip.ip();
+    if ip.is_unspecified() {
+        return Some(match v6 {
+            true => std::net::Ipv6Addr::LOCALHOST.into(),
+            false => std::net::Ipv4Addr::LOCALHOST.into(),
+        });
+    }
+    (ip.is_ipv6() == v6).then_some(ip)
 }
 
 impl Config {
@@ -224,14 +296,20 @@ impl Config {
             Some(path) => read_file(path)?,
             None => (FileConfig::default(), String::new()),
         };
-        let sip = args.sip.or(file.sip).unwrap_or(([0, 0, 0, 0], 5060).into());
-        let advertise = args.advertise.or(file.advertise).unwrap_or_else(|| {
-            if sip.ip().is_unspecified() {
-                IpAddr::from([127, 0, 0, 1])
-            } else {
-                sip.ip()
-            }
-        });
+        let sip = args
+            .sip
+            .or(file.sip)
+            .unwrap_or((std::net::Ipv6Addr::UNSPECIFIED, 5060).into());
+        let advertise_given = args.advertise.or(file.advertise).unwrap_or_default();
+        let of = |v6: bool| {
+            advertise_given
+                .of(v6)
+                .or_else(|| default_advertise(sip, v6))
+        };
+        let advertise = of(sip.is_ipv6() && !sip.ip().is_unspecified())
+            .or_else(|| of(!sip.is_ipv6()))
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let advertise_other = of(!advertise.is_ipv6());
         let t1 = Duration::from_millis(args.sip_t1_ms.or(file.sip_t1_ms).unwrap_or(500));
         if t1.is_zero() {
             return Err(UraError::Config("sip_t1_ms must be above 0".into()));
@@ -339,6 +417,8 @@ impl Config {
             data_dir,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             advertise,
+            advertise_other,
+            advertise_given,
             ring: Duration::from_millis(args.ring_ms.or(file.ring_ms).unwrap_or(0)),
             rtp_timeout: Duration::from_secs(args.rtp_timeout.or(file.rtp_timeout).unwrap_or(60)),
             media_workers: args
@@ -368,7 +448,10 @@ impl Config {
         differs("rtp_ports", self.rtp_ports != new.rtp_ports);
         differs("data_dir", self.data_dir != new.data_dir);
         differs("log_format", self.log_format != new.log_format);
-        differs("advertise", self.advertise != new.advertise);
+        differs(
+            "advertise",
+            (self.advertise, self.advertise_other) != (new.advertise, new.advertise_other),
+        );
         differs("rtp_timeout", self.rtp_timeout != new.rtp_timeout);
         differs("media_workers", self.media_workers != new.media_workers);
         differs("media_realtime", self.media_realtime != new.media_realtime);
@@ -421,11 +504,42 @@ mod tests {
     #[test]
     fn defaults() {
         let c = Config::resolve(&ServeArgs::default()).unwrap();
-        assert_eq!(c.sip, "0.0.0.0:5060".parse().unwrap());
+        assert_eq!(c.sip, "[::]:5060".parse().unwrap());
         assert_eq!(c.http, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(c.rtp_ports, (20000, 29999));
         assert_eq!(c.advertise, IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(c.advertise_other, Some("::1".parse().unwrap()));
         assert_eq!(c.timers, ura_sip::TimerConfig::default());
+    }
+
+    #[test]
+    fn advertise_takes_one_address_per_family() {
+        let a: Advertise = "192.0.2.5, 2001:db8::5".parse().unwrap();
+        assert_eq!(a.of(false), Some("192.0.2.5".parse().unwrap()));
+        assert_eq!(a.of(true), Some("2001:db8::5".parse().unwrap()));
+        assert!("192.0.2.5,192.0.2.6".parse::<Advertise>().is_err());
+        assert!("::".parse::<Advertise>().is_err());
+        assert!("host".parse::<Advertise>().is_err());
+        let args = |sip: &str, adv: Option<&str>| ServeArgs {
+            sip: Some(sip.parse().unwrap()),
+            advertise: adv.map(|a| a.parse().unwrap()),
+            ..ServeArgs::default()
+        };
+        let c = Config::resolve(&args("[::1]:5060", None)).unwrap();
+        assert_eq!(
+            (c.advertise, c.advertise_other),
+            ("::1".parse().unwrap(), None)
+        );
+        let c = Config::resolve(&args("127.0.0.1:5060", None)).unwrap();
+        assert_eq!(
+            (c.advertise, c.advertise_other),
+            ("127.0.0.1".parse().unwrap(), None)
+        );
+        let c = Config::resolve(&args("[::]:5060", Some("2001:db8::5"))).unwrap();
+        assert_eq!(c.advertise, "127.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(c.advertise_other, Some("2001:db8::5".parse().unwrap()));
+        let file: FileConfig = toml::from_str("advertise = \"192.0.2.5,2001:db8::5\"").unwrap();
+        assert_eq!(file.advertise, Some(a));
     }
 
     #[test]

@@ -14,12 +14,13 @@
 mod common;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::caller::find_frames;
-use common::sipp::{capture, free_port, media_port, pcap_dir, run, Run};
+use common::sipp::{capture, free_port_on, loopback_of, media_port_on, pcap_dir, run, Run};
 use common::Ura;
 use ura_media::Codec;
 use ura_prompts::BuiltinPrompts;
@@ -98,18 +99,21 @@ fn run_sipp(
     for (from, file) in pcaps {
         std::fs::copy(from.join(file), dir.join(file)).expect("copy pcap");
     }
-    let remote = format!("127.0.0.1:{}", ura.sip.port());
-    let local_port = free_port().to_string();
-    let control_port = free_port().to_string();
-    let mp = media_port();
-    let mut capture = dumpcap.map(|d| capture(d, mp, dir.join("heard.pcap")));
+    // SIPp on the loopback of ura's family (`-i ::1` for ura on `[::1]`).
+    let ip = loopback_of(ura.sip);
+    let remote = SocketAddr::new(ip, ura.sip.port()).to_string();
+    let local_port = free_port_on(ip).to_string();
+    let control_port = free_port_on(ip).to_string();
+    let mp = media_port_on(ip);
+    let mut capture = dumpcap.map(|d| capture(d, ip, mp, dir.join("heard.pcap")));
     let mp = mp.to_string();
+    let ip = ip.to_string();
     let mut cmd = Command::new(sipp);
     cmd.arg(&remote)
         .arg("-sf")
         .arg(scenario(name))
-        .args(["-t", transport, "-i", "127.0.0.1", "-p", &local_port])
-        .args(["-mi", "127.0.0.1", "-mp", &mp, "-cp", &control_port])
+        .args(["-t", transport, "-i", &ip, "-p", &local_port])
+        .args(["-mi", &ip, "-mp", &mp, "-cp", &control_port])
         .args(["-m", "1", "-l", "1", "-r", "1", "-nostdin"])
         .args(["-timeout", "40s", "-timeout_error", "-recv_timeout", "20s"])
         .args(["-trace_msg", "-message_file", "messages.log"])
@@ -153,10 +157,23 @@ fn counter(line: &str, name: &str) -> Option<u64> {
 
 #[test]
 fn sipp_echo_with_rfc4733_digits_ends_with_ura_bye() {
+    echo_with_rfc4733_digits(&[]);
+}
+
+/// The same call with SIPp on `::1` (`-i ::1`, `c=IN IP6 ::1`) and ura on
+/// `[::1]`: signalling, the answer's address and RTP (both ways) in IPv6.
+#[test]
+fn sipp_echo_over_ipv6_with_rfc4733_digits_ends_with_ura_bye() {
+    echo_with_rfc4733_digits(&["--sip", "[::1]:0"]);
+}
+
+/// SIPp calls 9000 and presses 1 and # (RFC 4733); ura says them and hangs
+/// up. `ura_args` say where ura listens.
+fn echo_with_rfc4733_digits(ura_args: &[&str]) {
     let sipp = common::peer("sipp", "sip-tester");
     let dumpcap = common::peer("dumpcap", "tshark");
     let pcaps = pcap_dir();
-    let ura = Ura::start(&[]);
+    let ura = Ura::start(ura_args);
     let out = run_sipp(
         &sipp,
         &ura,
@@ -207,9 +224,10 @@ fn sipp_echo_with_rfc4733_digits_ends_with_ura_bye() {
     // ura heard SIPp's RFC 4733 packets (its own count, beside the above).
     let stats = wait_for_log(&ura, &["call media statistics"]).unwrap_or_default();
     let received = counter(&stats, "packets_received").unwrap_or(0);
+    let failed = counter(&stats, "send_failed").unwrap_or(u64::MAX);
     assert!(
-        received >= 2,
-        "RTP received {received}: {stats}\n{}",
+        received >= 2 && failed == 0,
+        "RTP received {received}, failed sends {failed}: {stats}\n{}",
         out.run.report(&ura)
     );
 }
@@ -234,6 +252,14 @@ fn sipp_caller_hangs_up_over_udp() {
 fn sipp_caller_hangs_up_over_tcp() {
     let sipp = common::peer("sipp", "sip-tester");
     let ura = Ura::start(&[]);
+    let out = run_sipp(&sipp, &ura, "caller_bye.xml", "t1", &[], None);
+    out.assert_one_good_call(&ura);
+}
+
+#[test]
+fn sipp_caller_hangs_up_over_tcp_on_ipv6() {
+    let sipp = common::peer("sipp", "sip-tester");
+    let ura = Ura::start(&["--sip", "[::1]:0"]);
     let out = run_sipp(&sipp, &ura, "caller_bye.xml", "t1", &[], None);
     out.assert_one_good_call(&ura);
 }

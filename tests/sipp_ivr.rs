@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::caller::find_frames;
-use common::sipp::{capture, free_port, media_port, pcap_dir, run, Run};
+use common::sipp::{capture, free_port_on, loopback_of, media_port_on, pcap_dir, run, Run};
 use common::Ura;
 use ura_media::Codec;
 use ura_prompts::BuiltinPrompts;
@@ -40,6 +40,11 @@ const MENU: [&str; 8] = [
 /// ura on the demo configuration, services holding 1 s before "no agents".
 fn ura() -> Ura {
     common::Ura::start_demo_with_short_hold(&[])
+}
+
+/// The same, listening on `[::1]` (SIPp calls with `-i ::1`).
+fn ura_on_ipv6() -> Ura {
+    common::Ura::start_demo_with_short_hold(&["--sip", "[::1]:0"])
 }
 
 /// One IVR call: SIPp runs `tests/sipp/ivr/<name>.xml` against `ura` from a
@@ -65,15 +70,17 @@ fn call(
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sipp/ivr")
         .join(format!("{name}.xml"));
-    let mp = media_port();
-    let mut capture = capture(dumpcap, mp, dir.join("heard.pcap"));
+    // SIPp on the loopback of ura's family (`-i ::1` for ura on `[::1]`).
+    let ip = loopback_of(ura.sip);
+    let mp = media_port_on(ip);
+    let mut capture = capture(dumpcap, ip, mp, dir.join("heard.pcap"));
     let mut cmd = Command::new(sipp);
-    cmd.arg(format!("127.0.0.1:{}", ura.sip.port()))
+    cmd.arg(std::net::SocketAddr::new(ip, ura.sip.port()).to_string())
         .arg("-sf")
         .arg(&scenario)
-        .args(["-t", "u1", "-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args(["-p", &free_port().to_string(), "-mp", &mp.to_string()])
-        .args(["-cp", &free_port().to_string()])
+        .args(["-t", "u1", "-i", &ip.to_string(), "-mi", &ip.to_string()])
+        .args(["-p", &free_port_on(ip).to_string(), "-mp", &mp.to_string()])
+        .args(["-cp", &free_port_on(ip).to_string()])
         .args(["-m", "1", "-l", "1", "-r", "1", "-nostdin"])
         .args(["-timeout", "45s", "-timeout_error", "-recv_timeout", "30s"])
         .args(["-trace_msg", "-message_file", "messages.log"])
@@ -121,8 +128,18 @@ fn peers() -> (PathBuf, PathBuf, PathBuf) {
 
 #[test]
 fn sipp_ivr_open_number_choice_2_goes_to_suporte_then_no_answer_and_bye() {
+    ivr_choice_2(ura());
+}
+
+/// The IVR call above over IPv6: SIPp on `::1`, ura on `[::1]`; what SIPp
+/// heard is captured from IPv6 packets.
+#[test]
+fn sipp_ivr_over_ipv6_choice_2_goes_to_suporte_then_no_answer_and_bye() {
+    ivr_choice_2(ura_on_ipv6());
+}
+
+fn ivr_choice_2(ura: Ura) {
     let (sipp, dumpcap, pcaps) = peers();
-    let ura = ura();
     let (out, heard) = call(
         &sipp,
         &dumpcap,

@@ -20,7 +20,9 @@ use std::time::Duration;
 pub struct MediaConfig {
     /// Number of worker threads (1-256); default: number of cores.
     pub workers: usize,
-    /// Address the RTP/RTCP sockets bind to.
+    /// Address the RTP/RTCP sockets bind to. `[::]` binds dual-stack
+    /// sockets (IPv6 and IPv4) where the system allows, and falls back to
+    /// `0.0.0.0` on a system without IPv6.
     pub bind_ip: IpAddr,
     /// Inclusive RTP port range; RTP uses even ports, RTCP the next odd one.
     pub rtp_ports: (u16, u16),
@@ -115,6 +117,23 @@ pub struct StreamParams {
     pub telephone_event_pt: Option<u8>,
     /// Our direction.
     pub direction: Direction,
+    /// `remote_rtp` cannot be reached from this stream (another address
+    /// family, no route; see [`MediaEngine::reach`]): send nothing until
+    /// the caller's RTP (or, before any, a STUN binding request on the RTP
+    /// port) latches where to send.
+    pub latch_only: bool,
+}
+
+/// Whether a stream can send to an address, from [`MediaEngine::reach`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// The system has a route; it sends from `source`.
+    Route {
+        /// The local address packets to there leave from.
+        source: IpAddr,
+    },
+    /// The streams cannot send there; why, in words for a log line.
+    Unreachable(String),
 }
 
 /// How a new play request relates to what is already playing.
@@ -213,6 +232,9 @@ pub struct StreamStats {
     pub rtcp_received: u64,
     /// Where RTP was last sent (after latching).
     pub remote_rtp: Option<SocketAddr>,
+    /// Sends (RTP and RTCP) the system refused: no route, another address
+    /// family… (the first error is logged once per stream).
+    pub send_failed: u64,
     /// Time from `start_stream` to close (zero if never started).
     pub duration: Duration,
     /// RTP packets relayed out of this stream from its bridged peer
@@ -298,6 +320,13 @@ impl MediaEngine {
         }
         if cfg.rtcp_interval.is_zero() || cfg.rtp_timeout.is_zero() {
             return Err(MediaError::InvalidConfig("intervals must be positive"));
+        }
+        let mut cfg = cfg;
+        if cfg.bind_ip == IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+            && std::net::UdpSocket::bind((cfg.bind_ip, 0)).is_err()
+        {
+            tracing::warn!("no IPv6 on this system: RTP on 0.0.0.0 (IPv4) only");
+            cfg.bind_ip = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
         }
         let ports = Arc::new(PortAllocator::new(cfg.bind_ip, cfg.rtp_ports)?);
         if let Err(e) = sys::raise_nofile_limit() {
@@ -522,6 +551,43 @@ impl MediaEngine {
             return Err(MediaError::ShutDown);
         }
         Ok(())
+    }
+
+    /// Whether streams can send to `remote`: a stream's sockets must be of
+    /// its family (bound to `[::]` dual-stack they take both), and the
+    /// system must have a route to it from the bind address. Asks the
+    /// system (a UDP socket connected, never sent on): a few system calls.
+    pub fn reach(&self, remote: IpAddr) -> Reach {
+        let ports = &self.inner.ports;
+        let bind = ports.ip();
+        let remote = remote.to_canonical();
+        if !ports.serves(remote) {
+            let (ours, theirs) = match bind.is_ipv6() {
+                true => ("IPv6", "IPv4"),
+                false => ("IPv4", "IPv6"),
+            };
+            return Reach::Unreachable(format!(
+                "ura's RTP sockets are {ours} only (bound to {bind}) and {remote} is {theirs}"
+            ));
+        }
+        // The probe is of the bind address's family (IPv4 as mapped on IPv6).
+        let to = match (bind, remote) {
+            (IpAddr::V6(_), IpAddr::V4(v4)) => IpAddr::V6(v4.to_ipv6_mapped()),
+            _ => remote,
+        };
+        let probe = crate::ports::bind_udp(SocketAddr::new(bind, 0), true)
+            .and_then(|s| s.connect((to, 9)).and_then(|()| s.local_addr()));
+        match probe {
+            Ok(local) => Reach::Route {
+                source: local.ip().to_canonical(),
+            },
+            Err(e) => Reach::Unreachable(format!("no route from {bind} to {remote}: {e}")),
+        }
+    }
+
+    /// The address the RTP sockets are bound to (`[::]`: dual-stack).
+    pub fn bind_ip(&self) -> IpAddr {
+        self.inner.bind_ip
     }
 
     /// Port pairs currently free for [`allocate`](Self::allocate).

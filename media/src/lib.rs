@@ -29,8 +29,8 @@ mod worker;
 
 pub use dtmf::{Digit, DtmfSource};
 pub use engine::{
-    BridgeRecorded, Direction, MediaConfig, MediaEngine, MediaEvent, PlayId, PlayMode, StreamId,
-    StreamParams, StreamStats, WorkerStats,
+    BridgeRecorded, Direction, MediaConfig, MediaEngine, MediaEvent, PlayId, PlayMode, Reach,
+    StreamId, StreamParams, StreamStats, WorkerStats,
 };
 pub use error::MediaError;
 pub use g711::Codec;

@@ -2,11 +2,29 @@
 
 use crate::MediaError;
 use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::Mutex;
 
 /// DSCP EF (46) in the IPv4 TOS byte: expedited forwarding for voice.
 const TOS_EF: u32 = 46 << 2;
+
+/// Binds a UDP socket on `addr`; on `[::]` a dual-stack one (IPv4 too)
+/// when `dual`.
+pub(crate) fn bind_udp(addr: SocketAddr, dual: bool) -> std::io::Result<UdpSocket> {
+    let domain = socket2::Domain::for_address(addr);
+    let sock = socket2::Socket::new(domain, socket2::Type::DGRAM, None)?;
+    if addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
+        sock.set_only_v6(!dual)?;
+    }
+    sock.bind(&addr.into())?;
+    Ok(sock.into())
+}
+
+/// Whether a socket bound to `[::]` can take IPv4 too here (not when the
+/// system has no IPv6 or forces IPv6-only sockets).
+pub(crate) fn dual_stack_works() -> bool {
+    bind_udp((Ipv6Addr::UNSPECIFIED, 0).into(), true).is_ok()
+}
 
 /// Bind attempts per [`PortAllocator::bind_pair`] call: a refusal at
 /// exhaustion (or a range full of ports taken by other programs) answers
@@ -24,6 +42,8 @@ const MAX_BIND_ATTEMPTS: usize = 8;
 #[derive(Debug)]
 pub(crate) struct PortAllocator {
     ip: IpAddr,
+    /// Sockets on `[::]` take IPv4 too.
+    dual: bool,
     first: u16,
     last: u16,
     free: Mutex<VecDeque<u16>>,
@@ -31,6 +51,7 @@ pub(crate) struct PortAllocator {
 
 impl PortAllocator {
     pub(crate) fn new(ip: IpAddr, (lo, hi): (u16, u16)) -> Result<PortAllocator, MediaError> {
+        let dual = ip == IpAddr::V6(Ipv6Addr::UNSPECIFIED) && dual_stack_works();
         let first = lo
             .checked_add(lo & 1)
             .ok_or(MediaError::InvalidConfig("empty RTP port range"))?;
@@ -45,10 +66,22 @@ impl PortAllocator {
             .collect();
         Ok(PortAllocator {
             ip,
+            dual,
             first,
             last: hi,
             free: Mutex::new(free),
         })
+    }
+
+    /// The address the sockets bind to.
+    pub(crate) fn ip(&self) -> IpAddr {
+        self.ip
+    }
+
+    /// Whether a stream's sockets can send to an address of `remote`'s
+    /// family: the bind address's family, or both for dual-stack `[::]`.
+    pub(crate) fn serves(&self, remote: IpAddr) -> bool {
+        self.dual || remote.to_canonical().is_ipv6() == self.ip.is_ipv6()
     }
 
     fn list(&self) -> std::sync::MutexGuard<'_, VecDeque<u16>> {
@@ -75,9 +108,8 @@ impl PortAllocator {
             let Some(port) = free.pop_front() else {
                 break;
             };
-            let bound = UdpSocket::bind(SocketAddr::new(self.ip, port)).and_then(|rtp| {
-                UdpSocket::bind(SocketAddr::new(self.ip, port + 1)).map(|rtcp| (rtp, rtcp))
-            });
+            let bind = |p| bind_udp(SocketAddr::new(self.ip, p), self.dual);
+            let bound = bind(port).and_then(|rtp| bind(port + 1).map(|rtcp| (rtp, rtcp)));
             let Ok((rtp, rtcp)) = bound else {
                 // Taken by someone else: retry it last.
                 free.push_back(port);
@@ -85,8 +117,9 @@ impl PortAllocator {
             };
             let configured = [&rtp, &rtcp].iter().try_for_each(|s| {
                 s.set_nonblocking(true)?;
-                if self.ip.is_ipv4() {
-                    // Best effort: marking is advisory.
+                // Best effort: marking is advisory.
+                // (On a dual-stack socket this marks what goes over IPv4.)
+                if self.ip.is_ipv4() || self.dual {
                     let _ = socket2::SockRef::from(*s).set_tos_v4(TOS_EF);
                 }
                 Ok::<(), std::io::Error>(())

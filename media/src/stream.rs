@@ -119,6 +119,14 @@ pub(crate) struct Stream {
     /// The RTP latch is final: it was made on a packet from the SDP
     /// address's IP. A latch to another IP is provisional until then.
     latch_final: bool,
+    /// The sockets are IPv6 (maybe dual-stack): IPv4 destinations are
+    /// written IPv4-mapped.
+    v6: bool,
+    /// A failed send was logged (once per stream).
+    send_error_logged: bool,
+    /// Where a STUN binding request came from before the stream started
+    /// (a phone's first packet can beat our ACK to the worker).
+    early_stun: Option<SocketAddr>,
     /// RTP port of the stream (returned to the allocator on close).
     pub(crate) port: u16,
     bridge: Option<BridgeLink>,
@@ -143,6 +151,40 @@ pub(crate) struct Stream {
     stats: StreamStats,
 }
 
+/// A source address as the streams compare it: IPv4-mapped IPv6 (from a
+/// dual-stack socket) as plain IPv4.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// A destination as a socket of family `v6` takes it.
+fn mapped(addr: SocketAddr, v6: bool) -> SocketAddr {
+    match (v6, addr) {
+        (true, SocketAddr::V4(a)) => SocketAddr::new(a.ip().to_ipv6_mapped().into(), a.port()),
+        _ => addr,
+    }
+}
+
+/// Counts a send the system refused; the first of a stream is logged.
+fn note_send_error(
+    id: StreamId,
+    stats: &mut StreamStats,
+    logged: &mut bool,
+    what: &str,
+    to: SocketAddr,
+    e: &io::Error,
+) {
+    stats.send_failed += 1;
+    if !std::mem::replace(logged, true) {
+        tracing::warn!(stream = %id, %to, error = %e, "{what} send failed (logged once per stream; counted in send_failed)");
+    }
+}
+
+/// A STUN (RFC 5389) Binding request: type 0x0001, the magic cookie.
+fn is_stun_binding_request(data: &[u8]) -> bool {
+    data.len() >= 20 && data[0..2] == [0x00, 0x01] && data[4..8] == [0x21, 0x12, 0xA4, 0x42]
+}
+
 /// Arrival time in 8 kHz sample units (125 µs).
 fn arrival_ts(now_ns: u64) -> u32 {
     (now_ns / 125_000) as u32
@@ -154,7 +196,11 @@ fn rtcp_delay(cfg: &MediaConfig) -> u64 {
 
 impl Stream {
     pub(crate) fn new(id: StreamId, rtp: mio::net::UdpSocket, rtcp: mio::net::UdpSocket) -> Stream {
+        let v6 = rtp.local_addr().is_ok_and(|a| a.is_ipv6());
         Stream {
+            v6,
+            send_error_logged: false,
+            early_stun: None,
             id,
             rtp,
             rtcp,
@@ -212,6 +258,11 @@ impl Stream {
         });
         self.last_rx_ns = now;
         self.next_rtcp_ns = now + rtcp_delay(cfg);
+        if params.latch_only && self.latched_rtp.is_none() {
+            // Provisional, as for a STUN request after the start.
+            self.latched_rtp = self.early_stun.take();
+            self.latch_final = false;
+        }
     }
 
     pub(crate) fn update(&mut self, params: StreamParams, now: u64) {
@@ -358,10 +409,15 @@ impl Stream {
                 ssrc: self.ssrc,
                 ..RtpHeader::default()
             };
-            let dest = self.latched_rtp.unwrap_or(tx.params.remote_rtp);
-            if header.write(&mut bufs.send).is_ok() {
+            let dest = match (self.latched_rtp, tx.params.latch_only) {
+                (Some(a), _) => Some(a),
+                (None, false) => Some(tx.params.remote_rtp),
+                // Nowhere to send yet: wait for the caller's RTP.
+                (None, true) => None,
+            };
+            if let Some(dest) = dest.filter(|_| header.write(&mut bufs.send).is_ok()) {
                 let offset = crate::sys::monotonic_ns().saturating_sub(deadline_ns);
-                match self.rtp.send_to(&bufs.send, dest) {
+                match self.rtp.send_to(&bufs.send, mapped(dest, self.v6)) {
                     Ok(_) => {
                         self.stats.packets_sent += 1;
                         self.stats.octets_sent += FRAME_SAMPLES as u64;
@@ -372,7 +428,14 @@ impl Stream {
                         }
                         self.last_send = Some((k, offset));
                     }
-                    Err(e) => tracing::debug!(stream = %self.id, "RTP send failed: {e}"),
+                    Err(e) => note_send_error(
+                        self.id,
+                        &mut self.stats,
+                        &mut self.send_error_logged,
+                        "RTP",
+                        dest,
+                        &e,
+                    ),
                 }
                 // A failed send still consumes its sequence number: the
                 // receiver should see it as lost, not as never sent.
@@ -445,16 +508,25 @@ impl Stream {
         let Ok(n) = written else {
             return;
         };
+        let sdp_ok = !tx.params.latch_only;
+        let rtp = self.latched_rtp.or(sdp_ok.then_some(tx.params.remote_rtp));
         let dest = self
             .latched_rtcp
-            .or(tx.params.remote_rtcp)
-            .unwrap_or_else(|| {
-                let rtp = self.latched_rtp.unwrap_or(tx.params.remote_rtp);
-                SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1))
-            });
-        match self.rtcp.send_to(&bufs.rtcp[..n], dest) {
+            .or(tx.params.remote_rtcp.filter(|_| sdp_ok))
+            .or_else(|| rtp.map(|rtp| SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1))));
+        let Some(dest) = dest else {
+            return;
+        };
+        match self.rtcp.send_to(&bufs.rtcp[..n], mapped(dest, self.v6)) {
             Ok(_) => self.stats.rtcp_sent += 1,
-            Err(e) => tracing::debug!(stream = %self.id, "RTCP send failed: {e}"),
+            Err(e) => note_send_error(
+                self.id,
+                &mut self.stats,
+                &mut self.send_error_logged,
+                "RTCP",
+                dest,
+                &e,
+            ),
         }
     }
 
@@ -472,6 +544,7 @@ impl Stream {
         loop {
             match self.rtp.recv_from(&mut bufs.recv[..]) {
                 Ok((n, src)) => {
+                    let src = canonical(src);
                     let now = crate::sys::monotonic_ns();
                     let (data, pcm) = (&bufs.recv[..n], &mut bufs.pcm[..]);
                     let relay = &mut bufs.relay[..];
@@ -496,6 +569,7 @@ impl Stream {
         loop {
             match self.rtcp.recv_from(&mut bufs.recv[..]) {
                 Ok((n, src)) => {
+                    let src = canonical(src);
                     let now = crate::sys::monotonic_ns();
                     self.on_rtcp(&bufs.recv[..n], src, now, true);
                 }
@@ -523,10 +597,23 @@ impl Stream {
         relay: &mut [u8],
     ) {
         let Some(tx) = &self.tx else {
+            if is_stun_binding_request(data) {
+                self.early_stun = Some(src);
+            }
             self.stats.packets_ignored += 1;
             return;
         };
         let params = tx.params;
+        if params.latch_only && self.latched_rtp.is_none() && is_stun_binding_request(data) {
+            // The SDP address cannot be reached and no RTP came yet: a
+            // phone opening its way through a NAT (linphone does, before
+            // its first RTP) tells where it listens. Provisional, like a
+            // latch on RTP from another IP.
+            self.latched_rtp = Some(src);
+            self.latch_final = false;
+            self.stats.packets_ignored += 1;
+            return;
+        }
         if data.len() >= 2 && (200..=204).contains(&data[1]) {
             // RTCP multiplexed on the RTP port (RFC 5761).
             if self.latched_rtp.is_none_or(|a| a == src) {
@@ -552,7 +639,7 @@ impl Stream {
         // latches for good; a packet from another IP (a NAT in front of the
         // caller) latches only provisionally, until the first packet from
         // the SDP IP takes over. Once latched, every other source is ignored.
-        let from_sdp_ip = src.ip() == params.remote_rtp.ip();
+        let from_sdp_ip = src.ip() == params.remote_rtp.ip().to_canonical();
         match self.latched_rtp {
             Some(a) if a == src => {}
             Some(_) if self.latch_final || !from_sdp_ip => {
@@ -699,8 +786,18 @@ impl Stream {
         } else {
             bridge::transcode(from, tx.params.codec, pkt.payload, body);
         }
-        let dest = self.latched_rtp.unwrap_or(tx.params.remote_rtp);
-        match self.rtp.send_to(&buf[..HEADER_LEN + len], dest) {
+        let dest = match (self.latched_rtp, tx.params.latch_only) {
+            (Some(a), _) => a,
+            (None, false) => tx.params.remote_rtp,
+            (None, true) => {
+                self.stats.relay_dropped += 1;
+                return;
+            }
+        };
+        match self
+            .rtp
+            .send_to(&buf[..HEADER_LEN + len], mapped(dest, self.v6))
+        {
             Ok(_) => {
                 self.stats.packets_sent += 1;
                 self.stats.octets_sent += len as u64;
@@ -708,7 +805,14 @@ impl Stream {
             }
             Err(e) => {
                 self.stats.relay_dropped += 1;
-                tracing::debug!(stream = %self.id, "relay send failed: {e}");
+                note_send_error(
+                    self.id,
+                    &mut self.stats,
+                    &mut self.send_error_logged,
+                    "relayed RTP",
+                    dest,
+                    &e,
+                );
             }
         }
         tx.seq = tx.seq.wrapping_add(1);
@@ -804,7 +908,9 @@ impl Stream {
     pub(crate) fn finish(&mut self, now: u64, bufs: &mut Buffers) -> StreamStats {
         if let Some(tx) = &self.tx {
             self.stats.duration = Duration::from_nanos(now.saturating_sub(tx.start_ns));
-            self.stats.remote_rtp = Some(self.latched_rtp.unwrap_or(tx.params.remote_rtp));
+            self.stats.remote_rtp = self
+                .latched_rtp
+                .or((!tx.params.latch_only).then_some(tx.params.remote_rtp));
             self.send_rtcp(now, bufs);
         }
         let mut stats = self.stats.clone();
@@ -846,6 +952,7 @@ mod tests {
             payload_type: 8,
             telephone_event_pt: None,
             direction,
+            latch_only: false,
         }
     }
 
@@ -923,6 +1030,113 @@ mod tests {
         assert_eq!(c.sequence, a.sequence.wrapping_add(4));
         assert!(c.marker, "talkspurt restarts after hold");
         assert_eq!(s.stats.packets_sent, 5);
+    }
+
+    /// A packet from `peer` to the stream's RTP socket, drained.
+    fn deliver(s: &mut Stream, peer: &UdpSocket, data: &[u8], bufs: &mut Buffers) {
+        peer.send_to(data, s.rtp.local_addr().unwrap()).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        s.drain_rtp(bufs, &|_| {}, None);
+    }
+
+    fn rtp_packet(seq: u16) -> Vec<u8> {
+        let mut p = vec![0x80, 8];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, 160, 1, 2, 3, 4]);
+        p.extend_from_slice(&[0xD5; 160]);
+        p
+    }
+
+    #[test]
+    fn latch_only_sends_nothing_until_the_callers_rtp_latches() {
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        // The SDP said an IPv6 address this IPv4 socket cannot reach.
+        let sdp: SocketAddr = "[2001:db8::1]:7078".parse().unwrap();
+        let mut p = params(sdp, Direction::SendRecv);
+        p.latch_only = true;
+        let mut s = Stream::new(StreamId(1), socket(), socket());
+        s.start(p, 0, 0, 0, &MediaConfig::default());
+        let mut bufs = Buffers::new();
+        s.tick(0, true, 0, &mut bufs, &|_| {});
+        s.tick(1, true, 0, &mut bufs, &|_| {});
+        assert_eq!((s.stats.packets_sent, s.stats.send_failed), (0, 0));
+        // The caller's first RTP, from elsewhere: latched, and answered.
+        deliver(&mut s, &peer, &rtp_packet(1), &mut bufs);
+        assert_eq!(s.stats.packets_received, 1);
+        s.tick(2, true, 0, &mut bufs, &|_| {});
+        let (h, _) = recv(&peer).expect("RTP to where the caller's came from");
+        assert!(h.marker, "the first packet starts a talkspurt");
+        assert_eq!(s.stats.packets_sent, 1);
+        // A stranger is never latched once the caller is.
+        let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
+        deliver(&mut s, &stranger, &rtp_packet(2), &mut bufs);
+        assert_eq!(s.latched_rtp, Some(peer.local_addr().unwrap()));
+        assert_eq!(
+            s.finish(0, &mut bufs).remote_rtp,
+            Some(peer.local_addr().unwrap())
+        );
+    }
+
+    #[test]
+    fn latch_only_takes_a_stun_binding_request_before_any_rtp() {
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let sdp: SocketAddr = "[2001:db8::1]:7078".parse().unwrap();
+        let mut p = params(sdp, Direction::SendRecv);
+        p.latch_only = true;
+        let mut s = Stream::new(StreamId(1), socket(), socket());
+        s.start(p, 0, 0, 0, &MediaConfig::default());
+        let mut bufs = Buffers::new();
+        let mut stun = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+        stun.extend_from_slice(&[7; 12]);
+        deliver(&mut s, &peer, &stun, &mut bufs);
+        s.tick(0, true, 0, &mut bufs, &|_| {});
+        assert!(recv(&peer).is_some(), "RTP to the STUN sender");
+        // A request that comes before the stream starts counts too.
+        let mut s = Stream::new(StreamId(3), socket(), socket());
+        deliver(&mut s, &peer, &stun, &mut bufs);
+        s.start(p, 0, 0, 0, &MediaConfig::default());
+        s.tick(0, true, 0, &mut bufs, &|_| {});
+        assert!(recv(&peer).is_some(), "RTP to the early STUN sender");
+        // Without latch_only, STUN latches nothing (the SDP address is used).
+        let mut s = Stream::new(StreamId(2), socket(), socket());
+        s.start(
+            params(peer.local_addr().unwrap(), Direction::SendRecv),
+            0,
+            0,
+            0,
+            &MediaConfig::default(),
+        );
+        let other = UdpSocket::bind("127.0.0.1:0").unwrap();
+        deliver(&mut s, &other, &stun, &mut bufs);
+        assert_eq!(s.latched_rtp, None);
+    }
+
+    #[test]
+    fn failed_sends_are_counted() {
+        // An IPv4 socket told to send to IPv6, without latch_only.
+        let sdp: SocketAddr = "[::1]:7078".parse().unwrap();
+        let mut s = Stream::new(StreamId(1), socket(), socket());
+        s.start(
+            params(sdp, Direction::SendRecv),
+            0,
+            0,
+            0,
+            &MediaConfig::default(),
+        );
+        let mut bufs = Buffers::new();
+        for k in 0..3 {
+            s.tick(k, true, 0, &mut bufs, &|_| {});
+        }
+        let stats = s.finish(0, &mut bufs);
+        assert_eq!(stats.packets_sent, 0);
+        assert_eq!(
+            stats.send_failed, 4,
+            "three RTP packets and the last RTCP report"
+        );
     }
 
     #[test]

@@ -126,6 +126,7 @@ fn params(remote: SocketAddr, codec: Codec, te: Option<u8>) -> StreamParams {
         payload_type: codec.payload_type(),
         telephone_event_pt: te,
         direction: Direction::SendRecv,
+        latch_only: false,
     }
 }
 

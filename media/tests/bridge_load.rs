@@ -170,6 +170,7 @@ fn relay_latency_with_500_bridged_pairs() {
                     payload_type: 0,
                     telephone_event_pt: None,
                     direction: Direction::SendRecv,
+                    latch_only: false,
                 },
             );
             groups[i % SENDERS].push(Leg {

@@ -44,6 +44,7 @@ fn params(remote: SocketAddr) -> StreamParams {
         payload_type: 0,
         telephone_event_pt: Some(101),
         direction: Direction::SendRecv,
+        latch_only: false,
     }
 }
 
@@ -581,4 +582,60 @@ fn an_idle_worker_sleeps_and_a_new_stream_wakes_it_on_time() {
         assert_eq!(ticks(&eng), idle, "round {round}: asleep again");
     }
     eng.shutdown();
+}
+
+/// Streams bound to `[::]` (dual-stack) talk to IPv6 and IPv4 callers
+/// alike; an engine bound to an IPv4 address says IPv6 is out of reach.
+#[test]
+fn dual_stack_streams_serve_both_families() {
+    let (tx, rx) = mpsc::channel();
+    let cfg = MediaConfig {
+        workers: 1,
+        bind_ip: IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        rtp_ports: (23_800, 23_899),
+        rtp_timeout: Duration::from_secs(10),
+        rtcp_interval: Duration::from_secs(5),
+        realtime: false,
+    };
+    let eng = MediaEngine::start(cfg, move |e| {
+        let _ = tx.send(e);
+    })
+    .unwrap();
+    let v6 = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
+    assert_eq!(eng.reach(v6), ura_media::Reach::Route { source: v6 });
+    assert_eq!(
+        eng.reach(LOCALHOST),
+        ura_media::Reach::Route { source: LOCALHOST }
+    );
+    for caller_ip in [v6, LOCALHOST] {
+        let caller = UdpSocket::bind((caller_ip, 0)).unwrap();
+        caller
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let (id, local) = eng.allocate().unwrap();
+        eng.start_stream(id, params(caller.local_addr().unwrap()));
+        let (h, _, _) = recv_rtp(&caller).expect("RTP to the caller");
+        assert_eq!(h.payload_type, 0);
+        // The caller's RTP reaches the stream on the same port.
+        let to = SocketAddr::new(caller_ip, local.port());
+        for seq in 0..3u16 {
+            caller
+                .send_to(
+                    &rtp_packet(0, seq, 160 * u32::from(seq), 9, &[0xFF; 160]),
+                    to,
+                )
+                .unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        eng.close(id);
+        let stats = closed_stats(&rx, id);
+        assert_eq!(stats.packets_received, 3, "{caller_ip}: {stats:?}");
+        assert_eq!(stats.send_failed, 0);
+        assert_eq!(stats.remote_rtp, Some(caller.local_addr().unwrap()));
+    }
+
+    let (v4_only, _) = engine((23_900, 23_999), 10_000, 5_000);
+    assert!(
+        matches!(v4_only.reach(v6), ura_media::Reach::Unreachable(why) if why.contains("IPv4 only"))
+    );
 }

@@ -66,6 +66,7 @@ fn run(streams: usize, seconds: u64) -> (f64, f64, f64, u64, u64, Duration) {
                 payload_type: 0,
                 telephone_event_pt: None,
                 direction: Direction::SendRecv,
+                latch_only: false,
             },
         );
         engine.play(

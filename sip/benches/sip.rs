@@ -51,6 +51,7 @@ fn endpoint_invite(c: &mut Criterion) {
             timers: TimerConfig::default(),
             user_agent: "ura-bench".into(),
             advertised: "192.0.2.1".parse().unwrap(),
+            advertised_other: None,
             port: 5060,
         },
         1,

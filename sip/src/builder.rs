@@ -156,7 +156,9 @@ fn top_via_with_received(via: &str, source: SocketAddr) -> String {
         }
         out.push_str(part);
     }
-    if parsed.rport || parsed.host != ip {
+    // Compared as addresses: `::1` and `0:0:0:0:0:0:0:1` are one host.
+    let same_host = parsed.host.parse::<std::net::IpAddr>().ok() == Some(source.ip());
+    if parsed.rport || !same_host {
         let _ = write!(out, ";received={ip}");
     }
     if parsed.rport {

@@ -9,7 +9,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use crate::auth::{Authenticator, LockoutScope};
@@ -32,8 +32,26 @@ pub struct EndpointConfig {
     pub user_agent: String,
     /// Address written in Via and Contact (the address peers reach us at).
     pub advertised: IpAddr,
+    /// An address of the other family than `advertised`, written instead
+    /// on flows to peers of that family (an IPv6 one for calls over IPv6
+    /// when `advertised` is IPv4, say). None: `advertised` everywhere.
+    pub advertised_other: Option<IpAddr>,
     /// Our SIP port.
     pub port: u16,
+}
+
+impl EndpointConfig {
+    /// The address written in Via and Contact on a flow to `remote`: the
+    /// advertised address of `remote`'s family (an IPv4-mapped IPv6
+    /// address counts as IPv4), else `advertised`.
+    pub fn advertised_for(&self, remote: SocketAddr) -> IpAddr {
+        let v6 = |ip: IpAddr| ip.to_canonical().is_ipv6();
+        let wanted = v6(remote.ip());
+        match self.advertised_other {
+            Some(other) if v6(self.advertised) != wanted && v6(other) == wanted => other,
+            _ => self.advertised,
+        }
+    }
 }
 
 /// Why a call ended.
@@ -881,7 +899,7 @@ impl Endpoint {
     }
 
     fn contact(&self, flow: &Flow) -> String {
-        let host = host_for_uri(self.config.advertised);
+        let host = host_for_uri(self.config.advertised_for(flow.remote));
         match flow.transport {
             crate::transport::Transport::Udp => format!("<sip:ura@{host}:{}>", self.config.port),
             crate::transport::Transport::Tcp => {
@@ -990,9 +1008,9 @@ impl Endpoint {
         };
         let cseq = d.local_cseq;
         d.local_cseq += 1;
-        let host = host_for_uri(self.config.advertised);
-        let sent_by = format!("{host}:{}", self.config.port);
         let flow = d.flow;
+        let host = host_for_uri(self.config.advertised_for(flow.remote));
+        let sent_by = format!("{host}:{}", self.config.port);
         let bytes = builder::request(
             &InDialogRequest {
                 method: "BYE",

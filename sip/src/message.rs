@@ -281,6 +281,8 @@ impl Message {
             text.push_str("\r\n");
         }
         text.push_str("\r\n");
+        // rsip 0.4 cannot read `[v6]` hosts: it sees a valid literal as a name.
+        let text = mask_ipv6_literals(&text);
         match rsip::SipMessage::try_from(text.as_bytes()) {
             Ok(rsip::SipMessage::Request(r)) => {
                 // Requests must have a usable URI host.
@@ -587,10 +589,31 @@ pub fn split_host_port(s: &str) -> Option<(String, Option<u16>)> {
     }
 }
 
+/// Where the `<…>` of a name-addr is: the first `<` outside a quoted
+/// display name, and the first `>` after it (a URI holds no `>`; a header
+/// parameter after it may, as in linphone's
+/// `;+sip.instance="<urn:uuid:…>"`).
+fn angle_span(value: &str) -> Option<(usize, usize)> {
+    let (mut quoted, mut escaped) = (false, false);
+    for (i, c) in value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => {
+                let close = value[i..].find('>')?;
+                return Some((i, i + close));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// A header parameter of a name-addr value (`…>;tag=abc`), after the URI.
 pub fn param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
-    let params = match value.rfind('>') {
-        Some(i) => &value[i + 1..],
+    let params = match angle_span(value) {
+        Some((_, close)) => &value[close + 1..],
         None => value.split_once(';').map_or("", |(_, p)| p),
     };
     params.split(';').find_map(|p| {
@@ -601,12 +624,41 @@ pub fn param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
 
 /// The URI of a name-addr or addr-spec header value (`"Bob" <sip:b@h>;tag=1`).
 pub fn name_addr_uri(value: &str) -> &str {
-    if let (Some(a), Some(b)) = (value.find('<'), value.rfind('>')) {
-        if a < b {
-            return &value[a + 1..b];
-        }
+    if let Some((a, b)) = angle_span(value) {
+        return &value[a + 1..b];
     }
     value.split(';').next().unwrap_or("").trim()
+}
+
+/// The host rsip is shown in place of an IPv6 literal (`[::1]`), which
+/// rsip 0.4 cannot parse: a name of the same shape for its grammar.
+const IPV6_STAND_IN: &str = "ipv6-literal.invalid";
+
+/// `text` with every bracketed IPv6 literal (`[2001:db8::1]`) replaced by
+/// [`IPV6_STAND_IN`], for rsip's checks only; brackets around anything
+/// that is not an IPv6 address are left for rsip to refuse.
+fn mask_ipv6_literals(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('[') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        match after.find(']') {
+            Some(close) if after[..close].parse::<std::net::Ipv6Addr>().is_ok() => {
+                out.push_str(&rest[..open]);
+                out.push_str(IPV6_STAND_IN);
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..=open]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 /// The user part of a SIP/tel URI, parsed with rsip.
@@ -614,15 +666,22 @@ pub fn uri_user(uri: &str) -> Option<String> {
     if let Some(tel) = uri.strip_prefix("tel:") {
         return Some(tel.split(';').next().unwrap_or("").to_string());
     }
-    let parsed = rsip::Uri::try_from(uri).ok()?;
+    let parsed = rsip::Uri::try_from(mask_ipv6_literals(uri).as_ref()).ok()?;
     parsed.user().map(str::to_string)
 }
 
-/// The host and port of a SIP URI, parsed with rsip.
+/// The host and port of a SIP URI, parsed with rsip (an IPv6 host without
+/// its brackets).
 pub fn uri_host_port(uri: &str) -> Option<(String, Option<u16>)> {
-    let parsed = rsip::Uri::try_from(uri).ok()?;
-    let host = parsed.host().to_string();
+    let parsed = rsip::Uri::try_from(mask_ipv6_literals(uri).as_ref()).ok()?;
     let port = parsed.port().map(|p| *p.value());
+    let mut host = parsed.host().to_string();
+    if host == IPV6_STAND_IN {
+        // The literal itself: between the first `[` and its `]`.
+        let open = uri.find('[')?;
+        let close = open + uri[open..].find(']')?;
+        host = uri[open + 1..close].to_string();
+    }
     Some((host.trim_matches(['[', ']']).to_string(), port))
 }
 
@@ -738,6 +797,14 @@ From: <sip:a@h>;tag=1\r\nTo: <sip:x@h>\r\nCSeq: 2 OPTIONS\r\n\r\n";
         assert_eq!(param(v, "tag"), Some("xyz"));
         assert_eq!(name_addr_uri(v), "sip:a@h;lr");
         assert_eq!(split_commas("<sip:a@h>, \"x,y\" <sip:b@h>").len(), 2);
+        // linphone's Contact: a `>` in a parameter after the URI.
+        let linphone =
+            "<sip:127.0.0.1:47116;transport=udp>;+sip.instance=\"<urn:uuid:1ac9>\";expires=60";
+        assert_eq!(name_addr_uri(linphone), "sip:127.0.0.1:47116;transport=udp");
+        assert_eq!(param(linphone, "expires"), Some("60"));
+        let quoted = "\"a <b> \\\" c\" <sip:x@h>;tag=t";
+        assert_eq!(name_addr_uri(quoted), "sip:x@h");
+        assert_eq!(param(quoted, "tag"), Some("t"));
         assert_eq!(
             split_host_port("[::1]:5060"),
             Some(("::1".to_string(), Some(5060)))
@@ -746,6 +813,31 @@ From: <sip:a@h>;tag=1\r\nTo: <sip:x@h>\r\nCSeq: 2 OPTIONS\r\n\r\n";
             uri_host_port("sip:9000@127.0.0.1:5070"),
             Some(("127.0.0.1".to_string(), Some(5070)))
         );
+    }
+
+    #[test]
+    fn ipv6_literals_in_uris_and_headers_parse() {
+        // What SIPp sends with `-i ::1`: rsip 0.4 alone refuses all of it.
+        let raw = "INVITE sip:9000@[::1]:5991 SIP/2.0\r\n\
+Via: SIP/2.0/UDP [::1]:5992;branch=z9hG4bK-1-0\r\n\
+From: \"sipp\" <sip:sipp@[::1]:5992>;tag=1\r\nTo: <sip:9000@[::1]:5991>\r\n\
+Call-ID: 1-10153@::1\r\nCSeq: 1 INVITE\r\n\
+Contact: <sip:sipp@[2001:db8::5]:5992;transport=UDP>\r\nMax-Forwards: 70\r\n\
+Content-Length: 0\r\n\r\n";
+        let m = Message::parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.validate_request(), Ok(()));
+        let uri = m.request_uri().unwrap();
+        assert_eq!(uri_user(uri).as_deref(), Some("9000"));
+        assert_eq!(uri_host_port(uri), Some(("::1".to_string(), Some(5991))));
+        assert_eq!(
+            uri_host_port("sip:[2001:db8::5]"),
+            Some(("2001:db8::5".to_string(), None))
+        );
+        let via = m.top_via().unwrap();
+        assert_eq!((via.host.as_str(), via.port), ("::1", Some(5992)));
+        // Only IPv6 addresses are masked; other brackets are left to rsip.
+        assert_eq!(mask_ipv6_literals("a [::1 b"), "a [::1 b");
+        assert_eq!(mask_ipv6_literals("[x] [::2]"), "[x] ipv6-literal.invalid");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use super::prompt_set::PromptSet;
 use ura_media::{
-    Codec, Direction as MediaDirection, MediaEngine, MediaEvent, PlayId, PlayMode, StreamId,
+    Codec, Direction as MediaDirection, MediaEngine, MediaEvent, PlayId, PlayMode, Reach, StreamId,
     StreamParams,
 };
 use ura_prompts::BuiltinPrompts;
@@ -61,6 +61,9 @@ struct InternalCall {
     ring_until: Option<Instant>,
 }
 
+/// How long an ended call's record waits for its stream's statistics.
+const CLOSING_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How long an extension rings on an internal call.
 const INTERNAL_RING: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -90,6 +93,9 @@ struct Call {
     /// The answer SDP (or offer) that goes in the 200.
     sdp_body: Vec<u8>,
     negotiated: Option<Negotiated>,
+    /// The peer's SDP address cannot be reached: media goes where its RTP
+    /// comes from.
+    latch_only: bool,
     app: App,
     /// A hang-up waiting for the last frames to reach the caller.
     hangup_at: Option<Instant>,
@@ -120,6 +126,12 @@ pub struct Calls {
     /// The call limit in force and why a call is refused.
     admission: Admission,
     routing: Routing,
+    /// Records of ended calls whose stream was started, waiting for its
+    /// statistics (`MediaEvent::Closed`) to say whether the caller heard
+    /// anything; written then, or at the deadline in `closing_order`.
+    closing: HashMap<StreamId, CallRecord>,
+    /// (deadline, stream) of `closing`, in order.
+    closing_order: std::collections::VecDeque<(Instant, StreamId)>,
     /// Per-call deadlines (IVR timers, stub queue, delayed hang-ups); stale
     /// entries are skipped when they come up.
     timers: BinaryHeap<Reverse<(Instant, DialogId)>>,
@@ -156,6 +168,7 @@ fn new_record(call: &IncomingCall, number: &str) -> CallRecord {
         hangup_cause: String::new(),
         hangup_side: HangupSide::Ura,
         queue: None,
+        media_warning: None,
     }
 }
 
@@ -175,7 +188,9 @@ fn media_direction(d: Direction) -> MediaDirection {
     }
 }
 
-fn stream_params(n: &Negotiated) -> StreamParams {
+/// The media parameters of a negotiation; `latch_only` when the peer's
+/// SDP address cannot be reached (see [`Calls::unreachable`]).
+fn stream_params(n: &Negotiated, latch_only: bool) -> StreamParams {
     StreamParams {
         remote_rtp: n.remote_rtp,
         remote_rtcp: n.remote_rtcp,
@@ -183,6 +198,7 @@ fn stream_params(n: &Negotiated) -> StreamParams {
         payload_type: n.payload_type,
         telephone_event_pt: n.telephone_event_pt,
         direction: media_direction(n.local_direction),
+        latch_only,
     }
 }
 
@@ -216,6 +232,8 @@ impl Calls {
                 Routing::default()
             }),
             timers: BinaryHeap::new(),
+            closing: HashMap::new(),
+            closing_order: std::collections::VecDeque::new(),
             queues,
             legs: HashMap::new(),
             tasks: HashMap::new(),
@@ -268,14 +286,79 @@ impl Calls {
         }
     }
 
-    /// The IP our media is reached at for this call: the Request-URI host when
-    /// it is one of ours (an IP literal), else the configured address.
-    fn local_ip(&self, call: &IncomingCall) -> IpAddr {
-        call.request_host
-            .as_deref()
+    /// The IP written in our SDP toward a peer whose media address is
+    /// `remote` (None before it is known, as in our own offer), reached by
+    /// SIP from `signalling`; `uri_host` is the Request-URI host, an
+    /// address of ours when it is an IP literal.
+    ///
+    /// The family is `remote`'s when the media streams reach it (an IPv6
+    /// offer gets an IPv6 answer), else `signalling`'s, else the RTP bind
+    /// address's. The address of that family is, in order: the Request-URI
+    /// host, `--advertise`, the RTP bind address, the address the system
+    /// sends from toward the peer (streams bound to `[::]`/`0.0.0.0`), the
+    /// configured default (loopback).
+    pub(crate) fn media_ip(
+        &self,
+        uri_host: Option<&str>,
+        signalling: IpAddr,
+        remote: Option<IpAddr>,
+    ) -> IpAddr {
+        let source = |ip: IpAddr| match self.media.reach(ip) {
+            Reach::Route { source } => Some(source),
+            Reach::Unreachable(_) => None,
+        };
+        let remote = remote
+            .map(|r| r.to_canonical())
+            .filter(|r| !r.is_unspecified());
+        let bind = self.media.bind_ip();
+        let toward = remote
+            .and_then(|r| source(r).map(|s| (r.is_ipv6(), s)))
+            .or_else(|| {
+                let s = signalling.to_canonical();
+                source(s).map(|source| (s.is_ipv6(), source))
+            });
+        let v6 = toward.map_or(bind.is_ipv6() && !bind.is_unspecified(), |(v6, _)| v6);
+        let ours = |ip: &IpAddr| ip.is_ipv6() == v6 && !ip.is_unspecified() && !ip.is_multicast();
+        uri_host
             .and_then(|h| h.parse::<IpAddr>().ok())
-            .filter(|ip| !ip.is_unspecified() && !ip.is_multicast())
-            .unwrap_or(self.config.advertise)
+            .map(|ip| ip.to_canonical())
+            .filter(ours)
+            .or(self.config.advertise_given.of(v6))
+            .or(Some(bind).filter(ours))
+            .or(toward.map(|(_, s)| s).filter(ours))
+            .or([Some(self.config.advertise), self.config.advertise_other]
+                .into_iter()
+                .flatten()
+                .find(ours))
+            .unwrap_or(match v6 {
+                true => std::net::Ipv6Addr::LOCALHOST.into(),
+                false => std::net::Ipv4Addr::LOCALHOST.into(),
+            })
+    }
+
+    /// Whether the media streams cannot send to `remote` (the peer's SDP
+    /// address of `dialog`); when they cannot, logs why (once per
+    /// negotiation). The `0.0.0.0` of hold sends nothing anyway: false.
+    /// A stream told `latch_only` sends to where the peer's RTP comes from.
+    pub(crate) fn unreachable(
+        media: &MediaEngine,
+        dialog: DialogId,
+        remote: std::net::SocketAddr,
+    ) -> bool {
+        if remote.ip().is_unspecified() {
+            return false;
+        }
+        match media.reach(remote.ip()) {
+            Reach::Route { .. } => false,
+            Reach::Unreachable(why) => {
+                tracing::warn!(
+                    %dialog,
+                    sdp_address = %remote,
+                    "the SDP address is not used: {why}; RTP goes to where the peer's RTP comes from once it arrives"
+                );
+                true
+            }
+        }
     }
 
     /// Refuses a new call and records it.
@@ -407,11 +490,18 @@ impl Calls {
                 return;
             }
         };
-        let mut local = LocalMedia::new(self.local_ip(&call), local_rtp.port());
+        // Our address follows the peer's media address (its family): the
+        // answer is made once to learn it, then again with it.
+        let host = call.request_host.clone();
+        let source = call.source.remote.ip();
+        let mut local = LocalMedia::new(self.config.advertise, local_rtp.port());
         local.session_id = fastrand::u64(1..u64::MAX / 2);
         local.session_version = 1;
         let (sdp_body, negotiated, our_offer) = match &offer {
-            Some(offer) => match sdp::answer(offer, &local) {
+            Some(offer) => match sdp::answer(offer, &local).and_then(|(_, n)| {
+                local.address = self.media_ip(host.as_deref(), source, Some(n.remote_rtp.ip()));
+                sdp::answer(offer, &local)
+            }) {
                 Ok((answer, negotiated)) => {
                     (answer.to_string().into_bytes(), Some(negotiated), None)
                 }
@@ -430,6 +520,7 @@ impl Calls {
                 }
             },
             None => {
+                local.address = self.media_ip(host.as_deref(), source, None);
                 let o = sdp::offer(&local, Direction::SendRecv);
                 (o.to_string().into_bytes(), None, Some(o))
             }
@@ -445,6 +536,7 @@ impl Calls {
                 our_offer,
                 sdp_body,
                 negotiated,
+                latch_only: false,
                 app,
                 hangup_at: None,
                 number,
@@ -510,9 +602,16 @@ impl Calls {
                 }
             }
         }
-        let Some(n) = &call.negotiated else { return };
-        self.media.start_stream(call.stream, stream_params(n));
+        let Some(n) = call.negotiated else { return };
+        let stream = call.stream;
+        let latch_only = Calls::unreachable(&self.media, dialog, n.remote_rtp);
+        self.media
+            .start_stream(stream, stream_params(&n, latch_only));
+        let Some(call) = self.calls.get_mut(&dialog) else {
+            return;
+        };
         call.up = true;
+        call.latch_only = latch_only;
         tracing::info!(%dialog, codec = ?n.codec, remote = %n.remote_rtp, "call is up");
         match &mut call.app {
             App::Demo(app) => {
@@ -669,7 +768,8 @@ impl Calls {
     /// The earliest per-call deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let calls = self.timers.peek().map(|Reverse((t, _))| *t);
-        [calls, self.queues.router.poll_timeout()]
+        let closing = self.closing_order.front().map(|(t, _)| *t);
+        [calls, closing, self.queues.router.poll_timeout()]
             .into_iter()
             .flatten()
             .min()
@@ -678,6 +778,16 @@ impl Calls {
     /// Runs the per-call deadlines due at `now`.
     pub fn handle_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
         self.queues.router.handle_timeout(now);
+        while let Some(&(t, stream)) = self.closing_order.front() {
+            if t > now {
+                break;
+            }
+            self.closing_order.pop_front();
+            // No statistics in time (the media lane was full): as it is.
+            if let Some(record) = self.closing.remove(&stream) {
+                let _ = self.records.send(record);
+            }
+        }
         while let Some(Reverse((t, dialog))) = self.timers.peek().copied() {
             if t > now {
                 break;
@@ -742,9 +852,21 @@ impl Calls {
         match SessionDescription::parse(&body).and_then(|o| sdp::answer(&o, &call.local)) {
             Ok((answer, n)) => {
                 tracing::info!(%dialog, direction = ?n.local_direction, "re-INVITE");
-                if call.up {
-                    self.media.update(call.stream, stream_params(&n));
+                let moved = call
+                    .negotiated
+                    .is_none_or(|old| old.remote_rtp != n.remote_rtp);
+                let (up, stream, was) = (call.up, call.stream, call.latch_only);
+                let latch_only = match moved {
+                    true => Calls::unreachable(&self.media, dialog, n.remote_rtp),
+                    false => was,
+                };
+                if up {
+                    self.media.update(stream, stream_params(&n, latch_only));
                 }
+                let Some(call) = self.calls.get_mut(&dialog) else {
+                    return;
+                };
+                call.latch_only = latch_only;
                 call.negotiated = Some(n);
                 let _ = ep.accept_reoffer(now, dialog, answer.to_string().as_bytes());
             }
@@ -841,7 +963,15 @@ impl Calls {
             record.hangup_cause = cause.to_string();
         }
         record.hangup_side = Calls::hangup_side(&record.hangup_cause, side);
-        let _ = self.records.send(call.record.clone());
+        if call.up {
+            // Written when the stream's statistics arrive (at most
+            // CLOSING_WAIT from now).
+            self.closing.insert(call.stream, call.record.clone());
+            self.closing_order
+                .push_back((now + CLOSING_WAIT, call.stream));
+        } else {
+            let _ = self.records.send(call.record.clone());
+        }
         if call.answered.is_some() {
             self.counters.active_calls.fetch_sub(1, Ordering::Relaxed);
         }
@@ -939,8 +1069,31 @@ impl Calls {
                 c.rtp_sent.fetch_add(stats.packets_sent, Ordering::Relaxed);
                 c.rtp_received
                     .fetch_add(stats.packets_received, Ordering::Relaxed);
+                let mut record = self.closing.remove(&stream);
                 if let Some(dialog) = self.streams.remove(&stream) {
                     tracing::info!(%dialog, ?stats, "call media statistics");
+                    // Started (answered and acknowledged) yet silent: the
+                    // caller heard nothing from us.
+                    if !stats.duration.is_zero() && stats.packets_sent == 0 {
+                        let why = match (stats.send_failed, stats.remote_rtp) {
+                            (0, None) => "its SDP address could not be reached and no RTP came from it to latch to".to_string(),
+                            (0, Some(_)) => "nothing was sent (on hold or inactive)".to_string(),
+                            (n, _) => format!("{n} sends failed (see the first error above)"),
+                        };
+                        tracing::warn!(
+                            %dialog,
+                            packets_received = stats.packets_received,
+                            send_failed = stats.send_failed,
+                            remote = ?stats.remote_rtp,
+                            "answered call ended with packets_sent 0: the caller heard nothing; {why}"
+                        );
+                        if let Some(r) = &mut record {
+                            r.media_warning = Some(format!("packets_sent 0: {why}"));
+                        }
+                    }
+                }
+                if let Some(record) = record {
+                    let _ = self.records.send(record);
                 }
             }
         }
@@ -966,6 +1119,9 @@ impl Calls {
     /// only when it does, which a stopping ura does not wait for) and stops
     /// the media workers.
     pub fn shutdown(mut self) {
+        for (_, record) in self.closing.drain() {
+            let _ = self.records.send(record);
+        }
         for (_, mut call) in self.calls.drain() {
             call.record.ended_at = wall_clock();
             if call.record.hangup_cause.is_empty() {

@@ -409,7 +409,8 @@ async fn shedder(
         let to = response_flow(&msg, &req.flow);
         match &req.reply {
             Reply::Udp(sock) => {
-                let _ = sock.try_send_to(&bytes, to.remote);
+                let v6 = sock.local_addr().is_ok_and(|a| a.is_ipv6());
+                let _ = sock.try_send_to(&bytes, super::sip_io::for_socket(to.remote, v6));
             }
             Reply::Tcp(w) => {
                 let _ = w.send(bytes);
@@ -461,6 +462,7 @@ fn shed_record(msg: &Message, call_id: &str) -> CallRecord {
         hangup_cause: "shed-503".into(),
         hangup_side: HangupSide::Ura,
         queue: None,
+        media_warning: None,
     }
 }
 

@@ -197,6 +197,7 @@ impl Engine {
                 timers: config.timers,
                 user_agent,
                 advertised: config.advertise,
+                advertised_other: config.advertise_other,
                 port: sip_addr.port(),
             },
             fastrand::u64(..),
@@ -371,9 +372,11 @@ fn agent_users(config: &Config) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Where the RTP sockets bind: `[::]` (dual-stack: IPv6 and IPv4 offers
+/// alike) when SIP listens on every address, else the advertised address.
 fn media_bind_ip(config: &Config) -> std::net::IpAddr {
     if config.sip.ip().is_unspecified() {
-        config.sip.ip()
+        std::net::Ipv6Addr::UNSPECIFIED.into()
     } else {
         config.advertise
     }

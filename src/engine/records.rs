@@ -271,6 +271,7 @@ mod tests {
             hangup_cause: "caller-bye".into(),
             hangup_side: HangupSide::Caller,
             queue: None,
+            media_warning: None,
         }
     }
 

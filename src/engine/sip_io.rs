@@ -27,10 +27,14 @@ pub const TCP_WRITE_QUEUE: usize = 256;
 /// The sockets SIP runs on.
 pub struct SipSockets {
     udp: Arc<UdpSocket>,
+    /// The UDP socket is IPv6 (dual-stack when bound to `[::]`): IPv4
+    /// destinations are written as IPv4-mapped addresses.
+    udp_v6: bool,
     tcp_writers: HashMap<ConnectionId, TcpWriter>,
     slow_tcp: RateLimited,
     udp_waiting: Arc<AtomicUsize>,
     udp_dropped: RateLimited,
+    udp_failed: RateLimited,
 }
 
 /// UDP sends waiting for room in the socket's send buffer, at most.
@@ -61,37 +65,94 @@ impl TcpWriter {
 
 /// Binds UDP and TCP on `addr` and starts the reader tasks; at most
 /// `tcp_cap` TCP connections are kept open at once.
+///
+/// `[::]` binds dual-stack sockets (IPv4 peers arrive as IPv4-mapped
+/// addresses and are handed on as plain IPv4); where the system has no
+/// IPv6, `[::]` falls back to `0.0.0.0` with a warning.
 pub async fn bind(
     addr: SocketAddr,
     lanes: Lanes,
     tcp_cap: usize,
 ) -> Result<(SipSockets, SocketAddr), UraError> {
-    let udp = bind_udp(addr).map_err(|e| UraError::io(format!("SIP UDP bind {addr}"), e))?;
+    let (udp, addr) = match bind_udp(addr) {
+        Err(e) if is_any_v6(addr) && no_ipv6(&e) => {
+            let v4 = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), addr.port());
+            tracing::warn!(error = %e, "no IPv6 on this system: SIP listens on {v4} only");
+            (bind_udp(v4), v4)
+        }
+        other => (other, addr),
+    };
+    let udp = udp.map_err(|e| UraError::io(format!("SIP UDP bind {addr}"), e))?;
     let local = udp
         .local_addr()
         .map_err(|e| UraError::io("SIP UDP address", e))?;
     // TCP on the same port as UDP (which may have been 0 = any).
-    let tcp = TcpListener::bind(local)
-        .await
-        .map_err(|e| UraError::io(format!("SIP TCP bind {local}"), e))?;
+    let tcp = bind_tcp(local).map_err(|e| UraError::io(format!("SIP TCP bind {local}"), e))?;
+    let udp_v6 = local.is_ipv6();
     let udp = Arc::new(udp);
     tokio::spawn(udp_reader(udp.clone(), lanes.clone()));
     tokio::spawn(tcp_acceptor(tcp, lanes, tcp_cap));
     Ok((
         SipSockets {
             udp,
+            udp_v6,
             tcp_writers: HashMap::new(),
             slow_tcp: RateLimited::default(),
             udp_waiting: Arc::default(),
             udp_dropped: RateLimited::default(),
+            udp_failed: RateLimited::default(),
         },
         local,
     ))
 }
 
-fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+fn is_any_v6(addr: SocketAddr) -> bool {
+    addr.ip() == std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+}
+
+/// The error of a system without IPv6 (no module, or disabled).
+fn no_ipv6(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(libc::EAFNOSUPPORT) || e.kind() == std::io::ErrorKind::AddrNotAvailable
+}
+
+/// A socket of `addr`'s family; for `[::]` one that takes IPv4 too, where
+/// the system allows (best effort: a system forcing IPv6-only keeps it).
+fn socket_for(addr: SocketAddr, ty: socket2::Type) -> std::io::Result<socket2::Socket> {
     let domain = socket2::Domain::for_address(addr);
-    let sock = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    let sock = socket2::Socket::new(domain, ty, None)?;
+    if is_any_v6(addr) {
+        if let Err(e) = sock.set_only_v6(false) {
+            tracing::warn!(error = %e, "SIP on {addr} takes IPv6 only: the system refuses dual-stack sockets");
+        }
+    }
+    Ok(sock)
+}
+
+fn bind_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let sock = socket_for(addr, socket2::Type::STREAM)?;
+    sock.set_reuse_address(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(1024)?;
+    sock.set_nonblocking(true)?;
+    TcpListener::from_std(sock.into())
+}
+
+/// `addr` as the core sees it: an IPv4-mapped IPv6 address (from a
+/// dual-stack socket) as plain IPv4.
+pub fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// `addr` as a socket of family `v6` takes it: IPv4 as IPv4-mapped IPv6.
+pub fn for_socket(addr: SocketAddr, v6: bool) -> SocketAddr {
+    match (v6, addr) {
+        (true, SocketAddr::V4(a)) => SocketAddr::new(a.ip().to_ipv6_mapped().into(), a.port()),
+        _ => addr,
+    }
+}
+
+fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let sock = socket_for(addr, socket2::Type::DGRAM)?;
     // Bursts of INVITEs at high call rates: a roomy receive buffer.
     let _ = sock.set_recv_buffer_size(4 << 20);
     let _ = sock.set_send_buffer_size(4 << 20);
@@ -105,6 +166,7 @@ async fn udp_reader(sock: Arc<UdpSocket>, lanes: Lanes) {
     loop {
         match sock.recv_from(&mut buf).await {
             Ok((n, from)) => {
+                let from = canonical(from);
                 let data = &buf[..n];
                 let flow = Flow::udp(from);
                 let sent = match classify(data) {
@@ -138,7 +200,7 @@ async fn tcp_acceptor(listener: TcpListener, lanes: Lanes, cap: usize) {
     let refused = RateLimited::default();
     loop {
         let (stream, remote) = match listener.accept().await {
-            Ok(x) => x,
+            Ok((s, remote)) => (s, canonical(remote)),
             Err(e) => {
                 // Out of descriptors shows up here: back off, do not spin.
                 tracing::warn!(error = %e, "SIP TCP accept");
@@ -272,7 +334,10 @@ impl SipSockets {
     /// Sends one message.
     pub fn send(&mut self, t: Transmit) {
         match t.flow.transport {
-            Transport::Udp => match self.udp.try_send_to(&t.data, t.flow.remote) {
+            Transport::Udp => match self
+                .udp
+                .try_send_to(&t.data, for_socket(t.flow.remote, self.udp_v6))
+            {
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     // The send buffer is full: a few tasks wait for room;
@@ -289,13 +354,20 @@ impl SipSockets {
                     }
                     let udp = self.udp.clone();
                     let waiting = self.udp_waiting.clone();
+                    let to = for_socket(t.flow.remote, self.udp_v6);
                     waiting.fetch_add(1, Ordering::Relaxed);
                     tokio::spawn(async move {
-                        let _ = udp.send_to(&t.data, t.flow.remote).await;
+                        let _ = udp.send_to(&t.data, to).await;
                         waiting.fetch_sub(1, Ordering::Relaxed);
                     });
                 }
-                Err(e) => tracing::debug!(to = %t.flow.remote, error = %e, "SIP UDP send"),
+                Err(e) => {
+                    // Never silent: a peer we cannot send to (another
+                    // family, no route) is worth a line, once a second.
+                    if let Some(n) = self.udp_failed.hit() {
+                        tracing::warn!(to = %t.flow.remote, error = %e, failed = n, "SIP UDP send failed");
+                    }
+                }
             },
             Transport::Tcp => {
                 let writer = t.flow.connection.and_then(|c| self.tcp_writers.get(&c));

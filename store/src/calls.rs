@@ -92,6 +92,9 @@ pub struct CallRecord {
     pub hangup_side: HangupSide,
     /// The agent queue, when the call reached one.
     pub queue: Option<QueueRecord>,
+    /// Why the caller may have heard nothing: an answered call whose
+    /// stream sent no RTP (None when media flowed).
+    pub media_warning: Option<String>,
 }
 
 impl Store {
@@ -100,9 +103,10 @@ impl Store {
         let row = sqlx::query(
             "INSERT INTO calls (sip_call_id, started_at, answered_at, ended_at, caller, number, schedule, \
              digits, service, hangup_cause, hangup_side, queue, queue_entered_at, queue_left_at, \
-             queue_outcome, wait_ms, agent, ring_attempts, talk_ms, hold_ms, transfer, recording) \
+             queue_outcome, wait_ms, agent, ring_attempts, talk_ms, hold_ms, transfer, recording, \
+             media_warning) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-             $19, $20, $21, $22) RETURNING id",
+             $19, $20, $21, $22, $23) RETURNING id",
         )
         .bind(&r.sip_call_id)
         .bind(&r.started_at)
@@ -126,6 +130,7 @@ impl Store {
         .bind(r.queue.as_ref().and_then(|q| q.hold_ms))
         .bind(r.queue.as_ref().and_then(|q| q.transfer.clone()))
         .bind(r.queue.as_ref().and_then(|q| q.recording.clone()))
+        .bind(&r.media_warning)
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get::<i64, _>(0)?)
@@ -253,7 +258,8 @@ enum Arg {
 const COLUMNS: &str =
     "id, sip_call_id, started_at, answered_at, ended_at, caller, number, schedule, \
      digits, service, hangup_cause, hangup_side, queue, queue_entered_at, queue_left_at, \
-     queue_outcome, wait_ms, agent, ring_attempts, talk_ms, hold_ms, transfer, recording";
+     queue_outcome, wait_ms, agent, ring_attempts, talk_ms, hold_ms, transfer, recording, \
+     media_warning";
 
 fn record_of(row: &sqlx::any::AnyRow) -> Result<CallRecord, StoreError> {
     Ok(CallRecord {
@@ -285,6 +291,7 @@ fn record_of(row: &sqlx::any::AnyRow) -> Result<CallRecord, StoreError> {
                 recording: row.try_get(22)?,
             }),
         },
+        media_warning: row.try_get(23)?,
     })
 }
 
@@ -319,6 +326,7 @@ mod tests {
                 transfer: Some("agent:2002".into()),
                 recording: Some("calls/cid.wav".into()),
             }),
+            media_warning: None,
         }
     }
 
@@ -331,6 +339,7 @@ mod tests {
         closed.digits = String::new();
         closed.hangup_side = HangupSide::Ura;
         closed.queue = None;
+        closed.media_warning = Some("no RTP sent".into());
         let b = store.insert_call(&closed).await.unwrap();
         assert!(b > a);
         let got = store.recent_calls(10).await.unwrap();

@@ -88,22 +88,31 @@ pub struct Caller {
     rtp_ts: u32,
     /// Requests ura sent us (BYE…), in order.
     pub requests: Vec<Message>,
+    /// The `c=` value of our offer (`IN IP4 127.0.0.1`, or `IN IP6 ::1`
+    /// when calling over IPv6); a test may name an address it cannot be
+    /// reached at.
+    pub sdp_connection: String,
 }
 
 impl Caller {
-    /// A caller talking to `server` over UDP (`tcp == false`) or TCP.
+    /// A caller talking to `server` over UDP (`tcp == false`) or TCP, from
+    /// the loopback address of `server`'s family (127.0.0.1 or ::1).
     pub fn new(server: SocketAddr, tcp: bool) -> Caller {
+        let loopback: std::net::IpAddr = match server.is_ipv6() {
+            true => std::net::Ipv6Addr::LOCALHOST.into(),
+            false => std::net::Ipv4Addr::LOCALHOST.into(),
+        };
         let (sig, local_sip) = if tcp {
             let s =
                 TcpStream::connect_timeout(&server, Duration::from_secs(3)).expect("tcp connect");
             let local = s.local_addr().unwrap();
             (Signalling::Tcp(s, StreamFramer::new()), local)
         } else {
-            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let s = UdpSocket::bind((loopback, 0)).unwrap();
             let local = s.local_addr().unwrap();
             (Signalling::Udp(s), local)
         };
-        let rtp = Arc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
+        let rtp = Arc::new(UdpSocket::bind((loopback, 0)).unwrap());
         let received = receive_rtp(rtp.clone());
         Caller {
             sig,
@@ -119,6 +128,10 @@ impl Caller {
             rtp_seq: fastrand::u16(..),
             rtp_ts: fastrand::u32(..),
             requests: Vec::new(),
+            sdp_connection: match loopback {
+                std::net::IpAddr::V6(ip) => format!("IN IP6 {ip}"),
+                std::net::IpAddr::V4(ip) => format!("IN IP4 {ip}"),
+            },
         }
     }
 
@@ -195,10 +208,11 @@ impl Caller {
     pub fn offer(&self) -> String {
         let port = self.rtp.local_addr().unwrap().port();
         format!(
-            "v=0\r\no=test 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+            "v=0\r\no=test 1 1 {c}\r\ns=-\r\nc={c}\r\nt=0 0\r\n\
 m=audio {port} RTP/AVP 0 {te}\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:{te} telephone-event/8000\r\n\
 a=fmtp:{te} 0-16\r\na=ptime:20\r\na=sendrecv\r\n",
-            te = self.te_pt
+            te = self.te_pt,
+            c = self.sdp_connection
         )
     }
 

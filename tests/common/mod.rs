@@ -6,6 +6,7 @@ pub mod agent;
 pub mod audio;
 pub mod baresip;
 pub mod caller;
+pub mod linphone;
 pub mod sipp;
 
 use std::io::{BufRead, BufReader};
@@ -172,11 +173,15 @@ impl Ura {
             "ura calls list: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .skip(1)
-            .map(CallRow::parse)
-            .collect()
+        let mut rows: Vec<CallRow> = Vec::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines().skip(1) {
+            // An indented line belongs to the row above it.
+            match (line.trim().strip_prefix("media warning: "), rows.last_mut()) {
+                (Some(w), Some(row)) => row.media_warning = Some(w.to_string()),
+                _ => rows.push(CallRow::parse(line)),
+            }
+        }
+        rows
     }
 
     /// The call records once `n` of them are written (the recorder writes
@@ -287,12 +292,15 @@ pub struct CallRow {
     /// The columns: id, started, number, answer, sched, digits, service,
     /// cause, side, queue, agent, wait, queue-outcome, caller.
     cols: Vec<String>,
+    /// The media warning printed under the row, if any.
+    pub media_warning: Option<String>,
 }
 
 impl CallRow {
     fn parse(line: &str) -> CallRow {
         CallRow {
             cols: line.split_whitespace().map(str::to_string).collect(),
+            media_warning: None,
         }
     }
 
@@ -350,7 +358,7 @@ fn within_10s<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
 /// The one line that installs every peer the end-to-end tests use (Debian
 /// 12), as README.md and `.ci/run` give it.
 pub const INSTALL_PEERS: &str = "sudo apt-get install -y --no-install-recommends \
-sip-tester baresip tshark espeak-ng sox libsox-fmt-mp3 lame libasound2-dev pkg-config";
+sip-tester baresip linphone-cli tshark espeak-ng sox libsox-fmt-mp3 lame libasound2-dev pkg-config";
 
 /// What a test needing a missing peer says after what is missing: how to
 /// install it, and how to leave such tests out on purpose.

@@ -3,7 +3,7 @@
 //! SIPp received (RTP payloads out of a pcap file).
 
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,10 +22,15 @@ pub const PCAP_DIRS: &[&str] = &[
 
 /// A loopback port free for both UDP and TCP right now.
 pub fn free_port() -> u16 {
+    free_port_on(Ipv4Addr::LOCALHOST.into())
+}
+
+/// A port of `ip` free for both UDP and TCP right now.
+pub fn free_port_on(ip: IpAddr) -> u16 {
     loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind UDP");
+        let udp = UdpSocket::bind((ip, 0)).expect("bind UDP");
         let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if TcpListener::bind((ip, port)).is_ok() {
             return port;
         }
     }
@@ -33,13 +38,27 @@ pub fn free_port() -> u16 {
 
 /// An even port with `p` and `p + 2` free (SIPp binds audio and video media).
 pub fn media_port() -> u16 {
+    media_port_on(Ipv4Addr::LOCALHOST.into())
+}
+
+/// [`media_port`] on `ip`.
+pub fn media_port_on(ip: IpAddr) -> u16 {
     loop {
         let p = 40_000 + 2 * fastrand::u16(0..9_000);
-        let a = UdpSocket::bind(("127.0.0.1", p));
-        let b = UdpSocket::bind(("127.0.0.1", p + 2));
+        let a = UdpSocket::bind((ip, p));
+        let b = UdpSocket::bind((ip, p + 2));
         if a.is_ok() && b.is_ok() {
             return p;
         }
+    }
+}
+
+/// The loopback address of `addr`'s family: where SIPp runs (`-i`, `-mi`)
+/// to call a ura listening on `addr`.
+pub fn loopback_of(addr: SocketAddr) -> IpAddr {
+    match addr.is_ipv6() {
+        true => Ipv6Addr::LOCALHOST.into(),
+        false => Ipv4Addr::LOCALHOST.into(),
     }
 }
 
@@ -147,10 +166,10 @@ pub struct Capture {
 impl Capture {
     /// Starts dumpcap and waits (up to 10 s) until it captures; `Err` with
     /// what dumpcap said when it cannot (no right to capture, say).
-    pub fn start(dumpcap: &Path, port: u16, file: PathBuf) -> Result<Capture, String> {
+    pub fn start(dumpcap: &Path, ip: IpAddr, port: u16, file: PathBuf) -> Result<Capture, String> {
         let mut child = Command::new(dumpcap)
             .args(["-q", "-P", "-i", "lo", "-f"])
-            .arg(format!("udp and dst host 127.0.0.1 and dst port {port}"))
+            .arg(format!("udp and dst host {ip} and dst port {port}"))
             .args(["-a", "duration:60", "-w"])
             .arg(&file)
             .stdin(Stdio::null())
@@ -203,8 +222,8 @@ impl Capture {
 }
 
 /// [`Capture::start`], or a failure saying why dumpcap cannot capture.
-pub fn capture(dumpcap: &Path, port: u16, file: PathBuf) -> Capture {
-    Capture::start(dumpcap, port, file).unwrap_or_else(|msg| {
+pub fn capture(dumpcap: &Path, ip: IpAddr, port: u16, file: PathBuf) -> Capture {
+    Capture::start(dumpcap, ip, port, file).unwrap_or_else(|msg| {
         panic!(
             "{msg}: dumpcap needs the right to capture on `lo` (root, or \
              `sudo dpkg-reconfigure wireshark-common` and the `wireshark` group)"
@@ -219,7 +238,8 @@ impl Drop for Capture {
     }
 }
 
-/// The UDP payloads of the IPv4 packets in a libpcap file, in file order.
+/// The UDP payloads of the IPv4 and IPv6 packets in a libpcap file, in
+/// file order.
 pub fn udp_payloads(data: &[u8]) -> Vec<&[u8]> {
     assert!(data.len() >= 24, "capture too short: {} bytes", data.len());
     let magic = u32::from_le_bytes(data[0..4].try_into().unwrap());
@@ -253,11 +273,18 @@ pub fn udp_payloads(data: &[u8]) -> Vec<&[u8]> {
         let Some(ip) = packet.get(link_header..) else {
             continue;
         };
-        if ip.len() < 20 || ip[0] >> 4 != 4 || ip[9] != 17 {
-            continue;
-        }
-        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]])).min(ip.len());
-        let udp = &ip[usize::from(ip[0] & 0x0f) * 4..total];
+        let udp = match ip.first().map(|b| b >> 4) {
+            Some(4) if ip.len() >= 20 && ip[9] == 17 => {
+                let total = usize::from(u16::from_be_bytes([ip[2], ip[3]])).min(ip.len());
+                &ip[usize::from(ip[0] & 0x0f) * 4..total]
+            }
+            // IPv6 with UDP right after the fixed header (no extensions).
+            Some(6) if ip.len() >= 40 && ip[6] == 17 => {
+                let len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+                &ip[40..(40 + len).min(ip.len())]
+            }
+            _ => continue,
+        };
         if udp.len() >= 8 {
             out.push(&udp[8..]);
         }

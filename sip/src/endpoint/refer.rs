@@ -160,7 +160,7 @@ impl Endpoint {
         let via = format!(
             "SIP/2.0/{} {}:{};branch={branch};rport",
             flow.transport.as_str(),
-            host_for_uri(self.config.advertised),
+            host_for_uri(self.config.advertised_for(flow.remote)),
             self.config.port
         );
         let contact = self.contact(&flow);

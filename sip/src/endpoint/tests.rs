@@ -13,6 +13,7 @@ fn endpoint() -> Endpoint {
             timers: TimerConfig::default(),
             user_agent: "ura-test".into(),
             advertised: "127.0.0.1".parse().unwrap(),
+            advertised_other: None,
             port: 5060,
         },
         1,
@@ -491,4 +492,77 @@ fn tcp_responses_use_the_connection() {
         Some(Output::Transmit(t)) => assert_eq!(t.flow, f),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_call_over_ipv6_gets_ipv6_via_contact_and_received() {
+    let t0 = Instant::now();
+    let mut ep = Endpoint::new(
+        EndpointConfig {
+            timers: TimerConfig::default(),
+            user_agent: "ura-test".into(),
+            advertised: "127.0.0.1".parse().unwrap(),
+            advertised_other: Some("2001:db8::7".parse().unwrap()),
+            port: 5060,
+        },
+        1,
+    );
+    let caller: SocketAddr = "[2001:db8::5]:5062".parse().unwrap();
+    let v6 = |s: &str| {
+        s.replace("127.0.0.1:5062", "[2001:db8::5]:5062")
+            .replace("@127.0.0.1", "@[2001:db8::7]")
+    };
+    // Sent by SIPp-like callers: the Via names another port than the source.
+    let invite =
+        v6(&invite("z9hG4bK-v6", "v=0\r\n")).replace("[2001:db8::5]:5062;", "[2001:db8::5]:6000;");
+    ep.handle_input(t0, Flow::udp(caller), invite.as_bytes());
+    let (sent, events) = drain(&mut ep);
+    assert_eq!(codes(&sent), vec![100]);
+    let Event::IncomingCall(call) = &events[0] else {
+        panic!("expected a call, got {events:?}")
+    };
+    assert_eq!(call.request_user.as_deref(), Some("9000"));
+    assert_eq!(call.request_host.as_deref(), Some("2001:db8::7"));
+    let dialog = call.dialog;
+    ep.answer(t0, dialog, b"v=0 answer").unwrap();
+    let mut out = Vec::new();
+    while let Some(o) = ep.poll_output() {
+        if let Output::Transmit(t) = o {
+            out.push(t);
+        }
+    }
+    let ok = Message::parse(&out[0].data).unwrap();
+    assert_eq!(ok.status(), Some(200));
+    assert_eq!(out[0].flow.remote, caller, "rport: back to the source");
+    assert_eq!(
+        ok.header("Via"),
+        Some("SIP/2.0/UDP [2001:db8::5]:6000;branch=z9hG4bK-v6;received=2001:db8::5;rport=5062")
+    );
+    assert_eq!(ok.header("Contact"), Some("<sip:ura@[2001:db8::7]:5060>"));
+    // Our BYE: Via with the IPv6 literal in brackets, to the same flow.
+    let ack = v6(&in_dialog(
+        "ACK",
+        1,
+        ok.to_tag().unwrap(),
+        "z9hG4bK-a6",
+        "Content-Length: 0\r\n",
+    ));
+    ep.handle_input(t0, Flow::udp(caller), ack.as_bytes());
+    drain(&mut ep);
+    ep.hangup(t0, dialog).unwrap();
+    let mut out = Vec::new();
+    while let Some(o) = ep.poll_output() {
+        if let Output::Transmit(t) = o {
+            out.push(t);
+        }
+    }
+    let bye = Message::parse(&out[0].data).unwrap();
+    assert_eq!(out[0].flow.remote, caller);
+    assert!(
+        bye.header("Via")
+            .unwrap()
+            .starts_with("SIP/2.0/UDP [2001:db8::7]:5060;branch="),
+        "{:?}",
+        bye.header("Via")
+    );
 }

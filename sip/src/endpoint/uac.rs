@@ -6,7 +6,6 @@ use std::fmt::Write;
 
 use super::*;
 use crate::transaction::ClientInvite;
-use crate::transport::Transport;
 
 /// Most 2xx legs (different To tags) ACKed for one INVITE; more are
 /// dropped, so a broken or hostile peer cannot make us start BYEs at will.
@@ -260,12 +259,12 @@ fn quote(display: &str) -> String {
 }
 
 impl Endpoint {
-    /// Our Via value for a new request on `transport`.
-    pub(super) fn via_value(&self, transport: Transport, branch: &str) -> String {
+    /// Our Via value for a new request on `flow`.
+    pub(super) fn via_value(&self, flow: &Flow, branch: &str) -> String {
         format!(
             "SIP/2.0/{} {}:{};branch={branch};rport",
-            transport.as_str(),
-            host_for_uri(self.config.advertised),
+            flow.transport.as_str(),
+            host_for_uri(self.config.advertised_for(flow.remote)),
             self.config.port
         )
     }
@@ -292,11 +291,11 @@ impl Endpoint {
     pub fn call(&mut self, now: Instant, call: OutgoingCall) -> Result<DialogId, SipError> {
         validate(&call)?;
         let dialog = DialogId(self.id());
-        let host = host_for_uri(self.config.advertised);
+        let host = host_for_uri(self.config.advertised_for(call.target.remote));
         let local_tag = self.token(10);
         let call_id = format!("{}@{host}", self.token(20));
         let branch = self.new_branch();
-        let via = self.via_value(call.target.transport, &branch);
+        let via = self.via_value(&call.target, &branch);
         let from = match &call.from_display {
             Some(d) => format!(
                 "{} <sip:{}@{host}>;tag={local_tag}",
@@ -665,7 +664,7 @@ impl Endpoint {
         let via = format!(
             "SIP/2.0/{} {}:{};branch={branch};rport",
             u.flow.transport.as_str(),
-            host_for_uri(self.config.advertised),
+            host_for_uri(self.config.advertised_for(u.flow.remote)),
             self.config.port
         );
         let ack = write_request(
@@ -727,7 +726,7 @@ impl Endpoint {
         let Some(u) = self.uac.get(&id) else {
             return;
         };
-        let bye_via = self.via_value(flow.transport, &bye_branch);
+        let bye_via = self.via_value(&flow, &bye_branch);
         let bye = write_request(
             &Req {
                 method: "BYE",

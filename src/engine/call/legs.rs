@@ -379,15 +379,17 @@ impl Calls {
         queue: Option<QueueOffer>,
     ) -> Result<DialogId, OfferFailure> {
         let ext = self.queues.ext(agent).to_string();
-        let call = self
-            .calls
-            .get_mut(&caller)
-            .ok_or(OfferFailure::Unreachable)?;
         let binding = ep.bindings(&ext).into_iter().max_by_key(|b| b.expires_at);
         let Some(binding) = binding else {
             tracing::info!(%caller, agent = %ext, "agent has no registered phone");
             return Err(OfferFailure::Unreachable);
         };
+        // Our address toward the agent's phone (its family, its route).
+        let ip = self.media_ip(None, binding.flow.remote.ip(), None);
+        let call = self
+            .calls
+            .get_mut(&caller)
+            .ok_or(OfferFailure::Unreachable)?;
         let allocated = self
             .media
             .allocate_with(call.stream)
@@ -396,7 +398,7 @@ impl Calls {
             tracing::warn!(%caller, agent = %ext, error = %e, "no RTP port for the agent leg");
             OfferFailure::Busy
         })?;
-        let mut local = LocalMedia::new(call.local.address, local_rtp.port());
+        let mut local = LocalMedia::new(ip, local_rtp.port());
         local.session_id = fastrand::u64(1..u64::MAX / 2);
         local.session_version = 1;
         // The caller's codec first: no transcoding when the agent has it.
@@ -420,7 +422,10 @@ impl Calls {
             request_uri: binding.contact.clone(),
             from_display: display,
             from_user: user,
-            to_uri: format!("sip:{ext}@{}", call.local.address),
+            to_uri: match call.local.address {
+                std::net::IpAddr::V6(v6) => format!("sip:{ext}@[{v6}]"),
+                v4 => format!("sip:{ext}@{v4}"),
+            },
             extra_headers: extra,
             sdp: our_offer.to_string().into_bytes(),
         };
@@ -547,7 +552,9 @@ impl Calls {
                 return;
             }
         };
-        self.media.start_stream(leg.stream, stream_params(&n));
+        let latch_only = Calls::unreachable(&self.media, dialog, n.remote_rtp);
+        self.media
+            .start_stream(leg.stream, stream_params(&n, latch_only));
         tracing::info!(leg = %dialog, agent = %self.queues.ext(leg.agent), codec = ?n.codec, "agent answered");
         leg.negotiated = Some(n);
         let caller = leg.caller;
@@ -749,7 +756,8 @@ impl Calls {
                 }
             };
         let held = !n.local_direction.sends() || !n.local_direction.receives();
-        self.media.update(leg.stream, stream_params(&n));
+        let latch_only = Calls::unreachable(&self.media, dialog, n.remote_rtp);
+        self.media.update(leg.stream, stream_params(&n, latch_only));
         leg.negotiated = Some(n);
         let _ = ep.accept_reoffer(now, dialog, answer.to_string().as_bytes());
         let (caller, leg_stream, bridged) = (leg.caller, leg.stream, leg.bridged);

@@ -19,6 +19,7 @@ fn endpoint() -> Endpoint {
             timers: TimerConfig::default(),
             user_agent: "ura-test".into(),
             advertised: "127.0.0.1".parse().unwrap(),
+            advertised_other: None,
             port: 5060,
         },
         9,
