@@ -259,6 +259,22 @@ impl Config {
     }
 }
 
+/// Whether the setting a refusal names (`rtp_ports: …`) was given as a
+/// flag (or its variable) rather than in the file.
+fn flag_given(args: &ServeArgs, message: &str) -> bool {
+    let key = message.split([':', ' ']).next().unwrap_or("");
+    match key {
+        "rtp_ports" => args.rtp_ports.is_some(),
+        "sip_digest" => args.sip_digest.is_some(),
+        "recording_pin" => args.recording_pin.is_some(),
+        "source_rate" => args.source_rate.is_some(),
+        "sip_t1_ms" => args.sip_t1_ms.is_some(),
+        "advertise" => args.advertise.is_some(),
+        "built-in" => true,
+        _ => false,
+    }
+}
+
 fn parse_digest(s: &str) -> Result<ura_sip::DigestOffer, UraError> {
     use ura_sip::DigestOffer;
     Ok(match s.to_ascii_lowercase().as_str() {
@@ -296,6 +312,22 @@ impl Config {
             Some(path) => read_file(path)?,
             None => (FileConfig::default(), String::new()),
         };
+        // A refused setting that came from the file names the file.
+        Config::resolve_with(args, file, file_text).map_err(|e| match (&args.config, e) {
+            (Some(path), UraError::Config(m))
+                if !m.starts_with(&path.display().to_string()) && !flag_given(args, &m) =>
+            {
+                UraError::Config(format!("{}: {m}", path.display()))
+            }
+            (_, e) => e,
+        })
+    }
+
+    fn resolve_with(
+        args: &ServeArgs,
+        file: FileConfig,
+        file_text: String,
+    ) -> Result<Config, UraError> {
         let sip = args
             .sip
             .or(file.sip)
@@ -565,6 +597,20 @@ mod tests {
         std::fs::write(&path, "sipp = 1\n").unwrap();
         let err = Config::resolve(&args).unwrap_err().to_string();
         assert!(err.contains("unknown field `sipp`"), "{err}");
+        // A refused setting names the file when it came from the file, not
+        // when a flag gave it.
+        std::fs::write(&path, "rtp_ports = \"3000-2000\"\n").unwrap();
+        let err = Config::resolve(&args).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("{}: rtp_ports:", path.display())),
+            "{err}"
+        );
+        let flag = ServeArgs {
+            rtp_ports: Some("x".into()),
+            ..args.clone()
+        };
+        let err = Config::resolve(&flag).unwrap_err().to_string();
+        assert!(err.contains("configuration: rtp_ports:"), "{err}");
     }
 
     #[test]

@@ -570,6 +570,12 @@ impl Calls {
         if ep.answer(now, dialog, &call.sdp_body).is_ok() {
             call.answered = Some(now);
             call.record.answered_at = Some(wall_clock());
+            // The record exists from the answer on: a crash (kill -9) leaves
+            // it `in-progress`, marked `interrupted` at the next start.
+            let mut open = call.record.clone();
+            open.hangup_cause = ura_store::IN_PROGRESS.into();
+            open.ended_at = open.answered_at.clone().unwrap_or_default();
+            let _ = self.records.send(open);
             self.counters.answered_calls.fetch_add(1, Ordering::Relaxed);
             self.counters.active_calls.fetch_add(1, Ordering::Relaxed);
         }

@@ -168,6 +168,15 @@ impl Engine {
 
     /// [`Engine::start`] with the store already open.
     pub async fn start_with_store(mut config: Config, store: Store) -> Result<Engine, UraError> {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let interrupted = store.interrupt_open_calls(&now).await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                calls = interrupted,
+                "calls were up when ura last stopped without ending them (a crash or kill -9): \
+                 their records say `interrupted`"
+            );
+        }
         let generated_passwords =
             crate::queues::fill_passwords(&mut config.routing.agents, &config.data_dir)?;
         let prompts = Arc::new(BuiltinPrompts::load()?);

@@ -36,10 +36,7 @@ pub trait RecordSink: Send + Sync + 'static {
 
 impl RecordSink for Store {
     async fn write(&self, record: &CallRecord) -> Result<(), String> {
-        self.insert_call(record)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        self.save_call(record).await.map_err(|e| e.to_string())
     }
 
     async fn close(&self) {
@@ -100,7 +97,8 @@ impl RecordSender {
     /// Queues a record; when the queue is full the record is counted as
     /// lost (and logged, rate-limited). False only when that happened.
     pub fn send(&self, record: CallRecord) -> bool {
-        if let Ok(mut by) = self.stats.by_cause.lock() {
+        let ended = record.hangup_cause != ura_store::IN_PROGRESS;
+        if let Some(mut by) = self.stats.by_cause.lock().ok().filter(|_| ended) {
             // Causes are a small set of ura's own words; a bounded map all the same.
             if by.len() < 256 || by.contains_key(&record.hangup_cause) {
                 *by.entry(record.hangup_cause.clone()).or_default() += 1;

@@ -97,18 +97,17 @@ pub struct CallRecord {
     pub media_warning: Option<String>,
 }
 
-impl Store {
-    /// Saves a call record; returns its id.
-    pub async fn insert_call(&self, r: &CallRecord) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO calls (sip_call_id, started_at, answered_at, ended_at, caller, number, schedule, \
-             digits, service, hangup_cause, hangup_side, queue, queue_entered_at, queue_left_at, \
-             queue_outcome, wait_ms, agent, ring_attempts, talk_ms, hold_ms, transfer, recording, \
-             media_warning) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-             $19, $20, $21, $22, $23) RETURNING id",
-        )
-        .bind(&r.sip_call_id)
+/// The hangup cause of a call that is up (its record is written at the
+/// answer and completed when it ends).
+pub const IN_PROGRESS: &str = "in-progress";
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds a record's 23 fields as `$1`..`$23`, in the order of [`COLUMNS`]
+/// after `id`.
+fn bind_record<'q>(q: AnyQuery<'q>, r: &'q CallRecord) -> AnyQuery<'q> {
+    let queue = r.queue.as_ref();
+    q.bind(&r.sip_call_id)
         .bind(&r.started_at)
         .bind(&r.answered_at)
         .bind(&r.ended_at)
@@ -119,21 +118,73 @@ impl Store {
         .bind(&r.service)
         .bind(&r.hangup_cause)
         .bind(r.hangup_side.as_str())
-        .bind(r.queue.as_ref().map(|q| q.queue.clone()))
-        .bind(r.queue.as_ref().map(|q| q.entered_at.clone()))
-        .bind(r.queue.as_ref().and_then(|q| q.left_at.clone()))
-        .bind(r.queue.as_ref().and_then(|q| q.outcome.clone()))
-        .bind(r.queue.as_ref().and_then(|q| q.wait_ms))
-        .bind(r.queue.as_ref().and_then(|q| q.agent.clone()))
-        .bind(r.queue.as_ref().map(|q| q.ring_attempts))
-        .bind(r.queue.as_ref().and_then(|q| q.talk_ms))
-        .bind(r.queue.as_ref().and_then(|q| q.hold_ms))
-        .bind(r.queue.as_ref().and_then(|q| q.transfer.clone()))
-        .bind(r.queue.as_ref().and_then(|q| q.recording.clone()))
+        .bind(queue.map(|q| q.queue.clone()))
+        .bind(queue.map(|q| q.entered_at.clone()))
+        .bind(queue.and_then(|q| q.left_at.clone()))
+        .bind(queue.and_then(|q| q.outcome.clone()))
+        .bind(queue.and_then(|q| q.wait_ms))
+        .bind(queue.and_then(|q| q.agent.clone()))
+        .bind(queue.map(|q| q.ring_attempts))
+        .bind(queue.and_then(|q| q.talk_ms))
+        .bind(queue.and_then(|q| q.hold_ms))
+        .bind(queue.and_then(|q| q.transfer.clone()))
+        .bind(queue.and_then(|q| q.recording.clone()))
         .bind(&r.media_warning)
-        .fetch_one(&self.pool)
-        .await?;
+}
+
+impl Store {
+    pub async fn insert_call(&self, r: &CallRecord) -> Result<i64, StoreError> {
+        let query = sqlx::query(
+            "INSERT INTO calls (sip_call_id, started_at, answered_at, ended_at, caller, number, schedule, \
+             digits, service, hangup_cause, hangup_side, queue, queue_entered_at, queue_left_at, \
+             queue_outcome, wait_ms, agent, ring_attempts, talk_ms, hold_ms, transfer, recording, \
+             media_warning) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+             $19, $20, $21, $22, $23) RETURNING id",
+        );
+        let row = bind_record(query, r).fetch_one(&self.pool).await?;
         Ok(row.try_get::<i64, _>(0)?)
+    }
+
+    /// Saves a record: a call just answered ([`IN_PROGRESS`]) gets its row
+    /// now; a call that ended completes that row (found by Call-ID and
+    /// start), or gets a new one when there is none (never answered, or its
+    /// first write was lost).
+    pub async fn save_call(&self, r: &CallRecord) -> Result<(), StoreError> {
+        if r.hangup_cause != IN_PROGRESS {
+            let query = sqlx::query(
+                "UPDATE calls SET sip_call_id = $1, started_at = $2, answered_at = $3, \
+                 ended_at = $4, caller = $5, number = $6, schedule = $7, digits = $8, \
+                 service = $9, hangup_cause = $10, hangup_side = $11, queue = $12, \
+                 queue_entered_at = $13, queue_left_at = $14, queue_outcome = $15, wait_ms = $16, \
+                 agent = $17, ring_attempts = $18, talk_ms = $19, hold_ms = $20, transfer = $21, \
+                 recording = $22, media_warning = $23 \
+                 WHERE sip_call_id = $1 AND started_at = $2 AND hangup_cause = 'in-progress'",
+            );
+            if bind_record(query, r)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                > 0
+            {
+                return Ok(());
+            }
+        }
+        self.insert_call(r).await.map(|_| ())
+    }
+
+    /// Marks the calls still [`IN_PROGRESS`] (ura stopped without ending
+    /// them: a crash, `kill -9`, a power cut) as `interrupted`, ended `at`.
+    /// Returns how many. Run at start, before any call.
+    pub async fn interrupt_open_calls(&self, at: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE calls SET hangup_cause = 'interrupted', hangup_side = 'ura', ended_at = $1 \
+             WHERE hangup_cause = 'in-progress'",
+        )
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// The most recent calls, newest first.
@@ -428,6 +479,50 @@ mod tests {
         for (filter, want) in cases {
             assert_eq!(numbers(filter.clone()).await, want, "{filter:?}");
         }
+        // Written at the answer, completed at the end: one row.
+        let mut open = record("2000");
+        open.hangup_cause = IN_PROGRESS.into();
+        store.save_call(&open).await.unwrap();
+        let mut done = record("2000");
+        done.hangup_cause = "caller-bye".into();
+        done.digits = "12".into();
+        store.save_call(&done).await.unwrap();
+        let twos = store
+            .find_calls(&CallFilter {
+                numbers: Some(vec!["2000".into()]),
+                ..all.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(twos.len(), 1, "{twos:?}");
+        assert_eq!(
+            twos[0],
+            CallRecord {
+                id: twos[0].id,
+                ..done
+            }
+        );
+        // A call still open when ura died is interrupted at the next start.
+        let mut lost = record("2001");
+        lost.hangup_cause = IN_PROGRESS.into();
+        store.save_call(&lost).await.unwrap();
+        assert_eq!(
+            store
+                .interrupt_open_calls("2026-11-23T11:00:00Z")
+                .await
+                .unwrap(),
+            1
+        );
+        let interrupted = store
+            .find_calls(&CallFilter {
+                numbers: Some(vec!["2001".into()]),
+                ..all.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(interrupted[0].hangup_cause, "interrupted");
+        assert_eq!(interrupted[0].ended_at, "2026-11-23T11:00:00Z");
+        assert_eq!(store.interrupt_open_calls("x").await.unwrap(), 0);
         let agent = store
             .find_calls(&CallFilter {
                 agent: got[1].queue.as_ref().and_then(|q| q.agent.clone()),
@@ -435,7 +530,9 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(agent.len(), 1);
+        // 1000, 2000 and 2001 were taken by that agent; 1001 never queued.
+        let numbers: Vec<&str> = agent.iter().map(|c| c.number.as_str()).collect();
+        assert_eq!(numbers, ["2001", "2000", "1000"]);
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@ mod registrations;
 #[cfg(test)]
 mod test_pg;
 
-pub use calls::{CallFilter, CallRecord, HangupSide, QueueRecord};
+pub use calls::{CallFilter, CallRecord, HangupSide, QueueRecord, IN_PROGRESS};
 pub use config::{ApiKey, Company, ConfigChange, ConfigDoc};
 pub use prompts::{PromptRecord, PromptSource};
 pub use registrations::Registration;
