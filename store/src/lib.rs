@@ -116,3 +116,82 @@ impl Store {
         self.pool.close().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database made by an earlier ura (migrations up to 0004: calls,
+    /// prompts, queue fields, registrations) with data in it migrates
+    /// forward at open with nothing lost.
+    #[tokio::test]
+    async fn an_older_sqlite_store_migrates_forward_with_its_data() {
+        let dir = std::env::temp_dir().join(format!(
+            "ura-store-old-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos())
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = Store::sqlite_url(&dir);
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        // The migrator's list is public for `migrate!`; sqlx is pinned
+        // (=0.9.0), so taking its first four entries is stable here.
+        let mut old = sqlx::migrate!("./migrations/sqlite");
+        old.migrations = std::borrow::Cow::Owned(
+            old.migrations
+                .iter()
+                .filter(|m| m.version <= 4)
+                .cloned()
+                .collect(),
+        );
+        old.run(&pool).await.unwrap();
+        for sql in [
+            "INSERT INTO calls (sip_call_id, started_at, answered_at, ended_at, caller, number, \
+             schedule, digits, service, hangup_cause, hangup_side, queue, queue_outcome, agent, \
+             wait_ms) VALUES ('c1', '2026-11-01T10:00:00Z', '2026-11-01T10:00:01Z', \
+             '2026-11-01T10:02:00Z', '<sip:a@b>', '1000', 'open', '1', 'vendas', 'caller-bye', \
+             'caller', 'vendas', 'answered', '2001', 4200)",
+            "INSERT INTO prompts (name, company, language, duration_ms, source, audio_hash, \
+             created_at) VALUES ('boas-vindas', '', 'pt-BR', 2500, 'upload', 'abc', \
+             '2026-11-01T09:00:00Z')",
+            "INSERT INTO registrations (agent, contact, transport, remote, expires_at) VALUES \
+             ('2001', 'sip:2001@10.0.0.5', 'udp', '10.0.0.5:5060', '2999-01-01T00:00:00Z')",
+        ] {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        let store = Store::open(&url).await.unwrap();
+        let calls = store.recent_calls(10).await.unwrap();
+        assert_eq!(calls.len(), 1);
+        let c = &calls[0];
+        assert_eq!(
+            (
+                c.sip_call_id.as_str(),
+                c.number.as_str(),
+                c.hangup_cause.as_str()
+            ),
+            ("c1", "1000", "caller-bye")
+        );
+        let q = c.queue.as_ref().unwrap();
+        assert_eq!(
+            (q.agent.as_deref(), q.wait_ms, c.media_warning.as_deref()),
+            (Some("2001"), Some(4200), None)
+        );
+        let prompts = store.list_prompts().await.unwrap();
+        assert_eq!(prompts.len(), 1);
+        assert_eq!(prompts[0].name, "boas-vindas");
+        let regs = store
+            .live_registrations("2026-11-25T00:00:00Z")
+            .await
+            .unwrap();
+        assert_eq!(regs.len(), 1);
+        // And the new tables are there, empty.
+        assert!(store.config_docs().await.unwrap().is_empty());
+        assert!(store.api_keys().await.unwrap().is_empty());
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
