@@ -50,6 +50,8 @@ fn api(ura: &Ura, method: &str, path: &str, body: Option<Value>) -> (u16, Value)
 fn listen(ura: &Ura, number: &str, ms: u64) -> (Caller, Vec<Vec<u8>>) {
     let mut caller = Caller::new(ura.sip, false);
     assert_eq!(caller.call(number).status(), Some(200), "{number} answered");
+    // After ura has had the ACK (RTP before it is not counted).
+    std::thread::sleep(Duration::from_millis(200));
     caller.silence(5);
     wait(ms);
     let heard = frames(&caller);
@@ -106,6 +108,20 @@ fn what_the_api_changes_is_what_the_next_call_hears() {
         (status, check["open"].as_bool()),
         (200, Some(true)),
         "{check}"
+    );
+    // The calls up now: written at their answer, `in-progress` until they end.
+    let (status, open) = api(&ura, "GET", "/api/v1/calls?outcome=in-progress", None);
+    assert_eq!(status, 200, "{open}");
+    let open: Vec<&str> = open["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["number"].as_str().unwrap())
+        .collect();
+    // 1000's, and 1001's while its closed prompt still plays.
+    assert!(
+        open.contains(&"1000") && open.iter().all(|n| ["1000", "1001"].contains(n)),
+        "the calls in progress: {open:?}"
     );
     // A change the engine refuses is refused and changes nothing.
     let (status, refused) = api(
