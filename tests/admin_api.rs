@@ -517,7 +517,7 @@ async fn refusals_name_the_field_and_leave_nothing_behind() {
             "wekly",
         ),
         (
-            json!({"id": "i1", "company": "ura-demo", "menu": {"items": [
+            json!({"id": "i1", "menu": {"items": [
                 {"digits": "1", "label": "a", "target": {"service": "vendas"}},
                 {"digits": "1", "label": "b", "target": {"service": "suporte"}}]}}),
             "ivrs",
@@ -525,14 +525,14 @@ async fn refusals_name_the_field_and_leave_nothing_behind() {
             "menu",
         ),
         (
-            json!({"id": "i2", "company": "ura-demo", "welcome": "nao-existe", "menu": {"items": [
+            json!({"id": "i2", "welcome": "nao-existe", "menu": {"items": [
                 {"digits": "1", "label": "a", "target": {"service": "vendas"}}]}}),
             "ivrs",
             StatusCode::UNPROCESSABLE_ENTITY,
             "welcome",
         ),
         (
-            json!({"id": "q9", "company": "ura-demo", "hold_music": "nao-existe"}),
+            json!({"id": "q9", "hold_music": "nao-existe"}),
             "queues",
             StatusCode::UNPROCESSABLE_ENTITY,
             "hold_music",
@@ -544,7 +544,7 @@ async fn refusals_name_the_field_and_leave_nothing_behind() {
             "ivr",
         ),
         (
-            json!({"number": "+5511999990001", "name": "x", "ivr": "demo", "schedule": "nosuch", "company": "ura-demo"}),
+            json!({"number": "+5511999990001", "name": "x", "ivr": "demo", "schedule": "nosuch"}),
             "numbers",
             StatusCode::UNPROCESSABLE_ENTITY,
             "schedule",
@@ -593,7 +593,7 @@ async fn refusals_name_the_field_and_leave_nothing_behind() {
             "POST",
             "/api/v1/numbers",
             k,
-            Some(json!({"number": "+55 11 3000-0000", "name": "x", "ivr": "demo", "company": "ura-demo"})),
+            Some(json!({"number": "+55 11 3000-0000", "name": "x", "ivr": "demo"})),
         )
         .await;
     assert_eq!(twice.status, StatusCode::CREATED, "{}", twice.body);
@@ -602,7 +602,7 @@ async fn refusals_name_the_field_and_leave_nothing_behind() {
             "POST",
             "/api/v1/numbers",
             k,
-            Some(json!({"number": "551130000000", "name": "y", "ivr": "demo", "company": "ura-demo"})),
+            Some(json!({"number": "551130000000", "name": "y", "ivr": "demo"})),
         )
         .await;
     assert_eq!(
@@ -746,7 +746,7 @@ async fn call_records_are_filtered_paged_exported_and_scoped() {
     let a = admin(Mode::Store).await;
     a.company("acme").await;
     let acme = a.key_for("acme").await;
-    let demo = a.key_for("ura-demo").await;
+    let demo = a.key_for("default").await;
     for (kind, id, body) in samples("acme", "a") {
         let mut body = body;
         body["id"] = json!(id);

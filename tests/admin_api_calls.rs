@@ -294,7 +294,7 @@ fn what_the_api_changes_is_what_the_next_call_hears() {
     // Keys from the CLI: a company key sees its company only.
     let (ok, out, err) = ura_cmd(&["apikey", "create", "--company", "nosuch"]);
     assert!(!ok && err.contains("no such company"), "{out}{err}");
-    let (ok, out, err) = ura_cmd(&["apikey", "create", "--company", "ura-demo", "--name", "t"]);
+    let (ok, out, err) = ura_cmd(&["apikey", "create", "--company", "default", "--name", "t"]);
     assert!(ok, "{err}");
     let key = out.lines().next().unwrap().trim().to_string();
     let resp = ureq::get(format!("http://{}/api/v1/numbers", ura.http))
