@@ -464,7 +464,7 @@ fn name_addr_ok(value: &str) -> bool {
             if v.trim() == "*" {
                 return true;
             }
-            let params = match v.rfind('>') {
+            let params = match uri_close(v) {
                 Some(i) => &v[i + 1..],
                 None => v.find(';').map_or("", |i| &v[i..]),
             };
@@ -477,6 +477,26 @@ fn name_addr_ok(value: &str) -> bool {
                 .is_none_or(|p| p.split(';').all(|x| !x.trim().is_empty()))
         })
     })
+}
+
+/// Index of the `>` that closes a name-addr's URI: the first one outside
+/// quotes, so a quoted parameter such as `+sip.instance="<urn:…>"` after
+/// it is not mistaken for the URI's end.
+fn uri_close(value: &str) -> Option<usize> {
+    let (mut quoted, mut opened) = (false, false);
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => opened = true,
+            b'>' if !quoted && opened => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Like [`split_commas`], but None when a quote or an angle bracket is left
@@ -1026,6 +1046,9 @@ From: <sip:a@h>;tag=1\r\nTo: <sip:x@h>\r\nCSeq: 2 OPTIONS\r\n\r\n";
         assert!(name_addr_ok("sip:a@h ; tag = 1"));
         assert!(name_addr_ok("<sip:a@h>, <sip:b@h>;q=0.5"));
         assert!(name_addr_ok("*"));
+        assert!(name_addr_ok(
+            "<sip:a@h;ob>;expires=60;+sip.instance=\"<urn:uuid:0001>\";reg-id=1"
+        ));
         assert!(!name_addr_ok("\"Mr. J. User <sip:j@h>"));
         assert!(!name_addr_ok("\"Joe\" <sip:joe@h>;;;;"));
         assert!(!name_addr_ok("<sip:a@h"));
