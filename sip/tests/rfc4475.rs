@@ -6,8 +6,9 @@
 //! text, binary octets included), so a fuzz corpus can start from them.
 //! Where the RFC leaves a choice ("reject, or be liberal"), the test says
 //! which one ura makes. Messages about registrars are checked with the
-//! registrar off (ura then answers REGISTER with 405) and on (digest first:
-//! 401, so nothing is bound from them).
+//! registrar off (ura then answers REGISTER with 405), on without
+//! credentials (401: digest comes first, nothing is bound), and answering
+//! the challenge (what is bound is what the RFC says).
 
 use std::time::Instant;
 
@@ -586,6 +587,116 @@ fn registrations_without_credentials_are_challenged() {
         assert!(resp.header("WWW-Authenticate").is_some(), "{name}");
         answers(resp, name);
     }
+}
+
+/// The value of `name="..."` or `name=token` in a challenge.
+fn challenge_param<'a>(challenge: &'a str, name: &str) -> &'a str {
+    let at = challenge.find(&format!("{name}=")).unwrap() + name.len() + 1;
+    let rest = &challenge[at..];
+    match rest.strip_prefix('"') {
+        Some(q) => &q[..q.find('"').unwrap()],
+        None => rest.split([',', ' ']).next().unwrap(),
+    }
+}
+
+/// Sends the RFC's REGISTER, answers the digest challenge as `user`
+/// (password "secret", new branch, next CSeq) and returns what the second
+/// REGISTER brought.
+fn register_as(name: &str, user: &str) -> Outcome {
+    use ura_sip::auth::digest;
+    let mut ep = registrar();
+    let first = feed_to(&mut ep, name);
+    let challenge = first.only(401).header("WWW-Authenticate").unwrap();
+    let alg = digest::Algorithm::from_token(Some(challenge_param(challenge, "algorithm"))).unwrap();
+    let (realm, nonce) = (
+        challenge_param(challenge, "realm"),
+        challenge_param(challenge, "nonce"),
+    );
+    let ha1 = digest::ha1(alg, user, realm, "secret");
+    let uri = "sip:example.com";
+    let resp = digest::response(
+        alg,
+        &ha1,
+        nonce,
+        Some(("00000001", "4475c", "auth")),
+        "REGISTER",
+        uri,
+    );
+    let text = String::from_utf8(load(name)).unwrap();
+    let mut lines: Vec<String> = text.split("\r\n").map(str::to_string).collect();
+    for l in lines.iter_mut() {
+        if let Some(rest) = l.strip_prefix("CSeq: ") {
+            let n: u32 = rest.split(' ').next().unwrap().parse().unwrap();
+            *l = format!("CSeq: {} REGISTER", n + 1);
+        }
+        *l = l.replace("branch=z9hG4bK", "branch=z9hG4bKauth");
+    }
+    lines.insert(
+        1,
+        format!(
+            "Authorization: Digest username=\"{user}\",realm=\"{realm}\",nonce=\"{nonce}\",\
+uri=\"{uri}\",response=\"{resp}\",algorithm={},cnonce=\"4475c\",qop=auth,nc=00000001",
+            alg.as_str()
+        ),
+    );
+    ep.handle_input(Instant::now(), flow(), lines.join("\r\n").as_bytes());
+    drain(&mut ep)
+}
+
+/// The contacts an outcome bound.
+fn bound(out: &Outcome) -> Vec<(String, String)> {
+    out.other_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Registered { user, contact, .. } => Some((user.clone(), contact.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn authenticated_registrations_bind_what_the_rfc_says() {
+    // §3.3.12: in addr-spec form ";unknownparam" is a Contact parameter,
+    // not part of the URI.
+    let out = register_as("cparam01", "watson");
+    assert_eq!(out.codes(), vec![200], "{out:?}");
+    assert_eq!(
+        bound(&out),
+        vec![("watson".into(), "sip:+19725552222@gw1.example.net".into())]
+    );
+    // §3.3.13: inside <> it is a URI parameter and is bound with it.
+    let out = register_as("cparam02", "watson");
+    assert_eq!(
+        bound(&out),
+        vec![(
+            "watson".into(),
+            "sip:+19725552222@gw1.example.net;unknownparam".into()
+        )]
+    );
+    // §3.3.14: a Contact URI with an escaped header is a valid binding.
+    let out = register_as("regescrt", "user");
+    assert_eq!(
+        bound(&out),
+        vec![(
+            "user".into(),
+            "sip:user@example.com?Route=%3Csip:sip.example.com%3E".into()
+        )]
+    );
+    // §3.1.2.13: the same without <> is invalid; ura infers the brackets
+    // (the RFC allows it: no ambiguity here).
+    let out = register_as("regbadct", "user");
+    assert_eq!(
+        bound(&out),
+        vec![(
+            "user".into(),
+            "sip:user@example.com?Route=%3Csip:sip.example.com%3E".into()
+        )]
+    );
+    // §3.3.4: a To that is no SIP URI is no address-of-record of the
+    // authenticated user: refused (403), nothing bound.
+    let out = register_as("unksm2", "user");
+    assert_eq!(out.codes(), vec![403]);
+    assert!(bound(&out).is_empty());
 }
 
 // ---- 3.4 backward compatibility ------------------------------------------
