@@ -479,24 +479,29 @@ fn name_addr_ok(value: &str) -> bool {
     })
 }
 
-/// Index of the `>` that closes a name-addr's URI: the first one outside
-/// quotes, so a quoted parameter such as `+sip.instance="<urn:…>"` after
-/// it is not mistaken for the URI's end.
-fn uri_close(value: &str) -> Option<usize> {
-    let (mut quoted, mut opened) = (false, false);
+/// Where a name-addr's URI sits: the first `<` outside quotes and the
+/// first `>` after it, so a quoted parameter such as
+/// `+sip.instance="<urn:…>"` is not mistaken for the URI's end.
+fn uri_span(value: &str) -> Option<(usize, usize)> {
+    let (mut quoted, mut open) = (false, None);
     let bytes = value.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'\\' if quoted => i += 1,
-            b'"' => quoted = !quoted,
-            b'<' if !quoted => opened = true,
-            b'>' if !quoted && opened => return Some(i),
+            b'"' if open.is_none() => quoted = !quoted,
+            b'<' if !quoted && open.is_none() => open = Some(i),
+            b'>' if open.is_some() => return open.map(|o| (o, i)),
             _ => {}
         }
         i += 1;
     }
     None
+}
+
+/// Index of the `>` that closes a name-addr's URI (see [`uri_span`]).
+fn uri_close(value: &str) -> Option<usize> {
+    uri_span(value).map(|(_, close)| close)
 }
 
 /// Like [`split_commas`], but None when a quote or an angle bracket is left
@@ -818,7 +823,7 @@ pub fn split_host_port(s: &str) -> Option<(String, Option<u16>)> {
 
 /// A header parameter of a name-addr value (`…>;tag=abc`), after the URI.
 pub fn param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
-    let params = match value.rfind('>') {
+    let params = match uri_close(value).or_else(|| value.rfind('>')) {
         Some(i) => &value[i + 1..],
         None => value.split_once(';').map_or("", |(_, p)| p),
     };
@@ -830,6 +835,9 @@ pub fn param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
 
 /// The URI of a name-addr or addr-spec header value (`"Bob" <sip:b@h>;tag=1`).
 pub fn name_addr_uri(value: &str) -> &str {
+    if let Some((a, b)) = uri_span(value) {
+        return &value[a + 1..b];
+    }
     if let (Some(a), Some(b)) = (value.find('<'), value.rfind('>')) {
         if a < b {
             return &value[a + 1..b];
@@ -1053,6 +1061,14 @@ From: <sip:a@h>;tag=1\r\nTo: <sip:x@h>\r\nCSeq: 2 OPTIONS\r\n\r\n";
         assert!(!name_addr_ok("\"Joe\" <sip:joe@h>;;;;"));
         assert!(!name_addr_ok("<sip:a@h"));
         assert!(!name_addr_ok("<sip:a@h> junk"));
+    }
+
+    #[test]
+    fn a_quoted_angle_bracket_after_the_uri_is_a_parameter() {
+        let v = "<sip:a@h;ob>;+sip.instance=\"<urn:uuid:1>\";expires=60";
+        assert_eq!(name_addr_uri(v), "sip:a@h;ob");
+        assert_eq!(param(v, "expires"), Some("60"));
+        assert_eq!(name_addr_uri("\"x<y\" <sip:b@h>"), "sip:b@h");
     }
 
     #[test]
