@@ -54,7 +54,7 @@ const EXPECTED: [(&str, Option<u16>); 49] = [
     ("baddn", Some(200)),
     ("badvers", Some(505)),
     ("mismatch01", Some(400)),
-    ("mismatch02", Some(400)),
+    ("mismatch02", Some(501)),
     ("bigcode", None),
     // 3.2 transaction layer
     ("badbranch", Some(200)),

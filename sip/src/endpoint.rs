@@ -388,6 +388,15 @@ impl Endpoint {
 
     fn handle_request(&mut self, now: Instant, source: Flow, msg: Message) {
         if let Err(reason) = msg.validate_request() {
+            // A method nobody knows is 501 even when its CSeq names another
+            // (RFC 4475 §3.1.2.18 prefers it to 400).
+            if reason == "CSeq method does not match"
+                && matches!(msg.method(), Some(Method::Other(m)) if !is_known_method(m))
+            {
+                let mut spec = ResponseSpec::new(501);
+                spec.headers.push(("Allow", ALLOW.to_string()));
+                return self.respond_stateless(&msg, source, spec);
+            }
             let mut spec = ResponseSpec::new(400);
             spec.reason = Some(reason);
             if msg.method() != Some(&Method::Ack) {
