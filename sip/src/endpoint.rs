@@ -362,9 +362,16 @@ impl Endpoint {
             tracing::debug!(%reason, from = %source.remote, "dropped unparsable SIP message");
             return;
         };
-        tracing::debug!(%reason, from = %source.remote, "400 to malformed request");
-        let mut spec = ResponseSpec::new(400);
-        spec.reason = Some(reason);
+        // RFC 3261 §21.5.6 (RFC 4475 §3.1.2.16): another SIP version is 505.
+        let spec = if reason == "bad SIP version" {
+            tracing::debug!(from = %source.remote, "505 to another SIP version");
+            ResponseSpec::new(505)
+        } else {
+            tracing::debug!(%reason, from = %source.remote, "400 to malformed request");
+            let mut spec = ResponseSpec::new(400);
+            spec.reason = Some(reason);
+            spec
+        };
         let bytes = builder::response(&salvaged, &source, &spec, &self.config.user_agent);
         let flow = builder::response_flow(&salvaged, &source);
         self.transmit(flow, bytes);
@@ -399,10 +406,28 @@ impl Endpoint {
 
     fn handle_request(&mut self, now: Instant, source: Flow, msg: Message) {
         if let Err(reason) = msg.validate_request() {
+            // A method nobody knows is 501 even when its CSeq names another
+            // (RFC 4475 §3.1.2.18 prefers it to 400).
+            if reason == "CSeq method does not match"
+                && matches!(msg.method(), Some(Method::Other(m)) if !is_known_method(m))
+            {
+                let mut spec = ResponseSpec::new(501);
+                spec.headers.push(("Allow", ALLOW.to_string()));
+                return self.respond_stateless(&msg, source, spec);
+            }
             let mut spec = ResponseSpec::new(400);
             spec.reason = Some(reason);
             if msg.method() != Some(&Method::Ack) {
                 self.respond_stateless(&msg, source, spec);
+            }
+            return;
+        }
+        // RFC 3261 §8.2.2.1 (RFC 4475 §3.3.2, §3.3.3): a Request-URI scheme
+        // we do not serve is 416.
+        let scheme = msg.request_uri().and_then(message::uri_scheme);
+        if !scheme.is_some_and(|s| message::is_sip_scheme(s) || s.eq_ignore_ascii_case("tel")) {
+            if msg.method() != Some(&Method::Ack) {
+                self.respond_stateless(&msg, source, ResponseSpec::new(416));
             }
             return;
         }
@@ -565,6 +590,22 @@ impl Endpoint {
     }
 
     fn handle_new_invite(&mut self, now: Instant, source: Flow, key: TxKey, msg: Message) {
+        // A body we cannot read is 415 with what we read (RFC 3261 §21.4.13,
+        // RFC 4475 §3.3.6).
+        if !msg.body.is_empty() && msg.content_type().as_deref() != Some("application/sdp") {
+            let mut spec = ResponseSpec::new(415);
+            spec.headers.push(("Accept", "application/sdp".to_string()));
+            return self.respond_stateless(&msg, source, spec);
+        }
+        // An answer must be SDP: an Accept without it is 406 (RFC 3261
+        // §21.4.7, RFC 4475 §3.3.15).
+        if let Some(accept) = msg.header("Accept") {
+            if !accept.trim().is_empty() && !accepts_sdp(accept) {
+                let mut spec = ResponseSpec::new(406);
+                spec.headers.push(("Accept", "application/sdp".to_string()));
+                return self.respond_stateless(&msg, source, spec);
+            }
+        }
         let Some(authenticated_user) = self.authenticate_invite(now, source, &key, &msg) else {
             return;
         };
@@ -1128,8 +1169,20 @@ pub fn parse_dtmf_info(content_type: Option<&str>, body: &[u8]) -> Option<char> 
     matches!(c, '0'..='9' | '*' | '#' | 'A'..='D').then_some(c)
 }
 
-/// Reads enough of a broken request to answer it with 400: start line and
-/// headers parse, and Via, Call-ID, CSeq, From and To are there.
+/// True when an Accept value admits `application/sdp` (directly or by a
+/// `*` range).
+fn accepts_sdp(accept: &str) -> bool {
+    accept.split(',').any(|range| {
+        let media = range.split(';').next().unwrap_or("").trim();
+        let media = media.to_ascii_lowercase();
+        matches!(media.as_str(), "application/sdp" | "application/*" | "*/*")
+    })
+}
+
+/// Reads enough of a broken request to answer it with 400: the method, and
+/// Via, Call-ID, CSeq, From and To. The Request-URI and version are not
+/// needed for a response, so a start line broken there (space in the URI,
+/// another SIP version) is replaced by a stand-in.
 fn salvage(data: &[u8]) -> Option<Message> {
     let end = message::head_end(data).unwrap_or(data.len());
     let mut head = data[..end].to_vec();
@@ -1144,17 +1197,34 @@ fn salvage(data: &[u8]) -> Option<Message> {
     let text = String::from_utf8_lossy(&head);
     let mut lines = text.split('\n').map(|l| l.trim_end_matches('\r'));
     let start = lines.next()?;
-    let mut kept = String::from(start);
-    kept.push_str("\r\n");
+    let method = start.split(' ').next()?;
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_graphic()) {
+        return None;
+    }
+    let mut kept = format!("{method} sip:salvaged.invalid SIP/2.0\r\n");
     for l in lines {
-        let Some((name, _)) = l.split_once(':') else {
+        let Some((name, value)) = l.split_once(':') else {
             continue;
         };
         let name = name.trim();
         let wanted = ["via", "v", "call-id", "i", "cseq", "from", "f", "to", "t"];
-        if wanted.iter().any(|w| name.eq_ignore_ascii_case(w)) {
-            kept.push_str(l);
-            kept.push_str("\r\n");
+        if !wanted.iter().any(|w| name.eq_ignore_ascii_case(w)) {
+            continue;
+        }
+        let value = value.trim();
+        // A Via of another SIP version, read as ours to address the 505.
+        let other_version = value
+            .strip_prefix("SIP/")
+            .and_then(|v| v.split_once('/'))
+            .filter(|(version, _)| *version != "2.0");
+        match other_version {
+            Some((_, rest)) if name.eq_ignore_ascii_case("via") || name == "v" => {
+                kept.push_str(&format!("Via: SIP/2.0/{rest}\r\n"))
+            }
+            _ => {
+                kept.push_str(l);
+                kept.push_str("\r\n");
+            }
         }
     }
     kept.push_str("\r\n");

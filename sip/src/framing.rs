@@ -27,6 +27,14 @@ impl StreamFramer {
         self.buf.len()
     }
 
+    /// After `next_message` failed: the head of the message it could not
+    /// frame, when a whole head is there, so that it can still be answered
+    /// (a bad Content-Length gets a 400, RFC 4475 §3.1.2.3) before the
+    /// connection is closed.
+    pub fn broken_head(&self) -> Option<&[u8]> {
+        head_end(&self.buf).map(|end| &self.buf[..end])
+    }
+
     /// The next whole message, `Ok(None)` when more bytes are needed, or an
     /// error when the stream cannot be framed any more (the connection
     /// should be closed).
@@ -99,9 +107,14 @@ mod tests {
         f.push(b"INVITE sip:a@h SIP/2.0\r\nX: ");
         f.push(&vec![b'a'; MAX_MESSAGE_SIZE]);
         assert!(f.next_message().is_err());
+        assert_eq!(f.broken_head(), None, "no whole head to answer");
         let mut f = StreamFramer::new();
-        f.push(b"INVITE sip:a@h SIP/2.0\r\nContent-Length: x\r\n\r\n");
+        f.push(b"\r\nINVITE sip:a@h SIP/2.0\r\nContent-Length: -9\r\n\r\nv=0\r\n");
         assert!(f.next_message().is_err());
+        assert_eq!(
+            f.broken_head(),
+            Some(&b"INVITE sip:a@h SIP/2.0\r\nContent-Length: -9\r\n\r\n"[..])
+        );
         let mut f = StreamFramer::new();
         f.push(b"INVITE sip:a@h SIP/2.0\r\nContent-Length: 999999\r\n\r\n");
         assert!(f.next_message().is_err());

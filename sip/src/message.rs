@@ -260,15 +260,16 @@ impl Message {
         let mut text = String::with_capacity(512);
         match &self.start {
             // rsip knows a fixed set of methods: check unknown ones as OPTIONS.
-            StartLine::Request { method, uri } => {
+            // The Request-URI was checked by `request_uri_ok`; rsip refuses
+            // valid ones (escaped `@` or `;` in the user part, unknown
+            // schemes), so it sees a stand-in.
+            StartLine::Request { method, .. } => {
                 let m = match method {
                     Method::Other(_) => "OPTIONS",
                     m => m.as_str(),
                 };
                 text.push_str(m);
-                text.push(' ');
-                text.push_str(uri);
-                text.push_str(" SIP/2.0\r\n");
+                text.push_str(" sip:check.invalid SIP/2.0\r\n");
             }
             StartLine::Response { code, reason } => {
                 text.push_str(&format!("SIP/2.0 {code} {reason}\r\n"));
@@ -417,8 +418,121 @@ impl Message {
         if self.max_forwards().is_err() {
             return Err("Bad Max-Forwards");
         }
+        // Headers RFC 3261 §7.3 allows once (RFC 4475 §3.3.8, §3.3.9).
+        for name in [
+            "Call-ID",
+            "CSeq",
+            "From",
+            "To",
+            "Max-Forwards",
+            "Content-Length",
+            "Content-Type",
+        ] {
+            if self.headers_named(name).nth(1).is_some() {
+                return Err(match name {
+                    "Call-ID" => "Duplicate Call-ID",
+                    "CSeq" => "Duplicate CSeq",
+                    "From" => "Duplicate From",
+                    "To" => "Duplicate To",
+                    "Max-Forwards" => "Duplicate Max-Forwards",
+                    "Content-Length" => "Duplicate Content-Length",
+                    _ => "Duplicate Content-Type",
+                });
+            }
+        }
+        if self.headers_named("Via").any(|v| parse_via(v).is_none()) {
+            return Err("Bad Via");
+        }
+        for name in ["From", "To", "Contact"] {
+            if self.headers_named(name).any(|v| !name_addr_ok(v)) {
+                return Err(match name {
+                    "From" => "Bad From",
+                    "To" => "Bad To",
+                    _ => "Bad Contact",
+                });
+            }
+        }
         Ok(())
     }
+}
+
+/// Checks the shape of a From, To or Contact value: quotes and angle
+/// brackets balance (RFC 4475 §3.1.2.6), and no parameter after the URI is
+/// empty (`;;`, RFC 4475 §3.1.2.1). A comma-separated Contact list is
+/// checked value by value; `*` is a valid Contact.
+fn name_addr_ok(value: &str) -> bool {
+    split_commas_checked(value).is_some_and(|values| {
+        values.iter().all(|v| {
+            if v.trim() == "*" {
+                return true;
+            }
+            let params = match uri_close(v) {
+                Some(i) => &v[i + 1..],
+                None => v.find(';').map_or("", |i| &v[i..]),
+            };
+            let params = params.trim();
+            if v.contains('<') && !params.is_empty() && !params.starts_with(';') {
+                return false;
+            }
+            params
+                .strip_prefix(';')
+                .is_none_or(|p| p.split(';').all(|x| !x.trim().is_empty()))
+        })
+    })
+}
+
+/// Where a name-addr's URI sits: the first `<` outside quotes and the
+/// first `>` after it, so a quoted parameter such as
+/// `+sip.instance="<urn:…>"` is not mistaken for the URI's end.
+fn uri_span(value: &str) -> Option<(usize, usize)> {
+    let (mut quoted, mut open) = (false, None);
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quoted => i += 1,
+            b'"' if open.is_none() => quoted = !quoted,
+            b'<' if !quoted && open.is_none() => open = Some(i),
+            b'>' if open.is_some() => return open.map(|o| (o, i)),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Index of the `>` that closes a name-addr's URI (see [`uri_span`]).
+fn uri_close(value: &str) -> Option<usize> {
+    uri_span(value).map(|(_, close)| close)
+}
+
+/// Like [`split_commas`], but None when a quote or an angle bracket is left
+/// open at the end.
+fn split_commas_checked(value: &str) -> Option<Vec<&str>> {
+    let (mut quoted, mut angle) = (false, false);
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => {
+                if angle {
+                    return None;
+                }
+                angle = true
+            }
+            b'>' if !quoted => {
+                if !angle {
+                    return None;
+                }
+                angle = false
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (!quoted && !angle).then(|| split_commas(value))
 }
 
 /// Headers in wire order: (full name, one value).
@@ -520,7 +634,9 @@ fn parse_start_line(line: &str) -> Result<StartLine, SipError> {
             reason: reason.to_string(),
         });
     }
-    let mut parts = line.split(' ');
+    // Runs of spaces between the parts are accepted (RFC 4475 §3.1.2.9
+    // allows being liberal there); space inside the URI is not.
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
     let (Some(method), Some(uri), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
@@ -532,7 +648,7 @@ fn parse_start_line(line: &str) -> Result<StartLine, SipError> {
     if method.is_empty() || !method.bytes().all(is_token_char) {
         return Err(SipError::Malformed("bad method"));
     }
-    if uri.is_empty() || !uri.contains(':') {
+    if !request_uri_ok(uri) {
         return Err(SipError::Malformed("bad Request-URI"));
     }
     Ok(StartLine::Request {
@@ -541,15 +657,130 @@ fn parse_start_line(line: &str) -> Result<StartLine, SipError> {
     })
 }
 
-/// Parses one Via value: `SIP/2.0/UDP host:port;branch=…;rport`.
-pub fn parse_via(value: &str) -> Option<Via> {
-    let (proto, rest) = value.trim().split_once(char::is_whitespace)?;
-    let transport = proto.rsplit('/').next()?.to_ascii_uppercase();
-    if !proto.to_ascii_uppercase().starts_with("SIP/2.0/") {
+/// Checks a Request-URI: `scheme:rest` with a token scheme, no white space
+/// or angle brackets (RFC 4475 §3.1.2.7), and for `sip`/`sips` a usable
+/// host and port. Other schemes are left to the endpoint (416).
+fn request_uri_ok(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    if !scheme_ok || rest.is_empty() {
+        return false;
+    }
+    if uri
+        .bytes()
+        .any(|b| b <= b' ' || b == b'<' || b == b'>' || b == b'"' || b == 0x7f)
+    {
+        return false;
+    }
+    if is_sip_scheme(scheme) {
+        return sip_uri_host_port(uri).is_some();
+    }
+    true
+}
+
+/// True for `sip` and `sips` (any case).
+pub fn is_sip_scheme(scheme: &str) -> bool {
+    scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")
+}
+
+/// The scheme of a URI (`sip`, `tel`, …), if it has one.
+pub fn uri_scheme(uri: &str) -> Option<&str> {
+    uri.split_once(':').map(|(s, _)| s)
+}
+
+/// Splits a `sip:`/`sips:` URI into its userinfo (escaped, as written) and
+/// its hostport. The userinfo cannot hold an unescaped `@` (RFC 3261
+/// §25.1), so the first `@` ends it, even when the user part holds `;`,
+/// `?` or `:` (RFC 4475 §3.1.1.2, §3.1.1.9).
+fn sip_uri_split(uri: &str) -> Option<(Option<&str>, &str)> {
+    let (scheme, rest) = uri.split_once(':')?;
+    if !is_sip_scheme(scheme) {
         return None;
     }
-    let mut parts = rest.trim().split(';');
+    let (userinfo, after) = match rest.split_once('@') {
+        Some((u, a)) => (Some(u), a),
+        None => (None, rest),
+    };
+    let end = after.find([';', '?']).unwrap_or(after.len());
+    Some((userinfo, &after[..end]))
+}
+
+/// Host and port of a `sip:`/`sips:` URI; None when the host is missing or
+/// holds characters a host cannot, or the port is not a number.
+fn sip_uri_host_port(uri: &str) -> Option<(String, Option<u16>)> {
+    let (_, hostport) = sip_uri_split(uri)?;
+    let (host, port) = split_host_port(hostport)?;
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
+    host_ok.then_some((host, port))
+}
+
+/// Decodes `%HH` escapes (RFC 3261 §25.1 "escaped"); a `%` not followed by
+/// two hex digits stays as it is. Not recursive: `%2541` gives `%41`.
+pub fn unescape(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Removes the linear white space RFC 3261 allows around `/`, `;`, `=`
+/// and `:` inside a Via value (RFC 4475 §3.1.1.1), keeping the one space
+/// between the protocol and sent-by.
+fn compact_via(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut pending_space = false;
+    for c in value.trim().chars() {
+        if c == ' ' || c == '\t' {
+            pending_space = true;
+            continue;
+        }
+        let glue = |x: char| matches!(x, '/' | ';' | '=' | ':');
+        if pending_space && !glue(c) && !out.ends_with(glue) {
+            out.push(' ');
+        }
+        pending_space = false;
+        out.push(c);
+    }
+    out
+}
+
+/// Parses one Via value: `SIP/2.0/UDP host:port;branch=…;rport`.
+///
+/// White space around `/`, `;` and `=` is allowed; an empty parameter
+/// (`;;`) makes the value invalid (RFC 4475 §3.1.2.1).
+pub fn parse_via(value: &str) -> Option<Via> {
+    let value = compact_via(value);
+    let (proto, rest) = value.split_once(' ')?;
+    let transport = proto.rsplit('/').next()?.to_ascii_uppercase();
+    let upper = proto.to_ascii_uppercase();
+    if !upper.starts_with("SIP/2.0/") || upper.matches('/').count() != 2 || transport.is_empty() {
+        return None;
+    }
+    let mut parts = rest.split(';');
     let sent_by = parts.next()?.trim();
+    if sent_by.contains(' ') {
+        return None;
+    }
     let (host, port) = split_host_port(sent_by)?;
     let mut via = Via {
         transport,
@@ -561,6 +792,9 @@ pub fn parse_via(value: &str) -> Option<Via> {
     };
     for p in parts {
         let (k, v) = p.split_once('=').map_or((p, None), |(k, v)| (k, Some(v)));
+        if k.trim().is_empty() {
+            return None;
+        }
         match k.trim().to_ascii_lowercase().as_str() {
             "branch" => via.branch = v.map(|v| v.trim().to_string()),
             "rport" => via.rport = true,
@@ -589,31 +823,10 @@ pub fn split_host_port(s: &str) -> Option<(String, Option<u16>)> {
     }
 }
 
-/// Where the `<…>` of a name-addr is: the first `<` outside a quoted
-/// display name, and the first `>` after it (a URI holds no `>`; a header
-/// parameter after it may, as in linphone's
-/// `;+sip.instance="<urn:uuid:…>"`).
-fn angle_span(value: &str) -> Option<(usize, usize)> {
-    let (mut quoted, mut escaped) = (false, false);
-    for (i, c) in value.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '<' if !quoted => {
-                let close = value[i..].find('>')?;
-                return Some((i, i + close));
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
 /// A header parameter of a name-addr value (`…>;tag=abc`), after the URI.
 pub fn param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
-    let params = match angle_span(value) {
-        Some((_, close)) => &value[close + 1..],
+    let params = match uri_close(value).or_else(|| value.rfind('>')) {
+        Some(i) => &value[i + 1..],
         None => value.split_once(';').map_or("", |(_, p)| p),
     };
     params.split(';').find_map(|p| {
@@ -624,8 +837,13 @@ pub fn param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
 
 /// The URI of a name-addr or addr-spec header value (`"Bob" <sip:b@h>;tag=1`).
 pub fn name_addr_uri(value: &str) -> &str {
-    if let Some((a, b)) = angle_span(value) {
+    if let Some((a, b)) = uri_span(value) {
         return &value[a + 1..b];
+    }
+    if let (Some(a), Some(b)) = (value.find('<'), value.rfind('>')) {
+        if a < b {
+            return &value[a + 1..b];
+        }
     }
     value.split(';').next().unwrap_or("").trim()
 }
@@ -661,27 +879,27 @@ fn mask_ipv6_literals(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// The user part of a SIP/tel URI, parsed with rsip.
+/// The user part of a SIP/tel URI, with `%HH` escapes decoded (RFC 4475
+/// §3.1.1.3: `sip:%75se%72@h` is user `user`). None for a URI without a
+/// user part or of another scheme.
 pub fn uri_user(uri: &str) -> Option<String> {
     if let Some(tel) = uri.strip_prefix("tel:") {
-        return Some(tel.split(';').next().unwrap_or("").to_string());
+        return Some(unescape(tel.split(';').next().unwrap_or("")));
     }
-    let parsed = rsip::Uri::try_from(mask_ipv6_literals(uri).as_ref()).ok()?;
-    parsed.user().map(str::to_string)
+    let (userinfo, _) = sip_uri_split(uri)?;
+    let user = userinfo?.split(':').next().unwrap_or("");
+    (!user.is_empty()).then(|| unescape(user))
 }
 
-/// The host and port of a SIP URI, parsed with rsip (an IPv6 host without
-/// its brackets).
+/// The host and port of a URI: our own reading for `sip:`/`sips:` (which
+/// stops the host at `;` or `?`), rsip for other schemes.
 pub fn uri_host_port(uri: &str) -> Option<(String, Option<u16>)> {
-    let parsed = rsip::Uri::try_from(mask_ipv6_literals(uri).as_ref()).ok()?;
-    let port = parsed.port().map(|p| *p.value());
-    let mut host = parsed.host().to_string();
-    if host == IPV6_STAND_IN {
-        // The literal itself: between the first `[` and its `]`.
-        let open = uri.find('[')?;
-        let close = open + uri[open..].find(']')?;
-        host = uri[open + 1..close].to_string();
+    if uri_scheme(uri).is_some_and(is_sip_scheme) {
+        return sip_uri_host_port(uri);
     }
+    let parsed = rsip::Uri::try_from(uri).ok()?;
+    let host = parsed.host().to_string();
+    let port = parsed.port().map(|p| *p.value());
     Some((host.trim_matches(['[', ']']).to_string(), port))
 }
 
@@ -838,6 +1056,93 @@ Content-Length: 0\r\n\r\n";
         // Only IPv6 addresses are masked; other brackets are left to rsip.
         assert_eq!(mask_ipv6_literals("a [::1 b"), "a [::1 b");
         assert_eq!(mask_ipv6_literals("[x] [::2]"), "[x] ipv6-literal.invalid");
+    }
+
+    #[test]
+    fn via_allows_white_space_around_separators() {
+        let v = parse_via("SIP  /   2.0 /UDP    192.0.2.2 ; branch = z9hG4bK1 ; rport").unwrap();
+        assert_eq!(
+            (v.transport.as_str(), v.host.as_str()),
+            ("UDP", "192.0.2.2")
+        );
+        assert_eq!(v.branch.as_deref(), Some("z9hG4bK1"));
+        assert!(v.rport);
+        assert_eq!(parse_via("SIP/2.0/UDP h:5062").unwrap().port, Some(5062));
+        for bad in [
+            "SIP/2.0/UDP 192.0.2.15;;",
+            ";",
+            "SIP/2.0 h",
+            "SIP/2.0/UDP a b",
+        ] {
+            assert_eq!(parse_via(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn uri_users_are_unescaped_once() {
+        assert_eq!(uri_user("sip:%75se%72@h").as_deref(), Some("user"));
+        assert_eq!(uri_user("sip:a;b=c%40d@h;x").as_deref(), Some("a;b=c@d"));
+        assert_eq!(uri_user("sip:u:pw@h").as_deref(), Some("u"));
+        assert_eq!(uri_user("sip:h;maddr=x"), None);
+        assert_eq!(uri_user("tel:%2B5511").as_deref(), Some("+5511"));
+        assert_eq!(unescape("%2541%4"), "%41%4");
+        assert_eq!(
+            uri_host_port("sip:a%40b@example.net;p?h=v"),
+            Some(("example.net".to_string(), None))
+        );
+    }
+
+    #[test]
+    fn request_uris_are_checked_here() {
+        for ok in [
+            "sip:u@h",
+            "sips:h:5061",
+            "tel:+1",
+            "soap.beep://192.0.2.1:3002",
+        ] {
+            assert!(request_uri_ok(ok), "{ok}");
+        }
+        for bad in [
+            "<sip:u@h>",
+            "sip:",
+            "sip:u@",
+            "sip:u@h:x",
+            "9sip:u@h",
+            "sip:u@h\u{0}",
+        ] {
+            assert!(!request_uri_ok(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn name_addr_shapes() {
+        assert!(name_addr_ok("\"A \\\"B\\\"\" <sip:a@h>;tag=1"));
+        assert!(name_addr_ok("sip:a@h ; tag = 1"));
+        assert!(name_addr_ok("<sip:a@h>, <sip:b@h>;q=0.5"));
+        assert!(name_addr_ok("*"));
+        assert!(name_addr_ok(
+            "<sip:a@h;ob>;expires=60;+sip.instance=\"<urn:uuid:0001>\";reg-id=1"
+        ));
+        assert!(!name_addr_ok("\"Mr. J. User <sip:j@h>"));
+        assert!(!name_addr_ok("\"Joe\" <sip:joe@h>;;;;"));
+        assert!(!name_addr_ok("<sip:a@h"));
+        assert!(!name_addr_ok("<sip:a@h> junk"));
+    }
+
+    #[test]
+    fn a_quoted_angle_bracket_after_the_uri_is_a_parameter() {
+        let v = "<sip:a@h;ob>;+sip.instance=\"<urn:uuid:1>\";expires=60";
+        assert_eq!(name_addr_uri(v), "sip:a@h;ob");
+        assert_eq!(param(v, "expires"), Some("60"));
+        assert_eq!(name_addr_uri("\"x<y\" <sip:b@h>"), "sip:b@h");
+    }
+
+    #[test]
+    fn single_valued_headers_may_not_repeat() {
+        let raw = "OPTIONS sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKc\r\nCall-ID: c\r\n\
+From: <sip:a@h>;tag=1\r\nTo: <sip:x@h>\r\nTo: <sip:y@h>\r\nCSeq: 2 OPTIONS\r\n\r\n";
+        let m = Message::parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.validate_request(), Err("Duplicate To"));
     }
 
     #[test]

@@ -281,32 +281,41 @@ async fn tcp_connection(
             };
             framer.push(&buf[..n]);
             loop {
-                match framer.next_message() {
-                    Ok(Some(data)) => {
-                        let sent = match classify(&data) {
-                            Lane::High => lanes.send_wait(CoreInput::Sip { flow, data }).await,
-                            Lane::New { call_id } => {
-                                let call_id = call_id.map(str::to_string);
-                                lanes.offer_new(
-                                    NewRequest {
-                                        at: Instant::now(),
-                                        flow,
-                                        data,
-                                        reply: Reply::Tcp(writer.clone()),
-                                    },
-                                    call_id.as_deref(),
-                                )
-                            }
-                        };
-                        if sent.is_err() {
-                            return;
-                        }
-                    }
+                let (data, last) = match framer.next_message() {
+                    Ok(Some(data)) => (data, false),
                     Ok(None) => break,
                     Err(e) => {
                         tracing::debug!(%remote, error = %e, "closing SIP TCP connection that cannot be framed");
-                        return;
+                        // The head alone still gets its answer (400 for a
+                        // bad Content-Length) before the close.
+                        match framer.broken_head() {
+                            Some(head) => (head.to_vec(), true),
+                            None => return,
+                        }
                     }
+                };
+                let sent = match classify(&data) {
+                    Lane::High => lanes.send_wait(CoreInput::Sip { flow, data }).await,
+                    Lane::New { call_id } => {
+                        let call_id = call_id.map(str::to_string);
+                        lanes.offer_new(
+                            NewRequest {
+                                at: Instant::now(),
+                                flow,
+                                data,
+                                reply: Reply::Tcp(writer.clone()),
+                            },
+                            call_id.as_deref(),
+                        )
+                    }
+                };
+                if sent.is_err() {
+                    return;
+                }
+                if last {
+                    // Time for the answer to be written, then close.
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    return;
                 }
             }
         }
