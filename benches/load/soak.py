@@ -106,9 +106,13 @@ def report(path):
     if len(r) < 4:
         print(f"soak: only {len(r)} samples")
         return
-    n = max(1, len(r) // 10)
-    # The first tenth includes the ramp up: compare once calls are up.
-    first, last = r[n:2 * n], r[-n:]
+    # The steady part: calls up at 80 % of the most or more (the ramp up
+    # and the wind-down left out); its first tenth against its last.
+    top = max(x["calls_up"] for x in r)
+    steady = [x for x in r if x["calls_up"] >= 0.8 * top] or r
+    n = max(1, len(steady) // 10)
+    first, last = steady[:n], steady[-n:]
+    print(f"soak: {len(r)} samples, {len(steady)} steady (calls up >= {0.8 * top:.0f})")
     avg = lambda rs, k: sum(x[k] for x in rs) / len(rs)
     for k, unit in (("rss_mib", "MiB"), ("fds", "open files"), ("threads", "threads"),
                     ("cpu_pct", "% of a core"), ("calls_up", "calls up")):
@@ -117,6 +121,8 @@ def report(path):
         print(f"soak: {k}: {a:.1f} -> {b:.1f} {unit} ({growth:+.1f} %)")
     span_h = (r[-1]["t_s"] - r[0]["t_s"]) / 3600 or 1
     late = r[-1]["late_ticks"] - r[0]["late_ticks"]
+    print(f"soak: after the load: {r[-1]['rss_mib']:.1f} MiB, {int(r[-1]['fds'])} open files, "
+          f"{int(r[-1]['calls_up'])} calls up")
     print(f"soak: {int(r[-1]['calls_ended'])} calls ended, records written "
           f"{int(r[-1]['records_written'])}, lost {int(r[-1]['records_lost'])}; "
           f"late media ticks {int(late)} ({late / span_h:.0f}/h)")
@@ -143,6 +149,9 @@ FONT = {
     "P": [30, 17, 17, 30, 16, 16, 16], "R": [30, 17, 17, 30, 20, 18, 17],
     "S": [15, 16, 16, 14, 1, 1, 30], "T": [31, 4, 4, 4, 4, 4, 4],
     "U": [17, 17, 17, 17, 17, 17, 14], "W": [17, 17, 17, 21, 21, 21, 10],
+    "V": [17, 17, 17, 17, 17, 10, 4], "X": [17, 17, 10, 4, 10, 17, 17],
+    "Y": [17, 17, 10, 4, 4, 4, 4], "Z": [31, 1, 2, 4, 8, 16, 31],
+    "J": [7, 2, 2, 2, 2, 18, 12], "Q": [14, 17, 17, 17, 21, 18, 13],
 }
 
 
