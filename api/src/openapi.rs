@@ -467,6 +467,12 @@ fn string() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String)
 }
 
+fn date_time() -> ObjectBuilder {
+    string().format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+        utoipa::openapi::KnownFormat::DateTime,
+    )))
+}
+
 fn integer(min: i64, max: Option<i64>) -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::Integer)
@@ -482,7 +488,7 @@ fn list_params(max: i64) -> Vec<Parameter> {
             integer(1, Some(max)),
             "At most this many (default 50).",
         ),
-        query_param("offset", integer(0, None), "Skip this many."),
+        query_param("offset", integer(0, Some(i64::MAX)), "Skip this many."),
     ]
 }
 
@@ -644,13 +650,7 @@ pub fn operations() -> Vec<Op> {
             &[404, 422],
         )
         .parameter(path_param("id", "The schedule's id."))
-        .parameter(query_param(
-            "at",
-            string().format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                utoipa::openapi::KnownFormat::DateTime,
-            ))),
-            "RFC 3339; now when absent.",
-        ))
+        .parameter(query_param("at", date_time(), "RFC 3339; now when absent."))
         .response(
             "200",
             json(
@@ -900,8 +900,8 @@ pub fn operations() -> Vec<Op> {
     // Call records.
     let call_params = || {
         vec![
-            query_param("from", string(), "Started at or after (RFC 3339)."),
-            query_param("to", string(), "Started before (RFC 3339)."),
+            query_param("from", date_time(), "Started at or after (RFC 3339)."),
+            query_param("to", date_time(), "Started before (RFC 3339)."),
             query_param("number", string(), "Number dialled, any of its forms."),
             query_param("service", string(), "Service chosen."),
             query_param("agent", string(), "Agent who took it."),
