@@ -1162,6 +1162,36 @@ async fn openapi_json_and_docs_need_no_key_and_document_what_objects_show() {
         assert!(doc["paths"][path].is_object(), "{path}");
     }
 
+    // /docs: the page and every file it loads come from ura itself.
+    let (status, ctype, page) = get("/docs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ctype.starts_with("text/html"), "{ctype}");
+    let page = String::from_utf8(page.to_vec()).unwrap();
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "{page}"
+    );
+    let mut loaded = 0;
+    for part in page.split(['"', '\'']).filter(|p| p.starts_with("/docs/")) {
+        let (status, _, bytes) = get(part).await;
+        assert_eq!(status, StatusCode::OK, "{part}");
+        assert!(bytes.len() > 100, "{part}");
+        loaded += 1;
+    }
+    assert_eq!(loaded, 3, "the page loads the bundle, its CSS and init.js");
+    let (_, _, init) = get("/docs/init.js").await;
+    assert!(String::from_utf8_lossy(&init).contains("\"/openapi.json\""));
+    let (status, _, _) = get("/docs/nothing.js").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Reading the documentation is not an API answer in /metrics.
+    let (_, _, metrics) = get("/metrics").await;
+    let metrics = String::from_utf8(metrics.to_vec()).unwrap();
+    assert!(
+        !metrics.contains("ura_api_requests_total{status=\"200\"} ")
+            && !metrics.contains("ura_api_requests_total{status=\"404\"} "),
+        "{metrics}"
+    );
+
     // Every field of every kind's answer is a property of its schema, of
     // a type the schema allows.
     let names = [
@@ -1196,26 +1226,4 @@ async fn openapi_json_and_docs_need_no_key_and_document_what_objects_show() {
             );
         }
     }
-
-    // /docs: the page and every file it loads come from ura itself.
-    let (status, ctype, page) = get("/docs").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(ctype.starts_with("text/html"), "{ctype}");
-    let page = String::from_utf8(page.to_vec()).unwrap();
-    assert!(
-        !page.contains("http://") && !page.contains("https://"),
-        "{page}"
-    );
-    let mut loaded = 0;
-    for part in page.split(['"', '\'']).filter(|p| p.starts_with("/docs/")) {
-        let (status, _, bytes) = get(part).await;
-        assert_eq!(status, StatusCode::OK, "{part}");
-        assert!(bytes.len() > 100, "{part}");
-        loaded += 1;
-    }
-    assert_eq!(loaded, 3, "the page loads the bundle, its CSS and init.js");
-    let (_, _, init) = get("/docs/init.js").await;
-    assert!(String::from_utf8_lossy(&init).contains("\"/openapi.json\""));
-    let (status, _, _) = get("/docs/nothing.js").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -333,8 +333,7 @@ fn ensure_default(docs: &mut Docs) {
         });
 }
 
-/// The `/api/v1` routes, with `/openapi.json` (the OpenAPI 3.1 document)
-/// and `/docs` (a page showing it), which need no key.
+/// The `/api/v1` routes.
 pub fn router<B: Backend>(api: Api<B>) -> Router {
     resources::routes()
         .merge(manage::routes())
@@ -342,6 +341,12 @@ pub fn router<B: Backend>(api: Api<B>) -> Router {
         .merge(prompts::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON))
         .with_state(api)
+}
+
+/// `/openapi.json` (the OpenAPI 3.1 document of [`router`]'s routes) and
+/// `/docs` (a page showing it); neither needs a key.
+pub fn docs_router() -> Router {
+    Router::new()
         .route("/openapi.json", axum::routing::get(openapi_json))
         .route("/docs", axum::routing::get(docs_file))
         .route("/docs/", axum::routing::get(docs_file))
