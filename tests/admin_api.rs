@@ -1212,7 +1212,17 @@ async fn openapi_json_and_docs_need_no_key_and_document_what_objects_show() {
             .await;
         let name = names.iter().find(|(k, _)| *k == kind).unwrap().1;
         let schema = &doc["components"]["schemas"][name];
-        for (field, value) in shown.body.as_object().unwrap() {
+        // The answer to the PUT (with the password ura made for an agent)
+        // and the object read back.
+        let answers = [
+            made.body.as_object().unwrap(),
+            shown.body.as_object().unwrap(),
+        ];
+        for (field, value) in answers.into_iter().flatten() {
+            assert_ne!(
+                schema["properties"][field]["writeOnly"], true,
+                "{kind}.{field} is write-only but answered"
+            );
             let prop = &schema["properties"][field];
             assert!(prop.is_object(), "{kind}: {field} is not documented");
             let allowed: Vec<&str> = match &prop["type"] {

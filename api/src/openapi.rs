@@ -288,7 +288,7 @@ fn reference(name: &str) -> RefOr<Schema> {
 
 /// A kind's object as sent and as answered: the file's fields, the
 /// read-only `id`/`company`/`version`/`updated_at`, and (agents) the
-/// write-only `password` and its read-only `password_set`.
+/// `password` (shown only when ura made it) and the read-only `password_set`.
 fn object_schema(kind: Kind) -> Schema {
     let mut b = ObjectBuilder::new()
         .schema_type(Type::Object)
@@ -341,10 +341,10 @@ fn object_schema(kind: Kind) -> Schema {
                 "password",
                 ObjectBuilder::new()
                     .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-                    .write_only(Some(true))
                     .description(Some(
-                        "SIP password; never shown. One made by ura is in the answer to the \
-                         request that made it.",
+                        "SIP password, taken when sent and never shown again; only one made \
+                         by ura (the agent had none) is in the answer to the request that \
+                         made it. Not `writeOnly`, for that answer.",
                     )),
             )
             .property(
@@ -1393,7 +1393,11 @@ mod tests {
         assert_eq!(number["properties"]["version"]["readOnly"], true);
         assert_eq!(number["properties"]["ivr"]["type"], "string");
         let agent = &doc["components"]["schemas"]["Agent"];
-        assert_eq!(agent["properties"]["password"]["writeOnly"], true);
+        assert_eq!(agent["properties"]["password_set"]["readOnly"], true);
+        assert!(agent["properties"]["password"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("never shown again"));
         let put = &doc["paths"]["/api/v1/ivrs/{id}"]["put"];
         assert!(put["parameters"]
             .as_array()
