@@ -1,6 +1,7 @@
-//! The HTTP side: `/health`, and the admin API (`ura_api`) under `/api/v1`.
-//! It listens on 127.0.0.1 by default; every `/api/v1` request needs an
-//! API key.
+//! The HTTP side: `/health`, and the admin API (`ura_api`) under `/api/v1`
+//! with its OpenAPI document (`/openapi.json`) and `/docs` page, which the
+//! API's answer counters leave out. It listens on 127.0.0.1 by default;
+//! every `/api/v1` request needs an API key.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -50,6 +51,7 @@ pub fn app(counters: Arc<Counters>, api: AdminApi) -> Router {
         .route("/metrics", get(metrics_view))
         .with_state(health)
         .merge(counted)
+        .merge(ura_api::docs_router())
 }
 
 async fn metrics_view(State(h): State<Health>) -> impl axum::response::IntoResponse {

@@ -1121,3 +1121,119 @@ async fn a_prompt_spoken_with_espeak_is_speech_in_bcp_47() {
         samples.len()
     );
 }
+
+/// The JSON Schema type name of a value.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[tokio::test]
+async fn openapi_json_and_docs_need_no_key_and_document_what_objects_show() {
+    let a = admin(Mode::Store).await;
+    let get = |path: &str| {
+        let app = a.app.clone();
+        let req = Request::get(path).body(Body::empty()).unwrap();
+        async move {
+            let res = app.oneshot(req).await.unwrap();
+            let status = res.status();
+            let ctype = res.headers()["content-type"].to_str().unwrap().to_string();
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            (status, ctype, bytes)
+        }
+    };
+    let (status, ctype, bytes) = get("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ctype, "application/json");
+    let doc: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/api/v1/numbers",
+        "/api/v1/agents/{id}",
+        "/api/v1/calls.csv",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path}");
+    }
+
+    // /docs: the page and every file it loads come from ura itself.
+    let (status, ctype, page) = get("/docs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ctype.starts_with("text/html"), "{ctype}");
+    let page = String::from_utf8(page.to_vec()).unwrap();
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "{page}"
+    );
+    let mut loaded = 0;
+    for part in page.split(['"', '\'']).filter(|p| p.starts_with("/docs/")) {
+        let (status, _, bytes) = get(part).await;
+        assert_eq!(status, StatusCode::OK, "{part}");
+        assert!(bytes.len() > 100, "{part}");
+        loaded += 1;
+    }
+    assert_eq!(loaded, 3, "the page loads the bundle, its CSS and init.js");
+    let (_, _, init) = get("/docs/init.js").await;
+    assert!(String::from_utf8_lossy(&init).contains("\"/openapi.json\""));
+    let (status, _, _) = get("/docs/nothing.js").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Reading the documentation is not an API answer in /metrics.
+    let (_, _, metrics) = get("/metrics").await;
+    let metrics = String::from_utf8(metrics.to_vec()).unwrap();
+    assert!(
+        !metrics.contains("ura_api_requests_total{status=\"200\"} ")
+            && !metrics.contains("ura_api_requests_total{status=\"404\"} "),
+        "{metrics}"
+    );
+
+    // Every field of every kind's answer is a property of its schema, of
+    // a type the schema allows.
+    let names = [
+        ("numbers", "Number"),
+        ("schedules", "Schedule"),
+        ("services", "Service"),
+        ("ivrs", "Ivr"),
+        ("queues", "Queue"),
+        ("agents", "Agent"),
+    ];
+    for (kind, id, body) in samples("default", "a") {
+        let made = a
+            .send("PUT", &format!("/api/v1/{kind}/{id}"), &a.root, Some(body))
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        let shown = a
+            .send("GET", &format!("/api/v1/{kind}/{id}"), &a.root, None)
+            .await;
+        let name = names.iter().find(|(k, _)| *k == kind).unwrap().1;
+        let schema = &doc["components"]["schemas"][name];
+        // The answer to the PUT (with the password ura made for an agent)
+        // and the object read back.
+        let answers = [
+            made.body.as_object().unwrap(),
+            shown.body.as_object().unwrap(),
+        ];
+        for (field, value) in answers.into_iter().flatten() {
+            assert_ne!(
+                schema["properties"][field]["writeOnly"], true,
+                "{kind}.{field} is write-only but answered"
+            );
+            let prop = &schema["properties"][field];
+            assert!(prop.is_object(), "{kind}: {field} is not documented");
+            let allowed: Vec<&str> = match &prop["type"] {
+                Value::String(t) => vec![t.as_str()],
+                Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+                _ => continue, // any value
+            };
+            assert!(
+                allowed.contains(&json_type(value)),
+                "{kind}.{field} = {value} is not {allowed:?}"
+            );
+        }
+    }
+}

@@ -17,6 +17,7 @@ mod calls;
 mod docs;
 mod error;
 mod manage;
+pub mod openapi;
 mod prompts;
 mod resources;
 
@@ -340,4 +341,81 @@ pub fn router<B: Backend>(api: Api<B>) -> Router {
         .merge(prompts::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON))
         .with_state(api)
+}
+
+/// `/openapi.json` (the OpenAPI 3.1 document of [`router`]'s routes) and
+/// `/docs` (a page showing it); neither needs a key.
+pub fn docs_router() -> Router {
+    Router::new()
+        .route("/openapi.json", axum::routing::get(openapi_json))
+        .route("/docs", axum::routing::get(docs_file))
+        .route("/docs/", axum::routing::get(docs_file))
+        .route("/docs/{file}", axum::routing::get(docs_file))
+}
+
+/// The OpenAPI document as JSON, built once.
+pub fn openapi_json_text() -> &'static str {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        openapi::document()
+            .to_pretty_json()
+            .expect("the OpenAPI document is JSON")
+    })
+}
+
+async fn openapi_json() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        openapi_json_text(),
+    )
+        .into_response()
+}
+
+/// The files of `/docs`, built into the binary: Swagger UI (from the npm
+/// package `swagger-ui-dist`, Apache-2.0) and our page that points it at
+/// `/openapi.json`.
+const DOCS_FILES: [(&str, &str, &[u8]); 5] = [
+    (
+        "",
+        "text/html; charset=utf-8",
+        include_bytes!("../docs-ui/index.html"),
+    ),
+    (
+        "init.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../docs-ui/init.js"),
+    ),
+    (
+        "swagger-ui-bundle.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../docs-ui/swagger-ui-bundle.js"),
+    ),
+    (
+        "swagger-ui.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../docs-ui/swagger-ui.css"),
+    ),
+    (
+        "LICENSE",
+        "text/plain; charset=utf-8",
+        include_bytes!("../docs-ui/LICENSE"),
+    ),
+];
+
+async fn docs_file(file: Option<axum::extract::Path<String>>) -> axum::response::Response {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+    let name = file.map(|axum::extract::Path(f)| f).unwrap_or_default();
+    match DOCS_FILES.iter().find(|(n, _, _)| *n == name) {
+        Some((_, ctype, bytes)) => (
+            [
+                (header::CONTENT_TYPE, *ctype),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            *bytes,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
 }

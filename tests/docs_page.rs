@@ -1,0 +1,87 @@
+//! `/docs` in a real browser: Debian's Chromium, driven by playwright-core
+//! (`tests/browser/docs.mjs`, which never downloads a browser), opens the
+//! page of a running `ura serve` and finds every operation of
+//! `/openapi.json` listed ("GET /api/v1/numbers"), with no request outside
+//! 127.0.0.1 and no script error.
+//!
+//! Needs `node`, `/usr/bin/chromium` and `npm ci` in `tests/browser`; fails
+//! saying so when one is missing (the `no-peers` nextest profile leaves it
+//! out on purpose).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+#[test]
+fn docs_page_lists_every_operation_in_chromium_and_loads_nothing_from_outside() {
+    let node = common::peer("node", "nodejs");
+    let hint = "install Chromium (`sudo apt-get install -y chromium`) and playwright-core \
+                (`npm ci` in tests/browser), or leave out the tests that need peers: \
+                `cargo nextest run --workspace --profile no-peers`";
+    assert!(
+        Path::new(CHROMIUM).is_file(),
+        "{CHROMIUM} not found: {hint}"
+    );
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core/package.json")
+            .is_file(),
+        "playwright-core is not installed in tests/browser: {hint}"
+    );
+
+    let ura = common::Ura::start(&[]);
+    let screenshot = std::env::temp_dir().join(format!("ura-docs-{}.png", std::process::id()));
+    let mut child = Command::new(node)
+        .current_dir(&dir)
+        .arg("docs.mjs")
+        .arg(format!("http://{}", ura.http))
+        .arg(&screenshot)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run node");
+    // Bounded: the page loads in a few seconds.
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(90) {
+            let _ = child.kill();
+            panic!("the browser test did not finish in 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "docs.mjs failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    // What it saw: every operation, and the operations of numbers by name.
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("operations: "))
+        .unwrap_or_else(|| panic!("no summary:\n{stdout}"));
+    let count = |after: &str| -> usize {
+        summary
+            .split(after)
+            .nth(1)
+            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{after} in {summary}"))
+    };
+    let in_doc = count("operations: ");
+    assert!(in_doc > 50, "{summary}");
+    assert!(count(" in /openapi.json, ") >= in_doc, "{summary}");
+    assert_eq!(count("outside 127.0.0.1: "), 0, "{summary}");
+    assert!(stdout.contains("shown: GET /api/v1/numbers\n"), "{stdout}");
+    assert!(
+        std::fs::metadata(&screenshot).is_ok_and(|m| m.len() > 10_000),
+        "no screenshot"
+    );
+    let _ = std::fs::remove_file(&screenshot);
+}
