@@ -1237,3 +1237,45 @@ async fn openapi_json_and_docs_need_no_key_and_document_what_objects_show() {
         }
     }
 }
+
+#[tokio::test]
+async fn renaming_an_agent_keeps_its_password() {
+    let a = admin(Mode::Store).await;
+    // A demo agent has no password in the store (ura generates one at start
+    // and keeps it in the data directory): a rename must not make another.
+    let renamed = a
+        .send(
+            "PATCH",
+            "/api/v1/agents/2001",
+            &a.root,
+            Some(json!({"name": "Ana"})),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    assert!(renamed.body.get("password").is_none(), "{}", renamed.body);
+    let stored = a.store.config_docs().await.unwrap();
+    let doc = stored.iter().find(|d| d.id == "2001").unwrap();
+    assert!(!doc.body.contains("password"), "{}", doc.body);
+    // One made over the API keeps the password it was given.
+    let made = a
+        .send(
+            "POST",
+            "/api/v1/agents",
+            &a.root,
+            Some(json!({"id": "2009", "name": "Bia", "password": "s3cret-s3cret"})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let put = a
+        .send(
+            "PUT",
+            "/api/v1/agents/2009",
+            &a.root,
+            Some(json!({"name": "Bia Lima"})),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    let stored = a.store.config_docs().await.unwrap();
+    let doc = stored.iter().find(|d| d.id == "2009").unwrap();
+    assert!(doc.body.contains("s3cret-s3cret"), "{}", doc.body);
+}

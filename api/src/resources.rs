@@ -285,15 +285,23 @@ async fn put<B: Backend>(
             }
             let mut generated = None;
             if kind == Kind::Agents && !body.contains_key("password") {
-                match current.as_ref().and_then(|c| c.body.get("password")) {
-                    Some(p) => {
+                match (
+                    &current,
+                    current.as_ref().and_then(|c| c.body.get("password")),
+                ) {
+                    // Replaced without one: the one it has stays.
+                    (_, Some(p)) => {
                         body.insert("password".into(), p.clone());
                     }
-                    None => {
+                    // An agent made here gets one, shown once.
+                    (None, None) => {
                         let p = new_password()?;
                         body.insert("password".into(), Value::String(p.clone()));
                         generated = Some(p);
                     }
+                    // An agent from a file without one keeps the password ura
+                    // generated for it at start (kept in the data directory).
+                    (Some(_), None) => {}
                 }
             }
             let doc = Doc {
