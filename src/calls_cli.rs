@@ -156,38 +156,12 @@ fn json(calls: &[CallRecord]) -> String {
     let items: Vec<serde_json::Value> = calls
         .iter()
         .map(|c| {
-            let queue = c.queue.as_ref().map(|q| {
-                serde_json::json!({
-                    "queue": q.queue,
-                    "entered_at": q.entered_at,
-                    "left_at": q.left_at,
-                    "outcome": q.outcome,
-                    "wait_ms": q.wait_ms,
-                    "agent": q.agent,
-                    "ring_attempts": q.ring_attempts,
-                    "talk_ms": q.talk_ms,
-                    "hold_ms": q.hold_ms,
-                    "transfer": q.transfer,
-                    "recording": q.recording,
-                })
-            });
-            serde_json::json!({
-                "id": c.id,
-                "sip_call_id": c.sip_call_id,
-                "started_at": c.started_at,
-                "answered_at": c.answered_at,
-                "ended_at": c.ended_at,
-                "caller": caller_label(&c.caller),
-                "from": c.caller,
-                "number": c.number,
-                "schedule": c.schedule,
-                "digits": c.digits,
-                "service": c.service,
-                "hangup_cause": c.hangup_cause,
-                "hangup_side": c.hangup_side.as_str(),
-                "queue": queue,
-                "media_warning": c.media_warning,
-            })
+            // The API's shape, with the caller as a person reads it and the
+            // From header as it came.
+            let mut v = ura_api::call_json(c);
+            v["caller"] = serde_json::Value::String(caller_label(&c.caller));
+            v["from"] = serde_json::Value::String(c.caller.clone());
+            v
         })
         .collect();
     let mut out = serde_json::to_string_pretty(&items).unwrap_or_else(|_| "[]".to_string());

@@ -118,7 +118,8 @@ async fn filter<B: Backend>(
     })
 }
 
-fn view(c: &CallRecord) -> Value {
+/// A call record as JSON (the API's answers and `ura calls list --format json`).
+pub fn call_json(c: &CallRecord) -> Value {
     let q = c.queue.as_ref();
     json!({
         "id": c.id,
@@ -133,6 +134,7 @@ fn view(c: &CallRecord) -> Value {
         "service": c.service,
         "hangup_cause": c.hangup_cause,
         "hangup_side": c.hangup_side.as_str(),
+        "media_warning": c.media_warning,
         "queue": q.map(|q| json!({
             "queue": q.queue,
             "entered_at": q.entered_at,
@@ -165,7 +167,7 @@ async fn list<B: Backend>(
         .then(|| calls.last().map(|c| c.id))
         .flatten();
     Ok(Json(json!({
-        "items": calls.iter().map(view).collect::<Vec<_>>(),
+        "items": calls.iter().map(call_json).collect::<Vec<_>>(),
         "next": next,
     })))
 }

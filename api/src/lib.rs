@@ -29,6 +29,7 @@ use serde_json::Value;
 use ura_store::{ConfigChange, Store};
 
 pub use auth::{check_key, create_key, hash, Caller, PREFIX_LEN};
+pub use calls::call_json;
 pub use docs::{check_id, Doc, Docs, Kind, DEFAULT_COMPANY};
 pub use error::ApiError;
 pub use prompts::{NewPrompt, PromptAudio, PromptFile, MAX_UPLOAD};
