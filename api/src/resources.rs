@@ -418,23 +418,19 @@ async fn patch<B: Backend>(
     headers: HeaderMap,
     JsonObject(patch): JsonObject,
 ) -> Result<Response, ApiError> {
-    let mut body = {
+    let (mut body, read) = {
         let docs = api.inner.docs.lock().await;
         let doc = visible(&docs, &caller, kind, &id)?;
         if_match(&headers, Some(doc.version))?;
         let mut b = doc.body.clone();
         b.insert("company".into(), Value::String(doc.company.clone()));
-        b
+        (b, doc.version)
     };
     merge(&mut body, patch);
-    // The version read above must still be the stored one when written.
+    // The merge is on the version read above: it must still be the stored
+    // one when written (a change in between is a 412, not overwritten).
     let mut headers = headers;
-    if !headers.contains_key(IF_MATCH) {
-        let docs = api.inner.docs.lock().await;
-        if let Some(d) = docs.objects.get(&(kind, id.clone())) {
-            headers.insert(IF_MATCH, etag(d.version));
-        }
-    }
+    headers.insert(IF_MATCH, etag(read));
     put(&api, &caller, kind, &id, body, &headers, false).await
 }
 
