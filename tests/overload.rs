@@ -113,8 +113,10 @@ fn wait_for(within: Duration, mut f: impl FnMut() -> bool) -> bool {
 fn a_burst_of_invites_gets_200_or_503_and_calls_up_keep_their_media() {
     // T1 = 50 ms: unacknowledged 200s end by Timer H/L after 3.2 s.
     let ura = Ura::start(&["--sip-t1-ms", "50"]);
+    // 9100 loops its prompt: media flows for as long as the call is up (9000's
+    // welcome ends after about 1.3 s, which a slow burst outlasts).
     let mut before = Caller::new(ura.sip, false);
-    assert_eq!(before.call("9000").status(), Some(200));
+    assert_eq!(before.call("9100").status(), Some(200));
     before.silence(5);
     std::thread::sleep(Duration::from_millis(300));
     let heard_before = before.audio().len();
