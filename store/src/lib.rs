@@ -11,11 +11,13 @@ mod prompts;
 mod registrations;
 #[cfg(test)]
 mod test_pg;
+mod webhooks;
 
 pub use calls::{CallFilter, CallRecord, HangupSide, QueueRecord, IN_PROGRESS};
 pub use config::{ApiKey, Company, ConfigChange, ConfigDoc};
 pub use prompts::{PromptRecord, PromptSource};
 pub use registrations::Registration;
+pub use webhooks::{DeliveryRow, WebhookRow};
 
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::AnyPool;
