@@ -14,12 +14,14 @@
 mod auth;
 mod body;
 mod calls;
+mod dispatch;
 mod docs;
 mod error;
 mod manage;
 pub mod openapi;
 mod prompts;
 mod resources;
+mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -30,6 +32,7 @@ use ura_store::{ConfigChange, Store};
 
 pub use auth::{check_key, create_key, hash, Caller, PREFIX_LEN};
 pub use calls::call_json;
+pub use dispatch::Directory;
 pub use docs::{check_id, Doc, Docs, Kind, DEFAULT_COMPANY};
 pub use error::ApiError;
 pub use prompts::{NewPrompt, PromptAudio, PromptFile, MAX_UPLOAD};
@@ -137,6 +140,10 @@ struct Inner<B> {
     /// The configuration in force; held across a change, so changes are
     /// applied one at a time and in order.
     docs: tokio::sync::Mutex<Docs>,
+    /// The webhook dispatcher, once started.
+    dispatcher: std::sync::OnceLock<dispatch::Dispatcher>,
+    /// Held across a webhook change and its handing to the dispatcher.
+    webhooks_lock: tokio::sync::Mutex<()>,
 }
 
 /// Now, RFC 3339 UTC to the second.
@@ -180,6 +187,8 @@ impl<B: Backend> Api<B> {
                 backend,
                 mode,
                 docs: tokio::sync::Mutex::new(docs),
+                dispatcher: std::sync::OnceLock::new(),
+                webhooks_lock: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -225,6 +234,7 @@ impl<B: Backend> Api<B> {
             .await
             .map_err(ApiError::Unavailable)?;
         let count = next.objects.len();
+        self.directory_changed(&next).await;
         *docs = next;
         Ok(count)
     }
@@ -301,6 +311,7 @@ impl<B: Backend> Api<B> {
         }
         self.inner.store.write_config(&changes).await?;
         let config = next.config(None);
+        self.directory_changed(&next).await;
         *docs = next;
         self.inner
             .backend
@@ -340,6 +351,7 @@ pub fn router<B: Backend>(api: Api<B>) -> Router {
         .merge(manage::routes())
         .merge(calls::routes())
         .merge(prompts::routes())
+        .merge(webhooks::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON))
         .with_state(api)
 }

@@ -788,6 +788,150 @@ pub fn operations() -> Vec<Op> {
             .response("204", no_content("Revoked.")),
     );
 
+    // Webhooks.
+    let webhook = || reference("Webhook");
+    let webhook_fields = || {
+        object(
+            &[
+                ("url", Ty::Str, "Where events are POSTed (http://, or https:// with the `tls` feature)."),
+                ("events", Ty::StrList, "Event types: call.started, call.answered, call.ended, ivr.option_selected, queue.entered, queue.left, agent.state, ping; or [\"*\"]."),
+                ("description", Ty::Str, "A note for people, at most 200 characters."),
+                ("enabled", Ty::Bool, "Whether it gets events (default true)."),
+                ("secret", Ty::Str, "The signing key, 16 to 200 printable characters (default: one ura makes, shown once)."),
+                ("company", Ty::OptStr, "Its company (super-admin keys; null: every company's events)."),
+            ],
+            "A webhook's fields.",
+        )
+    };
+    let mut list = op("webhooks", "list_webhooks", "List webhooks", &[422])
+        .response("200", json("A page.", page_of(webhook())));
+    for p in list_params(500) {
+        list = list.parameter(p);
+    }
+    list = list.parameter(query_param(
+        "company",
+        string(),
+        "Only this company's (super-admin keys).",
+    ));
+    add(HttpMethod::Get, "/api/v1/webhooks", list);
+    add(
+        HttpMethod::Post,
+        "/api/v1/webhooks",
+        op(
+            "webhooks",
+            "create_webhook",
+            "Make a webhook (its secret is shown this once)",
+            &[400, 403, 413, 415, 422],
+        )
+        .request_body(Some(json_body(
+            webhook_fields().required("url").required("events").into(),
+            true,
+        )))
+        .response(
+            "201",
+            json("Made; `secret` is in this answer only.", webhook()),
+        ),
+    );
+    let webhook_id = || path_param("id", "The webhook's id.");
+    add(
+        HttpMethod::Get,
+        "/api/v1/webhooks/{id}",
+        op("webhooks", "get_webhook", "Get a webhook", &[404])
+            .parameter(webhook_id())
+            .response("200", json("The webhook.", webhook())),
+    );
+    add(
+        HttpMethod::Patch,
+        "/api/v1/webhooks/{id}",
+        op(
+            "webhooks",
+            "update_webhook",
+            "Change a webhook's fields",
+            &[400, 404, 413, 415, 422],
+        )
+        .parameter(webhook_id())
+        .request_body(Some(json_body(webhook_fields().into(), true)))
+        .response("200", json("The webhook.", webhook())),
+    );
+    add(
+        HttpMethod::Delete,
+        "/api/v1/webhooks/{id}",
+        op(
+            "webhooks",
+            "delete_webhook",
+            "Delete a webhook (its pending deliveries are dropped)",
+            &[404],
+        )
+        .parameter(webhook_id())
+        .response("204", no_content("Deleted.")),
+    );
+    add(
+        HttpMethod::Get,
+        "/api/v1/webhooks/{id}/deliveries",
+        op(
+            "webhooks",
+            "list_webhook_deliveries",
+            "A webhook's delivery log, newest first",
+            &[404, 422],
+        )
+        .parameter(webhook_id())
+        .parameter(query_param(
+            "status",
+            string().enum_values(Some(["pending", "delivered", "failed", "dropped"])),
+            "Only deliveries in this state.",
+        ))
+        .parameter(query_param(
+            "before",
+            integer(i64::MIN, None),
+            "Only deliveries made before this (`next_before` of the last page).",
+        ))
+        .parameter(query_param(
+            "limit",
+            integer(1, Some(500)),
+            "At most this many (default 50).",
+        ))
+        .response(
+            "200",
+            json(
+                "A page of the log.",
+                object(
+                    &[
+                        ("items", Ty::Any, "Deliveries (see WebhookDelivery)."),
+                        (
+                            "next_before",
+                            Ty::OptInt,
+                            "Pass as `before` for the next page; null at the end.",
+                        ),
+                    ],
+                    "A page of deliveries.",
+                )
+                .into(),
+            ),
+        ),
+    );
+    add(
+        HttpMethod::Post,
+        "/api/v1/webhooks/{id}/ping",
+        op(
+            "webhooks",
+            "ping_webhook",
+            "Send a test event (`ping`) to a webhook",
+            &[404, 503],
+        )
+        .parameter(webhook_id())
+        .response(
+            "202",
+            json(
+                "Queued; follow it in the delivery log.",
+                object(
+                    &[("delivery", Ty::Str, "The delivery's id.")],
+                    "A queued delivery.",
+                )
+                .into(),
+            ),
+        ),
+    );
+
     // The whole configuration.
     add(
         HttpMethod::Get,
@@ -1161,6 +1305,45 @@ pub fn document() -> OpenApi {
             .required("id"),
         )
         .schema(
+            "Webhook",
+            object(
+                &[
+                    ("id", Ty::Str, "Its id."),
+                    ("company", Ty::OptStr, "Its company; null: every company's events."),
+                    ("url", Ty::Str, "Where events are POSTed."),
+                    ("events", Ty::StrList, "The event types it gets."),
+                    ("description", Ty::Str, "A note for people."),
+                    ("enabled", Ty::Bool, "Whether it gets events."),
+                    ("secret_hint", Ty::Str, "The first characters of its secret."),
+                    ("secret", Ty::Str, "The signing key (only when it was just made)."),
+                    ("created_at", Ty::Str, "RFC 3339."),
+                    ("updated_at", Ty::Str, "RFC 3339."),
+                ],
+                "A webhook: events POSTed as JSON, signed `Ura-Signature: t=UNIX,v1=HEX(HMAC-SHA256(secret, \"t.body\"))`, retried with backoff for 24 hours.",
+            )
+            .required("id"),
+        )
+        .schema(
+            "WebhookDelivery",
+            object(
+                &[
+                    ("id", Ty::Str, "Its id (the `Ura-Delivery` header)."),
+                    ("event_id", Ty::Str, "The event's id (the same for every webhook)."),
+                    ("event", Ty::Str, "The event type."),
+                    ("status", Ty::Str, "pending, delivered, failed or dropped."),
+                    ("attempts", Ty::Int, "Attempts made."),
+                    ("created_at", Ty::Str, "When the event happened."),
+                    ("next_attempt_at", Ty::OptStr, "When the next attempt is due."),
+                    ("last_attempt_at", Ty::OptStr, "When the last attempt was made."),
+                    ("last_code", Ty::OptInt, "The last HTTP status received."),
+                    ("last_error", Ty::OptStr, "Why the last attempt failed."),
+                    ("body", Ty::Any, "The JSON sent."),
+                ],
+                "One event for one webhook.",
+            )
+            .required("id"),
+        )
+        .schema(
             "ApiKey",
             object(
                 &[
@@ -1220,6 +1403,7 @@ pub fn document() -> OpenApi {
         "live",
         "calls",
         "prompts",
+        "webhooks",
     ]) {
         tags.push(TagBuilder::new().name(name).build());
     }
@@ -1260,6 +1444,7 @@ mod tests {
             include_str!("manage.rs"),
             include_str!("calls.rs"),
             include_str!("prompts.rs"),
+            include_str!("webhooks.rs"),
         ];
         let mut out = BTreeSet::new();
         for src in sources {
