@@ -324,7 +324,13 @@ async fn serve(args: ServeArgs, mut config: Config) -> Result<(), ura::error::Ur
     );
     backend.set_running(config.clone());
     let first_key = ura::config_cli::first_key(&store, &config.data_dir).await?;
-    let engine = Engine::start_with_store(config.clone(), store).await?;
+    // Webhook events: the core hands them over without waiting; the API's
+    // dispatcher delivers them (webhooks live in the store in both modes).
+    let (events, events_rx) = ura_webhooks::channel(ura_webhooks::EVENT_QUEUE);
+    api.start_webhooks(events_rx, events.clone())
+        .await
+        .map_err(|e| UraError::Config(format!("webhooks: {e}")))?;
+    let engine = Engine::start_with_store(config.clone(), store, events).await?;
     backend.attach(engine.handle());
     let http = ura::http::serve(http_listener, engine.counters.clone(), api.clone())?;
     tracing::info!(%http, "HTTP is up (/health, /api/v1)");

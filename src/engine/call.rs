@@ -33,9 +33,11 @@ use crate::config::Config;
 use crate::demo::{Action, DemoApp, DemoNumber};
 use crate::recorder::{RecAction, Recorder, MAX_RECORDING};
 use crate::routing::Routing;
+use serde_json::json;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use ura_router::{OfferId, TaskId};
+use ura_webhooks::{EventSink, EventType, Subject};
 
 /// What runs a call: a built-in demo app, an IVR, recording by phone, or
 /// an agent's feature code.
@@ -123,6 +125,8 @@ pub struct Calls {
     streams: StreamIndex,
     next_play: u64,
     records: RecordSender,
+    /// Webhook events (built only when a webhook wants them).
+    events: EventSink,
     /// The call limit in force and why a call is refused.
     admission: Admission,
     routing: Routing,
@@ -213,6 +217,11 @@ impl Calls {
         records: RecordSender,
         admission: Admission,
     ) -> Calls {
+        // The webhook events go where the records' events go (nowhere
+        // when nobody listens).
+        let events = records
+            .events()
+            .unwrap_or_else(|| ura_webhooks::channel(1).0);
         let config_routing = config.routing.clone();
         let mut queues = Queues::new(fastrand::u64(..));
         queues.apply(Instant::now(), &config_routing);
@@ -227,6 +236,7 @@ impl Calls {
             next_play: 1,
             records,
             admission,
+            events,
             routing: Routing::build(&config_routing).unwrap_or_else(|e| {
                 tracing::error!(error = %e, "routing refused; no IVR numbers");
                 Routing::default()
@@ -528,6 +538,18 @@ impl Calls {
         tracing::info!(%dialog, %number, from = %call.from, source = %call.source.remote, "incoming call");
         self.streams.insert(stream, dialog);
         let record = new_record(&call, &number);
+        self.events.emit(
+            EventType::CallStarted,
+            Subject::Number(number.clone()),
+            || {
+                json!({
+                    "sip_call_id": record.sip_call_id,
+                    "caller": record.caller,
+                    "number": record.number,
+                    "started_at": record.started_at,
+                })
+            },
+        );
         self.calls.insert(
             dialog,
             Call {
@@ -744,7 +766,23 @@ impl Calls {
             next_play: &mut self.next_play,
             stream: call.stream,
         };
+        let chosen = call.record.service.clone();
         let drive = f(ivr, &mut player, &mut call.record);
+        if call.record.service != chosen {
+            let r = &call.record;
+            self.events.emit(
+                EventType::IvrOptionSelected,
+                Subject::Number(r.number.clone()),
+                || {
+                    json!({
+                        "sip_call_id": r.sip_call_id,
+                        "number": r.number,
+                        "service": r.service,
+                        "digits": r.digits,
+                    })
+                },
+            );
+        }
         if drive.hangup_at.is_some() {
             call.hangup_at = drive.hangup_at;
         }

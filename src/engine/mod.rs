@@ -163,11 +163,18 @@ impl Engine {
     /// Binds the sockets, starts the media workers and the core task.
     pub async fn start(config: Config) -> Result<Engine, UraError> {
         let store = Store::open(&config.store_url).await?;
-        Engine::start_with_store(config, store).await
+        // Nobody listens: no webhook wants anything, so nothing is built.
+        let (events, _) = ura_webhooks::channel(1);
+        Engine::start_with_store(config, store, events).await
     }
 
-    /// [`Engine::start`] with the store already open.
-    pub async fn start_with_store(mut config: Config, store: Store) -> Result<Engine, UraError> {
+    /// [`Engine::start`] with the store already open; webhook events go
+    /// to `events`.
+    pub async fn start_with_store(
+        mut config: Config,
+        store: Store,
+        events: ura_webhooks::EventSink,
+    ) -> Result<Engine, UraError> {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let interrupted = store.interrupt_open_calls(&now).await?;
         if interrupted > 0 {
@@ -182,6 +189,7 @@ impl Engine {
         let prompts = Arc::new(BuiltinPrompts::load()?);
         let user_agent = format!("ura/{}", env!("CARGO_PKG_VERSION"));
         let (records, recorder) = records::spawn(store.clone(), records::Retry::default());
+        let records = records.with_events(events);
         let counters = Arc::new(Counters::default());
         let _ = counters.records.set(records.stats());
         let (tx, rx) = inputs::lanes(records.clone(), user_agent.clone(), config.source_limit());

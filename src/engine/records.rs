@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use ura_store::{CallRecord, Store};
+use ura_webhooks::{EventSink, EventType, Subject};
 
 use super::admission::RateLimited;
 
@@ -86,9 +87,23 @@ pub struct RecordStats {
 pub struct RecordSender {
     tx: mpsc::Sender<CallRecord>,
     stats: Arc<RecordStats>,
+    /// Webhook events: `call.answered` (the record at the answer) and
+    /// `call.ended` (the final record), with the record as their data.
+    events: Option<EventSink>,
 }
 
 impl RecordSender {
+    /// The same sender, also handing webhook events to `events`.
+    pub fn with_events(mut self, events: EventSink) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// Where webhook events go, if anywhere.
+    pub fn events(&self) -> Option<EventSink> {
+        self.events.clone()
+    }
+
     /// The writer's counters.
     pub fn stats(&self) -> Arc<RecordStats> {
         self.stats.clone()
@@ -98,6 +113,27 @@ impl RecordSender {
     /// lost (and logged, rate-limited). False only when that happened.
     pub fn send(&self, record: CallRecord) -> bool {
         let ended = record.hangup_cause != ura_store::IN_PROGRESS;
+        // An unknown number's 404 is no company's call (a scanner's
+        // guesses would otherwise reach the default company's receivers).
+        if let Some(events) = self
+            .events
+            .as_ref()
+            .filter(|_| record.hangup_cause != "refused-404")
+        {
+            let kind = if ended {
+                EventType::CallEnded
+            } else {
+                EventType::CallAnswered
+            };
+            events.emit(kind, Subject::Number(record.number.clone()), || {
+                let mut data = ura_api::call_json(&record);
+                // The store gives the id when it writes the record.
+                if let Some(o) = data.as_object_mut() {
+                    o.remove("id");
+                }
+                data
+            });
+        }
         if let Some(mut by) = self.stats.by_cause.lock().ok().filter(|_| ended) {
             // Causes are a small set of ura's own words; a bounded map all the same.
             if by.len() < 256 || by.contains_key(&record.hangup_cause) {
@@ -182,6 +218,7 @@ pub fn spawn<S: RecordSink>(sink: S, retry: Retry) -> (RecordSender, RecordWrite
         RecordSender {
             tx,
             stats: stats.clone(),
+            events: None,
         },
         RecordWriter {
             stats,

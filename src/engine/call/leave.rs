@@ -134,6 +134,12 @@ impl Calls {
             q.wait_ms = Some(now.duration_since(entered).as_millis() as i64);
         }
         tracing::info!(%dialog, outcome, "caller left the queue with the exit key");
+        let r = &call.record;
+        self.events.emit(
+            ura_webhooks::EventType::QueueLeft,
+            ura_webhooks::Subject::Number(r.number.clone()),
+            || super::legs::queue_left_data(r, outcome, None),
+        );
         let leaving = match action {
             ExitAction::Callback => self.say(dialog, &["queue-callback"]).map(Leaving::Callback),
             ExitAction::Message => self

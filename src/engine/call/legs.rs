@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use serde_json::{json, Value};
 use ura_media::{PlayId, PlayMode, StreamId};
 use ura_router::{
     AgentId, CancelReason, Channel, LeaveReason, OfferFailure, OfferId, Output as RouterOutput,
@@ -15,6 +16,7 @@ use ura_sip::endpoint::OutgoingCall;
 use ura_sip::sdp::{self, Direction, LocalMedia, Negotiated, SessionDescription};
 use ura_sip::{DialogId, EndReason, Endpoint, Event};
 use ura_store::{HangupSide, QueueRecord};
+use ura_webhooks::{EventType, Subject};
 
 use super::{stream_params, wall_clock, App, Calls};
 use crate::engine::queues::AgentCommand;
@@ -103,6 +105,25 @@ fn failure(status: u16) -> OfferFailure {
     }
 }
 
+/// The data of `queue.left`: the call, its queue, how it left, after how
+/// long, to which agent.
+pub(super) fn queue_left_data(
+    r: &ura_store::CallRecord,
+    outcome: &str,
+    agent: Option<&str>,
+) -> Value {
+    let q = r.queue.as_ref();
+    json!({
+        "sip_call_id": r.sip_call_id,
+        "number": r.number,
+        "service": r.service,
+        "queue": q.map(|q| q.queue.clone()),
+        "outcome": outcome,
+        "wait_ms": q.and_then(|q| q.wait_ms),
+        "agent": agent,
+    })
+}
+
 impl Calls {
     /// The caller chose `service`: into its agent queue, or the stub queue
     /// when the service has none.
@@ -137,6 +158,19 @@ impl Calls {
         {
             Ok(()) => {
                 tracing::info!(%dialog, queue = %queue_name, %task, "caller waits in the queue");
+                let r = &call.record;
+                self.events.emit(
+                    EventType::QueueEntered,
+                    Subject::Number(r.number.clone()),
+                    || {
+                        json!({
+                            "sip_call_id": r.sip_call_id,
+                            "number": r.number,
+                            "service": r.service,
+                            "queue": queue_name,
+                        })
+                    },
+                );
                 let settings = self.queues.settings(&queue_name);
                 let periodic_at = settings
                     .filter(|q| q.periodic_prompt.is_some())
@@ -270,6 +304,14 @@ impl Calls {
                         };
                         tracing::info!(%dialog, %task, outcome, "caller left the queue");
                         self.queue_over(now, dialog, outcome, result);
+                        if let Some(call) = self.calls.get(&dialog) {
+                            let r = &call.record;
+                            self.events.emit(
+                                EventType::QueueLeft,
+                                Subject::Number(r.number.clone()),
+                                || queue_left_data(r, outcome, None),
+                            );
+                        }
                     }
                 }
                 RouterOutput::Announce {
@@ -278,11 +320,19 @@ impl Calls {
                     estimated_wait,
                 } => self.announce(task, position, estimated_wait),
                 RouterOutput::AgentState { agent, state } => {
-                    tracing::info!(
-                        agent = %self.queues.ext(agent),
-                        state = %crate::engine::queues::state_name(&state),
-                        "agent state"
-                    );
+                    let ext = self.queues.ext(agent).to_string();
+                    let name = crate::engine::queues::state_name(&state);
+                    tracing::info!(agent = %ext, state = %name, "agent state");
+                    self.events
+                        .emit(EventType::AgentState, Subject::Agent(ext.clone()), || {
+                            let (state, reason) = match &state {
+                                ura_router::AgentState::Paused(reason) => {
+                                    ("paused".to_string(), Some(reason.clone()))
+                                }
+                                _ => (name, None),
+                            };
+                            json!({ "agent": ext, "state": state, "reason": reason })
+                        });
                 }
             }
         }
@@ -600,6 +650,11 @@ impl Calls {
         }
         let ext = self.queues.ext(agent).to_string();
         let queue = call.record.queue.as_ref().map(|q| q.queue.clone());
+        let first_answer = call
+            .record
+            .queue
+            .as_ref()
+            .is_some_and(|q| q.agent.is_none());
         if let Some(q) = call.record.queue.as_mut() {
             if q.agent.is_none() {
                 q.wait_ms = Some(now.duration_since(w.entered).as_millis() as i64);
@@ -607,6 +662,14 @@ impl Calls {
                 q.outcome = Some("answered".into());
             }
             q.agent = Some(ext.clone());
+        }
+        if first_answer {
+            let r = &call.record;
+            self.events.emit(
+                EventType::QueueLeft,
+                Subject::Number(r.number.clone()),
+                || queue_left_data(r, "answered", Some(&ext)),
+            );
         }
         let record_mode = queue
             .as_deref()
@@ -699,6 +762,11 @@ impl Calls {
         self.tasks.remove(&w.task);
         settle_talk(&mut w, now);
         let bridged = w.leg.or(w.answered_leg);
+        let abandoned = call
+            .record
+            .queue
+            .as_ref()
+            .is_some_and(|q| q.outcome.is_none());
         if let Some(q) = call.record.queue.as_mut() {
             if q.outcome.is_none() {
                 q.outcome = Some("abandoned".into());
@@ -723,6 +791,14 @@ impl Calls {
             None => {
                 let _ = self.queues.router.abandon(now, w.task);
             }
+        }
+        if abandoned {
+            let r = &call.record;
+            self.events.emit(
+                EventType::QueueLeft,
+                Subject::Number(r.number.clone()),
+                || queue_left_data(r, "abandoned", None),
+            );
         }
     }
 
