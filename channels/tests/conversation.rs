@@ -1,0 +1,222 @@
+//! A conversation through the text menu, the queue, the agent and the end,
+//! on a simulated clock.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ura_channels::{
+    Author, ChannelsError, ChatLanguage, Closer, Conversation, ConversationId, Now, Output, Phase,
+    Seq, Start, StartedNotice,
+};
+use ura_ivr::{Decision, IvrConfig, QueueResult, ServiceId};
+
+const DEMO: &str = r#"
+welcome = "ivr-welcome"
+max_failures = 2
+[menu]
+items = [
+  { digits = "1", label = "vendas", target = { service = "vendas" } },
+  { digits = "2", label = "suporte", target = { service = "suporte" } },
+]
+"#;
+
+struct Sim {
+    t0: Instant,
+    ms: i64,
+}
+
+impl Sim {
+    fn new() -> Sim {
+        Sim {
+            t0: Instant::now(),
+            ms: 1_700_000_000_000,
+        }
+    }
+    fn now(&mut self) -> Now {
+        self.ms += 1000;
+        Now {
+            mono: self.t0 + Duration::from_millis((self.ms - 1_700_000_000_000) as u64),
+            unix_ms: self.ms,
+        }
+    }
+}
+
+fn start(decision: Decision, ivr: &str) -> Start {
+    let config: IvrConfig = toml::from_str(ivr).unwrap();
+    Start {
+        lang: ChatLanguage::PtBr,
+        welcome: "Olá! Como podemos ajudar?".into(),
+        closing: String::new(),
+        started: StartedNotice::Agent,
+        ivr: Arc::new(config.without_prompts().validate().unwrap()),
+        decision,
+    }
+}
+
+fn drain(c: &mut Conversation) -> Vec<Output> {
+    std::iter::from_fn(|| c.poll_output()).collect()
+}
+
+fn texts(out: &[Output]) -> Vec<String> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Message(m) => Some(m.text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn welcome_menu_option_queue_agent_and_closing() {
+    let mut sim = Sim::new();
+    let mut c = Conversation::new(ConversationId(1), start(Decision::open(), DEMO), sim.now());
+    let out = drain(&mut c);
+    assert_eq!(
+        texts(&out),
+        [
+            "Olá! Como podemos ajudar?",
+            "Digite 1 para vendas, 2 para suporte."
+        ]
+    );
+    assert_eq!(c.phase(), Phase::Menu);
+    // An invalid option: the notice and the menu again.
+    c.visitor_text(sim.now(), "oi", Some("a")).unwrap();
+    let out = drain(&mut c);
+    assert_eq!(
+        texts(&out),
+        [
+            "oi",
+            "Opção inválida.",
+            "Digite 1 para vendas, 2 para suporte."
+        ]
+    );
+    // The label works as the option.
+    c.visitor_text(sim.now(), "Vendas", Some("b")).unwrap();
+    let out = drain(&mut c);
+    assert!(
+        out.contains(&Output::Enqueue(ServiceId::new("vendas"))),
+        "{out:?}"
+    );
+    assert_eq!(c.phase(), Phase::Waiting);
+    c.set_position(2);
+    c.set_position(2);
+    c.set_position(1);
+    let out = drain(&mut c);
+    assert_eq!(
+        out.iter()
+            .filter(|o| matches!(o, Output::Position(_)))
+            .count(),
+        2
+    );
+    // Written while waiting: kept for the agent.
+    let waiting_seq = c.visitor_text(sim.now(), "alguém?", Some("c")).unwrap();
+    c.agent_joined(sim.now(), "Ana");
+    let out = drain(&mut c);
+    assert!(texts(&out).contains(&"Você está sendo atendido por Ana.".to_string()));
+    assert_eq!(c.phase(), Phase::Connected);
+    let seq = c
+        .agent_text(sim.now(), "Ana", "Olá, em que posso ajudar?", None)
+        .unwrap();
+    assert!(seq > waiting_seq);
+    // A resend of the same message is the same message.
+    assert_eq!(
+        c.visitor_text(sim.now(), "alguém?", Some("c")).unwrap(),
+        waiting_seq
+    );
+    drain(&mut c);
+    let before = c.last_seq();
+    c.close(sim.now(), Closer::Agent);
+    let out = drain(&mut c);
+    assert_eq!(
+        texts(&out),
+        ["Este atendimento foi finalizado. Qualquer dúvida, estamos à disposição."]
+    );
+    assert!(out.contains(&Output::Ended(Closer::Agent)));
+    assert_eq!(
+        c.visitor_text(sim.now(), "volta", None),
+        Err(ChannelsError::Closed)
+    );
+    // The log is numbered without gaps; resume after any number.
+    let all = c.after(Seq(0));
+    for (i, m) in all.iter().enumerate() {
+        assert_eq!(m.seq, Seq(i as u64 + 1));
+    }
+    assert_eq!(c.after(before).len(), 1);
+    assert_eq!(c.after(Seq(10_000)).len(), 0);
+    assert!(matches!(all[0].author, Author::System));
+}
+
+#[test]
+fn closed_hours_say_so_and_end() {
+    let mut sim = Sim::new();
+    let mut c = Conversation::new(
+        ConversationId(2),
+        start(
+            Decision::closed(Some("segunda-feira às 8 horas".into())),
+            DEMO,
+        ),
+        sim.now(),
+    );
+    let out = drain(&mut c);
+    assert_eq!(
+        texts(&out),
+        [
+            "Olá! Como podemos ajudar?",
+            "No momento estamos fora do horário de atendimento.",
+            "Atendimento a partir de segunda-feira às 8 horas."
+        ]
+    );
+    assert!(out.contains(&Output::Ended(Closer::Flow)));
+    assert_eq!(c.phase(), Phase::Closed);
+}
+
+#[test]
+fn failures_then_the_end_and_no_agents_then_the_end() {
+    let mut sim = Sim::new();
+    let mut c = Conversation::new(ConversationId(3), start(Decision::open(), DEMO), sim.now());
+    drain(&mut c);
+    c.visitor_text(sim.now(), "9", None).unwrap();
+    c.visitor_text(sim.now(), "", None).unwrap_err();
+    c.visitor_text(sim.now(), "x", None).unwrap();
+    let out = drain(&mut c);
+    assert!(out.contains(&Output::Ended(Closer::Flow)), "{out:?}");
+    assert!(texts(&out)
+        .last()
+        .unwrap()
+        .starts_with("No momento nenhum atendente"));
+
+    let mut c = Conversation::new(ConversationId(4), start(Decision::open(), DEMO), sim.now());
+    c.visitor_text(sim.now(), "2", None).unwrap();
+    drain(&mut c);
+    c.queue_failed(sim.now(), QueueResult::NoAgents);
+    let out = drain(&mut c);
+    assert!(out.contains(&Output::Ended(Closer::Flow)), "{out:?}");
+}
+
+#[test]
+fn a_service_channel_goes_straight_to_the_queue() {
+    let mut sim = Sim::new();
+    let ivr = IvrConfig::straight_to(ServiceId::new("vendas"))
+        .validate()
+        .unwrap();
+    let s = Start {
+        ivr: Arc::new(ivr),
+        ..start(Decision::open(), DEMO)
+    };
+    let mut c = Conversation::new(ConversationId(5), s, sim.now());
+    let out = drain(&mut c);
+    assert!(out.contains(&Output::Enqueue(ServiceId::new("vendas"))));
+    let long = "x".repeat(ura_channels::MAX_TEXT + 1);
+    assert!(matches!(
+        c.visitor_text(sim.now(), &long, None),
+        Err(ChannelsError::TooLong { .. })
+    ));
+    assert!(c.agent_text(sim.now(), "Ana", "oi", None).is_err());
+    c.close(sim.now(), Closer::Visitor);
+    c.close(sim.now(), Closer::Agent);
+    let out = drain(&mut c);
+    assert_eq!(
+        out.iter().filter(|o| matches!(o, Output::Ended(_))).count(),
+        1
+    );
+}
