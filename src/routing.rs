@@ -92,6 +92,9 @@ pub struct RoutingConfig {
     /// Agents by extension.
     #[serde(default)]
     pub agents: BTreeMap<String, crate::queues::AgentConfig>,
+    /// Text channels (web chat) by id.
+    #[serde(default)]
+    pub channels: BTreeMap<String, ura_channels::ChannelConfig>,
 }
 
 /// A number ready to take calls.
@@ -111,11 +114,30 @@ pub struct Number {
     pub queues: Arc<BTreeMap<ServiceId, String>>,
 }
 
-/// Every number, by each of its dialled forms.
+/// A text channel ready to take conversations.
+#[derive(Debug)]
+pub struct TextChannel {
+    /// Its id (`[channels.ID]`).
+    pub id: String,
+    /// As configured.
+    pub config: ura_channels::ChannelConfig,
+    /// The text menu: the IVR without its recorded prompts, or straight
+    /// to the channel's service.
+    pub ivr: Arc<Ivr>,
+    /// Its hours.
+    pub schedule: Schedule,
+    /// Services with hours of their own.
+    pub service_schedules: BTreeMap<ServiceId, Schedule>,
+    /// The agent queue of each service that has one.
+    pub queues: Arc<BTreeMap<ServiceId, String>>,
+}
+
+/// Every number, by each of its dialled forms, and every text channel.
 #[derive(Debug, Default)]
 pub struct Routing {
     by_key: HashMap<String, Arc<Number>>,
     numbers: Vec<Arc<Number>>,
+    channels: BTreeMap<String, Arc<TextChannel>>,
 }
 
 /// Country calling codes of the countries we know by name.
@@ -273,6 +295,55 @@ impl Routing {
             ivrs.insert(name.clone(), Arc::new(ivr));
         }
         let mut routing = Routing::default();
+        for (id, c) in &cfg.channels {
+            let field = |f: &str| format!("channels.{id}.{f}");
+            c.check().map_err(|e| match e {
+                ura_channels::ChannelsError::Invalid { field: f, message } => {
+                    bad(format!("{}: {message}", field(&f)))
+                }
+                other => bad(format!("channels.{id}: {other}")),
+            })?;
+            let decision_zone = match &c.schedule {
+                Some(name) => find_schedule(name, field("schedule"))?,
+                None => Schedule::always_open(Tz::UTC),
+            };
+            let ivr = match (&c.ivr, &c.service) {
+                (Some(name), _) => {
+                    let config = cfg
+                        .ivrs
+                        .get(name)
+                        .ok_or_else(|| bad(format!("{}: no IVR named {name:?}", field("ivr"))))?;
+                    config
+                        .without_prompts()
+                        .validate()
+                        .map_err(|e| bad(format!("{}: {e}", field("ivr"))))?
+                }
+                (None, Some(service)) => {
+                    let sid = ServiceId::new(service.as_str());
+                    if !services.contains_key(&sid) {
+                        return Err(bad(format!(
+                            "{}: no service named {service:?}",
+                            field("service")
+                        )));
+                    }
+                    IvrConfig::straight_to(sid)
+                        .validate()
+                        .map_err(|e| bad(format!("{}: {e}", field("service"))))?
+                }
+                (None, None) => return Err(bad(format!("{}: missing", field("ivr")))),
+            };
+            routing.channels.insert(
+                id.clone(),
+                Arc::new(TextChannel {
+                    id: id.clone(),
+                    config: c.clone(),
+                    ivr: Arc::new(ivr),
+                    schedule: decision_zone,
+                    service_schedules: service_schedules.clone(),
+                    queues: queues.clone(),
+                }),
+            );
+        }
         for (i, n) in cfg.numbers.iter().enumerate() {
             let field = |f: &str| format!("numbers[{i}].{f}");
             let ivr = ivrs
@@ -335,6 +406,16 @@ impl Routing {
     /// All numbers, in configuration order.
     pub fn numbers(&self) -> &[Arc<Number>] {
         &self.numbers
+    }
+
+    /// A text channel by id.
+    pub fn channel(&self, id: &str) -> Option<Arc<TextChannel>> {
+        self.channels.get(id).cloned()
+    }
+
+    /// Every text channel, by id.
+    pub fn channels(&self) -> impl Iterator<Item = &Arc<TextChannel>> {
+        self.channels.values()
     }
 }
 

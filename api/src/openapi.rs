@@ -267,6 +267,52 @@ fn fields(kind: Kind) -> Vec<(&'static str, Ty, &'static str)> {
                 "Missed offers before an automatic pause (0: never).",
             ),
         ],
+        Kind::Channels => vec![
+            (
+                "type",
+                Str,
+                "`webchat` (the widget served by ura); `omni` is reserved for the generic \
+                 channel and refused for now.",
+            ),
+            ("description", Str, "A name for admins."),
+            (
+                "ivr",
+                OptStr,
+                "The IVR whose menu runs as the text menu (\"Digite 1 para vendas, 2 para \
+                 suporte\"), with its hours and retries. Give this or `service`.",
+            ),
+            (
+                "service",
+                OptStr,
+                "Straight to this service's queue, without a menu. Give this or `ivr`.",
+            ),
+            (
+                "schedule",
+                OptStr,
+                "Business hours; always open when absent.",
+            ),
+            (
+                "enabled",
+                Bool,
+                "Takes conversations (default true); disabled, the widget says the chat is \
+                 unavailable.",
+            ),
+            (
+                "receptive",
+                Bool,
+                "Only receives: ura never starts a conversation on it (default true).",
+            ),
+            (
+                "webchat",
+                Obj,
+                "The web chat's settings: `title`, `subtitle`, `welcome` (the first \
+                 message), `language` (`pt-BR`, `en`, `es`), `colors` (`background`, `font`, \
+                 `visitor_message`, `button`: `#rgb` or `#rrggbb`), `fields` (`name`, \
+                 `email`, `phone`, `document`: `off`, `optional` or `required`), \
+                 `auto_open`, `closing` (said when the agent closes), `started` (`none`, \
+                 `simple`, `agent`: what is said when an agent joins).",
+            ),
+        ],
     }
 }
 
@@ -279,6 +325,7 @@ fn schema_name(kind: Kind) -> &'static str {
         Kind::Ivrs => "Ivr",
         Kind::Queues => "Queue",
         Kind::Agents => "Agent",
+        Kind::Channels => "Channel",
     }
 }
 
@@ -335,6 +382,17 @@ fn object_schema(kind: Kind) -> Schema {
             "updated_at",
             read_only(Type::String, "Last change, RFC 3339."),
         );
+    if kind == Kind::Channels {
+        b = b.property(
+            "activation",
+            read_only(
+                Type::Object,
+                "`test_url` (the chat page, to try the channel) and `snippet` (the `<script>` \
+                 to paste in a site), as paths on ura's HTTP address: put the address ura is \
+                 reached at in front.",
+            ),
+        );
+    }
     if kind == Kind::Agents {
         b = b
             .property(

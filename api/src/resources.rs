@@ -205,6 +205,10 @@ fn fields(
         body.remove(f);
     }
     body.remove("password_set");
+    // Shown with a channel (a PATCH or PUT of what GET gave), never stored.
+    if kind == Kind::Channels {
+        body.remove("activation");
+    }
     if kind == Kind::Numbers {
         match body.get("number") {
             None => {

@@ -2,6 +2,7 @@
 //! a call along (SDP negotiation, media stream, the demo app, the IVR, and
 //! agent queues in `legs`).
 
+mod chat;
 mod leave;
 mod legs;
 
@@ -145,6 +146,8 @@ pub struct Calls {
     offers: HashMap<OfferId, DialogId>,
     /// Agents on internal calls (how many), kept from queue calls meanwhile.
     internal_busy: HashMap<String, u32>,
+    /// Text conversations and the sockets that follow them.
+    chats: super::chats::Chats,
 }
 
 /// Now, as the RFC 3339 UTC text call records hold.
@@ -239,6 +242,7 @@ impl Calls {
             tasks: HashMap::new(),
             offers: HashMap::new(),
             internal_busy: HashMap::new(),
+            chats: Default::default(),
         }
     }
 

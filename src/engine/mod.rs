@@ -12,6 +12,7 @@
 
 pub mod admission;
 mod call;
+pub mod chats;
 pub mod inputs;
 mod ivr_call;
 mod prompt_set;
@@ -360,6 +361,27 @@ impl EngineHandle {
         answer.await.map_err(|_| "ura is stopping".to_string())?
     }
 
+    /// An input from a web chat or agent desk socket (never waits).
+    pub fn chat(&self, input: chats::ChatInput) -> Result<(), inputs::ChatRefused> {
+        self.inputs.chat(input)
+    }
+
+    /// Checks an agent's extension and password for the desk: the
+    /// agent's name, or `None`.
+    pub async fn desk_login(
+        &self,
+        ext: String,
+        password: String,
+    ) -> Result<Option<String>, inputs::ChatRefused> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.inputs.chat(chats::ChatInput::DeskLogin {
+            ext,
+            password,
+            reply,
+        })?;
+        answer.await.map_err(|_| inputs::ChatRefused::Stopped)
+    }
+
     /// The live view of queues and agents.
     pub async fn queue_status(&self) -> Option<serde_json::Value> {
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -464,6 +486,13 @@ impl Core {
                         if !self.handle(input) {
                             break;
                         }
+                    }
+                    None => break,
+                },
+                chat = lanes.chat.recv() => match chat {
+                    Some(input) => {
+                        self.calls.chat_input(Instant::now(), input);
+                        self.flush();
                     }
                     None => break,
                 },

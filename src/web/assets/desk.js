@@ -1,0 +1,259 @@
+// ura agent desk: log in (extension + password), available / paused,
+// offered conversations ring (a tone, a notification, the title), reply,
+// close. Messages are shown as text, never as HTML.
+(function () {
+  'use strict';
+  var $ = function (id) { return document.getElementById(id); };
+  var ws = null;
+  var me = null;
+  var convs = {};          // id -> {info, messages: [], lastSeq, el}
+  var current = null;
+  var offers = {};         // offer id -> element
+  var ringing = null;
+  var retry = 0;
+  var loggedOut = false;
+  var title = document.title;
+
+  function post(path, body) {
+    return fetch(path, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Ura-Desk': '1' },
+      body: JSON.stringify(body || {}),
+      credentials: 'same-origin',
+    });
+  }
+  function notice(text) { var n = $('desk-notice'); n.textContent = text || ''; n.hidden = !text; }
+  function send(frame) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame)); }
+
+  function showLogin() { $('login').hidden = false; $('desk').hidden = true; $('ext').focus(); }
+  function showDesk() { $('login').hidden = true; $('desk').hidden = false; }
+
+  $('login').addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    $('login-error').textContent = '';
+    post('/desk/login', { ext: $('ext').value.trim(), password: $('password').value })
+      .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, body: b }; }); })
+      .then(function (r) {
+        if (!r.ok) { $('login-error').textContent = r.body.error ? r.body.error.message : 'erro'; return; }
+        $('password').value = '';
+        loggedOut = false;
+        showDesk();
+        connect();
+      })
+      .catch(function () { $('login-error').textContent = 'ura não respondeu'; });
+  });
+  $('logout').addEventListener('click', function () {
+    loggedOut = true;
+    post('/desk/logout').finally(function () { if (ws) ws.close(); showLogin(); });
+  });
+  $('available').addEventListener('click', function () { send({ type: 'available' }); });
+  $('pause').addEventListener('click', function () { send({ type: 'pause', reason: $('pause-reason').value }); });
+
+  // The ring: a short two-tone beep every two seconds while an offer waits.
+  function ring() {
+    if (ringing) return;
+    var ctx = null;
+    try { ctx = new (window.AudioContext || window.webkitAudioContext)(); } catch (e) { ctx = null; }
+    function beep() {
+      document.title = document.title === title ? '🔔 Nova conversa' : title;
+      if (!ctx) return;
+      [660, 880].forEach(function (f, i) {
+        var o = ctx.createOscillator(); var g = ctx.createGain();
+        o.frequency.value = f; g.gain.value = 0.08;
+        o.connect(g); g.connect(ctx.destination);
+        o.start(ctx.currentTime + i * 0.2); o.stop(ctx.currentTime + i * 0.2 + 0.18);
+      });
+    }
+    beep();
+    ringing = { timer: setInterval(beep, 2000), ctx: ctx };
+    if (window.Notification && Notification.permission === 'granted') {
+      try { new Notification('Nova conversa', { body: 'Um cliente aguarda atendimento.' }); } catch (e) { /* ignore */ }
+    }
+  }
+  function stopRing() {
+    if (!ringing || Object.keys(offers).length) return;
+    clearInterval(ringing.timer);
+    if (ringing.ctx) ringing.ctx.close();
+    ringing = null;
+    document.title = title;
+  }
+
+  function visitorName(v) { return (v && v.name) || 'Visitante'; }
+
+  function addOffer(f) {
+    if (offers[f.offer]) return;
+    var div = document.createElement('div');
+    div.className = 'offer';
+    div.setAttribute('data-offer', String(f.offer));
+    div.setAttribute('data-conversation', String(f.conversation));
+    var p = document.createElement('p');
+    p.textContent = 'Nova conversa de ' + visitorName(f.visitor) + (f.queue ? ' (' + f.queue + ')' : '');
+    var b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'accept';
+    b.textContent = 'Atender';
+    b.addEventListener('click', function () { send({ type: 'accept', offer: f.offer }); b.disabled = true; });
+    div.appendChild(p); div.appendChild(b);
+    $('offers').appendChild(div);
+    offers[f.offer] = div;
+    b.focus();
+    ring();
+  }
+  function dropOffer(id) {
+    var el = offers[id];
+    if (el && el.parentNode) el.parentNode.removeChild(el);
+    delete offers[id];
+    stopRing();
+  }
+
+  function renderMessage(m) {
+    var li = document.createElement('li');
+    li.className = 'msg ' + m.from;
+    li.setAttribute('data-seq', String(m.seq));
+    if (m.from !== 'system') {
+      var who = document.createElement('span');
+      who.className = 'who';
+      who.textContent = m.from === 'agent' ? (m.name || 'Você') : visitorName(convs[m.conversation] && convs[m.conversation].info.visitor);
+      li.appendChild(who);
+    }
+    var text = document.createElement('span');
+    text.className = 'text';
+    text.textContent = m.text;
+    li.appendChild(text);
+    return li;
+  }
+
+  function listEntry(c) {
+    if (c.el) return c.el;
+    var li = document.createElement('li');
+    var b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'conversation';
+    b.setAttribute('data-conversation', String(c.info.conversation));
+    b.textContent = visitorName(c.info.visitor);
+    b.addEventListener('click', function () { select(c.info.conversation); });
+    li.appendChild(b);
+    $('conversations').appendChild(li);
+    c.el = li;
+    return li;
+  }
+
+  function select(id) {
+    current = id;
+    var c = convs[id];
+    document.querySelectorAll('#conversations button').forEach(function (b) {
+      b.setAttribute('aria-current', b.getAttribute('data-conversation') === String(id) ? 'true' : 'false');
+    });
+    if (!c) { $('current').hidden = true; return; }
+    c.el.querySelector('button').classList.remove('unread');
+    $('current').hidden = false;
+    $('current-title').textContent = visitorName(c.info.visitor);
+    var v = c.info.visitor || {};
+    $('current-info').textContent = [v.email, v.phone, v.document, c.info.channel, c.info.queue]
+      .filter(Boolean).join(' · ');
+    var thread = $('thread');
+    thread.textContent = '';
+    c.messages.forEach(function (m) { thread.appendChild(renderMessage(m)); });
+    thread.scrollTop = thread.scrollHeight;
+    $('reply-text').focus();
+  }
+
+  function onConversation(f) {
+    var c = convs[f.conversation] || { messages: [], lastSeq: 0 };
+    c.info = f;
+    convs[f.conversation] = c;
+    (f.messages || []).forEach(function (m) { addMessage(m); });
+    listEntry(c);
+    if (current === null || !convs[current]) select(f.conversation);
+  }
+
+  function addMessage(m) {
+    var c = convs[m.conversation];
+    if (!c || m.seq <= c.lastSeq) return;
+    c.lastSeq = m.seq;
+    c.messages.push(m);
+    if (current === m.conversation) {
+      var thread = $('thread');
+      thread.appendChild(renderMessage(m));
+      thread.scrollTop = thread.scrollHeight;
+    } else if (c.el) {
+      c.el.querySelector('button').classList.add('unread');
+    }
+  }
+
+  function onClosed(id) {
+    var c = convs[id];
+    if (!c) return;
+    if (c.el && c.el.parentNode) c.el.parentNode.removeChild(c.el);
+    delete convs[id];
+    if (current === id) {
+      current = null;
+      var next = Object.keys(convs)[0];
+      if (next) select(Number(next)); else $('current').hidden = true;
+    }
+  }
+
+  function connect() {
+    var url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/desk/ws';
+    ws = new WebSocket(url);
+    ws.onopen = function () { retry = 0; notice(''); };
+    ws.onmessage = function (ev) {
+      var f;
+      try { f = JSON.parse(ev.data); } catch (e) { return; }
+      if (f.type === 'hello') {
+        me = f;
+        $('agent-name').textContent = f.name + ' (' + f.agent + ')';
+        $('state').textContent = f.state;
+        if (window.Notification && Notification.permission === 'default') {
+          try { Notification.requestPermission(); } catch (e) { /* ignore */ }
+        }
+      } else if (f.type === 'state') {
+        $('state').textContent = f.state;
+      } else if (f.type === 'offer') {
+        addOffer(f);
+      } else if (f.type === 'offer_cancelled') {
+        dropOffer(f.offer);
+      } else if (f.type === 'conversation') {
+        Object.keys(offers).forEach(function (o) {
+          var el = offers[o];
+          if (el && el.getAttribute('data-conversation') === String(f.conversation)) dropOffer(o);
+        });
+        onConversation(f);
+      } else if (f.type === 'message') {
+        addMessage(f);
+      } else if (f.type === 'closed') {
+        onClosed(f.conversation);
+      } else if (f.type === 'error') {
+        notice(f.message);
+      }
+    };
+    ws.onclose = function () {
+      ws = null;
+      if (loggedOut) return;
+      fetch('/desk/session', { credentials: 'same-origin' }).then(function (r) {
+        if (r.status === 401) { showLogin(); return; }
+        notice('Reconectando…');
+        retry = Math.min(retry + 1, 5);
+        setTimeout(connect, Math.min(300 * Math.pow(2, retry), 5000));
+      }).catch(function () { setTimeout(connect, 2000); });
+    };
+  }
+
+  $('reply').addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var text = $('reply-text').value;
+    if (!text.trim() || current === null) return;
+    $('reply-text').value = '';
+    send({ type: 'text', conversation: current, text: text });
+  });
+  $('reply-text').addEventListener('keydown', function (ev) {
+    if (ev.key === 'Enter' && !ev.shiftKey) { ev.preventDefault(); $('reply').requestSubmit(); }
+  });
+  $('close-conversation').addEventListener('click', function () {
+    if (current !== null) send({ type: 'close', conversation: current });
+  });
+
+  fetch('/desk/session', { credentials: 'same-origin' })
+    .then(function (r) { if (r.ok) { showDesk(); connect(); } else { showLogin(); } })
+    .catch(showLogin);
+})();
