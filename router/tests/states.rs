@@ -258,7 +258,9 @@ fn chats_and_calls_share_one_queue_by_channel_capacity() {
         sim.drain()
     };
     // Agent 2 is away: agent 1 takes a call, then three chats on top.
-    sim.router.pause(sim.now, AgentId(2), "away".into()).unwrap();
+    sim.router
+        .pause(sim.now, AgentId(2), "away".into())
+        .unwrap();
     sim.drain();
     let call = offers(&sim.enqueue(1, Q1));
     assert_eq!(call.len(), 1);
@@ -266,7 +268,11 @@ fn chats_and_calls_share_one_queue_by_channel_capacity() {
     sim.accept(call[0].0);
     for task in 10..13 {
         let out = chat(&mut sim, task);
-        assert_eq!(offered_agents(&out), vec![1], "chat {task} goes to the agent on the call");
+        assert_eq!(
+            offered_agents(&out),
+            vec![1],
+            "chat {task} goes to the agent on the call"
+        );
         sim.accept(offers(&out)[0].0);
     }
     // A fourth chat: agent 1 is at capacity, nobody else is available.
@@ -275,7 +281,10 @@ fn chats_and_calls_share_one_queue_by_channel_capacity() {
     sim.router.resume(sim.now, AgentId(2)).unwrap();
     let out = sim.drain();
     assert_eq!(offers(&out).len(), 1);
-    assert_eq!((offers(&out)[0].1, offers(&out)[0].2), (TaskId(13), AgentId(2)));
+    assert_eq!(
+        (offers(&out)[0].1, offers(&out)[0].2),
+        (TaskId(13), AgentId(2))
+    );
     sim.accept(offers(&out)[0].0);
     // Two more chats fill agent 2; the next one waits for a free slot.
     for task in 14..16 {
@@ -292,5 +301,8 @@ fn chats_and_calls_share_one_queue_by_channel_capacity() {
     sim.drain();
     let out = sim.advance(10.0);
     assert_eq!(offers(&out).len(), 1, "{out:?}");
-    assert_eq!((offers(&out)[0].1, offers(&out)[0].2), (TaskId(16), AgentId(1)));
+    assert_eq!(
+        (offers(&out)[0].1, offers(&out)[0].2),
+        (TaskId(16), AgentId(1))
+    );
 }
