@@ -221,6 +221,13 @@ pub fn served(config: &crate::config::Config) -> Vec<String> {
             queues.join(", ")
         ));
     }
+    for (id, c) in &r.channels {
+        let state = if c.enabled { "" } else { " (disabled)" };
+        out.push(format!(
+            "web chat {id} ({}){state}: try it at http://{}/chat/{id}; agents answer at http://{}/desk",
+            c.description, config.http, config.http
+        ));
+    }
     out.push("9000: digit echo (demo); 9100: endless prompt (load tests)".into());
     if !r.agents.is_empty() {
         out.push("*40 *41 *42 *43 from an agent's phone: log in, log out, pause, resume".into());

@@ -9,6 +9,8 @@
 //
 //   node webchat.mjs http://127.0.0.1:PORT EXT PASSWORD
 //
+// With URA_SHOTS=DIR it also leaves screenshots of both pages there.
+//
 // Prints one line per step and a summary; exits 0 only when all is well.
 import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
@@ -84,11 +86,12 @@ try {
   await desk.getByLabel('Senha').fill(password);
   await desk.getByLabel('Senha').press('Enter');
   // Logged in: the state shows (available, or already ringing).
-  await desk.locator('#state', { hasText: /available|ringing/ }).waitFor({ timeout: T });
+  await desk.locator('#state', { hasText: /Disponível|Tocando/ }).waitFor({ timeout: T });
   const offer = desk.locator('.offer', { hasText: 'Maria Silva' });
   await offer.waitFor({ timeout: T });
   if (!(await desk.title()).includes('Nova conversa') && !(await desk.title()).includes('ura')) fail('the desk title does not ring');
   await offer.getByRole('button', { name: 'Atender' }).click();
+  await desk.locator('#state', { hasText: 'Em atendimento' }).waitFor({ timeout: T });
   await desk.locator('#thread .msg', { hasText: 'quero comprar' }).waitFor({ timeout: T });
   await chat.locator('#messages .msg', { hasText: 'Você está sendo atendido por' }).waitFor({ timeout: T });
   step('the agent took the conversation and sees what was said before');
@@ -109,6 +112,10 @@ try {
   if ((await chat.locator('#messages img, #messages b, #messages script').count()) !== 0) fail('markup rendered for the visitor');
   if (await desk.evaluate(() => window.__xss) !== undefined) fail('script ran at the desk');
   step('messages exchanged; HTML shown as text');
+  if (process.env.URA_SHOTS) {
+    await visitor.screenshot({ path: join(process.env.URA_SHOTS, 'visitor.png') });
+    await desk.screenshot({ path: join(process.env.URA_SHOTS, 'desk.png') });
+  }
 
   // 5. The visitor leaves mid-conversation; the agent writes meanwhile;
   //    the visitor comes back: every message once, in order.

@@ -25,6 +25,20 @@
   function notice(text) { var n = $('desk-notice'); n.textContent = text || ''; n.hidden = !text; }
   function send(frame) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame)); }
 
+  var STATES = {
+    available: 'Disponível', ringing: 'Tocando', 'on-call': 'Em atendimento',
+    'wrap-up': 'Pós-atendimento', 'logged-out': 'Desconectado',
+  };
+  function stateText(s) {
+    if (STATES[s]) return STATES[s];
+    var m = /^paused \((.*)\)$/.exec(s || '');
+    return m ? 'Em pausa (' + m[1] + ')' : s;
+  }
+  function showState(s) {
+    $('state').textContent = stateText(s);
+    $('state').setAttribute('data-state', s);
+  }
+
   function showLogin() { $('login').hidden = false; $('desk').hidden = true; $('ext').focus(); }
   function showDesk() { $('login').hidden = true; $('desk').hidden = false; }
 
@@ -203,12 +217,12 @@
       if (f.type === 'hello') {
         me = f;
         $('agent-name').textContent = f.name + ' (' + f.agent + ')';
-        $('state').textContent = f.state;
+        showState(f.state);
         if (window.Notification && Notification.permission === 'default') {
           try { Notification.requestPermission(); } catch (e) { /* ignore */ }
         }
       } else if (f.type === 'state') {
-        $('state').textContent = f.state;
+        showState(f.state);
       } else if (f.type === 'offer') {
         addOffer(f);
       } else if (f.type === 'offer_cancelled') {
