@@ -476,6 +476,7 @@ items = [{ digits = "1", label = "vendas", target = { service = "vendas" } }]
         let now = chrono::Utc::now();
         assert!(r.lookup("1000").unwrap().schedule.is_open(now));
         assert!(!r.lookup("1001").unwrap().schedule.is_open(now));
+        assert!(r.channel("site").is_some(), "the demo's web chat");
     }
 
     #[test]
@@ -487,6 +488,12 @@ items = [{ digits = "1", label = "vendas", target = { service = "vendas" } }]
         let n = r.lookup("01130000000").unwrap();
         assert_eq!(n.config.company.as_deref(), Some("Acme"));
         assert!(n.service_schedules.contains_key(&ServiceId::new("vendas")));
+        let site = r.channel("site").expect("the README's web chat channel");
+        assert_eq!(site.ivr.config().menu.items.len(), 2);
+        assert!(
+            site.ivr.config().welcome.is_none(),
+            "no recorded prompts in text"
+        );
     }
 
     #[test]
