@@ -150,7 +150,7 @@ pub enum StartedNotice {
 }
 
 /// A web chat channel's settings.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebchatSettings {
     /// The window's title (empty: "Atendimento" in the channel's language).
@@ -171,22 +171,6 @@ pub struct WebchatSettings {
     pub closing: String,
     /// What the visitor is told when an agent takes the conversation.
     pub started: StartedNotice,
-}
-
-impl Default for WebchatSettings {
-    fn default() -> Self {
-        WebchatSettings {
-            title: String::new(),
-            subtitle: String::new(),
-            welcome: String::new(),
-            language: ChatLanguage::default(),
-            colors: Colors::default(),
-            fields: PrechatFields::default(),
-            auto_open: false,
-            closing: String::new(),
-            started: StartedNotice::default(),
-        }
-    }
 }
 
 /// One text channel.

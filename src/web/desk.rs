@@ -90,7 +90,8 @@ pub(super) async fn page() -> Response {
     html(include_str!("assets/desk.html"), "'none'")
 }
 
-fn desk_request(headers: &HeaderMap) -> Result<(), Response> {
+/// The refusal of a login or logout not sent by the desk page, if so.
+fn not_from_desk(headers: &HeaderMap) -> Option<Response> {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -99,20 +100,18 @@ fn desk_request(headers: &HeaderMap) -> Result<(), Response> {
         .get("x-ura-desk")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == "1");
-    if json && marked {
-        Ok(())
-    } else {
-        Err(json_error(
+    (!(json && marked)).then(|| {
+        json_error(
             StatusCode::FORBIDDEN,
             "csrf",
             "send application/json with the header X-Ura-Desk: 1",
             "",
-        ))
-    }
+        )
+    })
 }
 
 pub(super) async fn login(State(web): State<Web>, headers: HeaderMap, body: String) -> Response {
-    if let Err(r) = desk_request(&headers) {
+    if let Some(r) = not_from_desk(&headers) {
         return r;
     }
     let Ok(Login { ext, password }) = serde_json::from_str::<Login>(&body) else {
@@ -206,7 +205,7 @@ pub(super) async fn login(State(web): State<Web>, headers: HeaderMap, body: Stri
 }
 
 pub(super) async fn logout(State(web): State<Web>, headers: HeaderMap) -> Response {
-    if let Err(r) = desk_request(&headers) {
+    if let Some(r) = not_from_desk(&headers) {
         return r;
     }
     if let Some(t) = cookie(&headers, COOKIE) {
