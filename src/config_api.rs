@@ -571,6 +571,13 @@ impl Backend for EngineBackend {
         }
     }
 
+    async fn open_conversations(&self, channel: String) -> Result<Vec<String>, String> {
+        match self.engine.get() {
+            Some(e) => e.open_conversations(channel).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
     fn dial_forms(&self, number: &Value) -> Vec<String> {
         let mut fields = number.clone();
         if let Value::Object(o) = &mut fields {

@@ -479,6 +479,50 @@ fn channels_are_configuration_documents() {
         doc["paths"].get("/api/v1/channels/{id}").is_some(),
         "channels in the OpenAPI document"
     );
+
+    // A channel with an open conversation is not deleted (409 naming it);
+    // once the visitor leaves, it is.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let http = ura.http;
+    let mut v = rt.block_on(async move {
+        let (mut v, _) = tokio_tungstenite::connect_async(format!("ws://{http}/chat/loja/ws"))
+            .await
+            .unwrap();
+        send(&mut v, json!({"type": "start", "fields": {"name": "Zé"}})).await;
+        let mut seen = Vec::new();
+        next_frame(&mut v, &mut seen, WAIT, |f| {
+            f["type"] == "status" && f["phase"] == "waiting"
+        })
+        .await;
+        v
+    });
+    let delete = |a: &ureq::Agent| {
+        let mut r = a
+            .delete(&url("/api/v1/channels/loja"))
+            .header("Authorization", &auth)
+            .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        (
+            status,
+            r.body_mut().read_json::<Value>().unwrap_or(Value::Null),
+        )
+    };
+    let (status, body) = delete(&a);
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("conv-"),
+        "{body}"
+    );
+    rt.block_on(async {
+        send(&mut v, json!({"type": "close"})).await;
+        let mut seen = Vec::new();
+        next_frame(&mut v, &mut seen, WAIT, |f| {
+            f["type"] == "status" && f["phase"] == "closed"
+        })
+        .await;
+    });
+    assert_eq!(delete(&a).0, 204);
 }
 
 trait SendText {

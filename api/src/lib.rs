@@ -93,6 +93,12 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(Vec<u8>, String), ApiError>> + Send;
     /// The voices text can be spoken with.
     fn voices(&self) -> Vec<Value>;
+    /// The open conversations of a text channel (a channel is not deleted
+    /// while it has any), by id; an error when the engine cannot say.
+    fn open_conversations(
+        &self,
+        channel: String,
+    ) -> impl Future<Output = Result<Vec<String>, String>> + Send;
     /// Whether a schedule (its fields) is open at `at` (RFC 3339; now when
     /// absent), and when it opens or closes next.
     fn schedule_check(&self, schedule: &Value, at: Option<&str>) -> Result<Value, ApiError>;

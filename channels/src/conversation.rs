@@ -19,6 +19,11 @@ use crate::texts;
 pub const MAX_TEXT: usize = 4000;
 /// Most messages one conversation keeps; past it, more are refused.
 pub const MAX_MESSAGES: usize = 5000;
+/// A visitor may send this many messages at once, then one per
+/// [`VISITOR_RATE`]'s interval (a flood is refused, nothing else is).
+pub const VISITOR_BURST: u32 = 10;
+/// One more message allowed per this much time.
+pub const VISITOR_RATE: std::time::Duration = std::time::Duration::from_millis(500);
 /// Longest client id (the sender's own id of a message, for resends).
 pub const MAX_CLIENT_ID: usize = 64;
 
@@ -137,6 +142,8 @@ pub struct Conversation {
     log: Vec<Message>,
     client_ids: HashMap<String, Seq>,
     out: VecDeque<Output>,
+    /// The visitor's allowance (messages) and when it was counted.
+    allowance: (u32, std::time::Instant),
 }
 
 impl Conversation {
@@ -155,6 +162,7 @@ impl Conversation {
             log: Vec::new(),
             client_ids: HashMap::new(),
             out: VecDeque::new(),
+            allowance: (VISITOR_BURST, now.mono),
         };
         c.flow.answered(now.mono);
         c.drive(now);
@@ -217,6 +225,7 @@ impl Conversation {
         if let Some(seq) = self.seen(client_id) {
             return Ok(seq);
         }
+        self.spend(now)?;
         let seq = self.take(now, Author::Visitor, text, client_id)?;
         if self.phase == Phase::Menu {
             self.flow.text_entry(now.mono, text);
@@ -305,6 +314,29 @@ impl Conversation {
         }
         self.set_phase(Phase::Closed);
         self.out.push_back(Output::Ended(by));
+    }
+
+    /// Takes one message from the visitor's allowance (a token bucket,
+    /// refilled by the time passed).
+    fn spend(&mut self, now: Now) -> Result<(), ChannelsError> {
+        let (left, since) = self.allowance;
+        let earned =
+            now.mono.saturating_duration_since(since).as_millis() / VISITOR_RATE.as_millis().max(1);
+        let earned = u32::try_from(earned).unwrap_or(u32::MAX);
+        let (left, since) = if earned > 0 {
+            (
+                left.saturating_add(earned).min(VISITOR_BURST),
+                since + VISITOR_RATE * earned.min(1_000_000),
+            )
+        } else {
+            (left, since)
+        };
+        if left == 0 {
+            self.allowance = (0, since);
+            return Err(ChannelsError::TooFast);
+        }
+        self.allowance = (left - 1, since);
+        Ok(())
     }
 
     fn seen(&self, client_id: Option<&str>) -> Option<Seq> {

@@ -20,6 +20,10 @@ pub enum ChannelsError {
         /// The limit.
         max: usize,
     },
+    /// The visitor writes faster than [`crate::VISITOR_RATE`] allows:
+    /// this message was not taken (send it again a moment later).
+    #[error("too many messages: wait a moment")]
+    TooFast,
     /// The conversation is over: nothing more can be said in it.
     #[error("the conversation is closed")]
     Closed,

@@ -29,7 +29,10 @@
 //!   client resumes after the last number it showed. A message may carry
 //!   the sender's own id: a resend with the same id is not added again.
 //! - **Limits.** A message has at most [`MAX_TEXT`] characters and a
-//!   conversation at most [`MAX_MESSAGES`] messages.
+//!   conversation at most [`MAX_MESSAGES`] messages. A visitor may send
+//!   [`VISITOR_BURST`] messages at once, then one per [`VISITOR_RATE`];
+//!   past that a message is refused (`TooFast`) and the page sends it
+//!   again later. Agents are not limited.
 
 #![warn(missing_docs)]
 
@@ -45,7 +48,7 @@ pub use config::{
 };
 pub use conversation::{
     Author, Closer, Conversation, Message, Output, Phase, Start, MAX_CLIENT_ID, MAX_MESSAGES,
-    MAX_TEXT,
+    MAX_TEXT, VISITOR_BURST, VISITOR_RATE,
 };
 pub use error::ChannelsError;
 pub use ids::{ConversationId, Now, Seq};

@@ -220,3 +220,31 @@ fn a_service_channel_goes_straight_to_the_queue() {
         1
     );
 }
+
+#[test]
+fn a_flood_from_the_visitor_is_refused_then_allowed_again() {
+    let mut sim = Sim::new();
+    let t = sim.now();
+    let mut c = Conversation::new(ConversationId(6), start(Decision::open(), DEMO), t);
+    c.visitor_text(t, "2", None).unwrap();
+    drain(&mut c);
+    for i in 1..ura_channels::VISITOR_BURST {
+        c.visitor_text(t, &format!("msg {i}"), Some(&format!("m{i}")))
+            .unwrap();
+    }
+    assert_eq!(
+        c.visitor_text(t, "one too many", Some("x")),
+        Err(ChannelsError::TooFast)
+    );
+    // Refused: not in the log, and the same id is taken later.
+    assert!(!texts(&drain(&mut c)).contains(&"one too many".to_string()));
+    let later = Now {
+        mono: t.mono + ura_channels::VISITOR_RATE,
+        unix_ms: t.unix_ms + 500,
+    };
+    c.visitor_text(later, "one too many", Some("x")).unwrap();
+    assert_eq!(
+        c.visitor_text(later, "and another", None),
+        Err(ChannelsError::TooFast)
+    );
+}

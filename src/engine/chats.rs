@@ -126,6 +126,14 @@ pub enum ChatInput {
         /// What.
         cmd: DeskCommand,
     },
+    /// The open conversations of a channel (the admin API asks before
+    /// deleting it).
+    OpenConversations {
+        /// The channel's id.
+        channel: String,
+        /// The conversations, by id.
+        reply: oneshot::Sender<Vec<String>>,
+    },
     /// A socket closed.
     Detach {
         /// The socket.

@@ -382,6 +382,18 @@ impl EngineHandle {
         answer.await.map_err(|_| inputs::ChatRefused::Stopped)
     }
 
+    /// The open conversations of a text channel.
+    pub async fn open_conversations(&self, channel: String) -> Result<Vec<String>, String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.inputs
+            .chat(chats::ChatInput::OpenConversations { channel, reply })
+            .map_err(|e| match e {
+                inputs::ChatRefused::Busy => "ura is busy: try again".to_string(),
+                inputs::ChatRefused::Stopped => "ura is stopping".to_string(),
+            })?;
+        answer.await.map_err(|_| "ura is stopping".to_string())
+    }
+
     /// The live view of queues and agents.
     pub async fn queue_status(&self) -> Option<serde_json::Value> {
         let (reply, answer) = tokio::sync::oneshot::channel();

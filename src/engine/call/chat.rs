@@ -67,6 +67,7 @@ fn refusal(e: &ChannelsError) -> &'static str {
         ChannelsError::Empty => "empty",
         ChannelsError::TooLong { .. } => "too_long",
         ChannelsError::Closed => "closed",
+        ChannelsError::TooFast => "too_fast",
         ChannelsError::NotYourConversation => "not_yours",
         ChannelsError::Invalid { .. } => "invalid",
     }
@@ -122,6 +123,17 @@ impl Calls {
                     .and_then(|a| a.password.as_deref())
                     .is_some_and(|p| same(p.as_bytes(), password.as_bytes()));
                 let _ = reply.send(agent.filter(|_| ok).map(|a| a.name.clone()));
+            }
+            ChatInput::OpenConversations { channel, reply } => {
+                let mut open: Vec<_> = self
+                    .chats
+                    .convs
+                    .iter()
+                    .filter(|(_, c)| c.channel == channel && is_open(c.conv.phase()))
+                    .map(|(id, _)| *id)
+                    .collect();
+                open.sort();
+                let _ = reply.send(open.into_iter().map(|id| id.to_string()).collect());
             }
             ChatInput::DeskAttach { sub, ext, tx } => self.desk_attach(now, sub, &ext, tx),
             ChatInput::Desk { sub, cmd } => self.desk_command(now, sub, cmd),

@@ -219,7 +219,7 @@
       notice(t.unavailable);
     } else if (f.code === 'busy' && !token) {
       notice(t.busy);
-    } else if (f.code === 'busy' && f.client_id) {
+    } else if ((f.code === 'busy' || f.code === 'too_fast') && f.client_id) {
       setTimeout(flushOutbox, 1000);       // sent again with the same id
     } else if (f.client_id) {
       // Refused for good (too long, closed): not pending any more.
