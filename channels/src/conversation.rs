@@ -24,6 +24,9 @@ pub const MAX_MESSAGES: usize = 5000;
 pub const VISITOR_BURST: u32 = 10;
 /// One more message allowed per this much time.
 pub const VISITOR_RATE: std::time::Duration = std::time::Duration::from_millis(500);
+/// A conversation still in the menu whose visitor has gone (no socket)
+/// and said nothing for this long is closed: the visitor left the page.
+pub const MENU_IDLE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 /// Longest client id (the sender's own id of a message, for resends).
 pub const MAX_CLIENT_ID: usize = 64;
 
@@ -144,6 +147,8 @@ pub struct Conversation {
     out: VecDeque<Output>,
     /// The visitor's allowance (messages) and when it was counted.
     allowance: (u32, std::time::Instant),
+    /// When someone last wrote (or it started).
+    last_activity: std::time::Instant,
 }
 
 impl Conversation {
@@ -163,6 +168,7 @@ impl Conversation {
             client_ids: HashMap::new(),
             out: VecDeque::new(),
             allowance: (VISITOR_BURST, now.mono),
+            last_activity: now.mono,
         };
         c.flow.answered(now.mono);
         c.drive(now);
@@ -205,6 +211,15 @@ impl Conversation {
     /// The last message's number.
     pub fn last_seq(&self) -> Seq {
         Seq(self.log.len() as u64)
+    }
+
+    /// Whether the visitor left it in the menu: still in the menu, no
+    /// socket of the visitor's open (`visitor_here` false), and nothing
+    /// written for [`MENU_IDLE`]. The engine then closes it.
+    pub fn abandoned(&self, now: std::time::Instant, visitor_here: bool) -> bool {
+        self.phase == Phase::Menu
+            && !visitor_here
+            && now.saturating_duration_since(self.last_activity) >= MENU_IDLE
     }
 
     /// The next output, if any; call until `None` after every input.
@@ -369,6 +384,7 @@ impl Conversation {
         if self.log.len() >= MAX_MESSAGES {
             return Err(ChannelsError::TooLong { max: MAX_MESSAGES });
         }
+        self.last_activity = now.mono;
         let seq = self.push(now, author, text.to_string(), client_id.map(str::to_string));
         Ok(seq)
     }

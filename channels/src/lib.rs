@@ -33,6 +33,10 @@
 //!   [`VISITOR_BURST`] messages at once, then one per [`VISITOR_RATE`];
 //!   past that a message is refused (`TooFast`) and the page sends it
 //!   again later. Agents are not limited.
+//! - **Left in the menu.** A conversation still in the menu whose visitor
+//!   has no socket open and wrote nothing for [`MENU_IDLE`] is closed
+//!   (the visitor left the page). One waiting in a queue stays: an agent
+//!   will take it, and the visitor may come back.
 
 #![warn(missing_docs)]
 
@@ -48,7 +52,7 @@ pub use config::{
 };
 pub use conversation::{
     Author, Closer, Conversation, Message, Output, Phase, Start, MAX_CLIENT_ID, MAX_MESSAGES,
-    MAX_TEXT, VISITOR_BURST, VISITOR_RATE,
+    MAX_TEXT, MENU_IDLE, VISITOR_BURST, VISITOR_RATE,
 };
 pub use error::ChannelsError;
 pub use ids::{ConversationId, Now, Seq};

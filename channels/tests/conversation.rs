@@ -248,3 +248,20 @@ fn a_flood_from_the_visitor_is_refused_then_allowed_again() {
         Err(ChannelsError::TooFast)
     );
 }
+
+#[test]
+fn left_in_the_menu_is_abandoned_after_the_idle_time_only() {
+    let mut sim = Sim::new();
+    let t = sim.now();
+    let c = Conversation::new(ConversationId(7), start(Decision::open(), DEMO), t);
+    let later = t.mono + ura_channels::MENU_IDLE;
+    assert!(!c.abandoned(later - Duration::from_secs(1), false));
+    assert!(!c.abandoned(later, true), "the visitor's page is open");
+    assert!(c.abandoned(later, false));
+    let mut c = Conversation::new(ConversationId(8), start(Decision::open(), DEMO), t);
+    c.visitor_text(t, "1", None).unwrap();
+    assert!(
+        !c.abandoned(later, false),
+        "waiting in a queue is not abandoned"
+    );
+}

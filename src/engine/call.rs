@@ -779,15 +779,21 @@ impl Calls {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let calls = self.timers.peek().map(|Reverse((t, _))| *t);
         let closing = self.closing_order.front().map(|(t, _)| *t);
-        [calls, closing, self.queues.router.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            calls,
+            closing,
+            self.queues.router.poll_timeout(),
+            self.chats.sweep_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Runs the per-call deadlines due at `now`.
     pub fn handle_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
         self.queues.router.handle_timeout(now);
+        self.chat_sweep(now);
         while let Some(&(t, stream)) = self.closing_order.front() {
             if t > now {
                 break;

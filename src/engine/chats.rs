@@ -179,8 +179,13 @@ pub struct Chats {
     pub(crate) desks: HashMap<AgentId, HashSet<SubId>>,
     pub(crate) closed: VecDeque<ConversationId>,
     pub(crate) open: usize,
+    /// When to look for conversations left in the menu next.
+    pub(crate) sweep_at: Option<std::time::Instant>,
     next: u64,
 }
+
+/// How often conversations left in the menu are looked for.
+pub const SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Chats {
     /// A fresh conversation number.

@@ -260,6 +260,9 @@ impl Calls {
                 );
                 self.chats.by_token.insert(token.clone(), id);
                 self.chats.open += 1;
+                self.chats
+                    .sweep_at
+                    .get_or_insert(now + crate::engine::chats::SWEEP);
                 self.chats.convs.insert(
                     id,
                     Conv {
@@ -600,6 +603,30 @@ impl Calls {
             }
             _ => false,
         }
+    }
+
+    /// Closes the conversations visitors left in the menu (see
+    /// `Conversation::abandoned`); runs every [`crate::engine::chats::SWEEP`]
+    /// while conversations are open.
+    pub(super) fn chat_sweep(&mut self, now: Instant) {
+        if self.chats.sweep_at.is_none_or(|at| at > now) {
+            return;
+        }
+        let left: Vec<ConversationId> = self
+            .chats
+            .convs
+            .iter()
+            .filter(|(_, c)| c.conv.abandoned(now, !c.visitors.is_empty()))
+            .map(|(id, _)| *id)
+            .collect();
+        for c in left {
+            tracing::info!(conversation = %c, "visitor left the conversation in the menu: closed");
+            if let Some(conv) = self.chats.convs.get_mut(&c) {
+                conv.conv.close(clock(now), Closer::System);
+            }
+            self.chat_flush(now, c);
+        }
+        self.chats.sweep_at = (self.chats.open > 0).then_some(now + crate::engine::chats::SWEEP);
     }
 
     /// Tells waiting visitors where they are (only when it changed).
