@@ -217,6 +217,13 @@ async fn a_visitor_and_an_agent_talk_and_a_reconnect_loses_nothing() {
         f["type"] == "message" && f["text"] == "Você está sendo atendido por Ana."
     })
     .await;
+    // Typing shows on the other side (and is not a message).
+    send(&mut desk, json!({"type": "typing", "conversation": id})).await;
+    let typing = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "typing").await;
+    assert_eq!(typing["name"], "Ana");
+    send(&mut v, json!({"type": "typing"})).await;
+    let typing = next_frame(&mut desk, &mut desk_seen, WAIT, |f| f["type"] == "typing").await;
+    assert_eq!(typing["conversation"], id);
     send(
         &mut desk,
         json!({"type": "text", "conversation": id, "text": "Olá Maria, <b>tudo bem</b>?"}),

@@ -70,6 +70,9 @@ pub enum DeskCommand {
     },
     /// Ends a conversation (the closing message goes to the visitor).
     Close(ConversationId),
+    /// The agent is typing in a conversation (shown to the visitor, not
+    /// kept).
+    Typing(ConversationId),
 }
 
 /// Inputs from the web side, through the chat lane.
@@ -94,6 +97,11 @@ pub enum ChatInput {
         text: String,
         /// The client's own id of the message.
         client_id: Option<String>,
+    },
+    /// The visitor is typing (shown to the agent, not kept).
+    VisitorTyping {
+        /// The socket.
+        sub: SubId,
     },
     /// The visitor ended the conversation.
     VisitorClose {

@@ -82,6 +82,9 @@ enum DeskFrame {
     Close {
         conversation: u64,
     },
+    Typing {
+        conversation: u64,
+    },
     Ping,
 }
 
@@ -295,6 +298,10 @@ pub(super) async fn ws(
                             client_id: client_id.clone(),
                         },
                         client_id,
+                    ),
+                    DeskFrame::Typing { conversation } => (
+                        DeskCommand::Typing(ura_channels::ConversationId(conversation)),
+                        None,
                     ),
                     DeskFrame::Close { conversation } => (
                         DeskCommand::Close(ura_channels::ConversationId(conversation)),

@@ -39,6 +39,8 @@ enum VisitorFrame {
         #[serde(default)]
         client_id: Option<String>,
     },
+    /// The visitor is typing.
+    Typing,
     /// The visitor ends the conversation.
     Close,
     /// Keeps the socket alive; answered with a pong.
@@ -191,6 +193,7 @@ pub(super) async fn ws(
                             id.as_deref(),
                         )
                     }
+                    VisitorFrame::Typing => input(ChatInput::VisitorTyping { sub }, None),
                     VisitorFrame::Close => input(ChatInput::VisitorClose { sub }, None),
                 }
             })

@@ -98,6 +98,7 @@ try {
 
   // 4. They talk; HTML is shown as text on both sides.
   await desk.getByLabel('Resposta').fill('Olá Maria! Em que posso ajudar?');
+  await chat.locator('#typing', { hasText: 'está digitando…' }).waitFor({ timeout: T });
   await desk.getByLabel('Resposta').press('Enter');
   await chat.locator('#messages .msg.agent', { hasText: 'Olá Maria! Em que posso ajudar?' }).waitFor({ timeout: T });
   await chat.getByLabel('Mensagem').fill(XSS);
@@ -111,7 +112,7 @@ try {
   if ((await visitorXss.textContent()) !== XSS) fail('the visitor sees other text');
   if ((await chat.locator('#messages img, #messages b, #messages script').count()) !== 0) fail('markup rendered for the visitor');
   if (await desk.evaluate(() => window.__xss) !== undefined) fail('script ran at the desk');
-  step('messages exchanged; HTML shown as text');
+  step('messages exchanged (typing shown); HTML shown as text');
   if (process.env.URA_SHOTS) {
     await visitor.screenshot({ path: join(process.env.URA_SHOTS, 'visitor.png') });
     await desk.screenshot({ path: join(process.env.URA_SHOTS, 'desk.png') });

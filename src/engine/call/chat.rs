@@ -104,6 +104,19 @@ impl Calls {
                 }
                 self.chat_flush(now, c);
             }
+            ChatInput::VisitorTyping { sub } => {
+                if let Some(SubKind::Visitor(c)) = self.chats.subs.get(&sub).map(|s| s.kind.clone())
+                {
+                    let agent = self.chats.convs.get(&c).and_then(|c| c.agent);
+                    if let Some(agent) = agent {
+                        let frame = serde_json::json!({
+                            "type": "typing", "conversation": c.0, "from": "visitor",
+                        })
+                        .to_string();
+                        self.desk_send(now, agent, &frame);
+                    }
+                }
+            }
             ChatInput::VisitorClose { sub } => {
                 if let Some(SubKind::Visitor(c)) = self.chats.subs.get(&sub).map(|s| s.kind.clone())
                 {
@@ -413,6 +426,22 @@ impl Calls {
                     self.chats.send(sub, &frame);
                 }
                 self.chat_flush(now, conversation);
+            }
+            DeskCommand::Typing(conversation) => {
+                let name = self.agent_name(&ext);
+                if self
+                    .chats
+                    .convs
+                    .get(&conversation)
+                    .is_some_and(|c| c.agent == Some(agent) && c.conv.phase() == Phase::Connected)
+                {
+                    let frame =
+                        serde_json::json!({"type": "typing", "from": "agent", "name": name})
+                            .to_string();
+                    for sub in self.chats.visitor_subs(conversation) {
+                        self.chats.send(sub, &frame);
+                    }
+                }
             }
             DeskCommand::Close(conversation) => {
                 match self.chats.convs.get_mut(&conversation) {

@@ -15,7 +15,7 @@
       log: 'Mensagens', end: 'Encerrar', you: 'Você', required: 'Preencha: ',
       unavailable: 'O chat não está disponível agora.', reconnecting: 'Reconectando…',
       closed: 'Conversa encerrada.', again: 'Nova conversa', busy: 'Muitas conversas agora: tente de novo em instantes.',
-      sending: 'enviando…',
+      sending: 'enviando…', typing: 'está digitando…', agent: 'O atendente',
     },
     en: {
       title: 'Chat', intro: 'To start, tell us who you are.',
@@ -24,7 +24,7 @@
       log: 'Messages', end: 'End chat', you: 'You', required: 'Please fill in: ',
       unavailable: 'The chat is not available now.', reconnecting: 'Reconnecting…',
       closed: 'The conversation has ended.', again: 'New conversation', busy: 'Too many conversations now: try again in a moment.',
-      sending: 'sending…',
+      sending: 'sending…', typing: 'is typing…', agent: 'The agent',
     },
     es: {
       title: 'Atención', intro: 'Para empezar, díganos quién es usted.',
@@ -33,7 +33,7 @@
       log: 'Mensajes', end: 'Finalizar', you: 'Usted', required: 'Complete: ',
       unavailable: 'El chat no está disponible ahora.', reconnecting: 'Reconectando…',
       closed: 'Conversación finalizada.', again: 'Nueva conversación', busy: 'Demasiadas conversaciones: inténtelo en un momento.',
-      sending: 'enviando…',
+      sending: 'enviando…', typing: 'está escribiendo…', agent: 'El agente',
     },
   };
   var t = T['pt-BR'];
@@ -47,6 +47,8 @@
   var retry = 0;
   var retryTimer = null;
   var color = /^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/;
+  var typingTimer = null;
+  var typingSent = 0;
 
   function saved() {
     try { return JSON.parse(localStorage.getItem(storeKey) || 'null'); } catch (e) { return null; }
@@ -113,6 +115,7 @@
   function addMessage(m) {
     if (m.seq <= lastSeq) return;          // already shown
     lastSeq = m.seq;
+    if (m.from === 'agent') $('typing').textContent = '';
     if (m.client_id) {
       outbox = outbox.filter(function (p) {
         if (p.client_id !== m.client_id) return true;
@@ -195,6 +198,10 @@
         addMessage(f);
       } else if (f.type === 'status') {
         setStatus(f);
+      } else if (f.type === 'typing') {
+        $('typing').textContent = (f.name || t.agent) + ' ' + t.typing;
+        clearTimeout(typingTimer);
+        typingTimer = setTimeout(function () { $('typing').textContent = ''; }, 3000);
       } else if (f.type === 'error') {
         onError(f);
       }
@@ -275,6 +282,12 @@
     var item = { client_id: newId(), text: text, el: li };
     outbox.push(item);
     send({ type: 'text', text: text, client_id: item.client_id });
+  });
+  $('text').addEventListener('input', function () {
+    // At most one "typing" every two seconds, and only with an agent.
+    if (phase !== 'connected' || Date.now() - typingSent < 2000) return;
+    typingSent = Date.now();
+    send({ type: 'typing' });
   });
   $('text').addEventListener('keydown', function (ev) {
     if (ev.key === 'Enter' && !ev.shiftKey) {

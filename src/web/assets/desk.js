@@ -13,6 +13,8 @@
   var retry = 0;
   var loggedOut = false;
   var title = document.title;
+  var typingTimer = null;
+  var typingSent = 0;
 
   function post(path, body) {
     return fetch(path, {
@@ -154,6 +156,7 @@
 
   function select(id) {
     current = id;
+    $('typing').textContent = '';
     var c = convs[id];
     document.querySelectorAll('#conversations button').forEach(function (b) {
       b.setAttribute('aria-current', b.getAttribute('data-conversation') === String(id) ? 'true' : 'false');
@@ -187,6 +190,7 @@
     c.lastSeq = m.seq;
     c.messages.push(m);
     if (current === m.conversation) {
+      if (m.from === 'visitor') $('typing').textContent = '';
       var thread = $('thread');
       thread.appendChild(renderMessage(m));
       thread.scrollTop = thread.scrollHeight;
@@ -235,6 +239,13 @@
         onConversation(f);
       } else if (f.type === 'message') {
         addMessage(f);
+      } else if (f.type === 'typing') {
+        if (f.conversation === current) {
+          var c = convs[current];
+          $('typing').textContent = visitorName(c && c.info.visitor) + ' está digitando…';
+          clearTimeout(typingTimer);
+          typingTimer = setTimeout(function () { $('typing').textContent = ''; }, 3000);
+        }
       } else if (f.type === 'closed') {
         onClosed(f.conversation);
       } else if (f.type === 'error') {
@@ -259,6 +270,11 @@
     if (!text.trim() || current === null) return;
     $('reply-text').value = '';
     send({ type: 'text', conversation: current, text: text });
+  });
+  $('reply-text').addEventListener('input', function () {
+    if (current === null || Date.now() - typingSent < 2000) return;
+    typingSent = Date.now();
+    send({ type: 'typing', conversation: current });
   });
   $('reply-text').addEventListener('keydown', function (ev) {
     if (ev.key === 'Enter' && !ev.shiftKey) { ev.preventDefault(); $('reply').requestSubmit(); }
