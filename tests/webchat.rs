@@ -42,6 +42,12 @@ password = "senha-da-ana-123"
 queues = { vendas = 1 }
 logged_in = true
 
+[agents.2002]
+name = "Bia"
+password = "senha-da-bia-123"
+queues = { vendas = 1 }
+logged_in = true
+
 [channels.site]
 type = "webchat"
 description = "Chat do site"
@@ -308,6 +314,103 @@ async fn a_visitor_and_an_agent_talk_and_a_reconnect_loses_nothing() {
     let mut sorted = all.clone();
     sorted.dedup();
     assert_eq!(all, sorted, "the desk saw every message once, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_transfers_a_conversation_to_another_agent() {
+    let ura = common::Ura::start_with_config(CONFIG, &[]);
+    let http = ura.http;
+    let login = |ext: &'static str, password: &'static str| {
+        tokio::task::spawn_blocking(move || desk_login(http, ext, password).1.unwrap())
+    };
+    let ana_cookie = login("2001", "senha-da-ana-123").await.unwrap();
+    let mut ana = desk(http, &ana_cookie, &format!("http://{http}"))
+        .await
+        .unwrap();
+    let mut ana_seen = Vec::new();
+    let hello = next_frame(&mut ana, &mut ana_seen, WAIT, |f| f["type"] == "hello").await;
+    assert_eq!(hello["queues"], json!(["vendas"]));
+    assert_eq!(hello["agents"][0]["ext"], "2002");
+
+    let mut v = visitor(http).await;
+    let mut seen = Vec::new();
+    send(
+        &mut v,
+        json!({"type": "start", "fields": {"name": "Joana"}}),
+    )
+    .await;
+    send(&mut v, json!({"type": "text", "text": "vendas"})).await;
+    let offer = next_frame(&mut ana, &mut ana_seen, WAIT, |f| f["type"] == "offer").await;
+    send(&mut ana, json!({"type": "accept", "offer": offer["offer"]})).await;
+    let conv = next_frame(&mut ana, &mut ana_seen, WAIT, |f| {
+        f["type"] == "conversation"
+    })
+    .await;
+    let id = conv["conversation"].clone();
+    send(
+        &mut ana,
+        json!({"type": "text", "conversation": id, "text": "Vou transferir."}),
+    )
+    .await;
+
+    // Bia opens her desk; Ana transfers to her.
+    let bia_cookie = login("2002", "senha-da-bia-123").await.unwrap();
+    let mut bia = desk(http, &bia_cookie, &format!("http://{http}"))
+        .await
+        .unwrap();
+    let mut bia_seen = Vec::new();
+    next_frame(&mut bia, &mut bia_seen, WAIT, |f| f["type"] == "hello").await;
+    send(
+        &mut ana,
+        json!({"type": "transfer", "conversation": id, "to": "9999"}),
+    )
+    .await;
+    let e = next_frame(&mut ana, &mut ana_seen, WAIT, |f| f["type"] == "error").await;
+    assert_eq!(e["code"], "unknown_target");
+    send(
+        &mut ana,
+        json!({"type": "transfer", "conversation": id, "to": "2002"}),
+    )
+    .await;
+    let gone = next_frame(&mut ana, &mut ana_seen, WAIT, |f| f["type"] == "closed").await;
+    assert_eq!(gone["reason"], "transferred");
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "Você está sendo transferido. Aguarde um momento."
+    })
+    .await;
+    let offer = next_frame(&mut bia, &mut bia_seen, WAIT, |f| f["type"] == "offer").await;
+    assert_eq!(offer["conversation"], id);
+    send(&mut bia, json!({"type": "accept", "offer": offer["offer"]})).await;
+    let conv = next_frame(&mut bia, &mut bia_seen, WAIT, |f| {
+        f["type"] == "conversation"
+    })
+    .await;
+    assert!(texts(conv["messages"].as_array().unwrap()).contains(&"Vou transferir.".to_string()));
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "Você está sendo atendido por Bia."
+    })
+    .await;
+    // Ana no longer writes in it; Bia does.
+    send(
+        &mut ana,
+        json!({"type": "text", "conversation": id, "text": "ainda eu"}),
+    )
+    .await;
+    let e = next_frame(&mut ana, &mut ana_seen, WAIT, |f| f["type"] == "error").await;
+    assert_eq!(e["code"], "not_yours");
+    send(
+        &mut bia,
+        json!({"type": "text", "conversation": id, "text": "Olá, sou a Bia."}),
+    )
+    .await;
+    let m = next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["from"] == "agent"
+    })
+    .await;
+    assert_eq!(
+        (m["name"].as_str(), m["text"].as_str()),
+        (Some("Bia"), Some("Olá, sou a Bia."))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -297,6 +297,18 @@ impl Conversation {
         }
     }
 
+    /// The agent transferred it (to a queue or another agent): it waits
+    /// again, and the visitor is told.
+    pub fn transferred(&mut self, now: Now) {
+        if self.phase != Phase::Connected {
+            return;
+        }
+        self.agent = None;
+        self.position = None;
+        self.system(now, texts::transferred(self.lang).to_string());
+        self.set_phase(Phase::Waiting);
+    }
+
     /// The queue could not take it (nobody logged in, waited too long):
     /// the flow goes on (the no-answer text, its fallback or the end).
     pub fn queue_failed(&mut self, now: Now, result: QueueResult) {

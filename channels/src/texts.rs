@@ -94,6 +94,16 @@ pub fn started(lang: ChatLanguage, agent: Option<&str>) -> String {
     }
 }
 
+/// Said when the agent transfers the conversation (seed 003's
+/// `AVISO_TRANSFER`).
+pub fn transferred(lang: ChatLanguage) -> &'static str {
+    match lang {
+        ChatLanguage::PtBr => "Você está sendo transferido. Aguarde um momento.",
+        ChatLanguage::En => "You are being transferred. Please wait a moment.",
+        ChatLanguage::Es => "Usted está siendo transferido. Espere un momento.",
+    }
+}
+
 /// The closing message when the channel sets none (seed 003's
 /// `MSG_ENCERRAMENTO`).
 pub fn closing(lang: ChatLanguage) -> &'static str {

@@ -265,3 +265,23 @@ fn left_in_the_menu_is_abandoned_after_the_idle_time_only() {
         "waiting in a queue is not abandoned"
     );
 }
+
+#[test]
+fn a_transfer_waits_again_and_the_next_agent_joins() {
+    let mut sim = Sim::new();
+    let mut c = Conversation::new(ConversationId(9), start(Decision::open(), DEMO), sim.now());
+    c.visitor_text(sim.now(), "1", None).unwrap();
+    c.agent_joined(sim.now(), "Ana");
+    drain(&mut c);
+    c.transferred(sim.now());
+    let out = drain(&mut c);
+    assert_eq!(
+        texts(&out),
+        ["Você está sendo transferido. Aguarde um momento."]
+    );
+    assert_eq!(c.phase(), Phase::Waiting);
+    assert!(c.agent_text(sim.now(), "Ana", "ainda eu", None).is_err());
+    c.agent_joined(sim.now(), "Bia");
+    assert_eq!(c.agent(), Some("Bia"));
+    assert!(texts(&drain(&mut c)).contains(&"Você está sendo atendido por Bia.".to_string()));
+}

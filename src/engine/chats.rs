@@ -73,6 +73,14 @@ pub enum DeskCommand {
     /// The agent is typing in a conversation (shown to the visitor, not
     /// kept).
     Typing(ConversationId),
+    /// The agent hands the conversation on: to a queue (by name) or to
+    /// another agent (by extension).
+    Transfer {
+        /// The conversation.
+        conversation: ConversationId,
+        /// A queue's name or an agent's extension.
+        to: String,
+    },
 }
 
 /// Inputs from the web side, through the chat lane.

@@ -85,6 +85,10 @@ enum DeskFrame {
     Typing {
         conversation: u64,
     },
+    Transfer {
+        conversation: u64,
+        to: String,
+    },
     Ping,
 }
 
@@ -301,6 +305,13 @@ pub(super) async fn ws(
                     ),
                     DeskFrame::Typing { conversation } => (
                         DeskCommand::Typing(ura_channels::ConversationId(conversation)),
+                        None,
+                    ),
+                    DeskFrame::Transfer { conversation, to } => (
+                        DeskCommand::Transfer {
+                            conversation: ura_channels::ConversationId(conversation),
+                            to,
+                        },
                         None,
                     ),
                     DeskFrame::Close { conversation } => (

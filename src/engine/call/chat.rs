@@ -328,8 +328,19 @@ impl Calls {
             .router
             .agent_state(agent)
             .map_or("logged-out".to_string(), |s| state_name(&s));
+        let mut queues: Vec<&String> = self.config.routing.queues.keys().collect();
+        queues.sort();
+        let agents: Vec<serde_json::Value> = self
+            .config
+            .routing
+            .agents
+            .iter()
+            .filter(|(e, _)| e.as_str() != ext)
+            .map(|(e, a)| serde_json::json!({"ext": e, "name": a.name}))
+            .collect();
         let mut frames = vec![serde_json::json!({
             "type": "hello", "agent": ext, "name": name, "state": state,
+            "queues": queues, "agents": agents,
         })
         .to_string()];
         let mut mine: Vec<_> = self
@@ -441,6 +452,63 @@ impl Calls {
                     for sub in self.chats.visitor_subs(conversation) {
                         self.chats.send(sub, &frame);
                     }
+                }
+            }
+            DeskCommand::Transfer { conversation, to } => {
+                let task = match self.chats.convs.get(&conversation) {
+                    Some(c) if c.agent == Some(agent) && c.conv.phase() == Phase::Connected => {
+                        c.task
+                    }
+                    _ => None,
+                };
+                let Some(task) = task else {
+                    fail(
+                        &mut self.chats,
+                        "not_yours",
+                        "the conversation is not with you".into(),
+                    );
+                    return;
+                };
+                let result = if let Some(queue) = self.queues.queue(&to) {
+                    self.queues
+                        .router
+                        .transfer_to_queue(now, task, queue)
+                        .map(|()| Some(to.clone()))
+                } else if let Some(target) = self.queues.agent(&to).filter(|a| *a != agent) {
+                    self.queues
+                        .router
+                        .offer_direct(now, task, target)
+                        .map(|()| None)
+                } else {
+                    fail(
+                        &mut self.chats,
+                        "unknown_target",
+                        format!("no queue or other agent named {to:?}"),
+                    );
+                    return;
+                };
+                match result {
+                    Ok(queue) => {
+                        tracing::info!(conversation = %conversation, from = %ext, %to, "conversation transferred");
+                        if let Some(c) = self.chats.convs.get_mut(&conversation) {
+                            c.agent = None;
+                            if queue.is_some() {
+                                c.queue = queue;
+                            }
+                            c.conv.transferred(clock(now));
+                        }
+                        let frame = serde_json::json!({
+                            "type": "closed", "conversation": conversation.0, "reason": "transferred",
+                        })
+                        .to_string();
+                        self.desk_send(now, agent, &frame);
+                        self.chat_flush(now, conversation);
+                    }
+                    Err(e) => fail(
+                        &mut self.chats,
+                        "transfer_refused",
+                        format!("transfer to {to} refused: {e}"),
+                    ),
                 }
             }
             DeskCommand::Close(conversation) => {

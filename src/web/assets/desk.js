@@ -220,6 +220,22 @@
       try { f = JSON.parse(ev.data); } catch (e) { return; }
       if (f.type === 'hello') {
         me = f;
+        var sel = $('transfer-to');
+        sel.textContent = '';
+        [['Filas', (f.queues || []).map(function (q) { return [q, q]; })],
+          ['Agentes', (f.agents || []).map(function (a) { return [a.ext, a.name + ' (' + a.ext + ')']; })]]
+          .forEach(function (group) {
+            if (!group[1].length) return;
+            var og = document.createElement('optgroup');
+            og.label = group[0];
+            group[1].forEach(function (o) {
+              var opt = document.createElement('option');
+              opt.value = o[0];
+              opt.textContent = o[1];
+              og.appendChild(opt);
+            });
+            sel.appendChild(og);
+          });
         $('agent-name').textContent = f.name + ' (' + f.agent + ')';
         showState(f.state);
         if (window.Notification && Notification.permission === 'default') {
@@ -278,6 +294,11 @@
   });
   $('reply-text').addEventListener('keydown', function (ev) {
     if (ev.key === 'Enter' && !ev.shiftKey) { ev.preventDefault(); $('reply').requestSubmit(); }
+  });
+  $('transfer').addEventListener('click', function () {
+    if (current !== null && $('transfer-to').value) {
+      send({ type: 'transfer', conversation: current, to: $('transfer-to').value });
+    }
   });
   $('close-conversation').addEventListener('click', function () {
     if (current !== null) send({ type: 'close', conversation: current });
