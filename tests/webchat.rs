@@ -291,6 +291,19 @@ async fn a_visitor_and_an_agent_talk_and_a_reconnect_loses_nothing() {
         "{seen:#?}"
     );
     next_frame(&mut desk, &mut desk_seen, WAIT, |f| f["type"] == "closed").await;
+    let metrics = tokio::task::spawn_blocking(move || {
+        agent()
+            .get(&format!("http://{http}/metrics"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(metrics.contains("ura_chats_open 0\n"), "{metrics}");
+    assert!(metrics.contains("ura_chats_started_total 1\n"), "{metrics}");
     assert_eq!(
         texts(&desk_seen).iter().filter(|t| *t == "Sim!").count(),
         1,

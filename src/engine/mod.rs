@@ -125,6 +125,10 @@ pub struct Counters {
     pub records: std::sync::OnceLock<Arc<records::RecordStats>>,
     /// The media workers (late ticks).
     pub media: std::sync::OnceLock<MediaEngine>,
+    /// Text conversations open now.
+    pub chats_open: AtomicUsize,
+    /// Text conversations started since start.
+    pub chats_started: std::sync::atomic::AtomicU64,
     /// Admin API answers by status code.
     pub api_requests: std::sync::Mutex<std::collections::BTreeMap<u16, u64>>,
 }

@@ -270,16 +270,22 @@ pub(super) async fn ws(
             "",
         );
     };
+    let Some(open) = web.socket() else {
+        return super::too_many_sockets();
+    };
     upgrade
         .max_message_size(MAX_FRAME)
         .on_upgrade(move |socket| async move {
+            let _open = open;
             let sub = web.sub();
+            // A desk begins when it opens.
+            let begun = std::sync::atomic::AtomicBool::new(true);
             let (tx, rx) = mpsc::channel(OUTBOX);
             if engine.chat(ChatInput::DeskAttach { sub, ext, tx }).is_err() {
                 // The outbox's sender went with the refused input: the
                 // socket closes at once with "try again".
             }
-            pump(socket, rx, |text| {
+            pump(socket, rx, &begun, |text| {
                 let frame = match serde_json::from_str::<DeskFrame>(text) {
                     Ok(f) => f,
                     Err(e) => return Some(bad_frame(&e)),

@@ -30,6 +30,7 @@ pub struct Web {
     backend: EngineBackend,
     sessions: Arc<Mutex<desk::Sessions>>,
     next_sub: Arc<AtomicU64>,
+    sockets: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Web {
@@ -39,7 +40,13 @@ impl Web {
             backend,
             sessions: Arc::new(Mutex::new(desk::Sessions::default())),
             next_sub: Arc::new(AtomicU64::new(1)),
+            sockets: Arc::default(),
         }
+    }
+
+    /// A place for one more socket (`None` past the limit).
+    fn socket(&self) -> Option<socket::Open> {
+        socket::Open::take(&self.sockets)
     }
 
     fn sub(&self) -> SubId {
@@ -146,6 +153,16 @@ fn json_error(status: StatusCode, code: &str, message: &str, field: &str) -> Res
         })),
     )
         .into_response()
+}
+
+/// The refusal when too many sockets are open.
+fn too_many_sockets() -> Response {
+    json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        "too many open chat sockets: try again in a moment",
+        "",
+    )
 }
 
 /// Whether a WebSocket's `Origin` is this server (a page of another site

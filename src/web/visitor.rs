@@ -113,13 +113,18 @@ pub(super) async fn ws(
     Path(channel): Path<String>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let Some(open) = web.socket() else {
+        return super::too_many_sockets();
+    };
     upgrade
         .max_message_size(MAX_FRAME)
         .on_upgrade(move |socket| async move {
+            let _open = open;
             let Some(engine) = web.backend.engine() else {
                 return;
             };
             let sub = web.sub();
+            let begun = std::sync::atomic::AtomicBool::new(false);
             let (tx, rx) = mpsc::channel(OUTBOX);
             let mut tx = Some(tx);
             let input = |i: ChatInput, client_id: Option<&str>| match engine.chat(i) {
@@ -127,7 +132,7 @@ pub(super) async fn ws(
                 Err(ChatRefused::Busy) => Some(busy(client_id)),
                 Err(ChatRefused::Stopped) => Some(busy(client_id)),
             };
-            pump(socket, rx, |text| {
+            pump(socket, rx, &begun, |text| {
                 let frame = match serde_json::from_str::<VisitorFrame>(text) {
                     Ok(f) => f,
                     Err(e) => return Some(bad_frame(&e)),
@@ -154,6 +159,7 @@ pub(super) async fn ws(
                     VisitorFrame::Ping => Some(json!({"type": "pong"}).to_string()),
                     VisitorFrame::Start { fields } => {
                         let tx = tx.take()?;
+                        begun.store(true, std::sync::atomic::Ordering::Relaxed);
                         input(
                             ChatInput::VisitorHello {
                                 sub,
@@ -169,6 +175,7 @@ pub(super) async fn ws(
                         last_seq,
                     } => {
                         let tx = tx.take()?;
+                        begun.store(true, std::sync::atomic::Ordering::Relaxed);
                         input(
                             ChatInput::VisitorHello {
                                 sub,

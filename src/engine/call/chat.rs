@@ -273,6 +273,12 @@ impl Calls {
                 );
                 self.chats.by_token.insert(token.clone(), id);
                 self.chats.open += 1;
+                self.counters
+                    .chats_started
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.counters
+                    .chats_open
+                    .store(self.chats.open, std::sync::atomic::Ordering::Relaxed);
                 self.chats
                     .sweep_at
                     .get_or_insert(now + crate::engine::chats::SWEEP);
@@ -578,6 +584,9 @@ impl Calls {
                         self.desk_send(now, agent, &frame);
                     }
                     self.chats.closed(c);
+                    self.counters
+                        .chats_open
+                        .store(self.chats.open, std::sync::atomic::Ordering::Relaxed);
                 }
             }
         }
