@@ -79,6 +79,7 @@ fn webchat_browser_visitor_and_agent_talk_reconnect_and_close() {
         "HTML shown as text",
         "each once and in order",
         "the visitor saw the closing message",
+        "the desk speaks English",
         "outside 127.0.0.1: 0, page errors: 0",
         "webchat: ok",
     ] {

@@ -51,7 +51,7 @@ const XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>
 
 try {
   const visitorCtx = await browser.newContext({ viewport: { width: 1000, height: 800 } });
-  const deskCtx = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const deskCtx = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'pt-BR' });
   for (const c of [visitorCtx, deskCtx]) c.on('request', (r) => requests.push(r.url()));
   const visitor = await visitorCtx.newPage();
   visitor.on('pageerror', (e) => errors.push(`visitor: ${e}`));
@@ -146,6 +146,18 @@ try {
   await chat.locator('#status', { hasText: 'Conversa encerrada.' }).waitFor({ timeout: T });
   await desk.locator('#current').waitFor({ state: 'hidden', timeout: T });
   step('the agent closed; the visitor saw the closing message');
+
+  // 7. A browser in English gets the desk in English.
+  const enCtx = await browser.newContext({ locale: 'en-US' });
+  enCtx.on('request', (r) => requests.push(r.url()));
+  const en = await enCtx.newPage();
+  en.on('pageerror', (e) => errors.push(`desk (en): ${e}`));
+  await en.goto(`${base}/desk`, { waitUntil: 'load', timeout: T });
+  await en.getByLabel('Extension').waitFor({ timeout: T });
+  await en.getByLabel('Password').waitFor({ timeout: T });
+  if ((await en.getAttribute('html', 'lang')) !== 'en') fail('the English desk is not lang=en');
+  await enCtx.close();
+  step('the desk speaks English to an English browser');
   await visitorCtx.close();
   await deskCtx.close();
 } catch (e) {

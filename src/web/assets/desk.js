@@ -27,14 +27,53 @@
   function notice(text) { var n = $('desk-notice'); n.textContent = text || ''; n.hidden = !text; }
   function send(frame) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame)); }
 
-  var STATES = {
-    available: 'Disponível', ringing: 'Tocando', 'on-call': 'Em atendimento',
-    'wrap-up': 'Pós-atendimento', 'logged-out': 'Desconectado',
+  // The page's words: pt-BR, or English for a browser set to English.
+  var WORDS = {
+    'pt-BR': {
+      title: 'ura — mesa do agente', desk: 'Mesa do agente', ext: 'Ramal', password: 'Senha',
+      login: 'Entrar', available: 'Disponível', reason: 'Motivo da pausa', r_pause: 'Pausa',
+      r_lunch: 'Almoço', r_training: 'Treinamento', pause: 'Pausar', logout: 'Sair',
+      offers: 'Conversas oferecidas', mine: 'Minhas conversas', conversation: 'Conversa',
+      messages: 'Mensagens', reply: 'Resposta', send: 'Enviar', transfer_to: 'Transferir para',
+      transfer: 'Transferir', close: 'Encerrar conversa', error: 'erro',
+      no_answer: 'ura não respondeu', ringing_title: '🔔 Nova conversa', new_conversation: 'Nova conversa',
+      waiting: 'Um cliente aguarda atendimento.', visitor: 'Visitante', from: 'Nova conversa de ',
+      accept: 'Atender', you: 'Você', queues: 'Filas', agents: 'Agentes', typing: ' está digitando…',
+      reconnecting: 'Reconectando…', paused: 'Em pausa',
+      s_available: 'Disponível', s_ringing: 'Tocando', 's_on-call': 'Em atendimento',
+      's_wrap-up': 'Pós-atendimento', 's_logged-out': 'Desconectado',
+    },
+    en: {
+      title: 'ura — agent desk', desk: 'Agent desk', ext: 'Extension', password: 'Password',
+      login: 'Log in', available: 'Available', reason: 'Pause reason', r_pause: 'Pause',
+      r_lunch: 'Lunch', r_training: 'Training', pause: 'Pause', logout: 'Log out',
+      offers: 'Offered conversations', mine: 'My conversations', conversation: 'Conversation',
+      messages: 'Messages', reply: 'Reply', send: 'Send', transfer_to: 'Transfer to',
+      transfer: 'Transfer', close: 'Close conversation', error: 'error',
+      no_answer: 'ura did not answer', ringing_title: '🔔 New conversation', new_conversation: 'New conversation',
+      waiting: 'A customer is waiting.', visitor: 'Visitor', from: 'New conversation from ',
+      accept: 'Accept', you: 'You', queues: 'Queues', agents: 'Agents', typing: ' is typing…',
+      reconnecting: 'Reconnecting…', paused: 'Paused',
+      s_available: 'Available', s_ringing: 'Ringing', 's_on-call': 'In a conversation',
+      's_wrap-up': 'Wrap-up', 's_logged-out': 'Logged out',
+    },
   };
+  var lang = /^en/i.test(navigator.language || '') ? 'en' : 'pt-BR';
+  var W = WORDS[lang];
+  document.documentElement.lang = lang;
+  title = W.title;
+  document.title = title;
+  document.querySelectorAll('[data-t]').forEach(function (el) {
+    el.textContent = W[el.getAttribute('data-t')];
+    if (el.tagName === 'OPTION') el.value = el.textContent.toLowerCase();
+  });
+  document.querySelectorAll('[data-t-label]').forEach(function (el) {
+    el.setAttribute('aria-label', W[el.getAttribute('data-t-label')]);
+  });
   function stateText(s) {
-    if (STATES[s]) return STATES[s];
+    if (W['s_' + s]) return W['s_' + s];
     var m = /^paused \((.*)\)$/.exec(s || '');
-    return m ? 'Em pausa (' + m[1] + ')' : s;
+    return m ? W.paused + ' (' + m[1] + ')' : s;
   }
   function showState(s) {
     $('state').textContent = stateText(s);
@@ -50,13 +89,13 @@
     post('/desk/login', { ext: $('ext').value.trim(), password: $('password').value })
       .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, body: b }; }); })
       .then(function (r) {
-        if (!r.ok) { $('login-error').textContent = r.body.error ? r.body.error.message : 'erro'; return; }
+        if (!r.ok) { $('login-error').textContent = r.body.error ? r.body.error.message : W.error; return; }
         $('password').value = '';
         loggedOut = false;
         showDesk();
         connect();
       })
-      .catch(function () { $('login-error').textContent = 'ura não respondeu'; });
+      .catch(function () { $('login-error').textContent = W.no_answer; });
   });
   $('logout').addEventListener('click', function () {
     loggedOut = true;
@@ -71,7 +110,7 @@
     var ctx = null;
     try { ctx = new (window.AudioContext || window.webkitAudioContext)(); } catch (e) { ctx = null; }
     function beep() {
-      document.title = document.title === title ? '🔔 Nova conversa' : title;
+      document.title = document.title === title ? W.ringing_title : title;
       if (!ctx) return;
       [660, 880].forEach(function (f, i) {
         var o = ctx.createOscillator(); var g = ctx.createGain();
@@ -83,7 +122,7 @@
     beep();
     ringing = { timer: setInterval(beep, 2000), ctx: ctx };
     if (window.Notification && Notification.permission === 'granted') {
-      try { new Notification('Nova conversa', { body: 'Um cliente aguarda atendimento.' }); } catch (e) { /* ignore */ }
+      try { new Notification(W.new_conversation, { body: W.waiting }); } catch (e) { /* ignore */ }
     }
   }
   function stopRing() {
@@ -94,7 +133,7 @@
     document.title = title;
   }
 
-  function visitorName(v) { return (v && v.name) || 'Visitante'; }
+  function visitorName(v) { return (v && v.name) || W.visitor; }
 
   function addOffer(f) {
     if (offers[f.offer]) return;
@@ -103,11 +142,11 @@
     div.setAttribute('data-offer', String(f.offer));
     div.setAttribute('data-conversation', String(f.conversation));
     var p = document.createElement('p');
-    p.textContent = 'Nova conversa de ' + visitorName(f.visitor) + (f.queue ? ' (' + f.queue + ')' : '');
+    p.textContent = W.from + visitorName(f.visitor) + (f.queue ? ' (' + f.queue + ')' : '');
     var b = document.createElement('button');
     b.type = 'button';
     b.className = 'accept';
-    b.textContent = 'Atender';
+    b.textContent = W.accept;
     b.addEventListener('click', function () { send({ type: 'accept', offer: f.offer }); b.disabled = true; });
     div.appendChild(p); div.appendChild(b);
     $('offers').appendChild(div);
@@ -129,7 +168,7 @@
     if (m.from !== 'system') {
       var who = document.createElement('span');
       who.className = 'who';
-      who.textContent = m.from === 'agent' ? (m.name || 'Você') : visitorName(convs[m.conversation] && convs[m.conversation].info.visitor);
+      who.textContent = m.from === 'agent' ? (m.name || W.you) : visitorName(convs[m.conversation] && convs[m.conversation].info.visitor);
       li.appendChild(who);
     }
     var text = document.createElement('span');
@@ -222,8 +261,8 @@
         me = f;
         var sel = $('transfer-to');
         sel.textContent = '';
-        [['Filas', (f.queues || []).map(function (q) { return [q, q]; })],
-          ['Agentes', (f.agents || []).map(function (a) { return [a.ext, a.name + ' (' + a.ext + ')']; })]]
+        [[W.queues, (f.queues || []).map(function (q) { return [q, q]; })],
+          [W.agents, (f.agents || []).map(function (a) { return [a.ext, a.name + ' (' + a.ext + ')']; })]]
           .forEach(function (group) {
             if (!group[1].length) return;
             var og = document.createElement('optgroup');
@@ -258,7 +297,7 @@
       } else if (f.type === 'typing') {
         if (f.conversation === current) {
           var c = convs[current];
-          $('typing').textContent = visitorName(c && c.info.visitor) + ' está digitando…';
+          $('typing').textContent = visitorName(c && c.info.visitor) + W.typing;
           clearTimeout(typingTimer);
           typingTimer = setTimeout(function () { $('typing').textContent = ''; }, 3000);
         }
@@ -273,7 +312,7 @@
       if (loggedOut) return;
       fetch('/desk/session', { credentials: 'same-origin' }).then(function (r) {
         if (r.status === 401) { showLogin(); return; }
-        notice('Reconectando…');
+        notice(W.reconnecting);
         retry = Math.min(retry + 1, 5);
         setTimeout(connect, Math.min(300 * Math.pow(2, retry), 5000));
       }).catch(function () { setTimeout(connect, 2000); });
