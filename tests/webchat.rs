@@ -242,6 +242,24 @@ async fn a_visitor_and_an_agent_talk_and_a_reconnect_loses_nothing() {
     assert_eq!(hi["text"], "Olá Maria, <b>tudo bem</b>?");
     assert_eq!(hi["name"], "Ana");
     let last_seen = hi["seq"].as_u64().unwrap();
+    // Read marks both ways.
+    send(&mut v, json!({"type": "read", "seq": last_seen})).await;
+    let read = next_frame(&mut desk, &mut desk_seen, WAIT, |f| f["type"] == "read").await;
+    assert_eq!(
+        (read["conversation"].clone(), read["seq"].as_u64()),
+        (id.clone(), Some(last_seen))
+    );
+    send(
+        &mut desk,
+        json!({"type": "read", "conversation": id, "seq": 1_000_000}),
+    )
+    .await;
+    let read = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "read").await;
+    assert_eq!(
+        read["seq"].as_u64(),
+        Some(last_seen),
+        "capped at the last message"
+    );
 
     // The visitor's socket drops; the agent writes meanwhile.
     drop(v);

@@ -73,6 +73,13 @@ pub enum DeskCommand {
     /// The agent is typing in a conversation (shown to the visitor, not
     /// kept).
     Typing(ConversationId),
+    /// The desk showed the conversation's messages up to `seq`.
+    Read {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The last message number shown.
+        seq: u64,
+    },
     /// The agent hands the conversation on: to a queue (by name) or to
     /// another agent (by extension).
     Transfer {
@@ -105,6 +112,13 @@ pub enum ChatInput {
         text: String,
         /// The client's own id of the message.
         client_id: Option<String>,
+    },
+    /// The visitor's page showed every message up to `seq`.
+    VisitorRead {
+        /// The socket.
+        sub: SubId,
+        /// The last message number shown.
+        seq: u64,
     },
     /// The visitor is typing (shown to the agent, not kept).
     VisitorTyping {
@@ -182,6 +196,10 @@ pub(crate) struct Conv {
     pub(crate) queue: Option<String>,
     pub(crate) agent: Option<AgentId>,
     pub(crate) visitors: HashSet<SubId>,
+    /// The last message number the agent's desk showed (read marks).
+    pub(crate) read_by_agent: u64,
+    /// The last message number the visitor's page showed.
+    pub(crate) read_by_visitor: u64,
 }
 
 /// Every conversation and socket.
@@ -352,6 +370,7 @@ pub(crate) fn desk_conversation(id: ConversationId, c: &Conv) -> Value {
         "queue": c.queue,
         "visitor": c.visitor,
         "phase": c.conv.phase().as_str(),
+        "read_by_visitor": c.read_by_visitor,
         "messages": c
             .conv
             .after(ura_channels::Seq(0))

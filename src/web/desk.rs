@@ -85,6 +85,10 @@ enum DeskFrame {
     Typing {
         conversation: u64,
     },
+    Read {
+        conversation: u64,
+        seq: u64,
+    },
     Transfer {
         conversation: u64,
         to: String,
@@ -311,6 +315,13 @@ pub(super) async fn ws(
                     ),
                     DeskFrame::Typing { conversation } => (
                         DeskCommand::Typing(ura_channels::ConversationId(conversation)),
+                        None,
+                    ),
+                    DeskFrame::Read { conversation, seq } => (
+                        DeskCommand::Read {
+                            conversation: ura_channels::ConversationId(conversation),
+                            seq,
+                        },
                         None,
                     ),
                     DeskFrame::Transfer { conversation, to } => (

@@ -39,6 +39,8 @@ enum VisitorFrame {
         #[serde(default)]
         client_id: Option<String>,
     },
+    /// The page showed every message up to `seq`.
+    Read { seq: u64 },
     /// The visitor is typing.
     Typing,
     /// The visitor ends the conversation.
@@ -201,6 +203,7 @@ pub(super) async fn ws(
                         )
                     }
                     VisitorFrame::Typing => input(ChatInput::VisitorTyping { sub }, None),
+                    VisitorFrame::Read { seq } => input(ChatInput::VisitorRead { sub, seq }, None),
                     VisitorFrame::Close => input(ChatInput::VisitorClose { sub }, None),
                 }
             })

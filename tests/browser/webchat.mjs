@@ -112,7 +112,10 @@ try {
   if ((await visitorXss.textContent()) !== XSS) fail('the visitor sees other text');
   if ((await chat.locator('#messages img, #messages b, #messages script').count()) !== 0) fail('markup rendered for the visitor');
   if (await desk.evaluate(() => window.__xss) !== undefined) fail('script ran at the desk');
-  step('messages exchanged (typing shown); HTML shown as text');
+  // Read marks: each side's page showed the other's messages.
+  await chat.locator('#messages .msg.visitor .read-mark').first().waitFor({ timeout: T });
+  await desk.locator('#thread .msg.agent .read-mark').first().waitFor({ timeout: T });
+  step('messages exchanged (typing shown, read marks); HTML shown as text');
   if (process.env.URA_SHOTS) {
     await visitor.screenshot({ path: join(process.env.URA_SHOTS, 'visitor.png') });
     await desk.screenshot({ path: join(process.env.URA_SHOTS, 'desk.png') });

@@ -104,6 +104,25 @@ impl Calls {
                 }
                 self.chat_flush(now, c);
             }
+            ChatInput::VisitorRead { sub, seq } => {
+                if let Some(SubKind::Visitor(c)) = self.chats.subs.get(&sub).map(|s| s.kind.clone())
+                {
+                    let Some(conv) = self.chats.convs.get_mut(&c) else {
+                        return;
+                    };
+                    let seq = seq.min(conv.conv.last_seq().0);
+                    if seq > conv.read_by_visitor {
+                        conv.read_by_visitor = seq;
+                        if let Some(agent) = conv.agent {
+                            let frame = serde_json::json!({
+                                "type": "read", "conversation": c.0, "seq": seq,
+                            })
+                            .to_string();
+                            self.desk_send(now, agent, &frame);
+                        }
+                    }
+                }
+            }
             ChatInput::VisitorTyping { sub } => {
                 if let Some(SubKind::Visitor(c)) = self.chats.subs.get(&sub).map(|s| s.kind.clone())
                 {
@@ -194,6 +213,7 @@ impl Calls {
                         "type": "resumed",
                         "conversation": token,
                         "messages": history,
+                        "read_by_agent": conv.read_by_agent,
                     })
                     .to_string(),
                 );
@@ -293,6 +313,8 @@ impl Calls {
                         queue: None,
                         agent: None,
                         visitors: [sub].into_iter().collect(),
+                        read_by_agent: 0,
+                        read_by_visitor: 0,
                     },
                 );
                 self.chat_flush(now, id);
@@ -443,6 +465,24 @@ impl Calls {
                     self.chats.send(sub, &frame);
                 }
                 self.chat_flush(now, conversation);
+            }
+            DeskCommand::Read { conversation, seq } => {
+                let Some(c) = self
+                    .chats
+                    .convs
+                    .get_mut(&conversation)
+                    .filter(|c| c.agent == Some(agent))
+                else {
+                    return;
+                };
+                let seq = seq.min(c.conv.last_seq().0);
+                if seq > c.read_by_agent {
+                    c.read_by_agent = seq;
+                    let frame = serde_json::json!({"type": "read", "seq": seq}).to_string();
+                    for sub in self.chats.visitor_subs(conversation) {
+                        self.chats.send(sub, &frame);
+                    }
+                }
             }
             DeskCommand::Typing(conversation) => {
                 let name = self.agent_name(&ext);

@@ -15,7 +15,7 @@
       log: 'Mensagens', end: 'Encerrar', you: 'Você', required: 'Preencha: ',
       unavailable: 'O chat não está disponível agora.', reconnecting: 'Reconectando…',
       closed: 'Conversa encerrada.', again: 'Nova conversa', busy: 'Muitas conversas agora: tente de novo em instantes.',
-      sending: 'enviando…', typing: 'está digitando…', agent: 'O atendente',
+      sending: 'enviando…', typing: 'está digitando…', agent: 'O atendente', read: 'lida',
     },
     en: {
       title: 'Chat', intro: 'To start, tell us who you are.',
@@ -24,7 +24,7 @@
       log: 'Messages', end: 'End chat', you: 'You', required: 'Please fill in: ',
       unavailable: 'The chat is not available now.', reconnecting: 'Reconnecting…',
       closed: 'The conversation has ended.', again: 'New conversation', busy: 'Too many conversations now: try again in a moment.',
-      sending: 'sending…', typing: 'is typing…', agent: 'The agent',
+      sending: 'sending…', typing: 'is typing…', agent: 'The agent', read: 'read',
     },
     es: {
       title: 'Atención', intro: 'Para empezar, díganos quién es usted.',
@@ -33,7 +33,7 @@
       log: 'Mensajes', end: 'Finalizar', you: 'Usted', required: 'Complete: ',
       unavailable: 'El chat no está disponible ahora.', reconnecting: 'Reconectando…',
       closed: 'Conversación finalizada.', again: 'Nueva conversación', busy: 'Demasiadas conversaciones: inténtelo en un momento.',
-      sending: 'enviando…', typing: 'está escribiendo…', agent: 'El agente',
+      sending: 'enviando…', typing: 'está escribiendo…', agent: 'El agente', read: 'leído',
     },
   };
   var t = T['pt-BR'];
@@ -49,6 +49,25 @@
   var color = /^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/;
   var typingTimer = null;
   var typingSent = 0;
+  var readSent = 0;
+  var readByAgent = 0;
+
+  // Read marks: the agent's desk showed our messages up to readByAgent.
+  function markRead() {
+    document.querySelectorAll('#messages .msg.visitor[data-seq]').forEach(function (li) {
+      if (Number(li.getAttribute('data-seq')) > readByAgent || li.querySelector('.read-mark')) return;
+      var mark = document.createElement('span');
+      mark.className = 'read-mark';
+      mark.textContent = '✓ ' + t.read;
+      li.appendChild(mark);
+    });
+  }
+  // Tells the agent what this page showed (when it is in view).
+  function sendRead() {
+    if (document.visibilityState !== 'visible' || lastSeq <= readSent) return;
+    if (send({ type: 'read', seq: lastSeq })) readSent = lastSeq;
+  }
+  document.addEventListener('visibilitychange', sendRead);
 
   function saved() {
     try { return JSON.parse(localStorage.getItem(storeKey) || 'null'); } catch (e) { return null; }
@@ -193,9 +212,18 @@
       } else if (f.type === 'resumed') {
         showConversation();
         (f.messages || []).forEach(addMessage);
+        readByAgent = Math.max(readByAgent, f.read_by_agent || 0);
+        markRead();
+        readSent = 0;
+        sendRead();
         flushOutbox();
       } else if (f.type === 'message') {
         addMessage(f);
+        if (f.from !== 'visitor') sendRead();
+        markRead();
+      } else if (f.type === 'read') {
+        readByAgent = Math.max(readByAgent, f.seq);
+        markRead();
       } else if (f.type === 'status') {
         setStatus(f);
       } else if (f.type === 'typing') {

@@ -39,7 +39,7 @@
       no_answer: 'ura não respondeu', ringing_title: '🔔 Nova conversa', new_conversation: 'Nova conversa',
       waiting: 'Um cliente aguarda atendimento.', visitor: 'Visitante', from: 'Nova conversa de ',
       accept: 'Atender', you: 'Você', queues: 'Filas', agents: 'Agentes', typing: ' está digitando…',
-      reconnecting: 'Reconectando…', paused: 'Em pausa',
+      reconnecting: 'Reconectando…', paused: 'Em pausa', read: 'lida',
       s_available: 'Disponível', s_ringing: 'Tocando', 's_on-call': 'Em atendimento',
       's_wrap-up': 'Pós-atendimento', 's_logged-out': 'Desconectado',
     },
@@ -53,7 +53,7 @@
       no_answer: 'ura did not answer', ringing_title: '🔔 New conversation', new_conversation: 'New conversation',
       waiting: 'A customer is waiting.', visitor: 'Visitor', from: 'New conversation from ',
       accept: 'Accept', you: 'You', queues: 'Queues', agents: 'Agents', typing: ' is typing…',
-      reconnecting: 'Reconnecting…', paused: 'Paused',
+      reconnecting: 'Reconnecting…', paused: 'Paused', read: 'read',
       s_available: 'Available', s_ringing: 'Ringing', 's_on-call': 'In a conversation',
       's_wrap-up': 'Wrap-up', 's_logged-out': 'Logged out',
     },
@@ -193,6 +193,26 @@
     return li;
   }
 
+  // What the visitor's page showed of the agent's messages; what this
+  // desk showed of the visitor's (sent when the page is in view).
+  function markRead(c) {
+    if (!c || current !== c.info.conversation) return;
+    document.querySelectorAll('#thread .msg.agent[data-seq]').forEach(function (li) {
+      if (Number(li.getAttribute('data-seq')) > (c.readByVisitor || 0) || li.querySelector('.read-mark')) return;
+      var mark = document.createElement('span');
+      mark.className = 'read-mark';
+      mark.textContent = '✓ ' + W.read;
+      li.appendChild(mark);
+    });
+  }
+  function sendRead() {
+    var c = convs[current];
+    if (!c || document.visibilityState !== 'visible' || c.lastSeq <= (c.readSent || 0)) return;
+    c.readSent = c.lastSeq;
+    send({ type: 'read', conversation: current, seq: c.lastSeq });
+  }
+  document.addEventListener('visibilitychange', sendRead);
+
   function select(id) {
     current = id;
     $('typing').textContent = '';
@@ -211,12 +231,15 @@
     thread.textContent = '';
     c.messages.forEach(function (m) { thread.appendChild(renderMessage(m)); });
     thread.scrollTop = thread.scrollHeight;
+    markRead(c);
+    sendRead();
     $('reply-text').focus();
   }
 
   function onConversation(f) {
     var c = convs[f.conversation] || { messages: [], lastSeq: 0 };
     c.info = f;
+    c.readByVisitor = Math.max(c.readByVisitor || 0, f.read_by_visitor || 0);
     convs[f.conversation] = c;
     (f.messages || []).forEach(function (m) { addMessage(m); });
     listEntry(c);
@@ -233,6 +256,8 @@
       var thread = $('thread');
       thread.appendChild(renderMessage(m));
       thread.scrollTop = thread.scrollHeight;
+      markRead(c);
+      if (m.from === 'visitor') sendRead();
     } else if (c.el) {
       c.el.querySelector('button').classList.add('unread');
     }
@@ -294,6 +319,9 @@
         onConversation(f);
       } else if (f.type === 'message') {
         addMessage(f);
+      } else if (f.type === 'read') {
+        var rc = convs[f.conversation];
+        if (rc) { rc.readByVisitor = Math.max(rc.readByVisitor || 0, f.seq); markRead(rc); }
       } else if (f.type === 'typing') {
         if (f.conversation === current) {
           var c = convs[current];
