@@ -321,6 +321,43 @@ async fn a_visitor_and_an_agent_talk_and_a_reconnect_loses_nothing() {
     .await
     .unwrap();
     assert!(metrics.contains("ura_chats_open 0\n"), "{metrics}");
+    // The ended conversation is on record, with its transcript.
+    let key = ura.api_key();
+    let record = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let page: Value = agent()
+                .get(&format!("http://{http}/api/v1/chats?channel=site"))
+                .header("Authorization", &format!("Bearer {key}"))
+                .call()
+                .unwrap()
+                .body_mut()
+                .read_json()
+                .unwrap();
+            if let Some(r) = page["items"].as_array().and_then(|i| i.first()) {
+                return r.clone();
+            }
+            assert!(std::time::Instant::now() < deadline, "no record: {page}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(record["agent"], "2001", "{record}");
+    assert_eq!(record["outcome"], "agent");
+    assert_eq!(record["queue"], "vendas");
+    assert_eq!(record["visitor"]["name"], "Maria");
+    let said: Vec<&str> = record["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert_eq!(said.iter().filter(|t| **t == "Sim!").count(), 1, "{said:?}");
+    assert!(said
+        .last()
+        .unwrap()
+        .starts_with("Este atendimento foi finalizado"));
     assert!(metrics.contains("ura_chats_started_total 1\n"), "{metrics}");
     assert_eq!(
         texts(&desk_seen).iter().filter(|t| *t == "Sim!").count(),

@@ -14,6 +14,7 @@
 mod auth;
 mod body;
 mod calls;
+mod chats;
 mod docs;
 mod error;
 mod manage;
@@ -345,6 +346,7 @@ pub fn router<B: Backend>(api: Api<B>) -> Router {
     resources::routes()
         .merge(manage::routes())
         .merge(calls::routes())
+        .merge(chats::routes())
         .merge(prompts::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON))
         .with_state(api)

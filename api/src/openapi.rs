@@ -1016,6 +1016,80 @@ pub fn operations() -> Vec<Op> {
     }
     add(HttpMethod::Get, "/api/v1/calls.csv", csv);
 
+    // Web chat conversations.
+    let chats = op(
+        "chats",
+        "list_chats",
+        "Ended web chat conversations (transcripts), newest first",
+        &[422],
+    )
+    .response(
+        "200",
+        json(
+            "A page of conversations.",
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "items",
+                    ArrayBuilder::new().items(object(
+                        &[
+                            ("id", Ty::Str, "The conversation's id."),
+                            ("channel", Ty::Str, "The channel."),
+                            ("started_at", Ty::Str, "RFC 3339."),
+                            ("ended_at", Ty::Str, "RFC 3339."),
+                            ("visitor", Ty::Obj, "The pre-chat form's fields."),
+                            ("queue", Ty::OptStr, "The queue it waited in."),
+                            ("agent", Ty::OptStr, "The last agent's extension."),
+                            (
+                                "outcome",
+                                Ty::Str,
+                                "Who ended it: agent, visitor, flow (hours, no agent, menu), system.",
+                            ),
+                            (
+                                "messages",
+                                Ty::Any,
+                                "Every message: `{seq, from (visitor, agent, system), name, text, at}`.",
+                            ),
+                        ],
+                        "An ended conversation.",
+                    )),
+                )
+                .property(
+                    "next",
+                    ty(
+                        Ty::OptStr,
+                        "Pass as `before` for the next page; null at the end.",
+                    ),
+                )
+                .required("items")
+                .into(),
+        ),
+    )
+    .parameter(query_param(
+        "channel",
+        ObjectBuilder::new().schema_type(Type::String),
+        "Only this channel's.",
+    ))
+    .parameter(query_param(
+        "agent",
+        ObjectBuilder::new().schema_type(Type::String),
+        "Only this agent's (extension).",
+    ))
+    .parameter(query_param(
+        "before",
+        ObjectBuilder::new().schema_type(Type::String),
+        "Started before this (RFC 3339): the `next` of the previous page.",
+    ))
+    .parameter(query_param(
+        "limit",
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(500)),
+        "At most this many (default 50).",
+    ));
+    add(HttpMethod::Get, "/api/v1/chats", chats);
+
     // Prompts.
     let prompt = || reference("Prompt");
     let mut prompts = op("prompts", "list_prompts", "List prompts", &[422])
@@ -1277,6 +1351,7 @@ pub fn document() -> OpenApi {
         "config",
         "live",
         "calls",
+        "chats",
         "prompts",
     ]) {
         tags.push(TagBuilder::new().name(name).build());
@@ -1317,6 +1392,7 @@ mod tests {
             include_str!("resources.rs"),
             include_str!("manage.rs"),
             include_str!("calls.rs"),
+            include_str!("chats.rs"),
             include_str!("prompts.rs"),
         ];
         let mut out = BTreeSet::new();

@@ -148,6 +148,8 @@ pub struct Calls {
     internal_busy: HashMap<String, u32>,
     /// Text conversations and the sockets that follow them.
     chats: super::chats::Chats,
+    /// Where ended conversations go to be written.
+    chat_records: Option<tokio::sync::mpsc::Sender<ura_store::ChatRecord>>,
 }
 
 /// Now, as the RFC 3339 UTC text call records hold.
@@ -243,6 +245,7 @@ impl Calls {
             offers: HashMap::new(),
             internal_busy: HashMap::new(),
             chats: Default::default(),
+            chat_records: None,
         }
     }
 

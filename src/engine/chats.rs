@@ -26,6 +26,31 @@ pub const MAX_OPEN: usize = 20_000;
 /// Closed conversations kept (a visitor who reloads sees the end).
 pub const KEEP_CLOSED: usize = 10_000;
 
+/// Ended conversations waiting to be written; past it a record is lost
+/// (counted in the log), never waited for.
+pub const RECORDS: usize = 4_096;
+
+/// The task that writes ended conversations to the store, behind a
+/// bounded queue.
+pub fn spawn_writer(store: ura_store::Store) -> mpsc::Sender<ura_store::ChatRecord> {
+    let (tx, mut rx) = mpsc::channel::<ura_store::ChatRecord>(RECORDS);
+    tokio::spawn(async move {
+        while let Some(r) = rx.recv().await {
+            // A refusal is retried a few times (a busy database), then logged.
+            let mut tries = 0;
+            while let Err(e) = store.save_chat(&r).await {
+                tries += 1;
+                if tries >= 5 {
+                    tracing::error!(chat = %r.id, error = %e, "conversation record not written");
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200 * tries)).await;
+            }
+        }
+    });
+    tx
+}
+
 /// Where a socket's frames go (JSON text).
 pub type Outbox = mpsc::Sender<String>;
 
@@ -200,6 +225,10 @@ pub(crate) struct Conv {
     pub(crate) read_by_agent: u64,
     /// The last message number the visitor's page showed.
     pub(crate) read_by_visitor: u64,
+    /// The record's id (not the token: records are read by admins).
+    pub(crate) record_id: String,
+    /// When it started, RFC 3339 UTC.
+    pub(crate) started_at: String,
 }
 
 /// Every conversation and socket.

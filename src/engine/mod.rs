@@ -257,6 +257,7 @@ impl Engine {
         for (name, frames) in stored_prompts {
             calls.prompt_saved(name, frames);
         }
+        calls.set_chat_records(chats::spawn_writer(store.clone()));
         for agent in &restored {
             calls.reachability(Instant::now(), &endpoint, agent);
         }

@@ -74,6 +74,11 @@ fn refusal(e: &ChannelsError) -> &'static str {
 }
 
 impl Calls {
+    /// Where ended conversations are written.
+    pub fn set_chat_records(&mut self, tx: tokio::sync::mpsc::Sender<ura_store::ChatRecord>) {
+        self.chat_records = Some(tx);
+    }
+
     /// One input from a web socket.
     pub fn chat_input(&mut self, now: Instant, input: ChatInput) {
         match input {
@@ -315,6 +320,8 @@ impl Calls {
                         visitors: [sub].into_iter().collect(),
                         read_by_agent: 0,
                         read_by_visitor: 0,
+                        record_id: crate::engine::chats::token(),
+                        started_at: super::wall_clock(),
                     },
                 );
                 self.chat_flush(now, id);
@@ -623,12 +630,53 @@ impl Calls {
                             serde_json::json!({"type": "closed", "conversation": c.0}).to_string();
                         self.desk_send(now, agent, &frame);
                     }
+                    self.write_record(c, by, agent);
                     self.chats.closed(c);
                     self.counters
                         .chats_open
                         .store(self.chats.open, std::sync::atomic::Ordering::Relaxed);
                 }
             }
+        }
+    }
+
+    /// Hands an ended conversation to the writer (never waits).
+    fn write_record(&mut self, c: ConversationId, by: Closer, agent: Option<AgentId>) {
+        let (Some(conv), Some(tx)) = (self.chats.convs.get(&c), &self.chat_records) else {
+            return;
+        };
+        let messages: Vec<serde_json::Value> = conv
+            .conv
+            .after(ura_channels::Seq(0))
+            .iter()
+            .map(|m| {
+                let mut v = message_json(m, None);
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("type");
+                    o.remove("client_id");
+                }
+                v
+            })
+            .collect();
+        let record = ura_store::ChatRecord {
+            id: conv.record_id.clone(),
+            channel: conv.channel.clone(),
+            started_at: conv.started_at.clone(),
+            ended_at: super::wall_clock(),
+            visitor: serde_json::to_string(&conv.visitor).unwrap_or_default(),
+            queue: conv.queue.clone(),
+            agent: agent.map(|a| self.queues.ext(a).to_string()),
+            outcome: match by {
+                Closer::Agent => "agent",
+                Closer::Visitor => "visitor",
+                Closer::Flow => "flow",
+                Closer::System => "system",
+            }
+            .into(),
+            messages: serde_json::Value::Array(messages).to_string(),
+        };
+        if tx.try_send(record).is_err() {
+            tracing::warn!(conversation = %c, "conversation record lost: the writer's queue is full");
         }
     }
 
