@@ -72,7 +72,7 @@ pub fn routes(web: Web) -> Router {
 }
 
 /// The files, built in: (name, content type, bytes).
-const ASSETS: [(&str, &str, &str); 6] = [
+const ASSETS: [(&str, &str, &str); 5] = [
     (
         "chat.js",
         "text/javascript; charset=utf-8",
@@ -97,11 +97,6 @@ const ASSETS: [(&str, &str, &str); 6] = [
         "widget.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/widget.js"),
-    ),
-    (
-        "ring.txt",
-        "text/plain; charset=utf-8",
-        "the desk rings with WebAudio; nothing to download",
     ),
 ];
 
