@@ -223,6 +223,27 @@ async fn a_visitor_and_an_agent_talk_and_a_reconnect_loses_nothing() {
         f["type"] == "message" && f["text"] == "Você está sendo atendido por Ana."
     })
     .await;
+    // On hold and back: the visitor is told.
+    send(
+        &mut desk,
+        json!({"type": "hold", "conversation": id, "on": true}),
+    )
+    .await;
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "Você foi colocado em espera. Aguarde, por favor."
+    })
+    .await;
+    let hold = next_frame(&mut desk, &mut desk_seen, WAIT, |f| f["type"] == "hold").await;
+    assert_eq!(hold["on"], true);
+    send(
+        &mut desk,
+        json!({"type": "hold", "conversation": id, "on": false}),
+    )
+    .await;
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "O atendente retomou a conversa."
+    })
+    .await;
     // Typing shows on the other side (and is not a message).
     send(&mut desk, json!({"type": "typing", "conversation": id})).await;
     let typing = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "typing").await;

@@ -149,6 +149,8 @@ pub struct Conversation {
     allowance: (u32, std::time::Instant),
     /// When someone last wrote (or it started).
     last_activity: std::time::Instant,
+    /// The agent put it on hold.
+    on_hold: bool,
 }
 
 impl Conversation {
@@ -169,6 +171,7 @@ impl Conversation {
             out: VecDeque::new(),
             allowance: (VISITOR_BURST, now.mono),
             last_activity: now.mono,
+            on_hold: false,
         };
         c.flow.answered(now.mono);
         c.drive(now);
@@ -297,6 +300,25 @@ impl Conversation {
         }
     }
 
+    /// The agent puts it on hold (`on`) or comes back: the visitor is
+    /// told. Nothing else changes (the agent keeps it). Saying the same
+    /// twice does nothing.
+    pub fn hold(&mut self, now: Now, on: bool) -> Result<(), ChannelsError> {
+        if self.phase != Phase::Connected {
+            return Err(ChannelsError::NotYourConversation);
+        }
+        if self.on_hold != on {
+            self.on_hold = on;
+            self.system(now, texts::hold(self.lang, on).to_string());
+        }
+        Ok(())
+    }
+
+    /// Whether the agent has put it on hold.
+    pub fn on_hold(&self) -> bool {
+        self.on_hold
+    }
+
     /// The agent transferred it (to a queue or another agent): it waits
     /// again, and the visitor is told.
     pub fn transferred(&mut self, now: Now) {
@@ -305,6 +327,7 @@ impl Conversation {
         }
         self.agent = None;
         self.position = None;
+        self.on_hold = false;
         self.system(now, texts::transferred(self.lang).to_string());
         self.set_phase(Phase::Waiting);
     }

@@ -104,6 +104,19 @@ pub fn transferred(lang: ChatLanguage) -> &'static str {
     }
 }
 
+/// Said when the agent puts the conversation on hold (seed 003's
+/// `AVISO_ESPERA`), and when they come back.
+pub fn hold(lang: ChatLanguage, on: bool) -> &'static str {
+    match (lang, on) {
+        (ChatLanguage::PtBr, true) => "Você foi colocado em espera. Aguarde, por favor.",
+        (ChatLanguage::PtBr, false) => "O atendente retomou a conversa.",
+        (ChatLanguage::En, true) => "You have been put on hold. Please wait.",
+        (ChatLanguage::En, false) => "The agent is back.",
+        (ChatLanguage::Es, true) => "Usted fue puesto en espera. Aguarde, por favor.",
+        (ChatLanguage::Es, false) => "El agente retomó la conversación.",
+    }
+}
+
 /// The closing message when the channel sets none (seed 003's
 /// `MSG_ENCERRAMENTO`).
 pub fn closing(lang: ChatLanguage) -> &'static str {

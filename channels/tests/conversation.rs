@@ -285,3 +285,24 @@ fn a_transfer_waits_again_and_the_next_agent_joins() {
     assert_eq!(c.agent(), Some("Bia"));
     assert!(texts(&drain(&mut c)).contains(&"Você está sendo atendido por Bia.".to_string()));
 }
+
+#[test]
+fn hold_and_back_tell_the_visitor_once() {
+    let mut sim = Sim::new();
+    let mut c = Conversation::new(ConversationId(10), start(Decision::open(), DEMO), sim.now());
+    assert!(c.hold(sim.now(), true).is_err(), "no agent yet");
+    c.visitor_text(sim.now(), "1", None).unwrap();
+    c.agent_joined(sim.now(), "Ana");
+    drain(&mut c);
+    c.hold(sim.now(), true).unwrap();
+    c.hold(sim.now(), true).unwrap();
+    assert!(c.on_hold());
+    c.hold(sim.now(), false).unwrap();
+    assert_eq!(
+        texts(&drain(&mut c)),
+        [
+            "Você foi colocado em espera. Aguarde, por favor.",
+            "O atendente retomou a conversa."
+        ]
+    );
+}

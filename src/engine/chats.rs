@@ -98,6 +98,13 @@ pub enum DeskCommand {
     /// The agent is typing in a conversation (shown to the visitor, not
     /// kept).
     Typing(ConversationId),
+    /// Puts a conversation on hold (`on`) or takes it off.
+    Hold {
+        /// The conversation.
+        conversation: ConversationId,
+        /// On hold or back.
+        on: bool,
+    },
     /// The desk showed the conversation's messages up to `seq`.
     Read {
         /// The conversation.
@@ -400,6 +407,7 @@ pub(crate) fn desk_conversation(id: ConversationId, c: &Conv) -> Value {
         "visitor": c.visitor,
         "phase": c.conv.phase().as_str(),
         "read_by_visitor": c.read_by_visitor,
+        "on_hold": c.conv.on_hold(),
         "messages": c
             .conv
             .after(ura_channels::Seq(0))

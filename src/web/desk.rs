@@ -89,6 +89,10 @@ enum DeskFrame {
         conversation: u64,
         seq: u64,
     },
+    Hold {
+        conversation: u64,
+        on: bool,
+    },
     Transfer {
         conversation: u64,
         to: String,
@@ -315,6 +319,13 @@ pub(super) async fn ws(
                     ),
                     DeskFrame::Typing { conversation } => (
                         DeskCommand::Typing(ura_channels::ConversationId(conversation)),
+                        None,
+                    ),
+                    DeskFrame::Hold { conversation, on } => (
+                        DeskCommand::Hold {
+                            conversation: ura_channels::ConversationId(conversation),
+                            on,
+                        },
                         None,
                     ),
                     DeskFrame::Read { conversation, seq } => (

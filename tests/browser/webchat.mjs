@@ -112,6 +112,11 @@ try {
   if ((await visitorXss.textContent()) !== XSS) fail('the visitor sees other text');
   if ((await chat.locator('#messages img, #messages b, #messages script').count()) !== 0) fail('markup rendered for the visitor');
   if (await desk.evaluate(() => window.__xss) !== undefined) fail('script ran at the desk');
+  // On hold and back, from the desk's button.
+  await desk.getByRole('button', { name: 'Em espera' }).click();
+  await chat.locator('#messages .msg.system', { hasText: 'Você foi colocado em espera' }).waitFor({ timeout: T });
+  await desk.getByRole('button', { name: 'Retomar' }).click();
+  await chat.locator('#messages .msg.system', { hasText: 'O atendente retomou a conversa.' }).waitFor({ timeout: T });
   // Read marks: each side's page showed the other's messages.
   await chat.locator('#messages .msg.visitor .read-mark').first().waitFor({ timeout: T });
   await desk.locator('#thread .msg.agent .read-mark').first().waitFor({ timeout: T });

@@ -473,6 +473,23 @@ impl Calls {
                 }
                 self.chat_flush(now, conversation);
             }
+            DeskCommand::Hold { conversation, on } => {
+                let result = match self.chats.convs.get_mut(&conversation) {
+                    Some(c) if c.agent == Some(agent) => c.conv.hold(clock(now), on),
+                    _ => Err(ChannelsError::NotYourConversation),
+                };
+                match result {
+                    Ok(()) => {
+                        let frame = serde_json::json!({
+                            "type": "hold", "conversation": conversation.0, "on": on,
+                        })
+                        .to_string();
+                        self.desk_send(now, agent, &frame);
+                    }
+                    Err(e) => fail(&mut self.chats, refusal(&e), e.to_string()),
+                }
+                self.chat_flush(now, conversation);
+            }
             DeskCommand::Read { conversation, seq } => {
                 let Some(c) = self
                     .chats

@@ -39,7 +39,7 @@
       no_answer: 'ura não respondeu', ringing_title: '🔔 Nova conversa', new_conversation: 'Nova conversa',
       waiting: 'Um cliente aguarda atendimento.', visitor: 'Visitante', from: 'Nova conversa de ',
       accept: 'Atender', you: 'Você', queues: 'Filas', agents: 'Agentes', typing: ' está digitando…',
-      reconnecting: 'Reconectando…', paused: 'Em pausa', read: 'lida',
+      reconnecting: 'Reconectando…', paused: 'Em pausa', read: 'lida', hold: 'Em espera', unhold: 'Retomar',
       s_available: 'Disponível', s_ringing: 'Tocando', 's_on-call': 'Em atendimento',
       's_wrap-up': 'Pós-atendimento', 's_logged-out': 'Desconectado',
     },
@@ -53,7 +53,7 @@
       no_answer: 'ura did not answer', ringing_title: '🔔 New conversation', new_conversation: 'New conversation',
       waiting: 'A customer is waiting.', visitor: 'Visitor', from: 'New conversation from ',
       accept: 'Accept', you: 'You', queues: 'Queues', agents: 'Agents', typing: ' is typing…',
-      reconnecting: 'Reconnecting…', paused: 'Paused', read: 'read',
+      reconnecting: 'Reconnecting…', paused: 'Paused', read: 'read', hold: 'Hold', unhold: 'Resume',
       s_available: 'Available', s_ringing: 'Ringing', 's_on-call': 'In a conversation',
       's_wrap-up': 'Wrap-up', 's_logged-out': 'Logged out',
     },
@@ -213,6 +213,12 @@
   }
   document.addEventListener('visibilitychange', sendRead);
 
+  function showHold(c) {
+    var on = !!(c && c.onHold);
+    $('hold').textContent = on ? W.unhold : W.hold;
+    $('hold').setAttribute('aria-pressed', on ? 'true' : 'false');
+  }
+
   function select(id) {
     current = id;
     $('typing').textContent = '';
@@ -233,6 +239,7 @@
     thread.scrollTop = thread.scrollHeight;
     markRead(c);
     sendRead();
+    showHold(c);
     $('reply-text').focus();
   }
 
@@ -240,6 +247,7 @@
     var c = convs[f.conversation] || { messages: [], lastSeq: 0 };
     c.info = f;
     c.readByVisitor = Math.max(c.readByVisitor || 0, f.read_by_visitor || 0);
+    c.onHold = !!f.on_hold;
     convs[f.conversation] = c;
     (f.messages || []).forEach(function (m) { addMessage(m); });
     listEntry(c);
@@ -319,6 +327,9 @@
         onConversation(f);
       } else if (f.type === 'message') {
         addMessage(f);
+      } else if (f.type === 'hold') {
+        var hc = convs[f.conversation];
+        if (hc) { hc.onHold = f.on; if (current === f.conversation) showHold(hc); }
       } else if (f.type === 'read') {
         var rc = convs[f.conversation];
         if (rc) { rc.readByVisitor = Math.max(rc.readByVisitor || 0, f.seq); markRead(rc); }
@@ -366,6 +377,10 @@
     if (current !== null && $('transfer-to').value) {
       send({ type: 'transfer', conversation: current, to: $('transfer-to').value });
     }
+  });
+  $('hold').addEventListener('click', function () {
+    var c = convs[current];
+    if (c) send({ type: 'hold', conversation: current, on: !c.onHold });
   });
   $('close-conversation').addEventListener('click', function () {
     if (current !== null) send({ type: 'close', conversation: current });
