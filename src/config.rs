@@ -128,6 +128,8 @@ pub struct FileConfig {
     queues: std::collections::BTreeMap<String, crate::queues::QueueConfig>,
     #[serde(default)]
     agents: std::collections::BTreeMap<String, crate::queues::AgentConfig>,
+    #[serde(default)]
+    channels: std::collections::BTreeMap<String, ura_channels::ChannelConfig>,
 }
 
 /// The settings ura runs with.
@@ -382,6 +384,7 @@ impl Config {
                 ivrs: file.ivrs,
                 queues: file.queues,
                 agents: file.agents,
+                channels: file.channels,
             }
         };
         // Refuse a bad routing now, with the file and the field named.

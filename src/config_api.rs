@@ -14,13 +14,14 @@ use crate::engine::EngineHandle;
 use crate::routing::{Routing, RoutingConfig};
 
 /// The tables of the configuration that the API edits.
-pub const KINDS: [&str; 6] = [
+pub const KINDS: [&str; 7] = [
     "numbers",
     "schedules",
     "services",
     "ivrs",
     "queues",
     "agents",
+    "channels",
 ];
 
 /// The engine behind the API.
@@ -155,6 +156,22 @@ impl EngineBackend {
         Ok(())
     }
 
+    /// The running engine, once started.
+    pub fn engine(&self) -> Option<EngineHandle> {
+        self.engine.get().cloned()
+    }
+
+    /// A text channel's settings, as the configuration in force has them.
+    pub fn channel(&self, id: &str) -> Option<ura_channels::ChannelConfig> {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .routing
+            .channels
+            .get(id)
+            .cloned()
+    }
+
     /// Connects the started engine.
     pub fn attach(&self, engine: EngineHandle) {
         let _ = self.engine.set(engine);
@@ -242,6 +259,7 @@ pub fn routing_from_json(config: &Value) -> Result<RoutingConfig, ApiError> {
                         "services" => typed::<crate::routing::ServiceConfig>(&place, &v)?,
                         "ivrs" => typed::<ura_ivr::IvrConfig>(&place, &v)?,
                         "queues" => typed::<crate::queues::QueueConfig>(&place, &v)?,
+                        "channels" => typed::<ura_channels::ChannelConfig>(&place, &v)?,
                         _ => typed::<crate::queues::AgentConfig>(&place, &v)?,
                     }
                     cleaned.insert(id, v);
@@ -550,6 +568,13 @@ impl Backend for EngineBackend {
         match self.engine.get() {
             Some(e) => e.agent_command(ext, cmd).await,
             None => Err("ura is starting".into()),
+        }
+    }
+
+    async fn open_conversations(&self, channel: String) -> Result<Vec<String>, String> {
+        match self.engine.get() {
+            Some(e) => e.open_conversations(channel).await,
+            None => Ok(Vec::new()),
         }
     }
 

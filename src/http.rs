@@ -29,6 +29,7 @@ struct Health {
 
 /// The HTTP routes.
 pub fn app(counters: Arc<Counters>, api: AdminApi) -> Router {
+    let web = crate::web::routes(crate::web::Web::new(api.backend().clone()));
     let health = Health {
         counters: counters.clone(),
         mode: api.mode().name(),
@@ -52,6 +53,7 @@ pub fn app(counters: Arc<Counters>, api: AdminApi) -> Router {
         .with_state(health)
         .merge(counted)
         .merge(ura_api::docs_router())
+        .merge(web)
 }
 
 async fn metrics_view(State(h): State<Health>) -> impl axum::response::IntoResponse {

@@ -21,3 +21,4 @@ pub mod prompt_admin;
 pub mod queues;
 pub mod recorder;
 pub mod routing;
+pub mod web;

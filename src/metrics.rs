@@ -32,6 +32,28 @@ pub fn render(c: &Counters, live: Option<&Value>) -> String {
     );
     family(
         &mut out,
+        "ura_chats_open",
+        "gauge",
+        "Text conversations (web chat) open now.",
+    );
+    let _ = writeln!(
+        out,
+        "ura_chats_open {}",
+        c.chats_open.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "ura_chats_started_total",
+        "counter",
+        "Text conversations started since start.",
+    );
+    let _ = writeln!(
+        out,
+        "ura_chats_started_total {}",
+        c.chats_started.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
         "ura_calls_answered_total",
         "counter",
         "Calls answered since start.",

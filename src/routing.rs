@@ -92,6 +92,9 @@ pub struct RoutingConfig {
     /// Agents by extension.
     #[serde(default)]
     pub agents: BTreeMap<String, crate::queues::AgentConfig>,
+    /// Text channels (web chat) by id.
+    #[serde(default)]
+    pub channels: BTreeMap<String, ura_channels::ChannelConfig>,
 }
 
 /// A number ready to take calls.
@@ -111,11 +114,30 @@ pub struct Number {
     pub queues: Arc<BTreeMap<ServiceId, String>>,
 }
 
-/// Every number, by each of its dialled forms.
+/// A text channel ready to take conversations.
+#[derive(Debug)]
+pub struct TextChannel {
+    /// Its id (`[channels.ID]`).
+    pub id: String,
+    /// As configured.
+    pub config: ura_channels::ChannelConfig,
+    /// The text menu: the IVR without its recorded prompts, or straight
+    /// to the channel's service.
+    pub ivr: Arc<Ivr>,
+    /// Its hours.
+    pub schedule: Schedule,
+    /// Services with hours of their own.
+    pub service_schedules: BTreeMap<ServiceId, Schedule>,
+    /// The agent queue of each service that has one.
+    pub queues: Arc<BTreeMap<ServiceId, String>>,
+}
+
+/// Every number, by each of its dialled forms, and every text channel.
 #[derive(Debug, Default)]
 pub struct Routing {
     by_key: HashMap<String, Arc<Number>>,
     numbers: Vec<Arc<Number>>,
+    channels: BTreeMap<String, Arc<TextChannel>>,
 }
 
 /// Country calling codes of the countries we know by name.
@@ -199,6 +221,13 @@ pub fn served(config: &crate::config::Config) -> Vec<String> {
             queues.join(", ")
         ));
     }
+    for (id, c) in &r.channels {
+        let state = if c.enabled { "" } else { " (disabled)" };
+        out.push(format!(
+            "web chat {id} ({}){state}: try it at http://{}/chat/{id}; agents answer at http://{}/desk",
+            c.description, config.http, config.http
+        ));
+    }
     out.push("9000: digit echo (demo); 9100: endless prompt (load tests)".into());
     if !r.agents.is_empty() {
         out.push("*40 *41 *42 *43 from an agent's phone: log in, log out, pause, resume".into());
@@ -273,6 +302,55 @@ impl Routing {
             ivrs.insert(name.clone(), Arc::new(ivr));
         }
         let mut routing = Routing::default();
+        for (id, c) in &cfg.channels {
+            let field = |f: &str| format!("channels.{id}.{f}");
+            c.check().map_err(|e| match e {
+                ura_channels::ChannelsError::Invalid { field: f, message } => {
+                    bad(format!("{}: {message}", field(&f)))
+                }
+                other => bad(format!("channels.{id}: {other}")),
+            })?;
+            let decision_zone = match &c.schedule {
+                Some(name) => find_schedule(name, field("schedule"))?,
+                None => Schedule::always_open(Tz::UTC),
+            };
+            let ivr = match (&c.ivr, &c.service) {
+                (Some(name), _) => {
+                    let config = cfg
+                        .ivrs
+                        .get(name)
+                        .ok_or_else(|| bad(format!("{}: no IVR named {name:?}", field("ivr"))))?;
+                    config
+                        .without_prompts()
+                        .validate()
+                        .map_err(|e| bad(format!("{}: {e}", field("ivr"))))?
+                }
+                (None, Some(service)) => {
+                    let sid = ServiceId::new(service.as_str());
+                    if !services.contains_key(&sid) {
+                        return Err(bad(format!(
+                            "{}: no service named {service:?}",
+                            field("service")
+                        )));
+                    }
+                    IvrConfig::straight_to(sid)
+                        .validate()
+                        .map_err(|e| bad(format!("{}: {e}", field("service"))))?
+                }
+                (None, None) => return Err(bad(format!("{}: missing", field("ivr")))),
+            };
+            routing.channels.insert(
+                id.clone(),
+                Arc::new(TextChannel {
+                    id: id.clone(),
+                    config: c.clone(),
+                    ivr: Arc::new(ivr),
+                    schedule: decision_zone,
+                    service_schedules: service_schedules.clone(),
+                    queues: queues.clone(),
+                }),
+            );
+        }
         for (i, n) in cfg.numbers.iter().enumerate() {
             let field = |f: &str| format!("numbers[{i}].{f}");
             let ivr = ivrs
@@ -336,6 +414,16 @@ impl Routing {
     pub fn numbers(&self) -> &[Arc<Number>] {
         &self.numbers
     }
+
+    /// A text channel by id.
+    pub fn channel(&self, id: &str) -> Option<Arc<TextChannel>> {
+        self.channels.get(id).cloned()
+    }
+
+    /// Every text channel, by id.
+    pub fn channels(&self) -> impl Iterator<Item = &Arc<TextChannel>> {
+        self.channels.values()
+    }
 }
 
 #[cfg(test)]
@@ -388,6 +476,7 @@ items = [{ digits = "1", label = "vendas", target = { service = "vendas" } }]
         let now = chrono::Utc::now();
         assert!(r.lookup("1000").unwrap().schedule.is_open(now));
         assert!(!r.lookup("1001").unwrap().schedule.is_open(now));
+        assert!(r.channel("site").is_some(), "the demo's web chat");
     }
 
     #[test]
@@ -399,6 +488,12 @@ items = [{ digits = "1", label = "vendas", target = { service = "vendas" } }]
         let n = r.lookup("01130000000").unwrap();
         assert_eq!(n.config.company.as_deref(), Some("Acme"));
         assert!(n.service_schedules.contains_key(&ServiceId::new("vendas")));
+        let site = r.channel("site").expect("the README's web chat channel");
+        assert_eq!(site.ivr.config().menu.items.len(), 2);
+        assert!(
+            site.ivr.config().welcome.is_none(),
+            "no recorded prompts in text"
+        );
     }
 
     #[test]

@@ -28,17 +28,20 @@ pub enum Kind {
     Queues,
     /// `[agents.EXT]`: agents (the id is the extension).
     Agents,
+    /// `[channels.ID]`: text channels (web chat).
+    Channels,
 }
 
 impl Kind {
     /// Every kind, in the order the file lists them.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Numbers,
         Kind::Schedules,
         Kind::Services,
         Kind::Ivrs,
         Kind::Queues,
         Kind::Agents,
+        Kind::Channels,
     ];
 
     /// As in URLs, the file and the store.
@@ -50,6 +53,7 @@ impl Kind {
             Kind::Ivrs => "ivrs",
             Kind::Queues => "queues",
             Kind::Agents => "agents",
+            Kind::Channels => "channels",
         }
     }
 
@@ -67,6 +71,7 @@ impl Kind {
             Kind::Ivrs => "IVR",
             Kind::Queues => "queue",
             Kind::Agents => "agent",
+            Kind::Channels => "channel",
         }
     }
 }
@@ -310,6 +315,9 @@ impl Docs {
             let set = body.remove("password").is_some();
             body.insert("password_set".into(), Value::Bool(set));
         }
+        if kind == Kind::Channels {
+            body.insert("activation".into(), activation(id));
+        }
         body.insert("id".into(), Value::String(id.into()));
         body.insert("company".into(), Value::String(doc.company.clone()));
         body.insert("version".into(), Value::from(doc.version));
@@ -339,6 +347,18 @@ impl Docs {
         }
         users
     }
+}
+
+/// A web chat channel's activation: the page to test it directly and
+/// the `<script>` to paste in a site, as paths on ura's HTTP address
+/// (put the address ura is reached at in front: `https://chat.example.com`).
+pub fn activation(id: &str) -> Value {
+    serde_json::json!({
+        "test_url": format!("/chat/{id}"),
+        "snippet": format!(
+            "<script async src=\"/chat/widget.js\" data-ura-channel=\"{id}\"></script>"
+        ),
+    })
 }
 
 /// A company's id made from its name: letters and digits kept (lower

@@ -14,6 +14,7 @@
 mod auth;
 mod body;
 mod calls;
+mod chats;
 mod dispatch;
 mod docs;
 mod error;
@@ -96,6 +97,12 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(Vec<u8>, String), ApiError>> + Send;
     /// The voices text can be spoken with.
     fn voices(&self) -> Vec<Value>;
+    /// The open conversations of a text channel (a channel is not deleted
+    /// while it has any), by id; an error when the engine cannot say.
+    fn open_conversations(
+        &self,
+        channel: String,
+    ) -> impl Future<Output = Result<Vec<String>, String>> + Send;
     /// Whether a schedule (its fields) is open at `at` (RFC 3339; now when
     /// absent), and when it opens or closes next.
     fn schedule_check(&self, schedule: &Value, at: Option<&str>) -> Result<Value, ApiError>;
@@ -350,6 +357,7 @@ pub fn router<B: Backend>(api: Api<B>) -> Router {
     resources::routes()
         .merge(manage::routes())
         .merge(calls::routes())
+        .merge(chats::routes())
         .merge(prompts::routes())
         .merge(webhooks::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON))

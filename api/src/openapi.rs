@@ -267,6 +267,52 @@ fn fields(kind: Kind) -> Vec<(&'static str, Ty, &'static str)> {
                 "Missed offers before an automatic pause (0: never).",
             ),
         ],
+        Kind::Channels => vec![
+            (
+                "type",
+                Str,
+                "`webchat` (the widget served by ura); `omni` is reserved for the generic \
+                 channel and refused for now.",
+            ),
+            ("description", Str, "A name for admins."),
+            (
+                "ivr",
+                OptStr,
+                "The IVR whose menu runs as the text menu (\"Digite 1 para vendas, 2 para \
+                 suporte\"), with its hours and retries. Give this or `service`.",
+            ),
+            (
+                "service",
+                OptStr,
+                "Straight to this service's queue, without a menu. Give this or `ivr`.",
+            ),
+            (
+                "schedule",
+                OptStr,
+                "Business hours; always open when absent.",
+            ),
+            (
+                "enabled",
+                Bool,
+                "Takes conversations (default true); disabled, the widget says the chat is \
+                 unavailable.",
+            ),
+            (
+                "receptive",
+                Bool,
+                "Only receives: ura never starts a conversation on it (default true).",
+            ),
+            (
+                "webchat",
+                Obj,
+                "The web chat's settings: `title`, `subtitle`, `welcome` (the first \
+                 message), `language` (`pt-BR`, `en`, `es`), `colors` (`background`, `font`, \
+                 `visitor_message`, `button`: `#rgb` or `#rrggbb`), `fields` (`name`, \
+                 `email`, `phone`, `document`: `off`, `optional` or `required`), \
+                 `auto_open`, `closing` (said when the agent closes), `started` (`none`, \
+                 `simple`, `agent`: what is said when an agent joins).",
+            ),
+        ],
     }
 }
 
@@ -279,6 +325,7 @@ fn schema_name(kind: Kind) -> &'static str {
         Kind::Ivrs => "Ivr",
         Kind::Queues => "Queue",
         Kind::Agents => "Agent",
+        Kind::Channels => "Channel",
     }
 }
 
@@ -335,6 +382,17 @@ fn object_schema(kind: Kind) -> Schema {
             "updated_at",
             read_only(Type::String, "Last change, RFC 3339."),
         );
+    if kind == Kind::Channels {
+        b = b.property(
+            "activation",
+            read_only(
+                Type::Object,
+                "`test_url` (the chat page, to try the channel) and `snippet` (the `<script>` \
+                 to paste in a site), as paths on ura's HTTP address: put the address ura is \
+                 reached at in front.",
+            ),
+        );
+    }
     if kind == Kind::Agents {
         b = b
             .property(
@@ -1102,6 +1160,80 @@ pub fn operations() -> Vec<Op> {
     }
     add(HttpMethod::Get, "/api/v1/calls.csv", csv);
 
+    // Web chat conversations.
+    let chats = op(
+        "chats",
+        "list_chats",
+        "Ended web chat conversations (transcripts), newest first",
+        &[422],
+    )
+    .response(
+        "200",
+        json(
+            "A page of conversations.",
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "items",
+                    ArrayBuilder::new().items(object(
+                        &[
+                            ("id", Ty::Str, "The conversation's id."),
+                            ("channel", Ty::Str, "The channel."),
+                            ("started_at", Ty::Str, "RFC 3339."),
+                            ("ended_at", Ty::Str, "RFC 3339."),
+                            ("visitor", Ty::Obj, "The pre-chat form's fields."),
+                            ("queue", Ty::OptStr, "The queue it waited in."),
+                            ("agent", Ty::OptStr, "The last agent's extension."),
+                            (
+                                "outcome",
+                                Ty::Str,
+                                "Who ended it: agent, visitor, flow (hours, no agent, menu), system.",
+                            ),
+                            (
+                                "messages",
+                                Ty::Any,
+                                "Every message: `{seq, from (visitor, agent, system), name, text, at}`.",
+                            ),
+                        ],
+                        "An ended conversation.",
+                    )),
+                )
+                .property(
+                    "next",
+                    ty(
+                        Ty::OptStr,
+                        "Pass as `before` for the next page; null at the end.",
+                    ),
+                )
+                .required("items")
+                .into(),
+        ),
+    )
+    .parameter(query_param(
+        "channel",
+        ObjectBuilder::new().schema_type(Type::String),
+        "Only this channel's.",
+    ))
+    .parameter(query_param(
+        "agent",
+        ObjectBuilder::new().schema_type(Type::String),
+        "Only this agent's (extension).",
+    ))
+    .parameter(query_param(
+        "before",
+        ObjectBuilder::new().schema_type(Type::String),
+        "Started before this (RFC 3339): the `next` of the previous page.",
+    ))
+    .parameter(query_param(
+        "limit",
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(500)),
+        "At most this many (default 50).",
+    ));
+    add(HttpMethod::Get, "/api/v1/chats", chats);
+
     // Prompts.
     let prompt = || reference("Prompt");
     let mut prompts = op("prompts", "list_prompts", "List prompts", &[422])
@@ -1402,6 +1534,7 @@ pub fn document() -> OpenApi {
         "config",
         "live",
         "calls",
+        "chats",
         "prompts",
         "webhooks",
     ]) {
@@ -1443,6 +1576,7 @@ mod tests {
             include_str!("resources.rs"),
             include_str!("manage.rs"),
             include_str!("calls.rs"),
+            include_str!("chats.rs"),
             include_str!("prompts.rs"),
             include_str!("webhooks.rs"),
         ];

@@ -205,6 +205,10 @@ fn fields(
         body.remove(f);
     }
     body.remove("password_set");
+    // Shown with a channel (a PATCH or PUT of what GET gave), never stored.
+    if kind == Kind::Channels {
+        body.remove("activation");
+    }
     if kind == Kind::Numbers {
         match body.get("number") {
             None => {
@@ -441,6 +445,25 @@ async fn delete<B: Backend>(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
+    if kind == Kind::Channels {
+        visible(&*api.inner.docs.lock().await, &caller, kind, &id)?;
+        let open = api
+            .backend()
+            .open_conversations(id.clone())
+            .await
+            .map_err(ApiError::Unavailable)?;
+        if !open.is_empty() {
+            return Err(ApiError::Conflict {
+                code: "in_use",
+                message: format!(
+                    "channel {id} has open conversations: {} (close them first, or disable \
+                     the channel so no new one starts)",
+                    open.join(", ")
+                ),
+                field: String::new(),
+            });
+        }
+    }
     api.change(Some((kind, &id)), |docs| {
         let doc = visible(docs, &caller, kind, &id)?.clone();
         if_match(&headers, Some(doc.version))?;

@@ -99,6 +99,57 @@ pub struct IvrConfig {
     pub operator: Option<ServiceId>,
 }
 
+impl IvrConfig {
+    /// An IVR that sends every call straight to `service` (no menu), with
+    /// the built-in prompts: what a text channel configured with a
+    /// service instead of an IVR runs, so hours, the closed text and the
+    /// no-answer text follow the same flow.
+    pub fn straight_to(service: ServiceId) -> IvrConfig {
+        IvrConfig {
+            welcome: None,
+            closed: None,
+            say_next_opening: true,
+            welcome_barge_in: true,
+            menu: MenuConfig {
+                prompt: None,
+                items: vec![MenuItem {
+                    digits: "1".into(),
+                    label: service.as_str().into(),
+                    target: Target::Service(service),
+                }],
+            },
+            submenus: BTreeMap::new(),
+            invalid_option: None,
+            no_input: None,
+            no_answer: None,
+            service_closed: None,
+            timeouts: Timeouts::default(),
+            keys: Keys::default(),
+            max_failures: default_max_failures(),
+            max_menu_plays: default_max_menu_plays(),
+            fallback: Fallback::default(),
+            operator: None,
+        }
+    }
+
+    /// The same IVR without its recorded prompts: every prompt is the
+    /// built-in one, which a text channel writes as text in its language.
+    pub fn without_prompts(&self) -> IvrConfig {
+        let mut c = self.clone();
+        c.welcome = None;
+        c.closed = None;
+        c.invalid_option = None;
+        c.no_input = None;
+        c.no_answer = None;
+        c.service_closed = None;
+        c.menu.prompt = None;
+        for m in c.submenus.values_mut() {
+            m.prompt = None;
+        }
+        c
+    }
+}
+
 fn default_true() -> bool {
     true
 }

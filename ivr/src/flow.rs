@@ -31,12 +31,16 @@ use std::mem;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::{is_dtmf, Fallback, Ivr, Target};
+use crate::config::{is_dtmf, Fallback, Ivr, Target, MAX_OPTION_DIGITS};
 use crate::decision::{Decision, Hours};
 use crate::ids::{MenuId, PlayToken, PromptName, ServiceId};
 use crate::output::{
     BuiltinPrompt, Event, FallbackReason, HangupCause, MenuEntry, Output, PromptRef, QueueResult,
 };
+
+/// Keys a text entry may have (an option, with room for the back and
+/// operator keys).
+const MAX_TEXT_KEYS: usize = MAX_OPTION_DIGITS + 1;
 
 /// The IVR flow of one call.
 #[derive(Debug)]
@@ -172,12 +176,88 @@ impl Flow {
         }
     }
 
+    /// A whole entry at once, as a text channel sends it (a chat message):
+    /// the keys of an option (`"1"`, `"12"`), or an option's label in any
+    /// case (`"Vendas"`), then the end of the entry, as if the terminator
+    /// followed. Anything else (`"oi"`) is an invalid option of the menu
+    /// (empty text: no input). The same menu logic as keys: retries,
+    /// failures, the fallback, the back and operator keys. Ignored when
+    /// the flow is not waiting for an option (recorded as `DigitIgnored`
+    /// for each key).
+    pub fn text_entry(&mut self, now: Instant, text: &str) {
+        let text = text.trim();
+        let menu = match &self.state {
+            State::Collecting { menu, keys, .. } if keys.is_empty() => menu.clone(),
+            State::Playing {
+                barge: Some(menu), ..
+            } => menu.clone(),
+            _ => {
+                for digit in text.chars().take(MAX_TEXT_KEYS) {
+                    self.event(Event::DigitIgnored { digit });
+                }
+                return;
+            }
+        };
+        if let State::Playing { token, .. } = &self.state {
+            self.out.push_back(Output::StopPlay { token: *token });
+        }
+        let ivr = Arc::clone(&self.ivr);
+        let by_label = ivr.menu(&menu).and_then(|m| {
+            m.items
+                .iter()
+                .find(|i| !text.is_empty() && i.label.to_lowercase() == text.to_lowercase())
+                .map(|i| i.digits.clone())
+        });
+        let keys: String = by_label.unwrap_or_else(|| text.to_ascii_uppercase());
+        if keys.is_empty() {
+            self.state = State::Done;
+            self.no_input(menu);
+            return;
+        }
+        if keys.chars().count() > MAX_TEXT_KEYS || !keys.chars().all(is_dtmf) {
+            self.state = State::Done;
+            self.invalid(menu, text.chars().take(MAX_TEXT_KEYS).collect());
+            return;
+        }
+        self.state = State::Collecting {
+            menu,
+            keys: String::new(),
+            deadline: now,
+        };
+        let terminator = ivr.config().keys.terminator;
+        for key in keys.chars() {
+            let State::Collecting { .. } = &self.state else {
+                // The entry was acted on (chosen, refused): the rest of
+                // the text is not keys any more.
+                return;
+            };
+            if let State::Collecting { menu, keys, .. } = mem::replace(&mut self.state, State::Done)
+            {
+                self.key(now, menu, keys, key);
+            }
+        }
+        if !matches!(self.state, State::Collecting { .. }) {
+            return;
+        }
+        if let State::Collecting { menu, keys, .. } = mem::replace(&mut self.state, State::Done) {
+            if keys.is_empty() {
+                // Only special keys that wait for more (none today).
+                self.no_input(menu);
+            } else {
+                self.key(now, menu, keys, terminator);
+            }
+        }
+    }
+
     /// Call when [`Flow::poll_timeout`] has passed; early calls do nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         let State::Collecting { deadline, .. } = &self.state else {
             return;
         };
         if now < *deadline {
+            return;
+        }
+        if !matches!(self.state, State::Collecting { .. }) {
             return;
         }
         if let State::Collecting { menu, keys, .. } = mem::replace(&mut self.state, State::Done) {

@@ -451,3 +451,36 @@ fn answered_queue_finishes_the_flow() {
     assert!(call.flow.is_finished());
     assert_eq!(call.queue(QueueResult::NoAgents), vec![]);
 }
+
+/// A text channel sends whole entries: a label picks its option, a prefix
+/// of longer options ends there (as if the terminator followed), and
+/// words that are no option are an invalid option of that menu.
+#[test]
+fn text_entries_are_whole_options_labels_or_invalid() {
+    let mut call = Call::open();
+    call.reach_menu();
+    call.finish(2);
+    call.flow.text_entry(call.now, "Suporte");
+    let out = call.drain();
+    assert_eq!(out[0], digits("main", "2"), "{out:?}");
+    assert_eq!(out[1], support_menu(3));
+    call.finish(3);
+    // "1" is a whole entry: internet, not a wait for "11" or "12".
+    call.flow.text_entry(call.now, "1");
+    let out = call.drain();
+    assert!(out.contains(&enqueue("internet")), "{out:?}");
+
+    let mut call = Call::open();
+    call.reach_menu();
+    call.finish(2);
+    call.flow.text_entry(call.now, "bom dia");
+    let out = call.drain();
+    assert_eq!(
+        out[0],
+        ev(Event::InvalidOption {
+            menu: MenuId::root(),
+            digits: "bom dia".into()
+        })
+    );
+    assert_eq!(out[1], builtin(3, BuiltinPrompt::InvalidOption));
+}

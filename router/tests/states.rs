@@ -241,3 +241,68 @@ fn an_agent_in_two_queues_gets_the_task_that_entered_first() {
     sim.router.abandon(sim.now, TaskId(3)).unwrap();
     assert_eq!(offers(&sim.drain())[0].1, TaskId(1));
 }
+
+/// Chats and calls in one queue, as the web chat puts them: an agent on a
+/// call still gets chats (capacity is per channel), an agent with three
+/// chats is skipped for the next one, and a call still reaches an agent
+/// whose chats are full.
+#[test]
+fn chats_and_calls_share_one_queue_by_channel_capacity() {
+    let mut sim = Sim::new();
+    sim.queue(Q1, QueueConfig::default());
+    sim.agents(Q1, &[1, 2]);
+    let chat = |sim: &mut Sim, task: u64| {
+        sim.router
+            .enqueue(sim.now, TaskSpec::new(TaskId(task), Q1, Channel::Chat))
+            .unwrap();
+        sim.drain()
+    };
+    // Agent 2 is away: agent 1 takes a call, then three chats on top.
+    sim.router
+        .pause(sim.now, AgentId(2), "away".into())
+        .unwrap();
+    sim.drain();
+    let call = offers(&sim.enqueue(1, Q1));
+    assert_eq!(call.len(), 1);
+    assert_eq!(call[0].2, AgentId(1));
+    sim.accept(call[0].0);
+    for task in 10..13 {
+        let out = chat(&mut sim, task);
+        assert_eq!(
+            offered_agents(&out),
+            vec![1],
+            "chat {task} goes to the agent on the call"
+        );
+        sim.accept(offers(&out)[0].0);
+    }
+    // A fourth chat: agent 1 is at capacity, nobody else is available.
+    assert!(offers(&chat(&mut sim, 13)).is_empty());
+    // Agent 2 comes back: the waiting chat goes to them, not to agent 1.
+    sim.router.resume(sim.now, AgentId(2)).unwrap();
+    let out = sim.drain();
+    assert_eq!(offers(&out).len(), 1);
+    assert_eq!(
+        (offers(&out)[0].1, offers(&out)[0].2),
+        (TaskId(13), AgentId(2))
+    );
+    sim.accept(offers(&out)[0].0);
+    // Two more chats fill agent 2; the next one waits for a free slot.
+    for task in 14..16 {
+        let out = chat(&mut sim, task);
+        assert_eq!(offered_agents(&out), vec![2]);
+        sim.accept(offers(&out)[0].0);
+    }
+    assert!(offers(&chat(&mut sim, 16)).is_empty());
+    // A call still reaches agent 2 (chats full, voice free).
+    let out = sim.enqueue(2, Q1);
+    assert_eq!(offered_agents(&out), vec![2]);
+    // A chat ends on agent 1: after wrap-up the waiting chat goes there.
+    sim.router.task_ended(sim.now, TaskId(10)).unwrap();
+    sim.drain();
+    let out = sim.advance(10.0);
+    assert_eq!(offers(&out).len(), 1, "{out:?}");
+    assert_eq!(
+        (offers(&out)[0].1, offers(&out)[0].2),
+        (TaskId(16), AgentId(1))
+    );
+}

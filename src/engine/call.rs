@@ -2,6 +2,7 @@
 //! a call along (SDP negotiation, media stream, the demo app, the IVR, and
 //! agent queues in `legs`).
 
+mod chat;
 mod leave;
 mod legs;
 
@@ -149,6 +150,10 @@ pub struct Calls {
     offers: HashMap<OfferId, DialogId>,
     /// Agents on internal calls (how many), kept from queue calls meanwhile.
     internal_busy: HashMap<String, u32>,
+    /// Text conversations and the sockets that follow them.
+    chats: super::chats::Chats,
+    /// Where ended conversations go to be written.
+    chat_records: Option<tokio::sync::mpsc::Sender<ura_store::ChatRecord>>,
 }
 
 /// Now, as the RFC 3339 UTC text call records hold.
@@ -249,6 +254,8 @@ impl Calls {
             tasks: HashMap::new(),
             offers: HashMap::new(),
             internal_busy: HashMap::new(),
+            chats: Default::default(),
+            chat_records: None,
         }
     }
 
@@ -813,15 +820,21 @@ impl Calls {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let calls = self.timers.peek().map(|Reverse((t, _))| *t);
         let closing = self.closing_order.front().map(|(t, _)| *t);
-        [calls, closing, self.queues.router.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            calls,
+            closing,
+            self.queues.router.poll_timeout(),
+            self.chats.sweep_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Runs the per-call deadlines due at `now`.
     pub fn handle_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
         self.queues.router.handle_timeout(now);
+        self.chat_sweep(now);
         while let Some(&(t, stream)) = self.closing_order.front() {
             if t > now {
                 break;

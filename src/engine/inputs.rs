@@ -123,6 +123,7 @@ pub struct ShedStats {
 #[derive(Clone)]
 pub struct Lanes {
     high: mpsc::Sender<CoreInput>,
+    chat: mpsc::Sender<super::chats::ChatInput>,
     new: mpsc::Sender<NewRequest>,
     shed: mpsc::Sender<(NewRequest, Shed)>,
     memory: Arc<Mutex<RecentCalls>>,
@@ -138,6 +139,8 @@ pub struct LaneReceivers {
     pub high: mpsc::Receiver<CoreInput>,
     /// New requests.
     pub new: mpsc::Receiver<NewRequest>,
+    /// Web chat and agent desk sockets.
+    pub chat: mpsc::Receiver<super::chats::ChatInput>,
 }
 
 /// The lanes and the shedder task (which writes refused INVITEs' records
@@ -149,6 +152,7 @@ pub fn lanes(
 ) -> (Lanes, LaneReceivers) {
     let (high, high_rx) = mpsc::channel(HIGH_LANE);
     let (new, new_rx) = mpsc::channel(NEW_LANE);
+    let (chat, chat_rx) = mpsc::channel(super::chats::CHAT_LANE);
     let (shed, shed_rx) = mpsc::channel(SHED_LANE);
     let memory = Arc::new(Mutex::new(RecentCalls::default()));
     let stats = Arc::new(ShedStats::default());
@@ -162,6 +166,7 @@ pub fn lanes(
     (
         Lanes {
             high,
+            chat,
             new,
             shed,
             memory,
@@ -172,6 +177,7 @@ pub fn lanes(
         LaneReceivers {
             high: high_rx,
             new: new_rx,
+            chat: chat_rx,
         },
     )
 }
@@ -179,6 +185,15 @@ pub fn lanes(
 /// The core is gone.
 #[derive(Debug)]
 pub struct Stopped;
+
+/// Why a chat input was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatRefused {
+    /// The chat lane is full: send it again in a moment.
+    Busy,
+    /// ura is stopping.
+    Stopped,
+}
 
 impl Lanes {
     /// An input from inside the engine (ring timer, saved prompt, reload):
@@ -195,6 +210,16 @@ impl Lanes {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(Stopped),
         }
+    }
+
+    /// An input from a web socket: refused at once when the chat lane is
+    /// full (the socket says "busy" and the client sends it again), never
+    /// waiting, so a flood of chat cannot hold up calls.
+    pub fn chat(&self, input: super::chats::ChatInput) -> Result<(), ChatRefused> {
+        self.chat.try_send(input).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => ChatRefused::Busy,
+            mpsc::error::TrySendError::Closed(_) => ChatRefused::Stopped,
+        })
     }
 
     /// An input that may wait for room (TCP readers: back-pressure).

@@ -12,6 +12,7 @@
 
 pub mod admission;
 mod call;
+pub mod chats;
 pub mod inputs;
 mod ivr_call;
 mod prompt_set;
@@ -124,6 +125,10 @@ pub struct Counters {
     pub records: std::sync::OnceLock<Arc<records::RecordStats>>,
     /// The media workers (late ticks).
     pub media: std::sync::OnceLock<MediaEngine>,
+    /// Text conversations open now.
+    pub chats_open: AtomicUsize,
+    /// Text conversations started since start.
+    pub chats_started: std::sync::atomic::AtomicU64,
     /// Admin API answers by status code.
     pub api_requests: std::sync::Mutex<std::collections::BTreeMap<u16, u64>>,
 }
@@ -260,6 +265,7 @@ impl Engine {
         for (name, frames) in stored_prompts {
             calls.prompt_saved(name, frames);
         }
+        calls.set_chat_records(chats::spawn_writer(store.clone()));
         for agent in &restored {
             calls.reachability(Instant::now(), &endpoint, agent);
         }
@@ -368,6 +374,39 @@ impl EngineHandle {
         answer.await.map_err(|_| "ura is stopping".to_string())?
     }
 
+    /// An input from a web chat or agent desk socket (never waits).
+    pub fn chat(&self, input: chats::ChatInput) -> Result<(), inputs::ChatRefused> {
+        self.inputs.chat(input)
+    }
+
+    /// Checks an agent's extension and password for the desk: the
+    /// agent's name, or `None`.
+    pub async fn desk_login(
+        &self,
+        ext: String,
+        password: String,
+    ) -> Result<Option<String>, inputs::ChatRefused> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.inputs.chat(chats::ChatInput::DeskLogin {
+            ext,
+            password,
+            reply,
+        })?;
+        answer.await.map_err(|_| inputs::ChatRefused::Stopped)
+    }
+
+    /// The open conversations of a text channel.
+    pub async fn open_conversations(&self, channel: String) -> Result<Vec<String>, String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.inputs
+            .chat(chats::ChatInput::OpenConversations { channel, reply })
+            .map_err(|e| match e {
+                inputs::ChatRefused::Busy => "ura is busy: try again".to_string(),
+                inputs::ChatRefused::Stopped => "ura is stopping".to_string(),
+            })?;
+        answer.await.map_err(|_| "ura is stopping".to_string())
+    }
+
     /// The live view of queues and agents.
     pub async fn queue_status(&self) -> Option<serde_json::Value> {
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -472,6 +511,13 @@ impl Core {
                         if !self.handle(input) {
                             break;
                         }
+                    }
+                    None => break,
+                },
+                chat = lanes.chat.recv() => match chat {
+                    Some(input) => {
+                        self.calls.chat_input(Instant::now(), input);
+                        self.flush();
                     }
                     None => break,
                 },

@@ -168,6 +168,8 @@ impl Queues {
             self.router.upsert_agent(now, id, config);
             if !known {
                 new.push(ext.clone());
+                // Chats reach an agent through an open desk page only.
+                let _ = self.router.set_reachable(now, id, Channel::Chat, false);
                 if a.logged_in {
                     let _ = self.router.login(now, id);
                 }

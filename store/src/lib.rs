@@ -6,6 +6,7 @@
 //! Migrations are embedded in the binary, one folder per database.
 
 mod calls;
+mod chats;
 mod config;
 mod prompts;
 mod registrations;
@@ -14,6 +15,7 @@ mod test_pg;
 mod webhooks;
 
 pub use calls::{CallFilter, CallRecord, HangupSide, QueueRecord, IN_PROGRESS};
+pub use chats::{ChatFilter, ChatRecord};
 pub use config::{ApiKey, Company, ConfigChange, ConfigDoc};
 pub use prompts::{PromptRecord, PromptSource};
 pub use registrations::Registration;

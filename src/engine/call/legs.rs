@@ -283,6 +283,9 @@ impl Calls {
         let mut any = false;
         while let Some(out) = self.queues.router.poll_output() {
             any = true;
+            if self.chat_router(now, &out) {
+                continue;
+            }
             match out {
                 RouterOutput::Offer {
                     offer, task, agent, ..
@@ -335,6 +338,9 @@ impl Calls {
                         });
                 }
             }
+        }
+        if any {
+            self.chat_positions(now);
         }
         any
     }

@@ -1,0 +1,336 @@
+//! A text channel's settings (the admin API's `channels` kind, the file's
+//! `[channels.ID]`), and their check.
+//!
+//! ```toml
+//! [channels.site]
+//! type = "webchat"            # "omni" is reserved for the generic channel
+//! description = "Chat do site"
+//! ivr = "demo"                # the text menu (the IVR's menu, as text)
+//! # service = "vendas"        # or straight to a service, without a menu
+//! enabled = true
+//! receptive = true
+//! [channels.site.webchat]
+//! title = "Fale conosco"
+//! subtitle = "Atendimento online"
+//! welcome = "Olá! Como podemos ajudar?"
+//! language = "pt-BR"          # en, es
+//! auto_open = false
+//! closing = "Obrigado pelo contato!"
+//! started = "agent"           # none, simple, agent (names the agent)
+//! colors = { background = "#ffffff", font = "#1f2933", visitor_message = "#dbeafe", button = "#1d4ed8" }
+//! fields = { name = "required", email = "optional", phone = "off", document = "off" }
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ChannelsError;
+
+/// What kind of channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelType {
+    /// The web chat widget served by ura.
+    Webchat,
+    /// The generic channel for outside systems (reserved: not available yet).
+    Omni,
+}
+
+/// The language of a channel's texts (and of its widget).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub enum ChatLanguage {
+    /// Brazilian Portuguese.
+    #[default]
+    #[serde(rename = "pt-BR")]
+    PtBr,
+    /// English.
+    #[serde(rename = "en")]
+    En,
+    /// Spanish.
+    #[serde(rename = "es")]
+    Es,
+}
+
+impl ChatLanguage {
+    /// As a BCP 47 tag (`pt-BR`, `en`, `es`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            ChatLanguage::PtBr => "pt-BR",
+            ChatLanguage::En => "en",
+            ChatLanguage::Es => "es",
+        }
+    }
+}
+
+/// Whether a pre-chat field is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldRule {
+    /// Not asked.
+    Off,
+    /// Asked; may be left empty.
+    Optional,
+    /// Asked; the chat does not start without it.
+    Required,
+}
+
+/// The pre-chat form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrechatFields {
+    /// The visitor's name.
+    pub name: FieldRule,
+    /// E-mail.
+    pub email: FieldRule,
+    /// Phone.
+    pub phone: FieldRule,
+    /// A document number (CPF, passport…).
+    pub document: FieldRule,
+}
+
+impl Default for PrechatFields {
+    fn default() -> Self {
+        PrechatFields {
+            name: FieldRule::Required,
+            email: FieldRule::Optional,
+            phone: FieldRule::Off,
+            document: FieldRule::Off,
+        }
+    }
+}
+
+impl PrechatFields {
+    /// Each field with its name.
+    pub fn each(&self) -> [(&'static str, FieldRule); 4] {
+        [
+            ("name", self.name),
+            ("email", self.email),
+            ("phone", self.phone),
+            ("document", self.document),
+        ]
+    }
+}
+
+/// The widget's colours, each `#rgb` or `#rrggbb`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Colors {
+    /// The window's background.
+    pub background: String,
+    /// The text.
+    pub font: String,
+    /// The visitor's own messages.
+    pub visitor_message: String,
+    /// The button that opens the chat (and the send button).
+    pub button: String,
+}
+
+impl Default for Colors {
+    fn default() -> Self {
+        Colors {
+            background: "#ffffff".into(),
+            font: "#1f2933".into(),
+            visitor_message: "#dbeafe".into(),
+            button: "#1d4ed8".into(),
+        }
+    }
+}
+
+/// What the visitor is told when an agent takes the conversation (seed
+/// 003's `AVISO_CONV_INICIADA`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartedNotice {
+    /// Nothing.
+    None,
+    /// "Você está sendo atendido."
+    Simple,
+    /// "Você está sendo atendido por Ana."
+    #[default]
+    Agent,
+}
+
+/// A web chat channel's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebchatSettings {
+    /// The window's title (empty: "Atendimento" in the channel's language).
+    pub title: String,
+    /// Under the title.
+    pub subtitle: String,
+    /// The first message of every conversation (empty: the built-in one).
+    pub welcome: String,
+    /// The language of the widget and of ura's texts.
+    pub language: ChatLanguage,
+    /// Colours.
+    pub colors: Colors,
+    /// Which pre-chat fields are asked.
+    pub fields: PrechatFields,
+    /// The window opens by itself when the page loads.
+    pub auto_open: bool,
+    /// Said when the conversation ends (empty: the built-in one).
+    pub closing: String,
+    /// What the visitor is told when an agent takes the conversation.
+    pub started: StartedNotice,
+}
+
+/// One text channel.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// `webchat` (or `omni`, reserved).
+    #[serde(rename = "type")]
+    pub kind: ChannelType,
+    /// A name for admins (what the list of channels shows).
+    pub description: String,
+    /// The IVR whose menu runs as the text menu (a key of `[ivrs]`).
+    #[serde(default)]
+    pub ivr: Option<String>,
+    /// Straight to this service, without a menu (a key of `[services]`).
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Business hours (a key of `[schedules]`); always open when absent.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// Whether the channel takes conversations (disabled: the widget says
+    /// the chat is unavailable).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Only receives: ura never starts a conversation on it.
+    #[serde(default = "yes")]
+    pub receptive: bool,
+    /// The web chat's settings.
+    #[serde(default)]
+    pub webchat: WebchatSettings,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Longest title.
+const MAX_TITLE: usize = 80;
+/// Longest welcome or closing text.
+const MAX_LONG_TEXT: usize = 1000;
+
+fn check_color(field: &str, value: &str) -> Result<(), ChannelsError> {
+    let hex = value.strip_prefix('#').unwrap_or("");
+    if matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(ChannelsError::invalid(
+            format!("webchat.colors.{field}"),
+            format!("{value:?}: a colour is #rgb or #rrggbb"),
+        ))
+    }
+}
+
+fn check_len(field: &str, value: &str, max: usize) -> Result<(), ChannelsError> {
+    if value.chars().count() > max {
+        return Err(ChannelsError::invalid(
+            field,
+            format!("at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+impl ChannelConfig {
+    /// Checks what does not depend on other objects (the engine checks
+    /// that the IVR, service and schedule exist). Errors name the field.
+    pub fn check(&self) -> Result<(), ChannelsError> {
+        if self.kind == ChannelType::Omni {
+            return Err(ChannelsError::invalid(
+                "type",
+                "the omni channel is not available yet: use \"webchat\"",
+            ));
+        }
+        if self.description.trim().is_empty() {
+            return Err(ChannelsError::invalid("description", "must not be empty"));
+        }
+        check_len("description", &self.description, 200)?;
+        match (&self.ivr, &self.service) {
+            (Some(_), Some(_)) => {
+                return Err(ChannelsError::invalid(
+                    "service",
+                    "give either an ivr (the text menu) or a service, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(ChannelsError::invalid(
+                    "ivr",
+                    "give an ivr (the text menu) or a service",
+                ))
+            }
+            _ => {}
+        }
+        let w = &self.webchat;
+        check_len("webchat.title", &w.title, MAX_TITLE)?;
+        check_len("webchat.subtitle", &w.subtitle, MAX_TITLE * 2)?;
+        check_len("webchat.welcome", &w.welcome, MAX_LONG_TEXT)?;
+        check_len("webchat.closing", &w.closing, MAX_LONG_TEXT)?;
+        let c = &w.colors;
+        check_color("background", &c.background)?;
+        check_color("font", &c.font)?;
+        check_color("visitor_message", &c.visitor_message)?;
+        check_color("button", &c.button)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_reads_and_checks() {
+        let doc = include_str!("config.rs");
+        let example: String = doc
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| l.trim_start_matches("//!").trim_start())
+            .map(|l| format!("{l}\n"))
+            .collect();
+        #[derive(Deserialize)]
+        struct File {
+            channels: std::collections::BTreeMap<String, ChannelConfig>,
+        }
+        let file: File = toml::from_str(&example).unwrap();
+        let site = &file.channels["site"];
+        site.check().unwrap();
+        assert_eq!(site.webchat.fields.name, FieldRule::Required);
+        assert_eq!(site.webchat.language, ChatLanguage::PtBr);
+    }
+
+    #[test]
+    fn bad_settings_name_their_field() {
+        let base = ChannelConfig {
+            kind: ChannelType::Webchat,
+            description: "site".into(),
+            ivr: Some("demo".into()),
+            service: None,
+            schedule: None,
+            enabled: true,
+            receptive: true,
+            webchat: WebchatSettings::default(),
+        };
+        base.check().unwrap();
+        let mut c = base.clone();
+        c.webchat.colors.button = "red;}body{display:none".into();
+        assert!(
+            matches!(c.check(), Err(ChannelsError::Invalid { field, .. }) if field == "webchat.colors.button")
+        );
+        let mut c = base.clone();
+        c.service = Some("vendas".into());
+        assert!(
+            matches!(c.check(), Err(ChannelsError::Invalid { field, .. }) if field == "service")
+        );
+        let mut c = base.clone();
+        c.kind = ChannelType::Omni;
+        assert!(matches!(c.check(), Err(ChannelsError::Invalid { field, .. }) if field == "type"));
+        let mut c = base;
+        c.description = " ".into();
+        assert!(c.check().is_err());
+    }
+}

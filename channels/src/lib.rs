@@ -1,0 +1,58 @@
+//! Text channels for ura, sans-I/O: a channel's settings
+//! ([`ChannelConfig`]: web chat now, the generic "omni" channel later) and
+//! one [`Conversation`]: its message log numbered for resume, the text
+//! menu (the IVR's own [`ura_ivr::Flow`], with its prompts written as
+//! text), the waiting notices, the agent and the closing message.
+//!
+//! The engine owns the sockets and the router; a conversation is a router
+//! task of the chat channel in the same queues as
+//! calls. Nothing here reads a clock: every input takes a [`Now`].
+//!
+//! # Decisions where the product text is silent
+//!
+//! - **One flow engine.** A channel names an IVR: its menu is the text
+//!   menu ("Digite 1 para vendas, 2 para suporte."), with its hours, its
+//!   invalid-option retries, its fallback and its operator key. A channel
+//!   that names a service runs [`ura_ivr::IvrConfig::straight_to`] that
+//!   service. Recorded prompts do not apply to text: the built-in texts
+//!   of [`texts`] stand for them, in the channel's language; the
+//!   channel's welcome replaces the built-in welcome.
+//! - **Entries.** A message in the menu is one whole entry: an option's
+//!   digits (`"1"`), or its label in any case (`"vendas"`); anything else
+//!   is an invalid option. The menu does not time out on text (people
+//!   read and type slowly); a visitor who says nothing just stays.
+//! - **Waiting.** One notice when the conversation joins the queue; the
+//!   position is a status (not a message in the log), sent whenever it
+//!   changes. What the visitor writes while waiting is kept and shown to
+//!   the agent who takes the conversation.
+//! - **Numbers.** Every message has a number, 1, 2, 3… with no gap; a
+//!   client resumes after the last number it showed. A message may carry
+//!   the sender's own id: a resend with the same id is not added again.
+//! - **Limits.** A message has at most [`MAX_TEXT`] characters and a
+//!   conversation at most [`MAX_MESSAGES`] messages. A visitor may send
+//!   [`VISITOR_BURST`] messages at once, then one per [`VISITOR_RATE`];
+//!   past that a message is refused (`TooFast`) and the page sends it
+//!   again later. Agents are not limited.
+//! - **Left in the menu.** A conversation still in the menu whose visitor
+//!   has no socket open and wrote nothing for [`MENU_IDLE`] is closed
+//!   (the visitor left the page). One waiting in a queue stays: an agent
+//!   will take it, and the visitor may come back.
+
+#![warn(missing_docs)]
+
+pub mod config;
+mod conversation;
+mod error;
+mod ids;
+pub mod texts;
+
+pub use config::{
+    ChannelConfig, ChannelType, ChatLanguage, Colors, FieldRule, PrechatFields, StartedNotice,
+    WebchatSettings,
+};
+pub use conversation::{
+    Author, Closer, Conversation, Message, Output, Phase, Start, MAX_CLIENT_ID, MAX_MESSAGES,
+    MAX_TEXT, MENU_IDLE, VISITOR_BURST, VISITOR_RATE,
+};
+pub use error::ChannelsError;
+pub use ids::{ConversationId, Now, Seq};

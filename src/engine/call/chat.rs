@@ -1,0 +1,878 @@
+//! Conversations in the router the calls use: a conversation that chose a
+//! service is a task of the chat channel in that service's queue; the
+//! router's offers ring the agent's desk, the desk's accept is the answer,
+//! and the agent's close ends the task (wrap-up follows, as for a call).
+//! An agent is reachable for chats while a desk page of theirs is open.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use ura_channels::{
+    ChannelsError, ChatLanguage, Closer, Conversation, ConversationId, Now, Output, Phase, Start,
+};
+use ura_ivr::{Decision, Hours, QueueResult};
+use ura_router::{
+    AgentId, AgentState, Channel, LeaveReason, OfferFailure, Output as RouterOutput, TaskSpec,
+};
+
+use super::Calls;
+use crate::engine::chats::{
+    desk_conversation, error_frame, is_open, message_json, status_frame, token, ChatInput, Conv,
+    DeskCommand, Hello, Sub, SubId, SubKind, MAX_OPEN,
+};
+use crate::engine::queues::{state_name, AgentCommand};
+
+/// The clock, as conversations take it.
+fn clock(now: Instant) -> Now {
+    let unix_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Now { mono: now, unix_ms }
+}
+
+/// A pre-chat field's value is at most this long.
+const MAX_FIELD: usize = 200;
+
+/// Checks the pre-chat form against the channel's rules; the error names
+/// the field.
+fn check_fields(
+    rules: &ura_channels::PrechatFields,
+    fields: &std::collections::BTreeMap<String, String>,
+) -> Result<std::collections::BTreeMap<String, String>, (String, String)> {
+    let mut out = std::collections::BTreeMap::new();
+    for (name, rule) in rules.each() {
+        let value = fields.get(name).map(|v| v.trim()).unwrap_or("");
+        match rule {
+            ura_channels::FieldRule::Off => continue,
+            ura_channels::FieldRule::Required if value.is_empty() => {
+                return Err((name.into(), "required".into()))
+            }
+            _ => {}
+        }
+        if value.chars().count() > MAX_FIELD {
+            return Err((name.into(), format!("at most {MAX_FIELD} characters")));
+        }
+        if name == "email" && !value.is_empty() && !value.contains('@') {
+            return Err((name.into(), "not an e-mail address".into()));
+        }
+        if !value.is_empty() {
+            out.insert(name.to_string(), value.to_string());
+        }
+    }
+    Ok(out)
+}
+
+fn refusal(e: &ChannelsError) -> &'static str {
+    match e {
+        ChannelsError::Empty => "empty",
+        ChannelsError::TooLong { .. } => "too_long",
+        ChannelsError::Closed => "closed",
+        ChannelsError::TooFast => "too_fast",
+        ChannelsError::NotYourConversation => "not_yours",
+        ChannelsError::Invalid { .. } => "invalid",
+    }
+}
+
+impl Calls {
+    /// Where ended conversations are written.
+    pub fn set_chat_records(&mut self, tx: tokio::sync::mpsc::Sender<ura_store::ChatRecord>) {
+        self.chat_records = Some(tx);
+    }
+
+    /// One input from a web socket.
+    pub fn chat_input(&mut self, now: Instant, input: ChatInput) {
+        match input {
+            ChatInput::VisitorHello {
+                sub,
+                channel,
+                hello,
+                tx,
+            } => self.visitor_hello(now, sub, &channel, hello, tx),
+            ChatInput::VisitorText {
+                sub,
+                text,
+                client_id,
+            } => {
+                let Some(SubKind::Visitor(c)) = self.chats.subs.get(&sub).map(|s| s.kind.clone())
+                else {
+                    return;
+                };
+                let Some(conv) = self.chats.convs.get_mut(&c) else {
+                    return;
+                };
+                if let Err(e) = conv
+                    .conv
+                    .visitor_text(clock(now), &text, client_id.as_deref())
+                {
+                    let frame = error_frame(refusal(&e), &e.to_string(), client_id.as_deref());
+                    self.chats.send(sub, &frame);
+                }
+                self.chat_flush(now, c);
+            }
+            ChatInput::VisitorRead { sub, seq } => {
+                if let Some(SubKind::Visitor(c)) = self.chats.subs.get(&sub).map(|s| s.kind.clone())
+                {
+                    let Some(conv) = self.chats.convs.get_mut(&c) else {
+                        return;
+                    };
+                    let seq = seq.min(conv.conv.last_seq().0);
+                    if seq > conv.read_by_visitor {
+                        conv.read_by_visitor = seq;
+                        if let Some(agent) = conv.agent {
+                            let frame = serde_json::json!({
+                                "type": "read", "conversation": c.0, "seq": seq,
+                            })
+                            .to_string();
+                            self.desk_send(now, agent, &frame);
+                        }
+                    }
+                }
+            }
+            ChatInput::VisitorTyping { sub } => {
+                if let Some(SubKind::Visitor(c)) = self.chats.subs.get(&sub).map(|s| s.kind.clone())
+                {
+                    let agent = self.chats.convs.get(&c).and_then(|c| c.agent);
+                    if let Some(agent) = agent {
+                        let frame = serde_json::json!({
+                            "type": "typing", "conversation": c.0, "from": "visitor",
+                        })
+                        .to_string();
+                        self.desk_send(now, agent, &frame);
+                    }
+                }
+            }
+            ChatInput::VisitorClose { sub } => {
+                if let Some(SubKind::Visitor(c)) = self.chats.subs.get(&sub).map(|s| s.kind.clone())
+                {
+                    if let Some(conv) = self.chats.convs.get_mut(&c) {
+                        conv.conv.close(clock(now), Closer::Visitor);
+                    }
+                    self.chat_flush(now, c);
+                }
+            }
+            ChatInput::DeskLogin {
+                ext,
+                password,
+                reply,
+            } => {
+                let agent = self.config.routing.agents.get(&ext);
+                let ok = agent
+                    .and_then(|a| a.password.as_deref())
+                    .is_some_and(|p| same(p.as_bytes(), password.as_bytes()));
+                let _ = reply.send(agent.filter(|_| ok).map(|a| a.name.clone()));
+            }
+            ChatInput::OpenConversations { channel, reply } => {
+                let mut open: Vec<_> = self
+                    .chats
+                    .convs
+                    .iter()
+                    .filter(|(_, c)| c.channel == channel && is_open(c.conv.phase()))
+                    .map(|(id, _)| *id)
+                    .collect();
+                open.sort();
+                let _ = reply.send(open.into_iter().map(|id| id.to_string()).collect());
+            }
+            ChatInput::DeskAttach { sub, ext, tx } => self.desk_attach(now, sub, &ext, tx),
+            ChatInput::Desk { sub, cmd } => self.desk_command(now, sub, cmd),
+            ChatInput::Detach { sub } => {
+                if let Some(agent) = self.chats.detach(sub) {
+                    self.desk_gone(now, agent);
+                }
+            }
+        }
+        self.chat_positions(now);
+    }
+
+    fn visitor_hello(
+        &mut self,
+        now: Instant,
+        sub: SubId,
+        channel_id: &str,
+        hello: Hello,
+        tx: crate::engine::chats::Outbox,
+    ) {
+        let refuse = |code: &str, message: &str| {
+            let _ = tx.try_send(error_frame(code, message, None));
+        };
+        match hello {
+            Hello::Resume { token, last_seq } => {
+                let Some(&c) = self.chats.by_token.get(&token) else {
+                    refuse(
+                        "unknown_conversation",
+                        "no such conversation (it ended long ago, or ura restarted)",
+                    );
+                    return;
+                };
+                let Some(conv) = self.chats.convs.get_mut(&c) else {
+                    return;
+                };
+                conv.visitors.insert(sub);
+                let history: Vec<_> = conv
+                    .conv
+                    .after(ura_channels::Seq(last_seq))
+                    .iter()
+                    .map(|m| message_json(m, None))
+                    .collect();
+                let _ = tx.try_send(
+                    serde_json::json!({
+                        "type": "resumed",
+                        "conversation": token,
+                        "messages": history,
+                        "read_by_agent": conv.read_by_agent,
+                    })
+                    .to_string(),
+                );
+                let _ = tx.try_send(status_frame(&conv.conv));
+                self.chats.subs.insert(
+                    sub,
+                    Sub {
+                        tx,
+                        kind: SubKind::Visitor(c),
+                    },
+                );
+            }
+            Hello::Start { fields } => {
+                let Some(channel) = self.routing.channel(channel_id) else {
+                    refuse("unavailable", "no such chat channel");
+                    return;
+                };
+                if !channel.config.enabled {
+                    refuse("unavailable", "this chat is not available now");
+                    return;
+                }
+                if self.chats.open >= MAX_OPEN {
+                    refuse("busy", "too many conversations: try again in a moment");
+                    return;
+                }
+                let visitor = match check_fields(&channel.config.webchat.fields, &fields) {
+                    Ok(v) => v,
+                    Err((field, why)) => {
+                        let _ = tx.try_send(
+                            serde_json::json!({
+                                "type": "error", "code": "invalid_field",
+                                "field": field, "message": format!("{field}: {why}"),
+                            })
+                            .to_string(),
+                        );
+                        return;
+                    }
+                };
+                let w = &channel.config.webchat;
+                let lang = match w.language {
+                    ChatLanguage::En => ura_ivr::Lang::En,
+                    _ => ura_ivr::Lang::PtBr,
+                };
+                let mut decision = Decision::evaluate(
+                    &channel.schedule,
+                    &channel.service_schedules,
+                    chrono::Utc::now(),
+                    lang,
+                );
+                if w.language == ChatLanguage::Es {
+                    // The next opening is said in Portuguese or English
+                    // only: Spanish says that it is closed.
+                    if let Hours::Closed { next_opening } = &mut decision.hours {
+                        *next_opening = None;
+                    }
+                }
+                let id = self.chats.next_id();
+                let token = token();
+                let start = Start {
+                    lang: w.language,
+                    welcome: w.welcome.clone(),
+                    closing: w.closing.clone(),
+                    started: w.started,
+                    ivr: channel.ivr.clone(),
+                    decision,
+                };
+                let _ = tx.try_send(
+                    serde_json::json!({"type": "started", "conversation": token}).to_string(),
+                );
+                tracing::info!(conversation = %id, channel = %channel_id, "web chat conversation started");
+                self.chats.subs.insert(
+                    sub,
+                    Sub {
+                        tx,
+                        kind: SubKind::Visitor(id),
+                    },
+                );
+                self.chats.by_token.insert(token.clone(), id);
+                self.chats.open += 1;
+                self.counters
+                    .chats_started
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.counters
+                    .chats_open
+                    .store(self.chats.open, std::sync::atomic::Ordering::Relaxed);
+                self.chats
+                    .sweep_at
+                    .get_or_insert(now + crate::engine::chats::SWEEP);
+                self.chats.convs.insert(
+                    id,
+                    Conv {
+                        conv: Conversation::new(id, start, clock(now)),
+                        channel: channel_id.to_string(),
+                        token,
+                        visitor,
+                        task: None,
+                        queue: None,
+                        agent: None,
+                        visitors: [sub].into_iter().collect(),
+                        read_by_agent: 0,
+                        read_by_visitor: 0,
+                        record_id: crate::engine::chats::token(),
+                        started_at: super::wall_clock(),
+                    },
+                );
+                self.chat_flush(now, id);
+            }
+        }
+    }
+
+    fn desk_attach(
+        &mut self,
+        now: Instant,
+        sub: SubId,
+        ext: &str,
+        tx: crate::engine::chats::Outbox,
+    ) {
+        let Some(agent) = self.queues.agent(ext) else {
+            let _ = tx.try_send(error_frame("unknown_agent", "no such agent", None));
+            return;
+        };
+        self.chats.subs.insert(
+            sub,
+            Sub {
+                tx,
+                kind: SubKind::Desk(agent),
+            },
+        );
+        self.chats.desks.entry(agent).or_default().insert(sub);
+        let _ = self
+            .queues
+            .router
+            .set_reachable(now, agent, Channel::Chat, true);
+        let name = self
+            .config
+            .routing
+            .agents
+            .get(ext)
+            .map_or(ext.to_string(), |a| a.name.clone());
+        let state = self
+            .queues
+            .router
+            .agent_state(agent)
+            .map_or("logged-out".to_string(), |s| state_name(&s));
+        let mut queues: Vec<&String> = self.config.routing.queues.keys().collect();
+        queues.sort();
+        let agents: Vec<serde_json::Value> = self
+            .config
+            .routing
+            .agents
+            .iter()
+            .filter(|(e, _)| e.as_str() != ext)
+            .map(|(e, a)| serde_json::json!({"ext": e, "name": a.name}))
+            .collect();
+        let mut frames = vec![serde_json::json!({
+            "type": "hello", "agent": ext, "name": name, "state": state,
+            "queues": queues, "agents": agents,
+        })
+        .to_string()];
+        let mut mine: Vec<_> = self
+            .chats
+            .convs
+            .iter()
+            .filter(|(_, c)| c.agent == Some(agent) && is_open(c.conv.phase()))
+            .map(|(id, c)| (*id, desk_conversation(*id, c).to_string()))
+            .collect();
+        mine.sort_by_key(|(id, _)| *id);
+        frames.extend(mine.into_iter().map(|(_, f)| f));
+        for (offer, (c, a)) in &self.chats.offers {
+            if *a == agent {
+                if let Some(conv) = self.chats.convs.get(c) {
+                    frames.push(offer_frame(offer.0, *c, conv));
+                }
+            }
+        }
+        for f in frames {
+            self.chats.send(sub, &f);
+        }
+    }
+
+    /// The agent's last desk closed: no more chats offered to them.
+    fn desk_gone(&mut self, now: Instant, agent: AgentId) {
+        let _ = self
+            .queues
+            .router
+            .set_reachable(now, agent, Channel::Chat, false);
+    }
+
+    fn desk_command(&mut self, now: Instant, sub: SubId, cmd: DeskCommand) {
+        let Some(SubKind::Desk(agent)) = self.chats.subs.get(&sub).map(|s| s.kind.clone()) else {
+            return;
+        };
+        let ext = self.queues.ext(agent).to_string();
+        let fail = |chats: &mut crate::engine::chats::Chats, code: &str, message: String| {
+            chats.send(sub, &error_frame(code, &message, None));
+        };
+        match cmd {
+            DeskCommand::Available => {
+                let state = self.queues.router.agent_state(agent);
+                let cmd = match state {
+                    Some(AgentState::LoggedOut) => AgentCommand::Login,
+                    Some(AgentState::Paused(_)) => AgentCommand::Resume,
+                    _ => return,
+                };
+                if let Err(e) = self.queues.command(now, &ext, &cmd) {
+                    fail(&mut self.chats, "refused", e.to_string());
+                }
+            }
+            DeskCommand::Pause(reason) => {
+                if self.queues.router.agent_state(agent) == Some(AgentState::LoggedOut) {
+                    let _ = self.queues.command(now, &ext, &AgentCommand::Login);
+                }
+                let reason = if reason.trim().is_empty() {
+                    "pause".to_string()
+                } else {
+                    reason.chars().take(64).collect()
+                };
+                if let Err(e) = self.queues.command(now, &ext, &AgentCommand::Pause(reason)) {
+                    fail(&mut self.chats, "refused", e.to_string());
+                }
+            }
+            DeskCommand::Accept(offer) => {
+                if self.chats.offers.get(&offer).map(|(_, a)| *a) != Some(agent) {
+                    fail(
+                        &mut self.chats,
+                        "offer_gone",
+                        "this conversation is no longer offered to you".into(),
+                    );
+                    return;
+                }
+                if let Err(e) = self.queues.router.offer_accepted(now, offer) {
+                    self.chats.offers.remove(&offer);
+                    fail(&mut self.chats, "offer_gone", e.to_string());
+                }
+            }
+            DeskCommand::Text {
+                conversation,
+                text,
+                client_id,
+            } => {
+                let name = self.agent_name(&ext);
+                let result = match self.chats.convs.get_mut(&conversation) {
+                    Some(c) if c.agent == Some(agent) => {
+                        c.conv
+                            .agent_text(clock(now), &name, &text, client_id.as_deref())
+                    }
+                    _ => Err(ChannelsError::NotYourConversation),
+                };
+                if let Err(e) = result {
+                    let frame = error_frame(refusal(&e), &e.to_string(), client_id.as_deref());
+                    self.chats.send(sub, &frame);
+                }
+                self.chat_flush(now, conversation);
+            }
+            DeskCommand::Hold { conversation, on } => {
+                let result = match self.chats.convs.get_mut(&conversation) {
+                    Some(c) if c.agent == Some(agent) => c.conv.hold(clock(now), on),
+                    _ => Err(ChannelsError::NotYourConversation),
+                };
+                match result {
+                    Ok(()) => {
+                        let frame = serde_json::json!({
+                            "type": "hold", "conversation": conversation.0, "on": on,
+                        })
+                        .to_string();
+                        self.desk_send(now, agent, &frame);
+                    }
+                    Err(e) => fail(&mut self.chats, refusal(&e), e.to_string()),
+                }
+                self.chat_flush(now, conversation);
+            }
+            DeskCommand::Read { conversation, seq } => {
+                let Some(c) = self
+                    .chats
+                    .convs
+                    .get_mut(&conversation)
+                    .filter(|c| c.agent == Some(agent))
+                else {
+                    return;
+                };
+                let seq = seq.min(c.conv.last_seq().0);
+                if seq > c.read_by_agent {
+                    c.read_by_agent = seq;
+                    let frame = serde_json::json!({"type": "read", "seq": seq}).to_string();
+                    for sub in self.chats.visitor_subs(conversation) {
+                        self.chats.send(sub, &frame);
+                    }
+                }
+            }
+            DeskCommand::Typing(conversation) => {
+                let name = self.agent_name(&ext);
+                if self
+                    .chats
+                    .convs
+                    .get(&conversation)
+                    .is_some_and(|c| c.agent == Some(agent) && c.conv.phase() == Phase::Connected)
+                {
+                    let frame =
+                        serde_json::json!({"type": "typing", "from": "agent", "name": name})
+                            .to_string();
+                    for sub in self.chats.visitor_subs(conversation) {
+                        self.chats.send(sub, &frame);
+                    }
+                }
+            }
+            DeskCommand::Transfer { conversation, to } => {
+                let task = match self.chats.convs.get(&conversation) {
+                    Some(c) if c.agent == Some(agent) && c.conv.phase() == Phase::Connected => {
+                        c.task
+                    }
+                    _ => None,
+                };
+                let Some(task) = task else {
+                    fail(
+                        &mut self.chats,
+                        "not_yours",
+                        "the conversation is not with you".into(),
+                    );
+                    return;
+                };
+                let result = if let Some(queue) = self.queues.queue(&to) {
+                    self.queues
+                        .router
+                        .transfer_to_queue(now, task, queue)
+                        .map(|()| Some(to.clone()))
+                } else if let Some(target) = self.queues.agent(&to).filter(|a| *a != agent) {
+                    self.queues
+                        .router
+                        .offer_direct(now, task, target)
+                        .map(|()| None)
+                } else {
+                    fail(
+                        &mut self.chats,
+                        "unknown_target",
+                        format!("no queue or other agent named {to:?}"),
+                    );
+                    return;
+                };
+                match result {
+                    Ok(queue) => {
+                        tracing::info!(conversation = %conversation, from = %ext, %to, "conversation transferred");
+                        if let Some(c) = self.chats.convs.get_mut(&conversation) {
+                            c.agent = None;
+                            if queue.is_some() {
+                                c.queue = queue;
+                            }
+                            c.conv.transferred(clock(now));
+                        }
+                        let frame = serde_json::json!({
+                            "type": "closed", "conversation": conversation.0, "reason": "transferred",
+                        })
+                        .to_string();
+                        self.desk_send(now, agent, &frame);
+                        self.chat_flush(now, conversation);
+                    }
+                    Err(e) => fail(
+                        &mut self.chats,
+                        "transfer_refused",
+                        format!("transfer to {to} refused: {e}"),
+                    ),
+                }
+            }
+            DeskCommand::Close(conversation) => {
+                match self.chats.convs.get_mut(&conversation) {
+                    Some(c) if c.agent == Some(agent) => c.conv.close(clock(now), Closer::Agent),
+                    _ => fail(
+                        &mut self.chats,
+                        "not_yours",
+                        "the conversation is not with you".into(),
+                    ),
+                }
+                self.chat_flush(now, conversation);
+            }
+        }
+    }
+
+    fn agent_name(&self, ext: &str) -> String {
+        self.config
+            .routing
+            .agents
+            .get(ext)
+            .map_or(ext.to_string(), |a| a.name.clone())
+    }
+
+    /// Carries out what a conversation asked for.
+    fn chat_flush(&mut self, now: Instant, c: ConversationId) {
+        loop {
+            let Some(conv) = self.chats.convs.get_mut(&c) else {
+                return;
+            };
+            let Some(out) = conv.conv.poll_output() else {
+                return;
+            };
+            let agent = conv.agent;
+            match out {
+                Output::Message(m) => {
+                    let frame = message_json(&m, None).to_string();
+                    for sub in self.chats.visitor_subs(c) {
+                        self.chats.send(sub, &frame);
+                    }
+                    if let Some(agent) = agent {
+                        let frame = message_json(&m, Some(c)).to_string();
+                        self.desk_send(now, agent, &frame);
+                    }
+                }
+                Output::Phase(_) | Output::Position(_) => {
+                    let frame = status_frame(&conv.conv);
+                    for sub in self.chats.visitor_subs(c) {
+                        self.chats.send(sub, &frame);
+                    }
+                }
+                Output::Enqueue(service) => self.chat_enqueue(now, c, service),
+                Output::Ended(by) => {
+                    let (task, connected) = (conv.task.take(), conv.agent.is_some());
+                    tracing::info!(conversation = %c, ?by, "web chat conversation ended");
+                    if let Some(task) = task {
+                        self.chats.by_task.remove(&task);
+                        let _ = if connected {
+                            self.queues.router.task_ended(now, task)
+                        } else {
+                            self.queues.router.abandon(now, task)
+                        };
+                    }
+                    if let Some(agent) = agent {
+                        let frame =
+                            serde_json::json!({"type": "closed", "conversation": c.0}).to_string();
+                        self.desk_send(now, agent, &frame);
+                    }
+                    self.write_record(c, by, agent);
+                    self.chats.closed(c);
+                    self.counters
+                        .chats_open
+                        .store(self.chats.open, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Hands an ended conversation to the writer (never waits).
+    fn write_record(&mut self, c: ConversationId, by: Closer, agent: Option<AgentId>) {
+        let (Some(conv), Some(tx)) = (self.chats.convs.get(&c), &self.chat_records) else {
+            return;
+        };
+        let messages: Vec<serde_json::Value> = conv
+            .conv
+            .after(ura_channels::Seq(0))
+            .iter()
+            .map(|m| {
+                let mut v = message_json(m, None);
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("type");
+                    o.remove("client_id");
+                }
+                v
+            })
+            .collect();
+        let record = ura_store::ChatRecord {
+            id: conv.record_id.clone(),
+            channel: conv.channel.clone(),
+            started_at: conv.started_at.clone(),
+            ended_at: super::wall_clock(),
+            visitor: serde_json::to_string(&conv.visitor).unwrap_or_default(),
+            queue: conv.queue.clone(),
+            agent: agent.map(|a| self.queues.ext(a).to_string()),
+            outcome: match by {
+                Closer::Agent => "agent",
+                Closer::Visitor => "visitor",
+                Closer::Flow => "flow",
+                Closer::System => "system",
+            }
+            .into(),
+            messages: serde_json::Value::Array(messages).to_string(),
+        };
+        if tx.try_send(record).is_err() {
+            tracing::warn!(conversation = %c, "conversation record lost: the writer's queue is full");
+        }
+    }
+
+    fn desk_send(&mut self, now: Instant, agent: AgentId, frame: &str) {
+        for sub in self.chats.desk_subs(agent) {
+            if let Some(gone) = self.chats.send(sub, frame) {
+                self.desk_gone(now, gone);
+            }
+        }
+    }
+
+    fn chat_enqueue(&mut self, now: Instant, c: ConversationId, service: ura_ivr::ServiceId) {
+        let Some(conv) = self.chats.convs.get_mut(&c) else {
+            return;
+        };
+        let queue_name = self
+            .routing
+            .channel(&conv.channel)
+            .and_then(|ch| ch.queues.get(&service).cloned());
+        let queue = queue_name.as_deref().and_then(|q| self.queues.queue(q));
+        let (Some(queue_name), Some(queue)) = (queue_name, queue) else {
+            // A service without a queue has nobody to answer text.
+            conv.conv.queue_failed(clock(now), QueueResult::NoAgents);
+            return;
+        };
+        let task = self.queues.new_task();
+        match self
+            .queues
+            .router
+            .enqueue(now, TaskSpec::new(task, queue, Channel::Chat))
+        {
+            Ok(()) => {
+                tracing::info!(conversation = %c, queue = %queue_name, %task, "conversation waits in the queue");
+                conv.task = Some(task);
+                conv.queue = Some(queue_name);
+                self.chats.by_task.insert(task, c);
+            }
+            Err(e) => {
+                tracing::info!(conversation = %c, queue = %queue_name, error = %e, "queue refused the conversation");
+                conv.conv.queue_failed(clock(now), QueueResult::NoAgents);
+            }
+        }
+    }
+
+    /// A router decision about a conversation's task (or an agent's
+    /// state, which desks show). False when it is not about chats.
+    pub(super) fn chat_router(&mut self, now: Instant, out: &RouterOutput) -> bool {
+        match *out {
+            RouterOutput::Offer {
+                offer, task, agent, ..
+            } if self.chats.owns(task) => {
+                let c = self.chats.by_task[&task];
+                if self.chats.desk_subs(agent).is_empty() {
+                    let _ = self
+                        .queues
+                        .router
+                        .offer_failed(now, offer, OfferFailure::Unreachable);
+                    return true;
+                }
+                self.chats.offers.insert(offer, (c, agent));
+                if let Some(conv) = self.chats.convs.get(&c) {
+                    let frame = offer_frame(offer.0, c, conv);
+                    tracing::info!(conversation = %c, agent = %self.queues.ext(agent), "conversation offered");
+                    self.desk_send(now, agent, &frame);
+                }
+                true
+            }
+            RouterOutput::OfferCancelled {
+                offer, task, agent, ..
+            } if self.chats.owns(task) || self.chats.offers.contains_key(&offer) => {
+                self.chats.offers.remove(&offer);
+                let frame =
+                    serde_json::json!({"type": "offer_cancelled", "offer": offer.0}).to_string();
+                self.desk_send(now, agent, &frame);
+                true
+            }
+            RouterOutput::TaskAssigned { task, agent, .. } if self.chats.owns(task) => {
+                let c = self.chats.by_task[&task];
+                self.chats.offers.retain(|_, (oc, _)| *oc != c);
+                let name = self.agent_name(self.queues.ext(agent));
+                let Some(conv) = self.chats.convs.get_mut(&c) else {
+                    return true;
+                };
+                conv.agent = Some(agent);
+                let frame = desk_conversation(c, conv).to_string();
+                conv.conv.agent_joined(clock(now), &name);
+                self.desk_send(now, agent, &frame);
+                self.chat_flush(now, c);
+                true
+            }
+            RouterOutput::TaskLeft { task, reason, .. } if self.chats.owns(task) => {
+                let c = self
+                    .chats
+                    .by_task
+                    .remove(&task)
+                    .unwrap_or(ConversationId(0));
+                self.chats.offers.retain(|_, (oc, _)| *oc != c);
+                if let Some(conv) = self.chats.convs.get_mut(&c) {
+                    conv.task = None;
+                    let result = match reason {
+                        LeaveReason::Timeout => QueueResult::WaitedTooLong,
+                        _ => QueueResult::NoAgents,
+                    };
+                    if conv.conv.phase() == Phase::Waiting {
+                        conv.conv.queue_failed(clock(now), result);
+                    }
+                }
+                self.chat_flush(now, c);
+                true
+            }
+            RouterOutput::Announce { task, .. } => self.chats.owns(task),
+            RouterOutput::AgentState { agent, ref state } => {
+                let frame =
+                    serde_json::json!({"type": "state", "state": state_name(state)}).to_string();
+                self.desk_send(now, agent, &frame);
+                // The calls log it too.
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// Closes the conversations visitors left in the menu (see
+    /// `Conversation::abandoned`); runs every [`crate::engine::chats::SWEEP`]
+    /// while conversations are open.
+    pub(super) fn chat_sweep(&mut self, now: Instant) {
+        if self.chats.sweep_at.is_none_or(|at| at > now) {
+            return;
+        }
+        let left: Vec<ConversationId> = self
+            .chats
+            .convs
+            .iter()
+            .filter(|(_, c)| c.conv.abandoned(now, !c.visitors.is_empty()))
+            .map(|(id, _)| *id)
+            .collect();
+        for c in left {
+            tracing::info!(conversation = %c, "visitor left the conversation in the menu: closed");
+            if let Some(conv) = self.chats.convs.get_mut(&c) {
+                conv.conv.close(clock(now), Closer::System);
+            }
+            self.chat_flush(now, c);
+        }
+        self.chats.sweep_at = (self.chats.open > 0).then_some(now + crate::engine::chats::SWEEP);
+    }
+
+    /// Tells waiting visitors where they are (only when it changed).
+    pub(super) fn chat_positions(&mut self, now: Instant) {
+        let waiting: Vec<_> = self
+            .chats
+            .by_task
+            .iter()
+            .filter_map(|(t, c)| Some((*c, self.queues.router.position(*t)?)))
+            .collect();
+        for (c, position) in waiting {
+            if let Some(conv) = self.chats.convs.get_mut(&c) {
+                conv.conv.set_position(position);
+            }
+            self.chat_flush(now, c);
+        }
+    }
+}
+
+fn offer_frame(offer: u64, c: ConversationId, conv: &Conv) -> String {
+    serde_json::json!({
+        "type": "offer",
+        "offer": offer,
+        "conversation": c.0,
+        "channel": conv.channel,
+        "queue": conv.queue,
+        "visitor": conv.visitor,
+    })
+    .to_string()
+}
+
+/// Compares secrets in time that does not depend on where they differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,339 @@
+// ura web chat: the visitor's page (the direct test URL, and what the
+// widget shows in its frame). Messages are shown as text, never as HTML.
+// The socket reconnects by itself and resumes after the last message
+// shown; messages not yet confirmed are sent again with the same id, so
+// nothing is lost and nothing is shown twice.
+(function () {
+  'use strict';
+  var channel = decodeURIComponent(location.pathname.split('/')[2] || '');
+  var storeKey = 'ura-chat:' + channel;
+  var T = {
+    'pt-BR': {
+      title: 'Atendimento', intro: 'Para começar, conte-nos quem é você.',
+      name: 'Nome', email: 'E-mail', phone: 'Telefone', document: 'Documento (CPF)',
+      optional: '(opcional)', start: 'Iniciar conversa', send: 'Enviar', message: 'Mensagem',
+      log: 'Mensagens', end: 'Encerrar', you: 'Você', required: 'Preencha: ',
+      unavailable: 'O chat não está disponível agora.', reconnecting: 'Reconectando…',
+      closed: 'Conversa encerrada.', again: 'Nova conversa', busy: 'Muitas conversas agora: tente de novo em instantes.',
+      sending: 'enviando…', typing: 'está digitando…', agent: 'O atendente', read: 'lida',
+    },
+    en: {
+      title: 'Chat', intro: 'To start, tell us who you are.',
+      name: 'Name', email: 'E-mail', phone: 'Phone', document: 'Document',
+      optional: '(optional)', start: 'Start chatting', send: 'Send', message: 'Message',
+      log: 'Messages', end: 'End chat', you: 'You', required: 'Please fill in: ',
+      unavailable: 'The chat is not available now.', reconnecting: 'Reconnecting…',
+      closed: 'The conversation has ended.', again: 'New conversation', busy: 'Too many conversations now: try again in a moment.',
+      sending: 'sending…', typing: 'is typing…', agent: 'The agent', read: 'read',
+    },
+    es: {
+      title: 'Atención', intro: 'Para empezar, díganos quién es usted.',
+      name: 'Nombre', email: 'Correo electrónico', phone: 'Teléfono', document: 'Documento',
+      optional: '(opcional)', start: 'Iniciar conversación', send: 'Enviar', message: 'Mensaje',
+      log: 'Mensajes', end: 'Finalizar', you: 'Usted', required: 'Complete: ',
+      unavailable: 'El chat no está disponible ahora.', reconnecting: 'Reconectando…',
+      closed: 'Conversación finalizada.', again: 'Nueva conversación', busy: 'Demasiadas conversaciones: inténtelo en un momento.',
+      sending: 'enviando…', typing: 'está escribiendo…', agent: 'El agente', read: 'leído',
+    },
+  };
+  var t = T['pt-BR'];
+  var $ = function (id) { return document.getElementById(id); };
+  var cfg = null;
+  var ws = null;
+  var token = null;
+  var lastSeq = 0;
+  var phase = null;
+  var outbox = [];            // {client_id, text, el}
+  var retry = 0;
+  var retryTimer = null;
+  var color = /^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/;
+  var typingTimer = null;
+  var typingSent = 0;
+  var readSent = 0;
+  var readByAgent = 0;
+
+  // Read marks: the agent's desk showed our messages up to readByAgent.
+  function markRead() {
+    document.querySelectorAll('#messages .msg.visitor[data-seq]').forEach(function (li) {
+      if (Number(li.getAttribute('data-seq')) > readByAgent || li.querySelector('.read-mark')) return;
+      var mark = document.createElement('span');
+      mark.className = 'read-mark';
+      mark.textContent = '✓ ' + t.read;
+      li.appendChild(mark);
+    });
+  }
+  // Tells the agent what this page showed (when it is in view).
+  function sendRead() {
+    if (document.visibilityState !== 'visible' || lastSeq <= readSent) return;
+    if (send({ type: 'read', seq: lastSeq })) readSent = lastSeq;
+  }
+  document.addEventListener('visibilitychange', sendRead);
+
+  function saved() {
+    try { return JSON.parse(localStorage.getItem(storeKey) || 'null'); } catch (e) { return null; }
+  }
+  function save() {
+    try {
+      if (token) localStorage.setItem(storeKey, JSON.stringify({ token: token }));
+      else localStorage.removeItem(storeKey);
+    } catch (e) { /* storage refused: the conversation lasts as long as the page */ }
+  }
+  function newId() {
+    var a = new Uint8Array(12);
+    crypto.getRandomValues(a);
+    return Array.prototype.map.call(a, function (b) { return ('0' + b.toString(16)).slice(-2); }).join('');
+  }
+  function notice(text) {
+    var n = $('notice');
+    n.textContent = text || '';
+    n.hidden = !text;
+  }
+
+  function applySettings() {
+    t = T[cfg.language] || t;
+    document.documentElement.lang = cfg.language;
+    var root = document.documentElement.style;
+    var c = cfg.colors || {};
+    if (color.test(c.background)) root.setProperty('--bg', c.background);
+    if (color.test(c.font)) root.setProperty('--fg', c.font);
+    if (color.test(c.visitor_message)) root.setProperty('--mine', c.visitor_message);
+    if (color.test(c.button)) root.setProperty('--button', c.button);
+    $('title').textContent = cfg.title || t.title;
+    document.title = cfg.title || t.title;
+    $('subtitle').textContent = cfg.subtitle || '';
+    $('prechat-intro').textContent = t.intro;
+    $('start').textContent = t.start;
+    $('send').textContent = t.send;
+    $('text-label').textContent = t.message;
+    $('messages').setAttribute('aria-label', t.log);
+    $('end').textContent = t.end;
+    document.querySelectorAll('.field').forEach(function (div) {
+      var name = div.getAttribute('data-field');
+      var rule = (cfg.fields || {})[name] || 'off';
+      var input = div.querySelector('input');
+      var label = div.querySelector('label');
+      div.hidden = rule === 'off';
+      input.required = rule === 'required';
+      label.textContent = t[name] + (rule === 'optional' ? ' ' + t.optional : '');
+    });
+  }
+
+  function showForm() {
+    $('prechat').hidden = false;
+    $('conversation').hidden = true;
+    $('end').hidden = true;
+    var first = document.querySelector('.field:not([hidden]) input');
+    if (first) first.focus();
+  }
+  function showConversation() {
+    $('prechat').hidden = true;
+    $('conversation').hidden = false;
+    $('end').hidden = phase === 'closed';
+  }
+
+  function addMessage(m) {
+    if (m.seq <= lastSeq) return;          // already shown
+    lastSeq = m.seq;
+    if (m.from === 'agent') $('typing').textContent = '';
+    if (m.client_id) {
+      outbox = outbox.filter(function (p) {
+        if (p.client_id !== m.client_id) return true;
+        if (p.el && p.el.parentNode) p.el.parentNode.removeChild(p.el);
+        return false;
+      });
+    }
+    var li = document.createElement('li');
+    li.className = 'msg ' + m.from;
+    li.setAttribute('data-seq', String(m.seq));
+    if (m.from !== 'system') {
+      var who = document.createElement('span');
+      who.className = 'who';
+      who.textContent = m.from === 'visitor' ? t.you : (m.name || '');
+      li.appendChild(who);
+    }
+    var p = document.createElement('span');
+    p.className = 'text';
+    p.textContent = m.text;
+    li.appendChild(p);
+    var list = $('messages');
+    var firstPending = list.querySelector('.pending');
+    list.insertBefore(li, firstPending);
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function setStatus(s) {
+    phase = s.phase;
+    var line = '';
+    if (s.phase === 'waiting' && s.position_text) line = s.position_text;
+    if (s.phase === 'closed') line = t.closed;
+    $('status').textContent = line;
+    $('end').hidden = s.phase === 'closed';
+    $('text').disabled = s.phase === 'closed';
+    $('send').disabled = s.phase === 'closed';
+    if (s.phase === 'closed') {
+      token = null;
+      save();
+      var again = $('again');
+      if (!again) {
+        again = document.createElement('button');
+        again.type = 'button';
+        again.id = 'again';
+        again.textContent = t.again;
+        again.addEventListener('click', function () { location.reload(); });
+        $('status').after(again);
+      }
+    }
+  }
+
+  function send(frame) {
+    if (ws && ws.readyState === 1) { ws.send(JSON.stringify(frame)); return true; }
+    return false;
+  }
+
+  function flushOutbox() {
+    outbox.forEach(function (p) { send({ type: 'text', text: p.text, client_id: p.client_id }); });
+  }
+
+  function connect(hello) {
+    clearTimeout(retryTimer);
+    var url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host +
+      '/chat/' + encodeURIComponent(channel) + '/ws';
+    ws = new WebSocket(url);
+    ws.onopen = function () {
+      retry = 0;
+      notice('');
+      ws.send(JSON.stringify(hello()));
+    };
+    ws.onmessage = function (ev) {
+      var f;
+      try { f = JSON.parse(ev.data); } catch (e) { return; }
+      if (f.type === 'started') {
+        token = f.conversation; save(); showConversation(); $('text').focus();
+      } else if (f.type === 'resumed') {
+        showConversation();
+        (f.messages || []).forEach(addMessage);
+        readByAgent = Math.max(readByAgent, f.read_by_agent || 0);
+        markRead();
+        readSent = 0;
+        sendRead();
+        flushOutbox();
+      } else if (f.type === 'message') {
+        addMessage(f);
+        if (f.from !== 'visitor') sendRead();
+        markRead();
+      } else if (f.type === 'read') {
+        readByAgent = Math.max(readByAgent, f.seq);
+        markRead();
+      } else if (f.type === 'status') {
+        setStatus(f);
+      } else if (f.type === 'typing') {
+        $('typing').textContent = (f.name || t.agent) + ' ' + t.typing;
+        clearTimeout(typingTimer);
+        typingTimer = setTimeout(function () { $('typing').textContent = ''; }, 3000);
+      } else if (f.type === 'error') {
+        onError(f);
+      }
+    };
+    ws.onclose = function () {
+      ws = null;
+      if (!token) return;                  // nothing to resume
+      notice(t.reconnecting);
+      retry = Math.min(retry + 1, 6);
+      retryTimer = setTimeout(resume, Math.min(250 * Math.pow(2, retry), 5000));
+    };
+  }
+
+  function onError(f) {
+    if (f.code === 'unknown_conversation') {
+      token = null; save(); lastSeq = 0; $('messages').textContent = ''; outbox = [];
+      showForm();
+    } else if (f.code === 'invalid_field') {
+      $('prechat-error').textContent = t.required + (t[f.field] || f.field);
+      showForm();
+    } else if (f.code === 'unavailable') {
+      notice(t.unavailable);
+    } else if (f.code === 'busy' && !token) {
+      notice(t.busy);
+    } else if ((f.code === 'busy' || f.code === 'too_fast') && f.client_id) {
+      setTimeout(flushOutbox, 1000);       // sent again with the same id
+    } else if (f.client_id) {
+      // Refused for good (too long, closed): not pending any more.
+      outbox = outbox.filter(function (p) {
+        if (p.client_id !== f.client_id) return true;
+        if (p.el && p.el.parentNode) p.el.parentNode.removeChild(p.el);
+        return false;
+      });
+      notice(f.message);
+    } else {
+      notice(f.message);
+    }
+  }
+
+  function resume() {
+    connect(function () { return { type: 'resume', conversation: token, last_seq: lastSeq }; });
+  }
+
+  $('prechat').addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var fields = {};
+    var missing = null;
+    document.querySelectorAll('.field:not([hidden]) input').forEach(function (input) {
+      var v = input.value.trim();
+      if (input.required && !v && !missing) missing = input;
+      if (v) fields[input.name] = v;
+    });
+    if (missing) {
+      $('prechat-error').textContent = t.required + t[missing.name];
+      missing.focus();
+      return;
+    }
+    $('prechat-error').textContent = '';
+    connect(function () { return { type: 'start', fields: fields }; });
+  });
+
+  $('composer').addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var text = $('text').value;
+    if (!text.trim()) return;
+    $('text').value = '';
+    var li = document.createElement('li');
+    li.className = 'msg visitor pending';
+    var who = document.createElement('span');
+    who.className = 'who';
+    who.textContent = t.you + ' — ' + t.sending;
+    li.appendChild(who);
+    var p = document.createElement('span');
+    p.className = 'text';
+    p.textContent = text;
+    li.appendChild(p);
+    $('messages').appendChild(li);
+    var item = { client_id: newId(), text: text, el: li };
+    outbox.push(item);
+    send({ type: 'text', text: text, client_id: item.client_id });
+  });
+  $('text').addEventListener('input', function () {
+    // At most one "typing" every two seconds, and only with an agent.
+    if (phase !== 'connected' || Date.now() - typingSent < 2000) return;
+    typingSent = Date.now();
+    send({ type: 'typing' });
+  });
+  $('text').addEventListener('keydown', function (ev) {
+    if (ev.key === 'Enter' && !ev.shiftKey) {
+      ev.preventDefault();
+      $('composer').requestSubmit();
+    }
+  });
+  $('end').addEventListener('click', function () { send({ type: 'close' }); });
+
+  fetch('/chat/' + encodeURIComponent(channel) + '/settings')
+    .then(function (r) { return r.json(); })
+    .then(function (c) {
+      cfg = c;
+      applySettings();
+      $('chat').setAttribute('aria-busy', 'false');
+      if (!cfg.enabled) { notice(t.unavailable); return; }
+      var s = saved();
+      if (s && s.token) { token = s.token; showConversation(); resume(); } else { showForm(); }
+    })
+    .catch(function () { notice(t.unavailable); });
+})();

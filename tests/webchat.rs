@@ -1,0 +1,738 @@
+//! The web chat and the agent desk against a real `ura serve`, over real
+//! WebSockets: a visitor starts from the pre-chat form, picks a service in
+//! the text menu, waits, an agent logged in at the desk takes the
+//! conversation, they talk, the visitor's socket drops and resumes (no
+//! message lost or repeated), the agent closes; and the refusals (bad
+//! frames, no session, another origin, wrong password, bad settings).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_like::{next_frame, Ws};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+const CONFIG: &str = r#"
+[[numbers]]
+number = "1000"
+name = "Central"
+ivr = "main"
+
+[services.vendas]
+name = "vendas"
+queue = "vendas"
+
+[ivrs.main.menu]
+items = [
+  { digits = "1", label = "vendas", target = { service = "vendas" } },
+  { digits = "2", label = "suporte", target = { service = "vendas" } },
+]
+
+[queues.vendas]
+ring_seconds = 20
+wrapup_seconds = 1
+announce_seconds = 0
+
+[agents.2001]
+name = "Ana"
+password = "senha-da-ana-123"
+queues = { vendas = 1 }
+logged_in = true
+
+[agents.2002]
+name = "Bia"
+password = "senha-da-bia-123"
+queues = { vendas = 1 }
+logged_in = true
+
+[channels.site]
+type = "webchat"
+description = "Chat do site"
+ivr = "main"
+
+[channels.site.webchat]
+welcome = "Olá! Bem-vindo."
+"#;
+
+/// A bounded wait for frames (the whole test is bounded by nextest too).
+const WAIT: Duration = Duration::from_secs(10);
+
+mod futures_like {
+    //! Reading frames with a deadline.
+    use std::time::Duration;
+
+    use serde_json::Value;
+    use tokio::net::TcpStream;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+    pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+    /// Reads frames until one matches `want`; every frame read is pushed
+    /// to `seen`. Panics after `wait`.
+    pub async fn next_frame(
+        ws: &mut Ws,
+        seen: &mut Vec<Value>,
+        wait: Duration,
+        want: impl Fn(&Value) -> bool,
+    ) -> Value {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("no frame as wanted in {wait:?}; seen: {seen:#?}"))
+                .expect("the socket closed")
+                .expect("a frame");
+            if let Message::Text(t) = msg {
+                let v: Value = serde_json::from_str(t.as_str()).expect("JSON frames");
+                seen.push(v.clone());
+                if want(&v) {
+                    return v;
+                }
+            }
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    use futures_util::SinkExt;
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+async fn visitor(http: SocketAddr) -> Ws {
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{http}/chat/site/ws"))
+        .await
+        .expect("the visitor's socket opens");
+    ws
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+/// Logs in at the desk; the session cookie.
+fn desk_login(http: SocketAddr, ext: &str, password: &str) -> (u16, Option<String>, Value) {
+    let mut r = agent()
+        .post(&format!("http://{http}/desk/login"))
+        .header("Content-Type", "application/json")
+        .header("X-Ura-Desk", "1")
+        .send(json!({"ext": ext, "password": password}).to_string())
+        .unwrap();
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").to_string());
+    let body: Value = r.body_mut().read_json().unwrap_or(Value::Null);
+    (r.status().as_u16(), cookie, body)
+}
+
+async fn desk(http: SocketAddr, cookie: &str, origin: &str) -> Result<Ws, u16> {
+    let mut req = format!("ws://{http}/desk/ws")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert("Cookie", cookie.parse().unwrap());
+    req.headers_mut().insert("Origin", origin.parse().unwrap());
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn texts(frames: &[Value]) -> Vec<String> {
+    frames
+        .iter()
+        .filter(|f| f["type"] == "message")
+        .map(|f| f["text"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_and_an_agent_talk_and_a_reconnect_loses_nothing() {
+    let ura = common::Ura::start_with_config(CONFIG, &[]);
+    let http = ura.http;
+    let (status, cookie, body) =
+        tokio::task::spawn_blocking(move || desk_login(http, "2001", "senha-da-ana-123"))
+            .await
+            .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "Ana");
+    let cookie = cookie.expect("a session cookie");
+    let mut desk = desk(http, &cookie, &format!("http://{http}"))
+        .await
+        .unwrap();
+    let mut desk_seen = Vec::new();
+    let hello = next_frame(&mut desk, &mut desk_seen, WAIT, |f| f["type"] == "hello").await;
+    assert_eq!(hello["state"], "available", "{hello}");
+
+    // The visitor: pre-chat form, welcome and the menu.
+    let mut v = visitor(http).await;
+    let mut seen = Vec::new();
+    send(
+        &mut v,
+        json!({"type": "start", "fields": {"name": "Maria", "email": "maria@example.com"}}),
+    )
+    .await;
+    let started = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "started").await;
+    let token = started["conversation"].as_str().unwrap().to_string();
+    assert_eq!(token.len(), 32);
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "Digite 1 para vendas, 2 para suporte."
+    })
+    .await;
+    assert_eq!(texts(&seen)[0], "Olá! Bem-vindo.");
+    // A frame that is not JSON: a clear error, the socket stays.
+    v.send_text("{not json").await;
+    let err = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "error").await;
+    assert_eq!(err["code"], "bad_frame", "{err}");
+    // The option: waiting, then the desk rings.
+    send(
+        &mut v,
+        json!({"type": "text", "text": "1", "client_id": "v1"}),
+    )
+    .await;
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "status" && f["phase"] == "waiting"
+    })
+    .await;
+    let offer = next_frame(&mut desk, &mut desk_seen, WAIT, |f| f["type"] == "offer").await;
+    assert_eq!(offer["visitor"]["name"], "Maria");
+    assert_eq!(offer["queue"], "vendas");
+    send(
+        &mut desk,
+        json!({"type": "accept", "offer": offer["offer"]}),
+    )
+    .await;
+    let conv = next_frame(&mut desk, &mut desk_seen, WAIT, |f| {
+        f["type"] == "conversation"
+    })
+    .await;
+    let id = conv["conversation"].clone();
+    // The agent sees what was said before (the menu, the option).
+    assert!(texts(conv["messages"].as_array().unwrap()).contains(&"1".to_string()));
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "Você está sendo atendido por Ana."
+    })
+    .await;
+    // On hold and back: the visitor is told.
+    send(
+        &mut desk,
+        json!({"type": "hold", "conversation": id, "on": true}),
+    )
+    .await;
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "Você foi colocado em espera. Aguarde, por favor."
+    })
+    .await;
+    let hold = next_frame(&mut desk, &mut desk_seen, WAIT, |f| f["type"] == "hold").await;
+    assert_eq!(hold["on"], true);
+    send(
+        &mut desk,
+        json!({"type": "hold", "conversation": id, "on": false}),
+    )
+    .await;
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "O atendente retomou a conversa."
+    })
+    .await;
+    // Typing shows on the other side (and is not a message).
+    send(&mut desk, json!({"type": "typing", "conversation": id})).await;
+    let typing = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "typing").await;
+    assert_eq!(typing["name"], "Ana");
+    send(&mut v, json!({"type": "typing"})).await;
+    let typing = next_frame(&mut desk, &mut desk_seen, WAIT, |f| f["type"] == "typing").await;
+    assert_eq!(typing["conversation"], id);
+    send(
+        &mut desk,
+        json!({"type": "text", "conversation": id, "text": "Olá Maria, <b>tudo bem</b>?"}),
+    )
+    .await;
+    let hi = next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["from"] == "agent"
+    })
+    .await;
+    assert_eq!(hi["text"], "Olá Maria, <b>tudo bem</b>?");
+    assert_eq!(hi["name"], "Ana");
+    let last_seen = hi["seq"].as_u64().unwrap();
+    // Read marks both ways.
+    send(&mut v, json!({"type": "read", "seq": last_seen})).await;
+    let read = next_frame(&mut desk, &mut desk_seen, WAIT, |f| f["type"] == "read").await;
+    assert_eq!(
+        (read["conversation"].clone(), read["seq"].as_u64()),
+        (id.clone(), Some(last_seen))
+    );
+    send(
+        &mut desk,
+        json!({"type": "read", "conversation": id, "seq": 1_000_000}),
+    )
+    .await;
+    let read = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "read").await;
+    assert_eq!(
+        read["seq"].as_u64(),
+        Some(last_seen),
+        "capped at the last message"
+    );
+
+    // The visitor's socket drops; the agent writes meanwhile.
+    drop(v);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    send(
+        &mut desk,
+        json!({"type": "text", "conversation": id, "text": "Ainda está aí?"}),
+    )
+    .await;
+    next_frame(&mut desk, &mut desk_seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "Ainda está aí?"
+    })
+    .await;
+    let mut v = visitor(http).await;
+    let mut seen = Vec::new();
+    send(
+        &mut v,
+        json!({"type": "resume", "conversation": token, "last_seq": last_seen}),
+    )
+    .await;
+    let resumed = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "resumed").await;
+    let missed = resumed["messages"].as_array().unwrap();
+    assert_eq!(texts(missed), ["Ainda está aí?"], "{resumed}");
+    assert_eq!(missed[0]["seq"].as_u64(), Some(last_seen + 1));
+    // A resend of the same message is taken once.
+    for _ in 0..2 {
+        send(
+            &mut v,
+            json!({"type": "text", "text": "Sim!", "client_id": "v2"}),
+        )
+        .await;
+    }
+    next_frame(&mut desk, &mut desk_seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "Sim!"
+    })
+    .await;
+    // The agent closes: the closing message, the end.
+    send(&mut desk, json!({"type": "close", "conversation": id})).await;
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "status" && f["phase"] == "closed"
+    })
+    .await;
+    assert!(
+        texts(&seen)
+            .iter()
+            .any(|t| t.starts_with("Este atendimento foi finalizado")),
+        "{seen:#?}"
+    );
+    next_frame(&mut desk, &mut desk_seen, WAIT, |f| f["type"] == "closed").await;
+    let metrics = tokio::task::spawn_blocking(move || {
+        agent()
+            .get(&format!("http://{http}/metrics"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(metrics.contains("ura_chats_open 0\n"), "{metrics}");
+    // The ended conversation is on record, with its transcript.
+    let key = ura.api_key();
+    let record = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let page: Value = agent()
+                .get(&format!("http://{http}/api/v1/chats?channel=site"))
+                .header("Authorization", &format!("Bearer {key}"))
+                .call()
+                .unwrap()
+                .body_mut()
+                .read_json()
+                .unwrap();
+            if let Some(r) = page["items"].as_array().and_then(|i| i.first()) {
+                return r.clone();
+            }
+            assert!(std::time::Instant::now() < deadline, "no record: {page}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(record["agent"], "2001", "{record}");
+    assert_eq!(record["outcome"], "agent");
+    assert_eq!(record["queue"], "vendas");
+    assert_eq!(record["visitor"]["name"], "Maria");
+    let said: Vec<&str> = record["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert_eq!(said.iter().filter(|t| **t == "Sim!").count(), 1, "{said:?}");
+    assert!(said
+        .last()
+        .unwrap()
+        .starts_with("Este atendimento foi finalizado"));
+    assert!(metrics.contains("ura_chats_started_total 1\n"), "{metrics}");
+    assert_eq!(
+        texts(&desk_seen).iter().filter(|t| *t == "Sim!").count(),
+        1,
+        "the resend shown once: {desk_seen:#?}"
+    );
+    // Every message the visitor saw, across both sockets, once and in order.
+    let mut all: Vec<u64> = Vec::new();
+    let first: Vec<u64> = conv["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["seq"].as_u64())
+        .collect();
+    all.extend(first);
+    all.extend(
+        desk_seen
+            .iter()
+            .filter(|f| f["type"] == "message")
+            .filter_map(|f| f["seq"].as_u64()),
+    );
+    let mut sorted = all.clone();
+    sorted.dedup();
+    assert_eq!(all, sorted, "the desk saw every message once, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_transfers_a_conversation_to_another_agent() {
+    let ura = common::Ura::start_with_config(CONFIG, &[]);
+    let http = ura.http;
+    let login = |ext: &'static str, password: &'static str| {
+        tokio::task::spawn_blocking(move || desk_login(http, ext, password).1.unwrap())
+    };
+    let ana_cookie = login("2001", "senha-da-ana-123").await.unwrap();
+    let mut ana = desk(http, &ana_cookie, &format!("http://{http}"))
+        .await
+        .unwrap();
+    let mut ana_seen = Vec::new();
+    let hello = next_frame(&mut ana, &mut ana_seen, WAIT, |f| f["type"] == "hello").await;
+    assert_eq!(hello["queues"], json!(["vendas"]));
+    assert_eq!(hello["agents"][0]["ext"], "2002");
+
+    let mut v = visitor(http).await;
+    let mut seen = Vec::new();
+    send(
+        &mut v,
+        json!({"type": "start", "fields": {"name": "Joana"}}),
+    )
+    .await;
+    send(&mut v, json!({"type": "text", "text": "vendas"})).await;
+    let offer = next_frame(&mut ana, &mut ana_seen, WAIT, |f| f["type"] == "offer").await;
+    send(&mut ana, json!({"type": "accept", "offer": offer["offer"]})).await;
+    let conv = next_frame(&mut ana, &mut ana_seen, WAIT, |f| {
+        f["type"] == "conversation"
+    })
+    .await;
+    let id = conv["conversation"].clone();
+    send(
+        &mut ana,
+        json!({"type": "text", "conversation": id, "text": "Vou transferir."}),
+    )
+    .await;
+
+    // Bia opens her desk; Ana transfers to her.
+    let bia_cookie = login("2002", "senha-da-bia-123").await.unwrap();
+    let mut bia = desk(http, &bia_cookie, &format!("http://{http}"))
+        .await
+        .unwrap();
+    let mut bia_seen = Vec::new();
+    next_frame(&mut bia, &mut bia_seen, WAIT, |f| f["type"] == "hello").await;
+    send(
+        &mut ana,
+        json!({"type": "transfer", "conversation": id, "to": "9999"}),
+    )
+    .await;
+    let e = next_frame(&mut ana, &mut ana_seen, WAIT, |f| f["type"] == "error").await;
+    assert_eq!(e["code"], "unknown_target");
+    send(
+        &mut ana,
+        json!({"type": "transfer", "conversation": id, "to": "2002"}),
+    )
+    .await;
+    let gone = next_frame(&mut ana, &mut ana_seen, WAIT, |f| f["type"] == "closed").await;
+    assert_eq!(gone["reason"], "transferred");
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "Você está sendo transferido. Aguarde um momento."
+    })
+    .await;
+    let offer = next_frame(&mut bia, &mut bia_seen, WAIT, |f| f["type"] == "offer").await;
+    assert_eq!(offer["conversation"], id);
+    send(&mut bia, json!({"type": "accept", "offer": offer["offer"]})).await;
+    let conv = next_frame(&mut bia, &mut bia_seen, WAIT, |f| {
+        f["type"] == "conversation"
+    })
+    .await;
+    assert!(texts(conv["messages"].as_array().unwrap()).contains(&"Vou transferir.".to_string()));
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "Você está sendo atendido por Bia."
+    })
+    .await;
+    // Ana no longer writes in it; Bia does.
+    send(
+        &mut ana,
+        json!({"type": "text", "conversation": id, "text": "ainda eu"}),
+    )
+    .await;
+    let e = next_frame(&mut ana, &mut ana_seen, WAIT, |f| f["type"] == "error").await;
+    assert_eq!(e["code"], "not_yours");
+    send(
+        &mut bia,
+        json!({"type": "text", "conversation": id, "text": "Olá, sou a Bia."}),
+    )
+    .await;
+    let m = next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["from"] == "agent"
+    })
+    .await;
+    assert_eq!(
+        (m["name"].as_str(), m["text"].as_str()),
+        (Some("Bia"), Some("Olá, sou a Bia."))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_clear() {
+    let ura = common::Ura::start_with_config(CONFIG, &[]);
+    let http = ura.http;
+    let (status, cookie, body) =
+        tokio::task::spawn_blocking(move || desk_login(http, "2001", "errada"))
+            .await
+            .unwrap();
+    assert_eq!(status, 401, "{body}");
+    assert!(cookie.is_none());
+    assert_eq!(body["error"]["field"], "password");
+    // Without the desk's header (what a form of another site sends).
+    let forged = tokio::task::spawn_blocking(move || {
+        agent()
+            .post(&format!("http://{http}/desk/login"))
+            .header("Content-Type", "application/json")
+            .send(json!({"ext": "2001", "password": "senha-da-ana-123"}).to_string())
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+    .await
+    .unwrap();
+    assert_eq!(forged, 403);
+    let (_, cookie, _) =
+        tokio::task::spawn_blocking(move || desk_login(http, "2001", "senha-da-ana-123"))
+            .await
+            .unwrap();
+    let cookie = cookie.unwrap();
+    assert_eq!(
+        desk(http, "ura_desk=nada", &format!("http://{http}"))
+            .await
+            .err(),
+        Some(401)
+    );
+    assert_eq!(
+        desk(http, &cookie, "http://evil.example").await.err(),
+        Some(403)
+    );
+
+    let mut v = visitor(http).await;
+    let mut seen = Vec::new();
+    send(&mut v, json!({"type": "text", "text": "oi"})).await;
+    let e = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "error").await;
+    assert_eq!(e["code"], "no_conversation");
+    send(&mut v, json!({"type": "shout"})).await;
+    let e = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "error").await;
+    assert_eq!(e["code"], "bad_frame");
+    send(&mut v, json!({"type": "start", "fields": {"email": "x@y"}})).await;
+    let e = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "error").await;
+    assert_eq!(
+        (e["code"].as_str(), e["field"].as_str()),
+        (Some("invalid_field"), Some("name"))
+    );
+    let mut v = visitor(http).await;
+    send(
+        &mut v,
+        json!({"type": "resume", "conversation": "0".repeat(32), "last_seq": 0}),
+    )
+    .await;
+    let e = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "error").await;
+    assert_eq!(e["code"], "unknown_conversation");
+
+    let (page, missing, settings) = tokio::task::spawn_blocking(move || {
+        let a = agent();
+        let page = a.get(&format!("http://{http}/chat/site")).call().unwrap();
+        let csp = page
+            .headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let missing = a
+            .get(&format!("http://{http}/chat/nada"))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16();
+        let settings: Value = a
+            .get(&format!("http://{http}/chat/site/settings"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap();
+        ((page.status().as_u16(), csp), missing, settings)
+    })
+    .await
+    .unwrap();
+    assert_eq!(page.0, 200);
+    assert!(page.1.contains("script-src 'self'"), "{}", page.1);
+    assert_eq!(missing, 404);
+    assert_eq!(settings["fields"]["name"], "required");
+    assert_eq!(settings["language"], "pt-BR");
+}
+
+#[test]
+fn channels_are_configuration_documents() {
+    let ura = common::Ura::start(&[]);
+    let key = ura.api_key();
+    let a = agent();
+    let url = |p: &str| format!("http://{}{p}", ura.http);
+    let auth = format!("Bearer {key}");
+    // The demo has a web chat channel, with its activation.
+    let mut r = a
+        .get(&url("/api/v1/channels/site"))
+        .header("Authorization", &auth)
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let site: Value = r.body_mut().read_json().unwrap();
+    assert_eq!(site["type"], "webchat");
+    assert_eq!(site["activation"]["test_url"], "/chat/site");
+    assert!(site["activation"]["snippet"]
+        .as_str()
+        .unwrap()
+        .contains("data-ura-channel=\"site\""));
+    // A bad colour is refused, naming the field.
+    let mut r = a
+        .post(&url("/api/v1/channels"))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .send(
+            json!({"id": "loja", "type": "webchat", "description": "Loja", "service": "vendas",
+                   "webchat": {"colors": {"button": "red; x"}}})
+            .to_string(),
+        )
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let e: Value = r.body_mut().read_json().unwrap();
+    assert_eq!(e["error"]["field"], "webchat.colors.button", "{e}");
+    // A channel naming an IVR that does not exist.
+    let mut r = a
+        .post(&url("/api/v1/channels"))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .send(
+            json!({"id": "loja", "type": "webchat", "description": "Loja", "ivr": "nada"})
+                .to_string(),
+        )
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let e: Value = r.body_mut().read_json().unwrap();
+    assert_eq!(e["error"]["field"], "ivr", "{e}");
+    // A good one: created, served at once, in the export.
+    let r = a
+        .post(&url("/api/v1/channels"))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .send(
+            json!({"id": "loja", "type": "webchat", "description": "Loja", "service": "vendas",
+                   "webchat": {"title": "Loja", "language": "en"}})
+            .to_string(),
+        )
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let mut r = a.get(&url("/chat/loja/settings")).call().unwrap();
+    let s: Value = r.body_mut().read_json().unwrap();
+    assert_eq!(
+        (s["title"].as_str(), s["language"].as_str()),
+        (Some("Loja"), Some("en"))
+    );
+    let mut r = a
+        .get(&url("/api/v1/config"))
+        .header("Authorization", &auth)
+        .call()
+        .unwrap();
+    let config: Value = r.body_mut().read_json().unwrap();
+    assert_eq!(config["channels"]["loja"]["service"], "vendas");
+    assert!(config["channels"]["loja"].get("activation").is_none());
+    let mut r = a.get(&url("/openapi.json")).call().unwrap();
+    let doc: Value = r.body_mut().read_json().unwrap();
+    assert!(
+        doc["paths"].get("/api/v1/channels/{id}").is_some(),
+        "channels in the OpenAPI document"
+    );
+
+    // A channel with an open conversation is not deleted (409 naming it);
+    // once the visitor leaves, it is.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let http = ura.http;
+    let mut v = rt.block_on(async move {
+        let (mut v, _) = tokio_tungstenite::connect_async(format!("ws://{http}/chat/loja/ws"))
+            .await
+            .unwrap();
+        send(&mut v, json!({"type": "start", "fields": {"name": "Zé"}})).await;
+        let mut seen = Vec::new();
+        next_frame(&mut v, &mut seen, WAIT, |f| {
+            f["type"] == "status" && f["phase"] == "waiting"
+        })
+        .await;
+        v
+    });
+    let delete = |a: &ureq::Agent| {
+        let mut r = a
+            .delete(&url("/api/v1/channels/loja"))
+            .header("Authorization", &auth)
+            .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        (
+            status,
+            r.body_mut().read_json::<Value>().unwrap_or(Value::Null),
+        )
+    };
+    let (status, body) = delete(&a);
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("conv-"),
+        "{body}"
+    );
+    rt.block_on(async {
+        send(&mut v, json!({"type": "close"})).await;
+        let mut seen = Vec::new();
+        next_frame(&mut v, &mut seen, WAIT, |f| {
+            f["type"] == "status" && f["phase"] == "closed"
+        })
+        .await;
+    });
+    assert_eq!(delete(&a).0, 204);
+}
+
+trait SendText {
+    async fn send_text(&mut self, text: &str);
+}
+
+impl SendText for Ws {
+    async fn send_text(&mut self, text: &str) {
+        use futures_util::SinkExt;
+        self.send(Message::Text(text.to_string().into()))
+            .await
+            .unwrap();
+    }
+}

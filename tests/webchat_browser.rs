@@ -1,0 +1,88 @@
+//! The web chat and the agent desk in a real browser: Debian's Chromium,
+//! driven by playwright-core (`tests/browser/webchat.mjs`, which never
+//! downloads a browser), against `ura serve` on its demo (the `site` web
+//! chat channel, agent 2001). A visitor on a page of another site opens
+//! the widget from the activation snippet, fills the pre-chat form, picks
+//! a service in the text menu and sees the position; the agent, logged in
+//! at the desk in a second browser context, takes the ringing
+//! conversation; they talk (HTML shown as text), the visitor leaves and
+//! comes back (every message once), the agent closes and the visitor sees
+//! the closing message.
+//!
+//! Needs `node`, `/usr/bin/chromium` and `npm ci` in `tests/browser`; fails
+//! saying so when one is missing (the `no-peers` nextest profile leaves it
+//! out on purpose).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+#[test]
+fn webchat_browser_visitor_and_agent_talk_reconnect_and_close() {
+    let node = common::peer("node", "nodejs");
+    let hint = "install Chromium (`sudo apt-get install -y chromium`) and playwright-core \
+                (`npm ci` in tests/browser), or leave out the tests that need peers: \
+                `cargo nextest run --workspace --profile no-peers`";
+    assert!(
+        Path::new(CHROMIUM).is_file(),
+        "{CHROMIUM} not found: {hint}"
+    );
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core/package.json")
+            .is_file(),
+        "playwright-core is not installed in tests/browser: {hint}"
+    );
+
+    let ura = common::Ura::start(&[]);
+    // The demo's agents get passwords at the first start.
+    let passwords: std::collections::BTreeMap<String, String> = toml::from_str(
+        &std::fs::read_to_string(ura.data_dir.join("agent-passwords.toml"))
+            .expect("the demo's agent passwords"),
+    )
+    .unwrap();
+    let mut child = Command::new(node)
+        .current_dir(&dir)
+        .arg("webchat.mjs")
+        .arg(format!("http://{}", ura.http))
+        .arg("2001")
+        .arg(&passwords["2001"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run node");
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(100) {
+            let _ = child.kill();
+            panic!("the browser test did not finish in 100 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "webchat.mjs failed ({}):\n{stdout}\n{stderr}\nura's log:\n{}",
+        out.status,
+        ura.logs().join("\n")
+    );
+    for step in [
+        "the text menu is shown",
+        "the position is shown",
+        "sees what was said before",
+        "HTML shown as text",
+        "each once and in order",
+        "the visitor saw the closing message",
+        "the desk speaks English",
+        "outside 127.0.0.1: 0, page errors: 0",
+        "webchat: ok",
+    ] {
+        assert!(stdout.contains(step), "missing {step:?} in:\n{stdout}");
+    }
+}
