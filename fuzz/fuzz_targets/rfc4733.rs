@@ -21,7 +21,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(Digit::from_event_code(event), Some(d));
             // Not reported again while the press is among the last few.
             let recent = &reported[reported.len().saturating_sub(7)..];
-            assert!(!recent.contains(&(ts, event)), "reported twice: {ts} {event}");
+            assert!(
+                !recent.contains(&(ts, event)),
+                "reported twice: {ts} {event}"
+            );
             reported.push((ts, event));
         }
     }

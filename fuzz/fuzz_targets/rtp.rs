@@ -16,7 +16,9 @@ fuzz_target!(|data: &[u8]| {
     h.extension = false;
     h.padding = false;
     let mut buf = [0u8; 64];
-    let n = h.write(&mut buf).expect("a 12-byte header fits in 64 bytes");
+    let n = h
+        .write(&mut buf)
+        .expect("a 12-byte header fits in 64 bytes");
     let again = rtp::parse(&buf[..n]).expect("a header we wrote parses");
     assert_eq!(again.header, h);
 });
