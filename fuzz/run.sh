@@ -6,20 +6,27 @@
 #   fuzz/run.sh                 every target, 600 s each
 #   fuzz/run.sh 20              every target, 20 s each (what .ci/run does)
 #   fuzz/run.sh 600 endpoint    one target
+#   fuzz/run.sh merge [TARGET…] no run: minimise the working corpora into
+#                               fuzz/corpus/<target>/ (seed-* and regress-*
+#                               files stay, the rest is written anew)
 #
 # Prints, per target, libFuzzer's final figures (executions, exec/s, cov,
 # ft, corpus) and the time. A crash, a panic, a timeout (-timeout, 10 s
 # per input) or an out-of-memory fails the script: the input is left in
 # fuzz/artifacts/<target>/. Environment: URA_FUZZ_CGU (codegen units,
 # default 1: slow to build, fastest to run), URA_FUZZ_MERGE=1 (after the
-# runs, minimise each target's working corpus into fuzz/corpus/<target>/
-# with -merge=1). No sanitizer: ASan needs the nightly toolchain; Rust's
+# runs, minimise as `merge` does). No sanitizer: ASan needs the nightly toolchain; Rust's
 # own checks (bounds, overflow and debug assertions) are on.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 seconds=${1:-600}
 shift || true
+merge_only=0
+if [ "$seconds" = merge ]; then
+  merge_only=1
+  seconds=0
+fi
 all=(sip_message stream_framer sdp rtp rtcp rfc4733 endpoint config)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
@@ -62,8 +69,9 @@ dict() {
 }
 
 failed=()
-printf '%-14s %6s %12s %8s %6s %7s %6s %s\n' target secs execs exec/s cov ft corpus result >target/fuzz-summary.txt
-for t in "${targets[@]}"; do
+[ "$merge_only" = 1 ] && targets_run=() || targets_run=("${targets[@]}")
+[ "$merge_only" = 1 ] || printf '%-14s %6s %12s %8s %6s %7s %6s %s\n' target secs execs exec/s cov ft corpus result >target/fuzz-summary.txt
+for t in ${targets_run[@]+"${targets_run[@]}"}; do
   work=target/corpus/$t
   mkdir -p "$work" "artifacts/$t" target/logs
   log=target/logs/$t.log
@@ -93,16 +101,20 @@ for t in "${targets[@]}"; do
     "${cov:-?}" "${ft:-?}" "${corp:-?}" "$result" | tee -a target/fuzz-summary.txt
 done
 
-if [ "${URA_FUZZ_MERGE:-0}" = 1 ]; then
+if [ "${URA_FUZZ_MERGE:-0}" = 1 ] || [ "$merge_only" = 1 ]; then
   for t in "${targets[@]}"; do
-    # Seeds stay; the minimised corpus (found inputs) is written anew.
+    # Seeds and reproducers stay; the found inputs are chosen anew: the
+    # fewest that keep the working corpus's coverage (greedy set cover, of
+    # edges rather than hit counts: a few hundred files, not thousands).
     find "corpus/$t" -type f ! -name 'seed-*' ! -name 'regress-*' -delete
-    "target/$triple/release/$t" -merge=1 -max_len="$(max_len "$t")" "corpus/$t" "target/corpus/$t" \
-      >"target/logs/$t.merge.log" 2>&1
-    echo "merged $t: $(find "corpus/$t" -type f | wc -l) files, $(du -sh "corpus/$t" | cut -f1)"
+    mkdir -p "target/corpus/$t" target/logs
+    "target/$triple/release/$t" -set_cover_merge=1 -use_counters=0 -max_len="$(max_len "$t")" -timeout=10 \
+      "corpus/$t" "target/corpus/$t" >"target/logs/$t.merge.log" 2>&1
+    echo "merged $t: $(find "corpus/$t" -type f | wc -l) files, $(du -sh --apparent-size "corpus/$t" | cut -f1)"
   done
 fi
 
+[ "$merge_only" = 1 ] && exit 0
 echo "=== summary ($(date -u '+%Y-%m-%d %H:%M UTC'), total $((SECONDS - t0)) s)"
 cat target/fuzz-summary.txt
 if [ ${#failed[@]} -gt 0 ]; then
