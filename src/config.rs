@@ -310,10 +310,33 @@ fn parse_ports(s: &str) -> Result<(u16, u16), UraError> {
 impl Config {
     /// Reads the file named by `--config` (if any) and layers flags over it.
     pub fn resolve(args: &ServeArgs) -> Result<Config, UraError> {
-        let (file, file_text) = match &args.config {
-            Some(path) => read_file(path)?,
-            None => (FileConfig::default(), String::new()),
+        let file = match &args.config {
+            Some(path) => Some(read_file(path)?),
+            None => None,
         };
+        Config::resolve_text(args, file)
+    }
+
+    /// Checks a configuration file's text as `ura serve --config PATH` does
+    /// (the settings, then the routing by the engine's rules), without
+    /// reading `path`: it only names the file in errors. For tests and the
+    /// `config` fuzz target.
+    #[doc(hidden)]
+    pub fn from_file_text(path: &Path, text: &str) -> Result<Config, UraError> {
+        let args = ServeArgs {
+            config: Some(path.to_path_buf()),
+            ..ServeArgs::default()
+        };
+        let file = parse_file(path, text.to_string())?;
+        Config::resolve_text(&args, Some(file))
+    }
+
+    /// [`Config::resolve`] with the file (if any) already read.
+    fn resolve_text(
+        args: &ServeArgs,
+        file: Option<(FileConfig, String)>,
+    ) -> Result<Config, UraError> {
+        let (file, file_text) = file.unwrap_or_default();
         // A refused setting that came from the file names the file.
         Config::resolve_with(args, file, file_text).map_err(|e| match (&args.config, e) {
             (Some(path), UraError::Config(m))
@@ -515,6 +538,11 @@ impl Config {
 fn read_file(path: &Path) -> Result<(FileConfig, String), UraError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| UraError::Config(format!("{}: {e}", path.display())))?;
+    parse_file(path, text)
+}
+
+/// A configuration file's settings from its text (`path` names it in errors).
+fn parse_file(path: &Path, text: String) -> Result<(FileConfig, String), UraError> {
     let bad = |e: toml::de::Error| UraError::Config(format!("{}: {e}", path.display()));
     let mut value: toml::Table = toml::from_str(&text).map_err(bad)?;
     // `company` (written by `ura config export`) belongs to the store's
@@ -643,5 +671,36 @@ mod tests {
         for bad in ["x", "20000", "3000-2000", "10-100", "20000-20001"] {
             assert!(parse_ports(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_file_text_is_checked_as_serve_checks_the_file() {
+        let path = Path::new("ura.toml");
+        let config = Config::from_file_text(path, crate::routing::DEMO).unwrap();
+        assert_eq!(config.routing_file.as_deref(), Some(path));
+        assert!(!config.routing.numbers.is_empty());
+        let e = Config::from_file_text(path, "sip_t1_ms = 0\n").unwrap_err();
+        assert!(e.to_string().contains("ura.toml: sip_t1_ms"), "{e}");
+        assert!(Config::from_file_text(path, "[numbers").is_err());
+    }
+
+    /// The `config` fuzz target's stored inputs (seeds, what it found, and
+    /// reproducers of what it broke), checked here too: `.ci/run` fuzzes
+    /// the light targets only (this one builds the whole of ura).
+    #[test]
+    fn the_config_fuzz_corpus_is_checked_without_a_panic() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/config");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let data = std::fs::read(entry.unwrap().path()).unwrap();
+            if let Ok(text) = std::str::from_utf8(&data) {
+                let _ = Config::from_file_text(Path::new("fuzz.toml"), text);
+                if let Ok(tables) = crate::config_api::file_tables(text) {
+                    let _ = crate::config_api::check(&tables);
+                }
+            }
+            n += 1;
+        }
+        assert!(n >= 2, "the corpus is in {}", dir.display());
     }
 }

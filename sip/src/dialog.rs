@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::message::{name_addr_uri, Message};
+use crate::message::{target_uri, Message};
 use crate::transport::Flow;
 
 /// Our handle for one call's dialog.
@@ -76,10 +76,14 @@ impl Dialog {
         let remote_tag = invite.from_tag().unwrap_or("").to_string();
         let to = invite.header("To")?;
         let from = invite.header("From")?;
-        let remote_target = invite
-            .header("Contact")
-            .map(|c| name_addr_uri(c).to_string())
-            .unwrap_or_else(|| name_addr_uri(from).to_string());
+        // A Contact ura cannot send to is as good as none (RFC 3261 §8.1.1.8
+        // wants one; the From URI stands in); neither usable: no dialog.
+        let remote_target = match invite.header("Contact") {
+            Some(c) => target_uri(c),
+            None => None,
+        }
+        .or_else(|| target_uri(from))?
+        .to_string();
         Some(Dialog {
             id,
             state: DialogState::Early,

@@ -708,8 +708,9 @@ impl Endpoint {
                     spec.headers.push(("Retry-After", "1".to_string()));
                     return self.respond_stateless(&msg, source, spec);
                 }
-                if let Some(contact) = msg.header("Contact") {
-                    d.remote_target = message::name_addr_uri(contact).to_string();
+                // A target refresh only to a URI ura can send to.
+                if let Some(target) = msg.header("Contact").and_then(message::target_uri) {
+                    d.remote_target = target.to_string();
                 }
                 d.re_invite_pending = true;
                 let body = (!msg.body.is_empty()).then(|| msg.body.clone());
@@ -904,7 +905,13 @@ impl Endpoint {
                         ServerTxKind::NonInvite(t) => t.poll_timeout(),
                     };
                     if next.is_none_or(|n| n > now) {
-                        // A stale entry; the live one is still queued.
+                        // Not due: the transaction's timers moved since this
+                        // entry was queued (a 2xx ACKed stops its
+                        // retransmissions but Timer L still runs). Queue its
+                        // next time again, or nothing would ever fire it.
+                        if let Some(n) = next {
+                            self.timers.push(Reverse((n, TimerRef::Server(id))));
+                        }
                         self.scratch = out;
                         continue;
                     }
@@ -920,7 +927,12 @@ impl Endpoint {
                         self.scratch = out;
                         continue;
                     };
-                    if tx.tx.poll_timeout().is_none_or(|n| n > now) {
+                    let next = tx.tx.poll_timeout();
+                    if next.is_none_or(|n| n > now) {
+                        // Not due (see above): queue its next time again.
+                        if let Some(n) = next {
+                            self.timers.push(Reverse((n, TimerRef::Client(id))));
+                        }
                         self.scratch = out;
                         continue;
                     }

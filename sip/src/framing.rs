@@ -57,10 +57,11 @@ impl StreamFramer {
         };
         // On a stream, a missing Content-Length means no body.
         let body = content_length(&self.buf[..end])?.unwrap_or(0);
-        let total = end + body;
-        if total > MAX_MESSAGE_SIZE {
-            return Err(SipError::Malformed("message too large"));
-        }
+        // A Content-Length near usize::MAX must not wrap around.
+        let total = end
+            .checked_add(body)
+            .filter(|t| *t <= MAX_MESSAGE_SIZE)
+            .ok_or(SipError::Malformed("message too large"))?;
         if self.buf.len() < total {
             return Ok(None);
         }
@@ -118,5 +119,18 @@ mod tests {
         let mut f = StreamFramer::new();
         f.push(b"INVITE sip:a@h SIP/2.0\r\nContent-Length: 999999\r\n\r\n");
         assert!(f.next_message().is_err());
+    }
+
+    /// Found by the `stream_framer` fuzz target: `Content-Length:
+    /// 18446744073709551615` (usize::MAX) overflowed head + body (a panic
+    /// in debug builds; in release a wrapped total framed a cut message).
+    #[test]
+    fn a_content_length_near_usize_max_is_an_error_not_an_overflow() {
+        for n in [usize::MAX, usize::MAX - 10, usize::MAX / 2 + 1] {
+            let mut f = StreamFramer::new();
+            f.push(format!("OPTIONS sip:a@h SIP/2.0\r\nContent-Length: {n}\r\n\r\nabc").as_bytes());
+            assert!(f.next_message().is_err(), "{n}");
+            assert!(f.broken_head().is_some());
+        }
     }
 }

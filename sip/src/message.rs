@@ -683,6 +683,17 @@ fn request_uri_ok(uri: &str) -> bool {
     true
 }
 
+/// The URI of a Contact (or From) header value when ura can send requests
+/// to it: it passes the rule a Request-URI must pass (a scheme, no spaces,
+/// control characters or angle brackets, a host for `sip:`/`sips:`). A
+/// peer's Contact becomes the Request-URI of what ura sends in the dialog
+/// (ACK, BYE, NOTIFY), so one that would make those unreadable is not
+/// taken.
+pub fn target_uri(value: &str) -> Option<&str> {
+    let uri = name_addr_uri(value);
+    request_uri_ok(uri).then_some(uri)
+}
+
 /// True for `sip` and `sips` (any case).
 pub fn is_sip_scheme(scheme: &str) -> bool {
     scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")

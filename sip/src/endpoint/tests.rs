@@ -566,3 +566,80 @@ fn a_call_over_ipv6_gets_ipv6_via_contact_and_received() {
         bye.header("Via")
     );
 }
+
+/// Drives the timers as the driver does: `handle_timeout` at each time
+/// `poll_timeout` names, up to `until`.
+fn run_timers_until(ep: &mut Endpoint, until: Instant) {
+    for _ in 0..10_000 {
+        match ep.poll_timeout() {
+            Some(t) if t <= until => ep.handle_timeout(t),
+            _ => return,
+        }
+        drain(ep);
+    }
+    panic!("timers never settle");
+}
+
+/// Found by the `endpoint` fuzz target: once the ACK stopped the 2xx
+/// retransmissions, the queued retransmission time came up "not due" and
+/// was dropped, so Timer L never fired and the INVITE transaction stayed
+/// for ever (a leak per answered call) when the timers run at the times
+/// `poll_timeout` gives, as the driver runs them.
+#[test]
+fn timer_l_ends_an_acked_invite_transaction_with_timers_run_step_by_step() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let (_dialog, tag) = confirmed(&mut ep, t0);
+    let bye = in_dialog("BYE", 2, &tag, "z9hG4bK-bye", "Content-Length: 0\r\n");
+    ep.handle_input(t0, flow(), bye.as_bytes());
+    drain(&mut ep);
+    run_timers_until(&mut ep, t0 + Duration::from_secs(3600));
+    assert_eq!((ep.dialog_count(), ep.transaction_count()), (0, 0));
+    assert_eq!(ep.poll_timeout(), None);
+}
+
+/// The same rule for incoming calls (see the `uac` test of that name): an
+/// INVITE's Contact ura cannot send to gives way to the From URI, and a
+/// re-INVITE's such Contact does not replace the target.
+#[test]
+fn a_contact_ura_cannot_send_to_is_not_the_remote_target() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let bad = invite("z9hG4bK-inv", "v=0\r\n").replace(
+        "Contact: <sip:alice@127.0.0.1:5062>",
+        "Contact: <sip:al\u{1}ice@127.0.0.1:5062>",
+    );
+    ep.handle_input(t0, flow(), bad.as_bytes());
+    let (_, events) = drain(&mut ep);
+    let Event::IncomingCall(call) = &events[0] else {
+        panic!("expected a call, got {events:?}")
+    };
+    let dialog = call.dialog;
+    ep.answer(t0, dialog, b"v=0 answer").unwrap();
+    let (sent, _) = drain(&mut ep);
+    let tag = sent[0].to_tag().unwrap().to_string();
+    let ack = in_dialog("ACK", 1, &tag, "z9hG4bK-ack", "Content-Length: 0\r\n");
+    ep.handle_input(t0, flow(), ack.as_bytes());
+    let reinvite = in_dialog(
+        "INVITE",
+        2,
+        &tag,
+        "z9hG4bK-re",
+        "Contact: <sip:x\u{7f}@127.0.0.1>\r\nContent-Length: 0\r\n",
+    );
+    ep.handle_input(t0, flow(), reinvite.as_bytes());
+    drain(&mut ep);
+    ep.reject_reoffer(t0, dialog, 488).unwrap();
+    drain(&mut ep);
+    ep.hangup(t0, dialog).unwrap();
+    let (sent, _) = drain(&mut ep);
+    let bye = sent
+        .iter()
+        .find(|m| m.method() == Some(&Method::Bye))
+        .unwrap();
+    assert_eq!(
+        bye.request_uri(),
+        Some("sip:alice@127.0.0.1"),
+        "the From URI"
+    );
+}

@@ -544,8 +544,13 @@ impl Endpoint {
         let Some(u) = self.uac.get_mut(&id) else {
             return;
         };
-        if u.tx.poll_timeout().is_none_or(|n| n > now) {
-            // A stale entry; the live one is still queued.
+        let next = u.tx.poll_timeout();
+        if next.is_none_or(|n| n > now) {
+            // Not due: its timers moved since this entry was queued. Queue
+            // its next time again, or nothing would ever fire it.
+            if let Some(n) = next {
+                self.timers.push(Reverse((n, TimerRef::Uac(id))));
+            }
             return;
         }
         let mut out = std::mem::take(&mut self.scratch);
@@ -651,10 +656,12 @@ impl Endpoint {
             tracing::debug!(to_tag, "too many 2xx legs for one INVITE: dropped");
             return;
         }
+        // A Contact ura could not send to: the ACK and BYE go to the
+        // Request-URI of the INVITE instead.
         let remote_target = msg
             .header("Contact")
-            .map(|c| message::name_addr_uri(c).to_string())
-            .unwrap_or_else(|| u.request_uri.clone());
+            .and_then(message::target_uri)
+            .map_or_else(|| u.request_uri.clone(), str::to_string);
         let mut route_set: Vec<String> = msg
             .headers_named("Record-Route")
             .map(str::to_string)

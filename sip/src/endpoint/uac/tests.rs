@@ -1124,3 +1124,30 @@ fn truncated_and_mangled_input_never_panics() {
     run_out(&mut ep, t0);
     let _ = drain(&mut ep);
 }
+
+/// Found by the `endpoint` fuzz target: a 2xx whose Contact held a control
+/// character made that Contact the Request-URI of our ACK (and BYE), a
+/// message ura itself refuses to read. Such a Contact is not taken: the
+/// dialog's requests go to the INVITE's Request-URI.
+#[test]
+fn a_2xx_contact_ura_cannot_send_to_is_not_the_remote_target() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let (dialog, inv) = place(&mut ep, t0, udp());
+    let extra = "Contact: <sip:agent\u{1}1@10.0.0.9:5070>\r\n";
+    let ok = response(&inv, 200, Some("agent-tag"), extra, "v=0 answer\r\n");
+    ep.handle_input(t0, udp(), ok.as_bytes());
+    let (sent, _) = drain(&mut ep);
+    assert_eq!(sent[0].method(), Some(&Method::Ack));
+    assert_eq!(
+        sent[0].request_uri(),
+        Some("sip:agent1@10.0.0.9:5070;transport=udp")
+    );
+    ep.hangup(t0, dialog).unwrap();
+    let (sent, _) = drain(&mut ep);
+    assert_eq!(sent[0].method(), Some(&Method::Bye));
+    assert_eq!(
+        sent[0].request_uri(),
+        Some("sip:agent1@10.0.0.9:5070;transport=udp")
+    );
+}
