@@ -10,28 +10,12 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
 #[test]
 fn docs_page_lists_every_operation_in_chromium_and_loads_nothing_from_outside() {
-    let node = common::peer("node", "nodejs");
-    let hint = "install Chromium (`sudo apt-get install -y chromium`) and playwright-core \
-                (`npm ci` in tests/browser), or leave out the tests that need peers: \
-                `cargo nextest run --workspace --profile no-peers`";
-    assert!(
-        Path::new(CHROMIUM).is_file(),
-        "{CHROMIUM} not found: {hint}"
-    );
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        dir.join("node_modules/playwright-core/package.json")
-            .is_file(),
-        "playwright-core is not installed in tests/browser: {hint}"
-    );
+    let (node, dir) = common::browser_peers();
 
     let ura = common::Ura::start(&[]);
     let screenshot = std::env::temp_dir().join(format!("ura-docs-{}.png", std::process::id()));

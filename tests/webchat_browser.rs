@@ -15,28 +15,12 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
 #[test]
 fn webchat_browser_visitor_and_agent_talk_reconnect_and_close() {
-    let node = common::peer("node", "nodejs");
-    let hint = "install Chromium (`sudo apt-get install -y chromium`) and playwright-core \
-                (`npm ci` in tests/browser), or leave out the tests that need peers: \
-                `cargo nextest run --workspace --profile no-peers`";
-    assert!(
-        Path::new(CHROMIUM).is_file(),
-        "{CHROMIUM} not found: {hint}"
-    );
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        dir.join("node_modules/playwright-core/package.json")
-            .is_file(),
-        "playwright-core is not installed in tests/browser: {hint}"
-    );
+    let (node, dir) = common::browser_peers();
 
     let ura = common::Ura::start(&[]);
     // The demo's agents get passwords at the first start.

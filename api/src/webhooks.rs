@@ -17,7 +17,7 @@ use crate::body::JsonObject;
 use crate::dispatch::{Control, Directory};
 use crate::docs::{Docs, Kind};
 use crate::error::ApiError;
-use crate::resources::{matches, page, ListQuery};
+use crate::resources::{matches, page, query, ListQuery};
 use crate::{Api, Backend};
 
 /// The routes.
@@ -253,9 +253,7 @@ async fn list<B: Backend>(
     caller: Caller,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let q = q
-        .map(|Query(q)| q)
-        .map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let q = query(q)?;
     let items = api
         .inner
         .store
@@ -383,9 +381,7 @@ async fn deliveries<B: Backend>(
     Path(id): Path<String>,
     q: Result<Query<LogQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let q = q
-        .map(|Query(q)| q)
-        .map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let q = query(q)?;
     let w = api.webhook(&caller, &id).await?;
     if let Some(s) = &q.status {
         if ura_webhooks::Status::parse(s).is_none() {

@@ -388,3 +388,25 @@ pub fn peer(program: &str, package: &str) -> std::path::PathBuf {
         )
     })
 }
+
+/// What the browser tests need: `node`, Debian's Chromium and
+/// playwright-core installed in `tests/browser`. Returns node's path and
+/// that folder; panics with the install hint when one is missing.
+pub fn browser_peers() -> (std::path::PathBuf, std::path::PathBuf) {
+    const CHROMIUM: &str = "/usr/bin/chromium";
+    let node = peer("node", "nodejs");
+    let hint = "install Chromium (`sudo apt-get install -y chromium`) and playwright-core \
+                (`npm ci` in tests/browser), or leave out the tests that need peers: \
+                `cargo nextest run --workspace --profile no-peers`";
+    assert!(
+        std::path::Path::new(CHROMIUM).is_file(),
+        "{CHROMIUM} not found: {hint}"
+    );
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core/package.json")
+            .is_file(),
+        "playwright-core is not installed in tests/browser: {hint}"
+    );
+    (node, dir)
+}
