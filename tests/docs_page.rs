@@ -10,8 +10,7 @@
 
 mod common;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn docs_page_lists_every_operation_in_chromium_and_loads_nothing_from_outside() {
@@ -19,25 +18,14 @@ fn docs_page_lists_every_operation_in_chromium_and_loads_nothing_from_outside() 
 
     let ura = common::Ura::start(&[]);
     let screenshot = std::env::temp_dir().join(format!("ura-docs-{}.png", std::process::id()));
-    let mut child = Command::new(node)
-        .current_dir(&dir)
-        .arg("docs.mjs")
-        .arg(format!("http://{}", ura.http))
-        .arg(&screenshot)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run node");
     // Bounded: the page loads in a few seconds.
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(90) {
-            let _ = child.kill();
-            panic!("the browser test did not finish in 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
+    let url = format!("http://{}", ura.http);
+    let out = common::run_node(
+        &node,
+        &dir,
+        &["docs.mjs".as_ref(), url.as_ref(), screenshot.as_os_str()],
+        Duration::from_secs(90),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -15,8 +15,7 @@
 
 mod common;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn webchat_browser_visitor_and_agent_talk_reconnect_and_close() {
@@ -29,25 +28,18 @@ fn webchat_browser_visitor_and_agent_talk_reconnect_and_close() {
             .expect("the demo's agent passwords"),
     )
     .unwrap();
-    let mut child = Command::new(node)
-        .current_dir(&dir)
-        .arg("webchat.mjs")
-        .arg(format!("http://{}", ura.http))
-        .arg("2001")
-        .arg(&passwords["2001"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run node");
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(100) {
-            let _ = child.kill();
-            panic!("the browser test did not finish in 100 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
+    let url = format!("http://{}", ura.http);
+    let out = common::run_node(
+        &node,
+        &dir,
+        &[
+            "webchat.mjs".as_ref(),
+            url.as_ref(),
+            "2001".as_ref(),
+            passwords["2001"].as_ref(),
+        ],
+        Duration::from_secs(100),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -410,3 +410,29 @@ pub fn browser_peers() -> (std::path::PathBuf, std::path::PathBuf) {
     );
     (node, dir)
 }
+
+/// Runs a browser script (`node SCRIPT ARGS…` in `tests/browser`), killed
+/// and failed after `within`; its output.
+pub fn run_node(
+    node: &std::path::Path,
+    dir: &std::path::Path,
+    args: &[&std::ffi::OsStr],
+    within: Duration,
+) -> std::process::Output {
+    let mut child = std::process::Command::new(node)
+        .current_dir(dir)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run node");
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > within {
+            let _ = child.kill();
+            panic!("the browser test did not finish in {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
