@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 
 use serde_json::Value;
 
+use crate::engine::inputs::Shed;
 use crate::engine::Counters;
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -127,6 +128,16 @@ pub fn render(c: &Counters, live: Option<&Value>) -> String {
     );
     let late = c.media.get().map_or(0, |m| m.late_ticks());
     let _ = writeln!(out, "ura_media_late_ticks_total {late}");
+    if let Some(media) = c.media.get() {
+        family(
+            &mut out,
+            "ura_rtp_port_pairs_free",
+            "gauge",
+            "RTP/RTCP port pairs on the free list.",
+        );
+        let _ = writeln!(out, "ura_rtp_port_pairs_free {}", media.free_port_pairs());
+    }
+    sip(&mut out, c);
     family(
         &mut out,
         "ura_dtmf_digits_total",
@@ -177,6 +188,58 @@ pub fn render(c: &Counters, live: Option<&Value>) -> String {
         }
     }
     out
+}
+
+/// The SIP endpoint's sizes and what the input lanes shed.
+fn sip(out: &mut String, c: &Counters) {
+    family(
+        out,
+        "ura_sip_transactions",
+        "gauge",
+        "SIP transactions held now.",
+    );
+    let txs = c.sip_transactions.load(Ordering::Relaxed);
+    let _ = writeln!(out, "ura_sip_transactions {txs}");
+    family(out, "ura_sip_dialogs", "gauge", "SIP dialogs held now.");
+    let dialogs = c.sip_dialogs.load(Ordering::Relaxed);
+    let _ = writeln!(out, "ura_sip_dialogs {dialogs}");
+    let Some(shed) = c.shed.get() else {
+        return;
+    };
+    family(
+        out,
+        "ura_sip_shed_total",
+        "counter",
+        "New SIP requests answered 503 without reaching the core, by reason.",
+    );
+    for why in Shed::ALL {
+        let n = shed.by_reason[why as usize].load(Ordering::Relaxed);
+        let _ = writeln!(out, "ura_sip_shed_total{{reason=\"{}\"}} {n}", why.label());
+    }
+    family(
+        out,
+        "ura_sip_dropped_total",
+        "counter",
+        "SIP messages dropped unanswered (a lane full, or unparsable).",
+    );
+    let dropped = shed.dropped.load(Ordering::Relaxed) + shed.high_full.load(Ordering::Relaxed);
+    let _ = writeln!(out, "ura_sip_dropped_total {dropped}");
+    family(
+        out,
+        "ura_sip_sources_tracked",
+        "gauge",
+        "Source addresses the per-source rate limit tracks (capped).",
+    );
+    let tracked = shed.sources_tracked.load(Ordering::Relaxed);
+    let _ = writeln!(out, "ura_sip_sources_tracked {tracked}");
+    family(
+        out,
+        "ura_sip_shed_call_ids",
+        "gauge",
+        "Call-IDs the shedder remembers (capped).",
+    );
+    let remembered = shed.remembered.load(Ordering::Relaxed);
+    let _ = writeln!(out, "ura_sip_shed_call_ids {remembered}");
 }
 
 #[cfg(test)]

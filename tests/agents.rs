@@ -821,4 +821,33 @@ Call-ID: scan-{i}@127.0.0.2\r\nCSeq: 1 INVITE\r\nContact: <sip:scan@{local}>\r\n
     // 404s and 200s are only within the first burst.
     let told = finals.get(&404).copied().unwrap_or(0) + finals.get(&200).copied().unwrap_or(0);
     assert!(told <= 10, "{finals:?}");
+    // The refusals are counted in /metrics by reason, and none of them is
+    // a call record: a flood's requests would fill the store.
+    let metrics = ureq::get(format!("http://{}/metrics", ura.http))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let shed: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("ura_sip_shed_total{reason=\"source_rate\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no source_rate count in:\n{metrics}"));
+    assert!(shed >= refused as f64, "{shed} < {refused}");
+    assert!(
+        metrics.contains("ura_sip_sources_tracked 1\n"),
+        "only the scanner's address is tracked (127.0.0.1 is trusted):\n{metrics}"
+    );
+    let rows = ura.calls_list();
+    let shed_rows = rows
+        .iter()
+        .filter(|r| r.ending().starts_with("shed"))
+        .count();
+    assert_eq!(shed_rows, 0, "{} records", rows.len());
+    assert!(
+        rows.len() <= 12,
+        "only the calls within the rate: {}",
+        rows.len()
+    );
 }

@@ -212,6 +212,11 @@ fn stream_params(n: &Negotiated, latch_only: bool) -> StreamParams {
 }
 
 impl Calls {
+    /// The live counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
     /// An empty set of calls.
     pub fn new(
         media: MediaEngine,

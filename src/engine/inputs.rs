@@ -22,7 +22,9 @@
 //!   whatever its age (its transaction answers it again).
 //! - **Shedder** ([`SHED_LANE`] inputs, a task of its own): answers 503
 //!   (with a To tag and Retry-After) built from the request alone, records
-//!   the refused INVITE (cause `shed-503`), and remembers its Call-ID for
+//!   the refused INVITE (cause `shed-503`; not one refused for its
+//!   source's rate, which is a flood's, counted in `/metrics`), and
+//!   remembers its Call-ID for
 //!   32 s so retransmissions of it get the same 503 without reaching the
 //!   core. Past its bound a request is dropped and counted: the harder
 //!   bound, which keeps memory flat under any flood.
@@ -101,6 +103,39 @@ pub enum Shed {
     SourceRate,
 }
 
+impl Shed {
+    /// How many reasons there are.
+    pub const COUNT: usize = 5;
+    /// Every reason, in `as usize` order.
+    pub const ALL: [Shed; Shed::COUNT] = [
+        Shed::Full,
+        Shed::Late,
+        Shed::Again,
+        Shed::Stopping,
+        Shed::SourceRate,
+    ];
+
+    /// Whether a request shed for this reason is a call record
+    /// (`shed-503`). A retransmission's first copy was (when it was one);
+    /// a request over its source's rate is not a caller's call: a flood
+    /// from one address would fill the store and the webhook receivers,
+    /// so it is counted in `/metrics` and logged with its source instead.
+    pub fn recorded(self) -> bool {
+        !matches!(self, Shed::Again | Shed::SourceRate)
+    }
+
+    /// The reason's label in `/metrics`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Shed::Full => "lane_full",
+            Shed::Late => "waited_too_long",
+            Shed::Again => "retransmitted",
+            Shed::Stopping => "stopping",
+            Shed::SourceRate => "source_rate",
+        }
+    }
+}
+
 /// Counters of what was shed or lost, for logs and tests.
 #[derive(Debug, Default)]
 pub struct ShedStats {
@@ -112,6 +147,12 @@ pub struct ShedStats {
     pub high_full: AtomicU64,
     /// Media events lost: the high lane was full.
     pub media_lost: AtomicU64,
+    /// Answered 503 off the core, by [`Shed`] (its `as usize`).
+    pub by_reason: [AtomicU64; Shed::COUNT],
+    /// Source addresses the rate limit tracks now (at most 16,384).
+    pub sources_tracked: AtomicU64,
+    /// Call-IDs the shedder remembers now (at most 131,072).
+    pub remembered: AtomicU64,
     shed_log: RateLimited,
     drop_log: RateLimited,
     high_log: RateLimited,
@@ -264,37 +305,27 @@ impl Lanes {
     }
 
     /// A new request: to the core's new lane, or straight to the shedder
-    /// when that lane is full or its Call-ID was shed before.
+    /// when its Call-ID was shed before, its source is over its rate, or
+    /// the lane is full. A retransmission of a request the core took is
+    /// not new state: it does not count against its source's rate.
     pub fn offer_new(&self, req: NewRequest, call_id: Option<&str>) -> Result<(), Stopped> {
-        let source = req.flow.remote.ip();
-        let within = self
-            .sources
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .allow(source, req.at);
-        if !within {
-            if let Some(n) = self.stats.source_log.hit() {
-                tracing::warn!(
-                    %source,
-                    refused = n,
-                    total = self.stats.source_log.total(),
-                    "new SIP requests from one address over its rate (source_rate): answered 503"
-                );
+        let taken = match call_id {
+            Some(id) => {
+                if lock(&self.memory).contains(id, req.at) {
+                    self.shed(req, Shed::Again);
+                    return Ok(());
+                }
+                lock(&self.accepted).contains(id, req.at)
             }
+            None => false,
+        };
+        if !taken && !self.within_rate(req.flow.remote.ip(), req.at) {
             self.shed(req, Shed::SourceRate);
             return Ok(());
-        }
-        if let Some(id) = call_id {
-            let shed_before = lock(&self.memory).contains(id, req.at);
-            if shed_before {
-                self.shed(req, Shed::Again);
-                return Ok(());
-            }
         }
         match self.new.try_send(req) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(req)) => {
-                let taken = call_id.is_some_and(|id| lock(&self.accepted).contains(id, req.at));
                 if taken {
                     // A retransmission of a call the core has: it answers
                     // the next one from its transaction.
@@ -306,6 +337,29 @@ impl Lanes {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(Stopped),
         }
+    }
+
+    /// Whether a new request from `source` at `at` is within its rate;
+    /// logs (once a second at most) when it is not.
+    fn within_rate(&self, source: std::net::IpAddr, at: Instant) -> bool {
+        let within = {
+            let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+            let within = sources.allow(source, at);
+            let tracked = sources.tracked() as u64;
+            self.stats.sources_tracked.store(tracked, Ordering::Relaxed);
+            within
+        };
+        if !within {
+            if let Some(n) = self.stats.source_log.hit() {
+                tracing::warn!(
+                    %source,
+                    refused = n,
+                    total = self.stats.source_log.total(),
+                    "new SIP requests from one address over its rate (source_rate): answered 503"
+                );
+            }
+        }
+        within
     }
 
     /// What the core does with a new request it takes from the lane:
@@ -411,7 +465,7 @@ async fn shedder(
     records: RecordSender,
     user_agent: String,
 ) {
-    let mut counts = [0u64; 5];
+    let mut counts = [0u64; Shed::COUNT];
     while let Some((req, why)) = rx.recv().await {
         let Ok(msg) = Message::parse(&req.data) else {
             stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -424,7 +478,14 @@ async fn shedder(
             stats.dropped.fetch_add(1, Ordering::Relaxed);
             continue;
         };
-        let (tag, first) = lock(&memory).tag(call_id, Instant::now());
+        let (tag, first) = {
+            let mut memory = lock(&memory);
+            let tagged = memory.tag(call_id, Instant::now());
+            stats
+                .remembered
+                .store(memory.ids.len() as u64, Ordering::Relaxed);
+            tagged
+        };
         let spec = ResponseSpec {
             to_tag: Some(&tag),
             headers: vec![("Retry-After", "5".to_string())],
@@ -442,10 +503,11 @@ async fn shedder(
             }
         }
         stats.answered_503.fetch_add(1, Ordering::Relaxed);
-        if first && msg.method() == Some(&Method::Invite) {
+        if first && why.recorded() && msg.method() == Some(&Method::Invite) {
             let _ = records.send(shed_record(&msg, call_id));
         }
         counts[why as usize] += 1;
+        stats.by_reason[why as usize].fetch_add(1, Ordering::Relaxed);
         if let Some(n) = stats.shed_log.hit() {
             tracing::warn!(
                 answered = n,
@@ -457,7 +519,7 @@ async fn shedder(
                 over_source_rate = counts[Shed::SourceRate as usize],
                 "overload: new requests answered 503 without reaching the core"
             );
-            counts = [0; 5];
+            counts = [0; Shed::COUNT];
         }
     }
 }

@@ -131,6 +131,13 @@ pub struct Counters {
     pub chats_started: std::sync::atomic::AtomicU64,
     /// Admin API answers by status code.
     pub api_requests: std::sync::Mutex<std::collections::BTreeMap<u16, u64>>,
+    /// SIP transactions the endpoint holds now (set by the core).
+    pub sip_transactions: AtomicUsize,
+    /// SIP dialogs the endpoint holds now (set by the core).
+    pub sip_dialogs: AtomicUsize,
+    /// What the input lanes shed (503 off the core) and the size of their
+    /// per-source and per-Call-ID memories.
+    pub shed: std::sync::OnceLock<Arc<inputs::ShedStats>>,
 }
 
 impl std::fmt::Debug for Counters {
@@ -198,6 +205,7 @@ impl Engine {
         let counters = Arc::new(Counters::default());
         let _ = counters.records.set(records.stats());
         let (tx, rx) = inputs::lanes(records.clone(), user_agent.clone(), config.source_limit());
+        let _ = counters.shed.set(tx.stats.clone());
         let media_tx = tx.clone();
         let media = MediaEngine::start(
             MediaConfig {
@@ -496,6 +504,15 @@ impl Core {
             self.endpoint.handle_timeout(now);
             self.calls.handle_timeout(now, &mut self.endpoint);
             self.flush();
+            // The endpoint's sizes for /metrics: every transaction ends on a
+            // timer, so this is never stale for long.
+            let counters = self.calls.counters();
+            let (txs, dialogs) = (
+                self.endpoint.transaction_count(),
+                self.endpoint.dialog_count(),
+            );
+            counters.sip_transactions.store(txs, Ordering::Relaxed);
+            counters.sip_dialogs.store(dialogs, Ordering::Relaxed);
         }
     }
 
