@@ -39,6 +39,19 @@ Bridged calls (bridge.sh):
                                     127.0.0.1:PORT (/proc/net/udp): who did not read in time
   echo PORT [SECONDS]               the agents' RTP echo: every packet to 127.0.0.1:PORT
                                     goes back to its sender (PORT+1, RTCP, is drained)
+
+The admin API under load (api.sh):
+
+  upload-loop HTTP KEY SECONDS      uploads a 3 s WAV prompt (multipart, ?replace=true)
+                                    over and over for SECONDS; prints the count, the
+                                    latency percentiles and the answers that were not 2xx
+
+Floods (flood.sh):
+
+  raw-invites SRC_IP HOST:PORT SECONDS [NUMBER]
+                                    INVITEs with fresh Call-IDs from SRC_IP as fast as one
+                                    process sends them, never ACKed; answers are read and
+                                    counted by status; prints sent=… and the counts
 """
 
 import json
@@ -914,6 +927,95 @@ def free_port(start=None):
     raise SystemExit("no free port")
 
 
+def upload_loop(addr, key, seconds):
+    """Uploads the same 3 s WAV (a 440 Hz tone, 8 kHz 16-bit mono) as the
+    prompt `load-upload` again and again on one connection."""
+    import http.client
+    import math
+
+    rate, n = 8000, 3 * 8000
+    pcm = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
+                   for i in range(n))
+    wav = (b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVEfmt "
+           + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+           + b"data" + struct.pack("<I", len(pcm)) + pcm)
+    boundary = "ura-load-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nload-upload\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"t.wav\"\r\n"
+            "Content-Type: audio/wav\r\n\r\n").encode() + wav + f"\r\n--{boundary}--\r\n".encode()
+    host, port = addr.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    headers = {"Authorization": f"Bearer {key}",
+               "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    times, bad = [], {}
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0 = time.monotonic()
+        try:
+            conn.request("POST", "/api/v1/prompts?replace=true", body=body, headers=headers)
+            r = conn.getresponse()
+            r.read()
+            status = r.status
+        except OSError as e:
+            status = type(e).__name__
+            conn.close()
+            conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        times.append((time.monotonic() - t0) * 1000)
+        if not (isinstance(status, int) and 200 <= status < 300):
+            bad[str(status)] = bad.get(str(status), 0) + 1
+    times.sort()
+    return {"uploads": len(times), "per_s": len(times) / seconds,
+            "p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99),
+            "max_ms": times[-1] if times else None, "not_2xx": bad}
+
+
+def raw_invites(src_ip, target, seconds, number="9100"):
+    """A one-source INVITE flood that never ACKs: every INVITE has a fresh
+    Call-ID and branch. Answers are drained (without blocking) and counted
+    by status code."""
+    host, port = target.rsplit(":", 1)
+    dest = (host, int(port))
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((src_ip, 0))
+    s.setblocking(False)
+    local = f"{src_ip}:{s.getsockname()[1]}"
+    sdp = ("v=0\r\no=flood 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n"
+           "m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n").format(ip=src_ip)
+    head = (f"INVITE sip:{number}@{target} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {local};branch=z9hG4bKfl{{n}}\r\n"
+            f"From: <sip:flood@{local}>;tag=fl{{n}}\r\n"
+            f"To: <sip:{number}@{target}>\r\n"
+            f"Call-ID: flood-{{n}}-{os.getpid()}@{src_ip}\r\n"
+            "CSeq: 1 INVITE\r\n"
+            f"Contact: <sip:flood@{local}>\r\n"
+            "Max-Forwards: 70\r\nContent-Type: application/sdp\r\n"
+            f"Content-Length: {len(sdp)}\r\n\r\n")
+    sent = blocked = 0
+    answers = {}
+    end = time.monotonic() + seconds
+    while True:
+        if sent % 256 == 0:
+            if time.monotonic() >= end:
+                break
+            while True:
+                try:
+                    data = s.recv(4096)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    break
+                code = data[8:11].decode("ascii", "replace")
+                answers[code] = answers.get(code, 0) + 1
+        try:
+            s.sendto((head.format(n=sent) + sdp).encode(), dest)
+            sent += 1
+        except (BlockingIOError, InterruptedError):
+            blocked += 1
+        except OSError:
+            blocked += 1
+    return {"sent": sent, "blocked": blocked, "seconds": seconds, "answers": answers}
+
+
 def main(argv):
     rec = None
     if "--record" in argv:
@@ -1081,6 +1183,17 @@ def main(argv):
         echo(int(args[0]), float(args[1]) if len(args) > 1 else None)
     elif cmd == "bridge-summary":
         bridge_summary(args[0])
+    elif cmd == "upload-loop":
+        r = upload_loop(args[0], args[1], float(args[2]))
+        record(rec, dict(r, kind="upload-loop"))
+        print(f"{r['uploads']} in {args[2]} s ({r['per_s']:.1f}/s), p50 {fmt(r['p50_ms'])} ms, "
+              f"p99 {fmt(r['p99_ms'])} ms, max {fmt(r['max_ms'])} ms, not 2xx: {r['not_2xx'] or 'none'}")
+    elif cmd == "raw-invites":
+        r = raw_invites(args[0], args[1], float(args[2]), *(args[3:4]))
+        r.update(extra)
+        record(rec, dict(r, kind="raw-invites"))
+        answers = " ".join(f"{k}:{v}" for k, v in sorted(r["answers"].items()))
+        print(f"sent={r['sent']} ({r['sent'] / r['seconds']:.0f}/s) blocked={r['blocked']} answers {answers}")
     elif cmd == "free-port":
         print(free_port(int(args[0]) if args else None))
     else:

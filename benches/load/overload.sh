@@ -36,25 +36,6 @@ load_binary "$@"
 load_workdir overload
 load_guard overload
 
-URA_PID=
-start_ura() {
-  local tag=$1 line= i
-  shift
-  RUST_LOG=$URA_LOG "$URA" serve --sip 127.0.0.1:0 --http 127.0.0.1:0 \
-    --rtp-ports "$RTP_PORTS" --rtp-timeout 600 --data-dir "$WORK/data-$tag" "$@" \
-    >"$WORK/ura-$tag.out" 2>"$WORK/ura-$tag.log" &
-  URA_PID=$!
-  PIDS+=("$URA_PID")
-  for i in $(seq 200); do
-    line=$(head -n1 "$WORK/ura-$tag.out" 2>/dev/null || true)
-    case $line in *sip=*) break ;; esac
-    kill -0 "$URA_PID" 2>/dev/null || { tail -n 20 "$WORK/ura-$tag.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  URA_SIP=$(sed -n 's/.*sip=\([^ ]*\).*/\1/p' <<<"$line")
-  URA_HTTP=$(sed -n 's/.*http=\([^ ]*\).*/\1/p' <<<"$line")
-  grep -m1 "admission" "$WORK/ura-$tag.log" | sed 's/^/  /' || true
-}
 
 # stop_ura: SIGTERM, prints the seconds until the process is gone.
 stop_ura() {
@@ -67,41 +48,8 @@ stop_ura() {
   URA_PID=
 }
 
-# records TAG: "total=N answered=A refused=R shed=S other=O" from the store.
-records() {
-  python3 - "$WORK/data-$1/ura.db" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-rows = dict(db.execute("SELECT hangup_cause, count(*) FROM calls GROUP BY hangup_cause"))
-answered = db.execute("SELECT count(*) FROM calls WHERE answered_at IS NOT NULL").fetchone()[0]
-total = sum(rows.values())
-refused = sum(v for k, v in rows.items() if k.startswith("refused-"))
-shed = rows.get("shed-503", 0)
-print(f"records={total} answered={answered} refused={refused} shed={shed} causes={rows}")
-PY
-}
 
-# counts TAG: "ok=N503=…" from SIPp's per-message counts.
-counts() {
-  python3 - "$WORK" "$1" <<'PY'
-import csv, glob, sys
-work, tag = sys.argv[1], sys.argv[2]
-files = sorted(glob.glob(f"{work}/sipp-{tag}/*counts*.csv"))
-if not files:
-    print("invites=? ok=? refused=?"); sys.exit()
-rows = list(csv.reader(open(files[0]), delimiter=";"))
-head, last = rows[0], rows[-1]
-def col(pred):
-    for i, h in enumerate(head):
-        if pred(h) and i < len(last) and last[i].strip().isdigit():
-            return int(last[i])
-    return 0
-sent = col(lambda h: "INVITE" in h and "Sent" in h)
-ok = col(lambda h: "200" in h and "Recv" in h)
-no = col(lambda h: "503" in h and "Recv" in h)
-print(f"invites={sent} ok={ok} refused={no} none={max(sent - ok - no, 0)}")
-PY
-}
+counts() { sipp_counts "$WORK/sipp-$1"; }
 
 sipp_run() {
   local tag=$1

@@ -41,29 +41,6 @@ load_guard load
 
 # --- ura ------------------------------------------------------------------
 URA_PID=
-start_ura() {
-  local tag=$1 line= i
-  RUST_LOG=$URA_LOG "$URA" serve --sip 127.0.0.1:0 --http 127.0.0.1:0 \
-    --rtp-ports "$RTP_PORTS" --rtp-timeout 600 --data-dir "$WORK/data-$tag" \
-    ${MEDIA_WORKERS:+--media-workers "$MEDIA_WORKERS"} \
-    >"$WORK/ura-$tag.out" 2>"$WORK/ura-$tag.log" &
-  URA_PID=$!
-  PIDS+=("$URA_PID")
-  for i in $(seq 200); do
-    line=$(head -n1 "$WORK/ura-$tag.out" 2>/dev/null || true)
-    case $line in *sip=*) break ;; esac
-    if ! kill -0 "$URA_PID" 2>/dev/null; then
-      echo "ura exited at start:" >&2
-      tail -n 20 "$WORK/ura-$tag.log" >&2
-      exit 1
-    fi
-    sleep 0.1
-  done
-  URA_SIP=$(sed -n 's/.*sip=\([^ ]*\).*/\1/p' <<<"$line")
-  URA_HTTP=$(sed -n 's/.*http=\([^ ]*\).*/\1/p' <<<"$line")
-  [ -n "$URA_SIP" ] || { echo "ura printed no address: $line" >&2; exit 1; }
-  echo "ura pid $URA_PID: sip=$URA_SIP http=$URA_HTTP"
-}
 
 stop_ura() {
   [ -n "$URA_PID" ] || return 0
@@ -161,37 +138,19 @@ for N in $CONCURRENCY; do
   echo "  $N calls: ura CPU ${ura_cpu}% (${cpu_per_call}%/call), RSS ${rss} KiB (${kib_per_call} KiB/call), SIPp CPU ${sipp_cpu}%, other processes ${others_cpu}%, ${up_end} up at the end"
   if [ "$N" = "$LAST_N" ]; then
     pcap=$WORK/rtp-$N.pcap
-    lo=${RTP_PORTS%-*}
-    hi=${RTP_PORTS#*-}
-    filter="udp src portrange $lo-$hi"
-    echo "  capturing ura's RTP on lo for ${CAPTURE_SECS} s ($filter)"
-    if command -v dumpcap >/dev/null; then
-      dumpcap -q -i lo -f "$filter" -s 128 -B 128 -P -a "duration:$CAPTURE_SECS" -w "$pcap" \
-        >"$WORK/capture.log" 2>&1 &
-    elif command -v tcpdump >/dev/null; then
-      tcpdump -i lo -s 128 -B 131072 -w "$pcap" "$filter" >"$WORK/capture.log" 2>&1 &
-    else
-      tshark -q -i lo -f "$filter" -s 128 -B 128 -F pcap -a "duration:$CAPTURE_SECS" -w "$pcap" \
-        >"$WORK/capture.log" 2>&1 &
-    fi
-    cap=$!
-    PIDS+=("$cap")
+    echo "  capturing ura's RTP on lo for ${CAPTURE_SECS} s (udp src portrange $RTP_PORTS)"
+    rtp_capture "$pcap" "$CAPTURE_SECS"
     # Who else used the CPU while ura's packets were captured (the capture too).
     read -r cap_ura cap_sipp cap_machine < <(tool cpu "$URA_PID,$SIPP_PID" "$CAPTURE_SECS")
     cap_others=$(calc "$cap_machine - $cap_ura - $cap_sipp" 1)
-    if command -v dumpcap >/dev/null || ! command -v tcpdump >/dev/null; then
-      wait_bounded "$cap" 10
-    else
-      kill -INT "$cap" 2>/dev/null || true
-      wait_bounded "$cap" 5
-    fi
+    rtp_capture_wait
     echo "  during the capture: ura CPU ${cap_ura}%, SIPp ${cap_sipp}%, other processes (capture included) ${cap_others}%"
-    grep -iE "drop|captured" "$WORK/capture.log" | sed 's/^/  capture: /' || true
+    grep -iE "drop|captured" "$pcap.log" | sed 's/^/  capture: /' || true
     if [ -s "$pcap" ]; then
       echo "  $(tool spacing "$pcap" --record "$RESULTS" --set calls="$N" --set ura_cpu="$cap_ura" \
         --set sipp_cpu="$cap_sipp" --set others_cpu="$cap_others")"
     else
-      echo "  no capture (need root or CAP_NET_RAW): see $WORK/capture.log"
+      echo "  no capture (need root or CAP_NET_RAW): see $pcap.log"
     fi
   fi
   sipp_line=$(tool sipp-stats "$WORK/sipp-conc-$N.csv" 2>/dev/null)

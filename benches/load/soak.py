@@ -1,25 +1,25 @@
 #!/usr/bin/env python3
-"""The soak harness's sampler, report and plot (Python 3 standard library only).
+"""The soak harness's sampler, report and plot (Python 3 standard library; the
+plot is drawn by gnuplot).
 
   sample PID HTTP EVERY MAX [WAITPID]  one CSV row every EVERY s until MAX s pass,
                                        ura exits, or WAITPID (SIPp) exits
   report CSV                           first tenth against last tenth: growth of RSS,
                                        open files, threads; late ticks and lost records
-  plot CSV PNG                         the samples as a PNG (five panels, labelled)
+  plot CSV PNG                         the samples as a PNG (a panel per column), by gnuplot
 """
 
 import csv
 import os
-import struct
 import sys
 import time
 import urllib.request
-import zlib
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 COLUMNS = [
     "t_s", "rss_mib", "fds", "threads", "cpu_pct", "calls_up",
     "calls_ended", "records_written", "records_lost", "late_ticks",
+    "rtp_pairs_free", "sip_transactions", "sip_dialogs",
 ]
 
 
@@ -90,6 +90,8 @@ def sample(pid, http, every, limit, waitpid=None):
             int(m.get("ura_call_records_total_written", 0)),
             int(m.get("ura_call_records_total_lost", 0)),
             int(m.get("ura_media_late_ticks_total", 0)),
+            int(m.get("ura_rtp_port_pairs_free", 0)), int(m.get("ura_sip_transactions", 0)),
+            int(m.get("ura_sip_dialogs", 0)),
         ])
         sys.stdout.flush()
         if now - t0 >= limit or (waitpid and not alive(waitpid)):
@@ -115,7 +117,9 @@ def report(path):
     print(f"soak: {len(r)} samples, {len(steady)} steady (calls up >= {0.8 * top:.0f})")
     avg = lambda rs, k: sum(x[k] for x in rs) / len(rs)
     for k, unit in (("rss_mib", "MiB"), ("fds", "open files"), ("threads", "threads"),
-                    ("cpu_pct", "% of a core"), ("calls_up", "calls up")):
+                    ("cpu_pct", "% of a core"), ("calls_up", "calls up"),
+                    ("rtp_pairs_free", "free RTP port pairs"),
+                    ("sip_transactions", "SIP transactions"), ("sip_dialogs", "SIP dialogs")):
         a, b = avg(first, k), avg(last, k)
         growth = (b - a) / a * 100 if a else 0.0
         print(f"soak: {k}: {a:.1f} -> {b:.1f} {unit} ({growth:+.1f} %)")
@@ -128,106 +132,44 @@ def report(path):
           f"late media ticks {int(late)} ({late / span_h:.0f}/h)")
 
 
-# 5x7 glyphs for the labels: each row is 5 bits, top row first.
-FONT = {
-    " ": [0] * 7,
-    "0": [14, 17, 19, 21, 25, 17, 14], "1": [4, 12, 4, 4, 4, 4, 14],
-    "2": [14, 17, 1, 2, 4, 8, 31], "3": [31, 2, 4, 2, 1, 17, 14],
-    "4": [2, 6, 10, 18, 31, 2, 2], "5": [31, 16, 30, 1, 1, 17, 14],
-    "6": [6, 8, 16, 30, 17, 17, 14], "7": [31, 1, 2, 4, 8, 8, 8],
-    "8": [14, 17, 17, 14, 17, 17, 14], "9": [14, 17, 17, 15, 1, 2, 12],
-    ".": [0, 0, 0, 0, 0, 12, 12], "%": [24, 25, 2, 4, 8, 19, 3],
-    "-": [0, 0, 0, 31, 0, 0, 0], "/": [1, 1, 2, 4, 8, 16, 16],
-    "(": [2, 4, 8, 8, 8, 4, 2], ")": [8, 4, 2, 2, 2, 4, 8],
-    "A": [14, 17, 17, 31, 17, 17, 17], "B": [30, 17, 17, 30, 17, 17, 30],
-    "C": [14, 17, 16, 16, 16, 17, 14], "D": [28, 18, 17, 17, 17, 18, 28],
-    "E": [31, 16, 16, 30, 16, 16, 31], "F": [31, 16, 16, 30, 16, 16, 16],
-    "G": [14, 17, 16, 23, 17, 17, 15], "H": [17, 17, 17, 31, 17, 17, 17],
-    "I": [14, 4, 4, 4, 4, 4, 14], "K": [17, 18, 20, 24, 20, 18, 17],
-    "L": [16, 16, 16, 16, 16, 16, 31], "M": [17, 27, 21, 21, 17, 17, 17],
-    "N": [17, 17, 25, 21, 19, 17, 17], "O": [14, 17, 17, 17, 17, 17, 14],
-    "P": [30, 17, 17, 30, 16, 16, 16], "R": [30, 17, 17, 30, 20, 18, 17],
-    "S": [15, 16, 16, 14, 1, 1, 30], "T": [31, 4, 4, 4, 4, 4, 4],
-    "U": [17, 17, 17, 17, 17, 17, 14], "W": [17, 17, 17, 21, 21, 21, 10],
-    "V": [17, 17, 17, 17, 17, 10, 4], "X": [17, 17, 10, 4, 10, 17, 17],
-    "Y": [17, 17, 10, 4, 4, 4, 4], "Z": [31, 1, 2, 4, 8, 16, 31],
-    "J": [7, 2, 2, 2, 2, 18, 12], "Q": [14, 17, 17, 17, 21, 18, 13],
-}
-
-
-class Canvas:
-    def __init__(self, w, h):
-        self.w, self.h = w, h
-        self.px = bytearray(b"\xff" * (w * h * 3))
-
-    def dot(self, x, y, c):
-        if 0 <= x < self.w and 0 <= y < self.h:
-            i = (y * self.w + x) * 3
-            self.px[i:i + 3] = bytes(c)
-
-    def line(self, x0, y0, x1, y1, c):
-        dx, dy = abs(x1 - x0), -abs(y1 - y0)
-        sx, sy = (1 if x0 < x1 else -1), (1 if y0 < y1 else -1)
-        err = dx + dy
-        while True:
-            self.dot(x0, y0, c)
-            if x0 == x1 and y0 == y1:
-                return
-            e2 = 2 * err
-            if e2 >= dy:
-                err += dy
-                x0 += sx
-            if e2 <= dx:
-                err += dx
-                y0 += sy
-
-    def text(self, x, y, s, c=(0, 0, 0)):
-        for ch in s.upper():
-            for row, bits in enumerate(FONT.get(ch, FONT[" "])):
-                for col in range(5):
-                    if bits >> (4 - col) & 1:
-                        self.dot(x + col, y + row, c)
-            x += 6
-
-    def png(self, path):
-        raw = b"".join(b"\x00" + bytes(self.px[y * self.w * 3:(y + 1) * self.w * 3])
-                       for y in range(self.h))
-
-        def chunk(kind, data):
-            body = kind + data
-            return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-        with open(path, "wb") as f:
-            f.write(b"\x89PNG\r\n\x1a\n")
-            f.write(chunk(b"IHDR", struct.pack(">IIBBBBB", self.w, self.h, 8, 2, 0, 0, 0)))
-            f.write(chunk(b"IDAT", zlib.compress(raw, 9)))
-            f.write(chunk(b"IEND", b""))
+# The panels of the plot: (column, title).
+PANELS = [
+    ("rss_mib", "RSS (MiB)"), ("fds", "open files"), ("threads", "threads"),
+    ("cpu_pct", "CPU (% of a core)"), ("calls_up", "calls up"),
+    ("rtp_pairs_free", "free RTP port pairs"), ("sip_transactions", "SIP transactions"),
+    ("late_ticks", "late media ticks (total)"),
+]
 
 
 def plot(path, out):
-    r = rows(path)
-    panels = [("rss_mib", "RSS MIB"), ("fds", "OPEN FILES"), ("calls_up", "CALLS UP"),
-              ("cpu_pct", "CPU % OF A CORE"), ("late_ticks", "LATE MEDIA TICKS (TOTAL)")]
-    w, ph, left, top = 900, 150, 60, 20
-    c = Canvas(w, top + ph * len(panels) + 30)
-    t_max = max((x["t_s"] for x in r), default=1) or 1
-    for i, (key, title) in enumerate(panels):
-        y0 = top + i * ph
-        vals = [x[key] for x in r]
-        hi = max(vals, default=1) * 1.1 or 1
-        c.text(left, y0 + 2, f"{title}  (MAX {max(vals, default=0):.1f})")
-        box = (left, y0 + 14, w - 20, y0 + ph - 10)
-        for (a, b, d, e) in ((box[0], box[1], box[2], box[1]), (box[0], box[3], box[2], box[3]),
-                             (box[0], box[1], box[0], box[3]), (box[2], box[1], box[2], box[3])):
-            c.line(a, b, d, e, (150, 150, 150))
-        c.text(4, box[1], f"{hi:.0f}")
-        c.text(4, box[3] - 7, "0")
-        pts = [(box[0] + int((x["t_s"] / t_max) * (box[2] - box[0])),
-                box[3] - int((v / hi) * (box[3] - box[1]))) for x, v in zip(r, vals)]
-        for (a, b), (d, e) in zip(pts, pts[1:]):
-            c.line(a, b, d, e, (20, 80, 200))
-    c.text(left, c.h - 20, f"TIME 0 - {t_max:.0f} S   ({len(r)} SAMPLES)")
-    c.png(out)
+    """The samples as a PNG, one panel per column, drawn by gnuplot
+    (Debian's gnuplot-nox)."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("gnuplot"):
+        raise SystemExit("gnuplot not found: apt-get install gnuplot-nox")
+    with open(path) as f:
+        head = next(csv.reader(f))
+    col = {name: i + 1 for i, name in enumerate(head)}
+    panels = [(k, t) for k, t in PANELS if k in col]
+    rows_n = (len(panels) + 1) // 2
+    script = [
+        f"set terminal pngcairo size 1200,{260 * rows_n} font ',9'",
+        f"set output '{out}'",
+        "set datafile separator ','",
+        "set key off",
+        "set grid",
+        "set yrange [0:*]",
+        "set xlabel 'time (min)'",
+        f"set multiplot layout {rows_n},2 title 'ura soak: {os.path.basename(path)}'",
+    ]
+    for key, title in panels:
+        script.append(f"set title '{title}'")
+        script.append(f"plot '{path}' every ::1 using (${col['t_s']}/60):{col[key]} "
+                      "with lines lw 1.5")
+    script.append("unset multiplot")
+    subprocess.run(["gnuplot"], input="\n".join(script), text=True, check=True, timeout=60)
 
 
 def main(argv):
