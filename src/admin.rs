@@ -101,7 +101,7 @@ fn check_espeak_voice(voice: &ura_tts::Voice) -> Result<(), UraError> {
     let languages: Vec<&str> = ura_tts::Language::ALL.iter().map(|l| l.tag()).collect();
     Err(UraError::Refused(format!(
         "no voice {name:?}: use {} (or a variant such as pt-BR+f3, or a language code \
-         `espeak-ng --voices` lists)",
+         `espeak-ng --voices` lists; `ura prompt voices` lists them)",
         languages.join(", ")
     )))
 }
@@ -221,6 +221,9 @@ pub enum PromptCommand {
         #[command(flatten)]
         place: Place,
     },
+    /// Lists the voices `say` speaks with (the same list as
+    /// `GET /api/v1/voices`).
+    Voices,
     /// Writes what callers hear (8 kHz, after G.711) to a WAV file.
     Render {
         /// A stored or built-in prompt.
@@ -363,6 +366,23 @@ pub async fn run(cmd: PromptCommand) -> Result<String, UraError> {
                     p.tts_text.unwrap_or_default()
                 ));
             }
+            Ok(out)
+        }
+        PromptCommand::Voices => {
+            let mut out = String::from("VOICE      LANGUAGE  ENGINE\n");
+            for v in crate::config_api::voices() {
+                let field = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+                out.push_str(&format!(
+                    "{:<10} {:<9} {}\n",
+                    field("voice"),
+                    field("language"),
+                    field("engine")
+                ));
+            }
+            out.push_str(
+                "`say --voice` also takes a language code `espeak-ng --voices` lists \
+                 (en-GB, fr, de…), with a variant (+m1…+m4, +f1…+f4).",
+            );
             Ok(out)
         }
         PromptCommand::Render { name, to, place } => {

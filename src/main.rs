@@ -214,14 +214,6 @@ fn schedule_check(
         }
     }
     let routing = ura::routing::Routing::build(&config.routing).map_err(|e| e.to_string())?;
-    let n = routing
-        .lookup(number)
-        .ok_or_else(|| match ura::demo::DemoNumber::lookup(number) {
-            Some(_) => {
-                format!("number {number:?} is a built-in demo number with no schedule: always open")
-            }
-            None => format!("number {number:?} is not configured"),
-        })?;
     let at = match at {
         Some(text) => chrono::DateTime::parse_from_rfc3339(text)
             .map_err(|e| {
@@ -229,6 +221,17 @@ fn schedule_check(
             })?
             .with_timezone(&chrono::Utc),
         None => chrono::Utc::now(),
+    };
+    let Some(n) = routing.lookup(number) else {
+        return match ura::demo::DemoNumber::lookup(number) {
+            // A demo number answers whenever it is called.
+            Some(_) => Ok(format!(
+                "number {number} is a built-in demo number with no schedule: always open\n\
+                 at {}: open\nnever closes\n",
+                at.to_rfc3339()
+            )),
+            None => Err(format!("number {number:?} is not configured")),
+        };
     };
     let tz = n.schedule.timezone();
     let local = at.with_timezone(&tz);
@@ -420,7 +423,11 @@ async fn reload(
             applied
         }
         Err(e) => {
-            tracing::error!(error = %e, "reload refused; the running configuration stays");
+            let error = match &applied.routing_file {
+                Some(path) => format!("{}: {e}", path.display()),
+                None => e.to_string(),
+            };
+            tracing::error!(%error, "reload refused; the running configuration stays");
             backend.set_running(running.clone());
             running
         }

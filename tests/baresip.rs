@@ -24,22 +24,6 @@ use std::time::{Duration, Instant};
 use common::baresip::{best_match, prompt, rms, Baresip, RATE};
 use common::Ura;
 
-/// Waits up to 3 s for a ura log line holding every one of `words`.
-fn wait_for_log(ura: &Ura, words: &[&str]) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < deadline {
-        if ura
-            .logs()
-            .iter()
-            .any(|l| words.iter().all(|w| l.contains(w)))
-        {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
 #[test]
 fn baresip_hears_welcome_and_digits_and_gets_bye() {
     let program = common::peer("baresip", "baresip");
@@ -83,7 +67,7 @@ fn baresip_hears_welcome_and_digits_and_gets_bye() {
         &["call ended"],
     ] {
         assert!(
-            wait_for_log(&ura, words),
+            ura.wait_log(words).is_some(),
             "ura logged no {words:?}\n{}",
             phone.report(&ura)
         );

@@ -116,12 +116,18 @@ fn bad_input_is_refused_with_the_reason() {
 
 #[test]
 fn schedule_check_on_a_demo_number_says_it_has_no_schedule() {
-    let (code, _, err) = ura(&["schedule", "check", "--number", "9000"]);
-    assert_eq!(code, 2);
+    let (code, out, err) = ura(&["schedule", "check", "--number", "9000"]);
+    assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("built-in demo number with no schedule: always open"),
-        "{err}"
+        out.contains("built-in demo number with no schedule: always open")
+            && out.contains(": open\n")
+            && out.contains("never closes"),
+        "{out}"
     );
+    // A number that is neither configured nor a demo is an error.
+    let (code, _, err) = ura(&["schedule", "check", "--number", "5550"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("\"5550\" is not configured"), "{err}");
 }
 
 #[test]
@@ -223,13 +229,34 @@ fn tone_wav(path: &std::path::Path) {
 fn prompt_help_lists_every_subcommand() {
     let (code, out, _) = ura(&["prompt", "--help"]);
     assert_eq!(code, 0);
-    for sub in ["import", "say", "record", "list", "render"] {
+    for sub in ["import", "say", "record", "list", "voices", "render"] {
         assert!(
             out.lines()
                 .any(|l| l.trim_start().starts_with(&format!("{sub} "))),
             "{sub} missing from:\n{out}"
         );
     }
+}
+
+/// `ura prompt voices` lists what `say --voice` takes: every language with
+/// its variants, the same list as `GET /api/v1/voices`.
+#[test]
+fn prompt_voices_lists_the_voices() {
+    let (code, out, err) = ura(&["prompt", "voices"]);
+    assert_eq!(code, 0, "{err}");
+    let voices: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for v in ["pt-BR", "pt-BR+f3", "en-US", "es", "pt-PT+m1"] {
+        assert!(voices.contains(&v), "{v} missing from:\n{out}");
+    }
+    let api: Vec<String> = ura::config_api::voices()
+        .iter()
+        .map(|v| v["voice"].as_str().unwrap().to_string())
+        .collect();
+    assert!(api.iter().all(|v| voices.contains(&v.as_str())), "{out}");
 }
 
 #[test]

@@ -34,24 +34,6 @@ fn answer_address(ok: &ura_sip::Message) -> IpAddr {
         .expect("c= in the answer")
 }
 
-/// Waits (up to 3 s) for a ura log line holding every one of `words`.
-fn logged(ura: &Ura, words: &[&str]) -> Option<String> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    loop {
-        if let Some(l) = ura
-            .logs()
-            .into_iter()
-            .find(|l| words.iter().all(|w| l.contains(w)))
-        {
-            return Some(l);
-        }
-        if std::time::Instant::now() > deadline {
-            return None;
-        }
-        wait(50);
-    }
-}
-
 /// Calls 9000, keeps sending silence for `ms`, and returns the PCMU
 /// frames heard.
 fn heard_during(caller: &mut Caller, ms: u64) -> Vec<Vec<u8>> {
@@ -68,20 +50,9 @@ fn welcome_part(skip: usize, n: usize) -> Vec<u8> {
     prompts.get("echo-welcome").unwrap().bytes(Codec::Pcmu)[160 * skip..160 * (skip + n)].to_vec()
 }
 
-fn ipv6_loopback_works() -> bool {
-    let ok = std::net::UdpSocket::bind("[::1]:0").is_ok();
-    if !ok {
-        // Not a missing peer: the machine has no IPv6 at all.
-        eprintln!("SKIPPED: no IPv6 loopback (::1) on this machine");
-    }
-    ok
-}
-
 #[test]
 fn a_call_over_ipv6_is_answered_in_ipv6_and_heard() {
-    if !ipv6_loopback_works() {
-        return;
-    }
+    common::require_ipv6_loopback();
     let ura = Ura::start(&["--sip", "[::1]:0"]);
     assert!(ura.sip.is_ipv6(), "{}", ura.sip);
     let mut caller = Caller::new(ura.sip, false);
@@ -102,7 +73,7 @@ fn a_call_over_ipv6_is_answered_in_ipv6_and_heard() {
     );
     caller.rfc4733_digit('#');
     assert!(
-        logged(&ura, &["DTMF", "digit=#"]).is_some(),
+        ura.wait_log(&["DTMF", "digit=#"]).is_some(),
         "{:?}",
         ura.logs()
     );
@@ -111,9 +82,7 @@ fn a_call_over_ipv6_is_answered_in_ipv6_and_heard() {
 
 #[test]
 fn dual_stack_ura_answers_each_caller_in_its_family() {
-    if !ipv6_loopback_works() {
-        return;
-    }
+    common::require_ipv6_loopback();
     let ura = Ura::start(&["--sip", "[::]:0"]);
     let port = ura.sip.port();
     for server in ["127.0.0.1", "::1"] {
@@ -143,9 +112,7 @@ fn dual_stack_ura_answers_each_caller_in_its_family() {
 
 #[test]
 fn an_unreachable_sdp_address_is_logged_and_the_callers_rtp_is_latched() {
-    if !ipv6_loopback_works() {
-        return;
-    }
+    common::require_ipv6_loopback();
     // ura's media is IPv4 only (bound to 127.0.0.1); the caller says its
     // media is at an IPv6 address, but its RTP comes from 127.0.0.1.
     let ura = Ura::start(&[]);
@@ -161,7 +128,7 @@ fn an_unreachable_sdp_address_is_logged_and_the_callers_rtp_is_latched() {
     // Nothing can be sent before the caller's RTP says where to.
     wait(300);
     assert!(caller.audio().is_empty(), "RTP before any latch");
-    let why = logged(&ura, &["the SDP address is not used", "IPv4 only"]);
+    let why = ura.wait_log(&["the SDP address is not used", "IPv4 only"]);
     assert!(why.is_some(), "no reason logged: {:?}", ura.logs());
     let heard = heard_during(&mut caller, 2_000);
     // The welcome went on while nothing could be sent: from 1 s on, it
@@ -173,7 +140,7 @@ fn an_unreachable_sdp_address_is_logged_and_the_callers_rtp_is_latched() {
         ura.logs()
     );
     assert_eq!(caller.bye(), Some(200));
-    let stats = logged(&ura, &["call media statistics"]).unwrap_or_default();
+    let stats = ura.wait_log(&["call media statistics"]).unwrap_or_default();
     assert!(stats.contains("send_failed: 0"), "{stats}");
     assert!(
         stats.contains(&format!(
@@ -194,9 +161,7 @@ fn an_unreachable_sdp_address_is_logged_and_the_callers_rtp_is_latched() {
 
 #[test]
 fn an_answered_call_that_sent_nothing_is_a_warning() {
-    if !ipv6_loopback_works() {
-        return;
-    }
+    common::require_ipv6_loopback();
     // As above, but the caller never sends: ura has nowhere to send.
     let ura = Ura::start(&[]);
     let mut caller = Caller::new(ura.sip, false);
@@ -204,10 +169,7 @@ fn an_answered_call_that_sent_nothing_is_a_warning() {
     assert_eq!(caller.call("9000").status(), Some(200));
     wait(500);
     assert_eq!(caller.bye(), Some(200));
-    let warning = logged(
-        &ura,
-        &["WARN", "packets_sent 0", "the caller heard nothing"],
-    );
+    let warning = ura.wait_log(&["WARN", "packets_sent 0", "the caller heard nothing"]);
     assert!(warning.is_some(), "{:?}", ura.logs());
     assert!(caller.audio().is_empty());
     // And in the call record.
@@ -219,9 +181,7 @@ fn an_answered_call_that_sent_nothing_is_a_warning() {
 
 #[test]
 fn with_an_unreachable_sdp_address_a_stun_binding_request_tells_where_to_send() {
-    if !ipv6_loopback_works() {
-        return;
-    }
+    common::require_ipv6_loopback();
     // What linphone does first: a STUN binding request from its RTP port,
     // before any RTP (and a silent phone may send no RTP at all).
     let ura = Ura::start(&[]);

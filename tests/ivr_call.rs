@@ -120,6 +120,12 @@ fn invalid_option_plays_the_invalid_prompt_and_the_menu_again() {
     wait(6_500);
     let at = heard_in_order(&caller, &prompts, &["ivr-welcome", "ivr-invalid"], 0);
     heard_in_order(&caller, &prompts, &MENU, at);
+    // The log says so, with the digit.
+    assert!(
+        ura.wait_log(&["invalid option", "digits=9"]).is_some(),
+        "{:?}",
+        ura.logs()
+    );
     assert_eq!(caller.bye(), Some(200));
     assert_eq!(
         ura.records(1)[0].outcome(),

@@ -27,29 +27,11 @@
 mod common;
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::baresip::{best_match, prompt, rms, RATE};
 use common::linphone::Linphone;
 use common::Ura;
-
-/// Waits up to 3 s for a ura log line holding every one of `words`.
-fn wait_for_log(ura: &Ura, words: &[&str]) -> Option<String> {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        if let Some(l) = ura
-            .logs()
-            .into_iter()
-            .find(|l| words.iter().all(|w| l.contains(w)))
-        {
-            return Some(l);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// 20 s of a quiet 300 Hz tone: linphone's microphone.
 fn tone() -> Vec<i16> {
@@ -103,12 +85,12 @@ fn echo_call_saying(ura: &Ura, program: &std::path::Path, mic: Option<&[i16]>) -
         &["call ended"],
     ] {
         assert!(
-            wait_for_log(ura, words).is_some(),
+            ura.wait_log(words).is_some(),
             "ura logged no {words:?}\n{}",
             phone.report(ura)
         );
     }
-    let stats = wait_for_log(ura, &["call media statistics"]).unwrap_or_default();
+    let stats = ura.wait_log(&["call media statistics"]).unwrap_or_default();
     assert!(
         stats.contains("send_failed: 0") && !stats.contains("packets_sent: 0,"),
         "{stats}\n{}",
@@ -177,7 +159,8 @@ fn linphone_over_ipv4_with_an_ipv6_offer_hears_the_echo() {
     let offered = phone.offered_connection().unwrap_or_default();
     if offered.starts_with("c=IN IP6") {
         assert!(
-            wait_for_log(&ura, &["the SDP address is not used", "IPv4 only"]).is_some(),
+            ura.wait_log(&["the SDP address is not used", "IPv4 only"])
+                .is_some(),
             "no reason logged for {offered}\n{}",
             phone.report(&ura)
         );
@@ -196,7 +179,7 @@ fn linphone_silent_over_ipv4_with_an_ipv6_offer_hears_the_echo() {
     let ura = Ura::start(&[]);
     let phone = echo_call_saying(&ura, &program, None);
     // It was the STUN request: linphone sent (next to) no audio of its own.
-    let stats = wait_for_log(&ura, &["call media statistics"]).unwrap_or_default();
+    let stats = ura.wait_log(&["call media statistics"]).unwrap_or_default();
     let received = stats
         .split("packets_received: ")
         .nth(1)
@@ -213,16 +196,11 @@ fn linphone_silent_over_ipv4_with_an_ipv6_offer_hears_the_echo() {
 #[test]
 fn linphone_over_ipv6_loopback_hears_the_echo() {
     let program = common::peer("linphonec", "linphone-cli");
-    if std::net::UdpSocket::bind("[::1]:0").is_err() {
-        panic!(
-            "no IPv6 loopback (::1) on this machine: leave the tests that need it out with \
-             `cargo nextest run --workspace --profile no-peers`"
-        );
-    }
+    common::require_ipv6_loopback();
     let ura = Ura::start(&["--sip", "[::1]:0"]);
     let phone = echo_call(&ura, &program);
     assert!(
-        wait_for_log(&ura, &["the SDP address is not used"]).is_none(),
+        ura.wait_log(&["the SDP address is not used"]).is_none(),
         "{}",
         phone.report(&ura)
     );

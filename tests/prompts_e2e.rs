@@ -126,10 +126,17 @@ fn wrong_pin_three_times_is_hung_up() {
     assert!(caller
         .expect_request("BYE", Duration::from_secs(10))
         .is_some());
-    // Without a PIN configured, *97 is an unknown number.
+    // Without a PIN configured, *97 is an unknown number, and the log says
+    // how to turn recording by phone on.
     let off = Ura::start(&[]);
     let mut caller = Caller::new(off.sip, false);
     assert_eq!(caller.call("*97").status(), Some(404));
+    assert!(
+        off.wait_log(&["recording by phone is off", "--recording-pin"])
+            .is_some(),
+        "{:?}",
+        off.logs()
+    );
 }
 
 /// `ura prompt import FILE --name NAME`.
@@ -256,6 +263,22 @@ fn sighup_takes_a_prompt_imported_while_running_and_the_new_config() {
     std::fs::write(&cfg, "numbers = 1\n").unwrap();
     let line = ura.reload();
     assert!(line.contains("reload refused"), "{line}");
+    // ...so is a welcome that names no prompt, saying the file and the place...
+    std::fs::write(
+        &cfg,
+        demo.replace("welcome = \"ivr-welcome\"", "welcome = \"nao-existe\""),
+    )
+    .unwrap();
+    let line = ura.reload();
+    assert!(
+        line.contains("reload refused")
+            && line.contains(&format!(
+                "{}: ivrs.demo.welcome: no prompt named",
+                cfg.display()
+            ))
+            && line.contains("nao-existe"),
+        "{line}"
+    );
     let mut same = Caller::new(ura.sip, false);
     assert_eq!(same.call("1000").status(), Some(200));
     same.silence(5);

@@ -17,7 +17,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use common::caller::find_frames;
 use common::sipp::{capture, free_port_on, loopback_of, media_port_on, pcap_dir, run, Run};
@@ -130,21 +129,6 @@ fn run_sipp(
     }
 }
 
-/// Waits up to 3 s for a ura log line holding every one of `words`.
-fn wait_for_log(ura: &Ura, words: &[&str]) -> Option<String> {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let logs = ura.logs();
-        if let Some(line) = logs.iter().find(|l| words.iter().all(|w| l.contains(w))) {
-            return Some(line.clone());
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// The number after `name: ` in a log line (`packets_sent: 259`).
 fn counter(line: &str, name: &str) -> Option<u64> {
     let at = line.find(&format!("{name}: "))? + name.len() + 2;
@@ -188,7 +172,7 @@ fn echo_with_rfc4733_digits(ura_args: &[&str]) {
     out.assert_one_good_call(&ura);
     // ura heard both digits (SIPp sent them one way only: RFC 4733 over RTP).
     for digit in ["digit=1", "digit=#"] {
-        let heard = wait_for_log(&ura, &["DTMF", digit]);
+        let heard = ura.wait_log(&["DTMF", digit]);
         assert!(
             heard.is_some(),
             "ura logged no DTMF {digit}\n{}",
@@ -222,7 +206,7 @@ fn echo_with_rfc4733_digits(ura_args: &[&str]) {
         at = found + bytes.len() / 160;
     }
     // ura heard SIPp's RFC 4733 packets (its own count, beside the above).
-    let stats = wait_for_log(&ura, &["call media statistics"]).unwrap_or_default();
+    let stats = ura.wait_log(&["call media statistics"]).unwrap_or_default();
     let received = counter(&stats, "packets_received").unwrap_or(0);
     let failed = counter(&stats, "send_failed").unwrap_or(u64::MAX);
     assert!(
@@ -270,7 +254,7 @@ fn sipp_invite_without_sdp_gets_an_offer_and_answers_in_the_ack() {
     let ura = Ura::start(&[]);
     let out = run_sipp(&sipp, &ura, "no_sdp.xml", "u1", &[], None);
     out.assert_one_good_call(&ura);
-    let up = wait_for_log(&ura, &["call is up"]);
+    let up = ura.wait_log(&["call is up"]);
     assert!(
         up.is_some(),
         "ura took no answer from the ACK\n{}",

@@ -276,6 +276,24 @@ impl Ura {
         self.logs.lock().unwrap().clone()
     }
 
+    /// Waits up to 3 s for a log line holding every one of `words`.
+    pub fn wait_log(&self, words: &[&str]) -> Option<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        loop {
+            let found = self
+                .logs
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| words.iter().all(|w| l.contains(w)))
+                .cloned();
+            if found.is_some() || std::time::Instant::now() > deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// True while the process runs.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -358,10 +376,9 @@ fn within_10s<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
     }
 }
 
-/// The one line that installs every peer the end-to-end tests use (Debian
-/// 12), as README.md and `.ci/run` give it.
-pub const INSTALL_PEERS: &str = "sudo apt-get install -y --no-install-recommends \
-sip-tester baresip linphone-cli tshark espeak-ng sox libsox-fmt-mp3 lame libasound2-dev pkg-config";
+/// The one line that installs every peer the tests use (Debian 12), as
+/// README.md gives it and `.ci/run` runs it.
+pub const INSTALL_PEERS: &str = "sudo tests/install-peers.sh";
 
 /// What a test needing a missing peer says after what is missing: how to
 /// install it, and how to leave such tests out on purpose.
@@ -370,6 +387,17 @@ pub fn missing_peer_hint(package: &str) -> String {
         "install the Debian package `{package}` (every peer: `{INSTALL_PEERS}`), or leave \
          out the tests that need peers: `cargo nextest run --workspace --profile no-peers`"
     )
+}
+
+/// Panics (the test fails) when this machine has no IPv6 loopback (`::1`):
+/// the IPv6 tests are left out only on purpose, by the `no-peers` profile.
+pub fn require_ipv6_loopback() {
+    if let Err(e) = std::net::UdpSocket::bind("[::1]:0") {
+        panic!(
+            "no IPv6 loopback (::1) on this machine ({e}): enable IPv6 on `lo`, or leave out \
+             the tests that need it: `cargo nextest run --workspace --profile no-peers`"
+        );
+    }
 }
 
 /// Finds a peer program on `PATH`; panics (the test fails) with the package
@@ -395,9 +423,11 @@ pub fn peer(program: &str, package: &str) -> std::path::PathBuf {
 pub fn browser_peers() -> (std::path::PathBuf, std::path::PathBuf) {
     const CHROMIUM: &str = "/usr/bin/chromium";
     let node = peer("node", "nodejs");
-    let hint = "install Chromium (`sudo apt-get install -y chromium`) and playwright-core \
-                (`npm ci` in tests/browser), or leave out the tests that need peers: \
-                `cargo nextest run --workspace --profile no-peers`";
+    let hint = format!(
+        "install Chromium and playwright-core (`{INSTALL_PEERS}`: Debian's chromium, and `npm ci` \
+         in tests/browser), or leave out the tests that need peers: \
+         `cargo nextest run --workspace --profile no-peers`"
+    );
     assert!(
         std::path::Path::new(CHROMIUM).is_file(),
         "{CHROMIUM} not found: {hint}"
