@@ -405,9 +405,8 @@ impl Backend for EngineBackend {
     }
 
     async fn save_prompt(&self, p: NewPrompt) -> Result<Value, ApiError> {
-        crate::prompt_admin::check_name(&p.name).map_err(|e| {
-            ApiError::invalid("name", e.to_string().trim_start_matches("configuration: "))
-        })?;
+        crate::prompt_admin::check_name(&p.name)
+            .map_err(|e| ApiError::invalid("name", e.to_string()))?;
         let language = match &p.language {
             Some(l) => Some(
                 ura_tts::Language::from_tag(l)

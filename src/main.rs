@@ -333,7 +333,13 @@ async fn serve(args: ServeArgs, mut config: Config) -> Result<(), ura::error::Ur
     api.start_webhooks(events_rx, events.clone())
         .await
         .map_err(|e| UraError::Config(format!("webhooks: {e}")))?;
-    let engine = Engine::start_with_store(config.clone(), store, events).await?;
+    // The start-up lines name the HTTP port really bound (with `:0`, the
+    // one the system chose).
+    let mut engine_config = config.clone();
+    if let Ok(bound) = http_listener.local_addr() {
+        engine_config.http = bound;
+    }
+    let engine = Engine::start_with_store(engine_config, store, events).await?;
     backend.attach(engine.handle());
     let http = ura::http::serve(http_listener, engine.counters.clone(), api.clone())?;
     tracing::info!(%http, "HTTP is up (/health, /api/v1)");

@@ -68,7 +68,7 @@ pub fn check_name(name: &str) -> Result<(), UraError> {
     if ok {
         Ok(())
     } else {
-        Err(UraError::Config(format!(
+        Err(UraError::Refused(format!(
             "prompt name {name:?}: use 1-64 letters, digits, '-', '_' or '.' (no '..')"
         )))
     }

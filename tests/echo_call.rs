@@ -325,4 +325,11 @@ fn the_start_log_lists_what_ura_serves() {
     }
     let rtp = format!("rtp={}-{}", ura.rtp_ports.0, ura.rtp_ports.1);
     assert!(logs.contains(&rtp), "the RTP range as LO-HI: {logs}");
+    // The web chat's test URL has the HTTP port ura bound (it was given
+    // port 0).
+    let chat = format!("try it at http://{}/chat/site", ura.http);
+    assert!(
+        logs.contains(&chat),
+        "{chat:?} not in the start log:\n{logs}"
+    );
 }
