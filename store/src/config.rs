@@ -191,18 +191,20 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ApiKey {
-                    prefix: r.try_get(0)?,
-                    company: r.try_get(1)?,
-                    name: r.try_get(2)?,
-                    hash: r.try_get(3)?,
-                    created_at: r.try_get(4)?,
-                    revoked_at: r.try_get(5)?,
-                })
-            })
-            .collect()
+        rows.iter().map(api_key).collect()
+    }
+
+    /// The live (not revoked) key whose hash is `hash`, if any: one
+    /// indexed row, read on every admin API request.
+    pub async fn live_api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        let row = sqlx::query(
+            "SELECT prefix, company, name, hash, created_at, revoked_at FROM api_keys \
+             WHERE hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(api_key).transpose()
     }
 
     /// Revokes the key with this prefix; false when there is none (or it
@@ -217,6 +219,19 @@ impl Store {
         .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// An API key from a row of `prefix, company, name, hash, created_at,
+/// revoked_at`.
+fn api_key(r: &sqlx::any::AnyRow) -> Result<ApiKey, StoreError> {
+    Ok(ApiKey {
+        prefix: r.try_get(0)?,
+        company: r.try_get(1)?,
+        name: r.try_get(2)?,
+        hash: r.try_get(3)?,
+        created_at: r.try_get(4)?,
+        revoked_at: r.try_get(5)?,
+    })
 }
 
 #[cfg(test)]
@@ -288,7 +303,10 @@ mod tests {
         };
         store.insert_api_key(&key).await.unwrap();
         assert_eq!(store.api_keys().await.unwrap(), vec![key.clone()]);
+        assert_eq!(store.live_api_key("00").await.unwrap(), Some(key.clone()));
+        assert_eq!(store.live_api_key("01").await.unwrap(), None);
         assert!(store.revoke_api_key("ura_abcd", "x").await.unwrap());
+        assert_eq!(store.live_api_key("00").await.unwrap(), None);
         assert!(!store.revoke_api_key("ura_abcd", "y").await.unwrap());
         assert_eq!(
             store.api_keys().await.unwrap()[0].revoked_at.as_deref(),
