@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: the peers, the browser, and what the steps below use.
 peers='sip-tester baresip linphone-cli tshark espeak-ng sox libsox-fmt-mp3 lame libasound2-dev pkg-config'
-packages="$peers chromium python3-venv"
+packages="$peers chromium"
+python3 -c 'import venv, ensurepip' 2>/dev/null || packages="$packages python3-venv"
 command -v npm >/dev/null || packages="$packages nodejs npm"
 command -v pg_ctlcluster >/dev/null || packages="$packages postgresql"
 
