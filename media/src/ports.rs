@@ -102,17 +102,20 @@ impl PortAllocator {
 
     /// Binds a free pair; the OS is the authority on what is free.
     pub(crate) fn bind_pair(&self) -> Result<(UdpSocket, UdpSocket), MediaError> {
-        let mut free = self.list();
-        let attempts = free.len().min(MAX_BIND_ATTEMPTS);
+        // The list is locked only to take a port or give one back, never
+        // across a system call: a media worker (real-time) that returns a
+        // port must not wait behind a thread of normal priority that the
+        // scheduler has put aside in the middle of a bind.
+        let attempts = self.list().len().min(MAX_BIND_ATTEMPTS);
         for _ in 0..attempts {
-            let Some(port) = free.pop_front() else {
+            let Some(port) = self.list().pop_front() else {
                 break;
             };
             let bind = |p| bind_udp(SocketAddr::new(self.ip, p), self.dual);
             let bound = bind(port).and_then(|rtp| bind(port + 1).map(|rtcp| (rtp, rtcp)));
             let Ok((rtp, rtcp)) = bound else {
                 // Taken by someone else: retry it last.
-                free.push_back(port);
+                self.list().push_back(port);
                 continue;
             };
             let configured = [&rtp, &rtcp].iter().try_for_each(|s| {
@@ -125,7 +128,8 @@ impl PortAllocator {
                 Ok::<(), std::io::Error>(())
             });
             if let Err(e) = configured {
-                free.push_back(port);
+                drop((rtp, rtcp));
+                self.list().push_back(port);
                 return Err(e.into());
             }
             return Ok((rtp, rtcp));
