@@ -976,6 +976,14 @@ async fn a_waiting_chat_shows_in_the_live_view_then_under_its_agent() {
     assert_eq!(w["position"], 1, "{view}");
     assert!(w["waited_s"].is_u64(), "{view}");
     let conversation = w["conversation"].as_u64().expect("the conversation's id");
+    // The waiting chat counts in /metrics as a call would.
+    let text = tokio::task::spawn_blocking(move || metrics(http))
+        .await
+        .unwrap();
+    assert!(
+        text.contains("ura_queue_waiting{queue=\"vendas\"} 1\n"),
+        "{text}"
+    );
     for a in view["agents"].as_array().unwrap() {
         assert_eq!(a["chats_open"], 0, "{view}");
         assert_eq!(a["chats"], json!([]), "{view}");
@@ -1025,19 +1033,21 @@ async fn a_waiting_chat_shows_in_the_live_view_then_under_its_agent() {
         .unwrap();
     assert_eq!(bia["chats_open"], 0, "{view}");
     // /metrics counts it no longer waiting.
-    let metrics = tokio::task::spawn_blocking(move || {
-        agent()
-            .get(&format!("http://{http}/metrics"))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let metrics = tokio::task::spawn_blocking(move || metrics(http))
+        .await
+        .unwrap();
     assert!(
         metrics.contains("ura_queue_waiting{queue=\"vendas\"} 0\n"),
         "{metrics}"
     );
+}
+
+fn metrics(http: SocketAddr) -> String {
+    agent()
+        .get(&format!("http://{http}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
 }
