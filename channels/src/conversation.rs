@@ -169,6 +169,8 @@ pub struct Conversation {
     /// The service a kept conversation waits for, and when it opens
     /// (Unix ms).
     kept: Option<(ServiceId, i64)>,
+    /// It joined a queue once (no longer kept from the start).
+    served: bool,
 }
 
 impl Conversation {
@@ -238,6 +240,7 @@ impl Conversation {
             keep,
             closed_notice,
             kept: None,
+            served: false,
         };
         c.flow.answered(now.mono);
         c.drive(now);
@@ -267,7 +270,8 @@ impl Conversation {
     /// Whether it started out of hours and is kept (in the menu, or
     /// waiting for its service to open): what [`crate::MAX_KEPT`] counts.
     pub fn kept_out_of_hours(&self) -> bool {
-        self.keep.is_some() && matches!(self.phase, Phase::Menu | Phase::AfterHours)
+        self.keep.is_some()
+            && (self.phase == Phase::AfterHours || (self.phase == Phase::Menu && !self.served))
     }
 
     /// The service a kept conversation waits for ([`Phase::AfterHours`]).
@@ -621,8 +625,9 @@ impl Conversation {
 
     /// Joins the queue: the waiting notice, then the engine enqueues.
     fn enqueue(&mut self, now: Now, service: ServiceId) {
-        // Served now: no longer kept (a fallback later joins at once).
-        self.keep = None;
+        // Served now (a fallback to a service still closed by its own
+        // hours is kept again, for that service).
+        self.served = true;
         self.kept = None;
         self.set_phase(Phase::Waiting);
         self.system(now, texts::waiting(self.lang).to_string());

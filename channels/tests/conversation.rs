@@ -484,3 +484,46 @@ fn out_of_hours_without_room_to_keep_it_ends_as_before() {
     assert!(out.contains(&Output::Ended(Closer::Flow)), "{out:?}");
     assert!(!c.kept_out_of_hours());
 }
+
+#[test]
+fn a_fallback_to_a_service_still_closed_is_kept_again_for_it() {
+    let mut sim = Sim::new();
+    // "suporte" opens an hour after the channel.
+    let late: ScheduleConfig = toml::from_str(
+        r#"
+timezone = "America/Sao_Paulo"
+weekly = { mon = ["09:00-18:00"], tue = ["09:00-18:00"], wed = ["09:00-18:00"], thu = ["09:00-18:00"], fri = ["09:00-18:00"], sat = ["09:00-18:00"], sun = ["09:00-18:00"] }
+"#,
+    )
+    .unwrap();
+    let hours = Arc::new(OpeningHours {
+        channel: office(),
+        services: [(ServiceId::new("suporte"), late.build().unwrap())].into(),
+    });
+    let ivr = DEMO.replace(
+        "max_failures = 2\n",
+        "max_failures = 2\nfallback = { service = \"suporte\" }\n",
+    );
+    let t = sim.now();
+    let s = Start {
+        hours: Some(hours.clone()),
+        ..start(decide(&hours, t.unix_ms), &ivr)
+    };
+    let mut c = Conversation::new(ConversationId(14), s, t);
+    c.visitor_text(sim.now(), "1", None).unwrap();
+    drain(&mut c);
+    c.handle_timeout(sim.at(OPENS_MS));
+    assert!(drain(&mut c).contains(&Output::Enqueue(ServiceId::new("vendas"))));
+    // Nobody at vendas: the fallback, suporte, opens at 9: kept for it.
+    c.queue_failed(sim.now(), QueueResult::NoAgents);
+    let out = drain(&mut c);
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::Enqueue(_))),
+        "{out:?}"
+    );
+    assert_eq!(c.phase(), Phase::AfterHours);
+    assert_eq!(c.kept_for(), Some(&ServiceId::new("suporte")));
+    assert_eq!(c.opens_at(), Some(OPENS_MS + 3_600_000));
+    c.handle_timeout(sim.at(OPENS_MS + 3_600_000));
+    assert!(drain(&mut c).contains(&Output::Enqueue(ServiceId::new("suporte"))));
+}
