@@ -137,41 +137,53 @@ pub fn run(cmd: AgentCli) -> Result<String, String> {
     Ok(format!("agent {ext}: {action} done\n"))
 }
 
-/// Agents and queues as a table.
+/// Agents and queues as a table (`waiting` counts calls and chats;
+/// `chats` says how many of them are chats).
 fn table(v: &Value) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<10} {:<24} {:>6} {:>8} {:>6}",
-        "agent", "state", "offers", "answered", "missed"
+        "{:<10} {:<24} {:>6} {:>8} {:>6} {:>5}",
+        "agent", "state", "offers", "answered", "missed", "chats"
     );
     for a in v["agents"].as_array().into_iter().flatten() {
         let _ = writeln!(
             out,
-            "{:<10} {:<24} {:>6} {:>8} {:>6}",
+            "{:<10} {:<24} {:>6} {:>8} {:>6} {:>5}",
             a["agent"].as_str().unwrap_or("?"),
             a["state"].as_str().unwrap_or("?"),
             a["offers"],
             a["answered"],
-            a["missed"]
+            a["missed"],
+            a["chats_open"].as_u64().unwrap_or(0)
         );
     }
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{:<12} {:>7} {:>9} {:>8} {:>9} {:>10}",
-        "queue", "waiting", "logged-in", "answered", "abandoned", "service-%"
+        "{:<12} {:>7} {:>5} {:>11} {:>9} {:>8} {:>9} {:>10}",
+        "queue",
+        "waiting",
+        "chats",
+        "after-hours",
+        "logged-in",
+        "answered",
+        "abandoned",
+        "service-%"
     );
     for (name, q) in v["queues"].as_object().into_iter().flatten() {
         let sl = q["service_level_pct"]
             .as_f64()
             .map_or("-".to_string(), |p| format!("{p:.0}"));
+        let waiting = q["waiting"].as_array().map_or(&[][..], Vec::as_slice);
         let _ = writeln!(
             out,
-            "{:<12} {:>7} {:>9} {:>8} {:>9} {:>10}",
+            "{:<12} {:>7} {:>5} {:>11} {:>9} {:>8} {:>9} {:>10}",
             name,
-            q["waiting"].as_array().map_or(0, Vec::len),
+            waiting.len(),
+            waiting.iter().filter(|w| w["channel"] == "chat").count(),
+            q["after_hours"].as_array().map_or(0, Vec::len),
             q["logged_in"],
             q["answered"],
             q["abandoned"],
@@ -179,4 +191,32 @@ fn table(v: &Value) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_counts_chats_apart() {
+        let live = serde_json::json!({
+            "agents": [{"agent": "2001", "state": "available", "offers": 1,
+                        "answered": 1, "missed": 0, "chats_open": 2, "chats": [4, 7]}],
+            "queues": {"vendas": {
+                "waiting": [{"task": 1, "channel": "voice"}, {"task": 2, "channel": "chat"},
+                            {"task": 3, "channel": "chat"}],
+                "after_hours": [{"conversation": 9}],
+                "logged_in": 1, "answered": 5, "abandoned": 0, "service_level_pct": 100.0,
+            }},
+        });
+        let text = table(&live);
+        let agent = text.lines().nth(1).unwrap();
+        assert!(agent.starts_with("2001") && agent.ends_with(" 2"), "{text}");
+        let queue: Vec<&str> = text.lines().last().unwrap().split_whitespace().collect();
+        assert_eq!(
+            queue,
+            ["vendas", "3", "2", "1", "1", "5", "0", "100"],
+            "{text}"
+        );
+    }
 }

@@ -154,7 +154,7 @@ pub fn render(c: &Counters, live: Option<&Value>) -> String {
             &mut out,
             "ura_queue_waiting",
             "gauge",
-            "Callers waiting, per queue.",
+            "Tasks waiting, calls and chats alike, per queue (the live view tells them apart).",
         );
         for (queue, q) in live["queues"].as_object().into_iter().flatten() {
             let _ = writeln!(
@@ -252,7 +252,9 @@ mod tests {
         c.dtmf_digits.fetch_add(3, Ordering::Relaxed);
         c.api_requests.lock().unwrap().insert(404, 2);
         let live = serde_json::json!({
-            "queues": {"vendas": {"waiting": [{"task": 1}, {"task": 2}]}},
+            // A call and a chat: both count.
+            "queues": {"vendas": {"waiting": [{"task": 1, "channel": "voice"},
+                                              {"task": 2, "channel": "chat"}]}},
             "agents": [{"agent": "2001", "state": "available"},
                        {"agent": "2002", "state": "paused (almoço \"já\")"}],
         });

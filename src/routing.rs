@@ -130,6 +130,9 @@ pub struct TextChannel {
     pub service_schedules: BTreeMap<ServiceId, Schedule>,
     /// The agent queue of each service that has one.
     pub queues: Arc<BTreeMap<ServiceId, String>>,
+    /// Its hours and its services' own, shared by the conversations it
+    /// keeps out of hours.
+    pub hours: Arc<ura_channels::OpeningHours>,
 }
 
 /// Every number, by each of its dialled forms, and every text channel.
@@ -345,6 +348,10 @@ impl Routing {
                     id: id.clone(),
                     config: c.clone(),
                     ivr: Arc::new(ivr),
+                    hours: Arc::new(ura_channels::OpeningHours {
+                        channel: decision_zone.clone(),
+                        services: service_schedules.clone(),
+                    }),
                     schedule: decision_zone,
                     service_schedules: service_schedules.clone(),
                     queues: queues.clone(),

@@ -736,3 +736,318 @@ impl SendText for Ws {
             .unwrap();
     }
 }
+
+/// `GET /api/v1/live` with the admin key.
+fn live(http: SocketAddr, key: &str) -> Value {
+    agent()
+        .get(&format!("http://{http}/api/v1/live"))
+        .header("Authorization", &format!("Bearer {key}"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap()
+}
+
+/// The configuration with the web chat's hours: every day from `opens`
+/// (a whole minute, read once from the clock) for ten minutes, in São
+/// Paulo's time. The same window on every weekday, so a test that runs
+/// across midnight there still has it on the right day.
+fn config_opening_at(opens: chrono::DateTime<chrono::Utc>) -> String {
+    let tz = ura_ivr::Tz::America__Sao_Paulo;
+    let from = opens.with_timezone(&tz).format("%H:%M").to_string();
+    let to = (opens + chrono::Duration::minutes(10))
+        .with_timezone(&tz)
+        .format("%H:%M")
+        .to_string();
+    let window = format!("[\"{from}-{to}\"]");
+    let days: Vec<String> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| format!("{d} = {window}"))
+        .collect();
+    let config = CONFIG.replace(
+        "description = \"Chat do site\"\n",
+        "description = \"Chat do site\"\nschedule = \"turno\"\n",
+    );
+    format!(
+        "{config}\n[schedules.turno]\ntimezone = \"America/Sao_Paulo\"\nweekly = {{ {} }}\n",
+        days.join(", ")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_out_of_hours_is_kept_and_queued_when_the_channel_opens() {
+    // One clock reading: the next whole minute at least 5 s away opens.
+    let now = chrono::Utc::now();
+    let minute = now.timestamp() - now.timestamp().rem_euclid(60) + 60;
+    let opens_s = if minute - now.timestamp() < 5 {
+        minute + 60
+    } else {
+        minute
+    };
+    let opens = chrono::DateTime::from_timestamp(opens_s, 0).unwrap();
+    let config = config_opening_at(opens);
+    assert!(
+        config.contains("description = \"Chat do site\"\nschedule = \"turno\"\n"),
+        "{config}"
+    );
+    let ura = common::Ura::start_with_config(&config, &[]);
+    let http = ura.http;
+    let key = ura.api_key();
+    let cookie = tokio::task::spawn_blocking(move || {
+        desk_login(http, "2001", "senha-da-ana-123").1.unwrap()
+    })
+    .await
+    .unwrap();
+    let mut desk = desk(http, &cookie, &format!("http://{http}"))
+        .await
+        .unwrap();
+    let mut desk_seen = Vec::new();
+    next_frame(&mut desk, &mut desk_seen, WAIT, |f| f["type"] == "hello").await;
+
+    // Maria writes while closed: the hours, the menu, her choice is kept.
+    let mut v = visitor(http).await;
+    let mut seen = Vec::new();
+    send(
+        &mut v,
+        json!({"type": "start", "fields": {"name": "Maria"}}),
+    )
+    .await;
+    let started = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "started").await;
+    let maria_token = started["conversation"].as_str().unwrap().to_string();
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "Digite 1 para vendas, 2 para suporte."
+    })
+    .await;
+    let said = texts(&seen);
+    assert_eq!(said[0], "Olá! Bem-vindo.", "{said:?}");
+    assert_eq!(
+        said[1],
+        "No momento estamos fora do horário de atendimento."
+    );
+    assert!(
+        said[2].starts_with("Atendimento a partir de "),
+        "the next opening, in the IVR's words: {said:?}"
+    );
+    send(
+        &mut v,
+        json!({"type": "text", "text": "1", "client_id": "m1"}),
+    )
+    .await;
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "status" && f["phase"] == "after_hours"
+    })
+    .await;
+    send(
+        &mut v,
+        json!({"type": "text", "text": "Meu pedido 123 não chegou.", "client_id": "m2"}),
+    )
+    .await;
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "Meu pedido 123 não chegou."
+    })
+    .await;
+
+    // João writes while closed too, then leaves the page: still kept.
+    let mut j = visitor(http).await;
+    let mut j_seen = Vec::new();
+    send(&mut j, json!({"type": "start", "fields": {"name": "João"}})).await;
+    next_frame(&mut j, &mut j_seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "Digite 1 para vendas, 2 para suporte."
+    })
+    .await;
+    send(&mut j, json!({"type": "text", "text": "vendas"})).await;
+    next_frame(&mut j, &mut j_seen, WAIT, |f| {
+        f["type"] == "status" && f["phase"] == "after_hours"
+    })
+    .await;
+    send(
+        &mut j,
+        json!({"type": "text", "text": "Quero um orçamento."}),
+    )
+    .await;
+    next_frame(&mut j, &mut j_seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "Quero um orçamento."
+    })
+    .await;
+    drop(j);
+
+    // The supervisor sees both kept for the queue; nothing waits yet.
+    let view = tokio::task::spawn_blocking({
+        let key = key.clone();
+        move || live(http, &key)
+    })
+    .await
+    .unwrap();
+    let vendas = &view["queues"]["vendas"];
+    assert_eq!(
+        vendas["after_hours"].as_array().map(Vec::len),
+        Some(2),
+        "{view}"
+    );
+    assert_eq!(
+        vendas["waiting"].as_array().map(Vec::len),
+        Some(0),
+        "{view}"
+    );
+    assert_eq!(
+        vendas["after_hours"][0]["opens_at_ms"].as_i64(),
+        Some(opens_s * 1000),
+        "{view}"
+    );
+
+    // It opens: both are offered to Ana (no earlier), Maria is told.
+    let until_open = Duration::from_secs(u64::try_from(opens_s - now.timestamp()).unwrap());
+    let mut offers = Vec::new();
+    for _ in 0..2 {
+        let offer = next_frame(&mut desk, &mut desk_seen, until_open + WAIT, |f| {
+            f["type"] == "offer"
+        })
+        .await;
+        assert!(
+            chrono::Utc::now() >= opens,
+            "offered before the opening: {offer}"
+        );
+        offers.push(offer);
+    }
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "Aguarde um momento: você será atendido em breve."
+    })
+    .await;
+    assert!(
+        seen.iter()
+            .any(|f| f["type"] == "status" && f["phase"] == "waiting"),
+        "{seen:#?}"
+    );
+    // Ana takes them: the whole log, what was written while closed too.
+    let mut logs = Vec::new();
+    for offer in &offers {
+        send(
+            &mut desk,
+            json!({"type": "accept", "offer": offer["offer"]}),
+        )
+        .await;
+        let conv = next_frame(&mut desk, &mut desk_seen, WAIT, |f| {
+            f["type"] == "conversation" && f["conversation"] == offer["conversation"]
+        })
+        .await;
+        logs.push(texts(conv["messages"].as_array().unwrap()));
+    }
+    let all: Vec<&String> = logs.iter().flatten().collect();
+    for wrote in ["Meu pedido 123 não chegou.", "Quero um orçamento."] {
+        assert!(all.iter().any(|t| *t == wrote), "{wrote:?} not in {logs:?}");
+    }
+    assert!(logs
+        .iter()
+        .all(|l| l.contains(&"No momento estamos fora do horário de atendimento.".into())));
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["text"] == "Você está sendo atendido por Ana."
+    })
+    .await;
+    let _ = maria_token;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_chat_shows_in_the_live_view_then_under_its_agent() {
+    let ura = common::Ura::start_with_config(CONFIG, &[]);
+    let http = ura.http;
+    let key = ura.api_key();
+    let get_live = |key: String| tokio::task::spawn_blocking(move || live(http, &key));
+
+    // No desk open: nobody takes chats, the conversation waits.
+    let mut v = visitor(http).await;
+    let mut seen = Vec::new();
+    send(
+        &mut v,
+        json!({"type": "start", "fields": {"name": "Maria"}}),
+    )
+    .await;
+    send(&mut v, json!({"type": "text", "text": "1"})).await;
+    next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "status" && f["phase"] == "waiting"
+    })
+    .await;
+    let view = get_live(key.clone()).await.unwrap();
+    let waiting = &view["queues"]["vendas"]["waiting"];
+    assert_eq!(waiting.as_array().map(Vec::len), Some(1), "{view}");
+    let w = &waiting[0];
+    assert_eq!(w["channel"], "chat", "{view}");
+    assert_eq!(w["chat_channel"], "site", "{view}");
+    assert_eq!(w["position"], 1, "{view}");
+    assert!(w["waited_s"].is_u64(), "{view}");
+    let conversation = w["conversation"].as_u64().expect("the conversation's id");
+    // The waiting chat counts in /metrics as a call would.
+    let text = tokio::task::spawn_blocking(move || metrics(http))
+        .await
+        .unwrap();
+    assert!(
+        text.contains("ura_queue_waiting{queue=\"vendas\"} 1\n"),
+        "{text}"
+    );
+    for a in view["agents"].as_array().unwrap() {
+        assert_eq!(a["chats_open"], 0, "{view}");
+        assert_eq!(a["chats"], json!([]), "{view}");
+        assert!(a["state"].is_string(), "the call state stays: {view}");
+    }
+
+    // Ana opens her desk and takes it: it is hers in the live view.
+    let cookie = tokio::task::spawn_blocking(move || {
+        desk_login(http, "2001", "senha-da-ana-123").1.unwrap()
+    })
+    .await
+    .unwrap();
+    let mut desk = desk(http, &cookie, &format!("http://{http}"))
+        .await
+        .unwrap();
+    let mut desk_seen = Vec::new();
+    let offer = next_frame(&mut desk, &mut desk_seen, WAIT, |f| f["type"] == "offer").await;
+    assert_eq!(offer["conversation"].as_u64(), Some(conversation));
+    send(
+        &mut desk,
+        json!({"type": "accept", "offer": offer["offer"]}),
+    )
+    .await;
+    next_frame(&mut desk, &mut desk_seen, WAIT, |f| {
+        f["type"] == "conversation"
+    })
+    .await;
+    let view = get_live(key.clone()).await.unwrap();
+    assert_eq!(
+        view["queues"]["vendas"]["waiting"].as_array().map(Vec::len),
+        Some(0),
+        "{view}"
+    );
+    let ana = view["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == "2001")
+        .unwrap_or_else(|| panic!("Ana in {view}"));
+    assert_eq!(ana["chats_open"], 1, "{view}");
+    assert_eq!(ana["chats"], json!([conversation]), "{view}");
+    let bia = view["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == "2002")
+        .unwrap();
+    assert_eq!(bia["chats_open"], 0, "{view}");
+    // /metrics counts it no longer waiting.
+    let metrics = tokio::task::spawn_blocking(move || metrics(http))
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("ura_queue_waiting{queue=\"vendas\"} 0\n"),
+        "{metrics}"
+    );
+}
+
+fn metrics(http: SocketAddr) -> String {
+    agent()
+        .get(&format!("http://{http}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+}

@@ -1033,7 +1033,7 @@ pub fn operations() -> Vec<Op> {
         op(
             "live",
             "live",
-            "Callers waiting per queue, agents with state, service level",
+            "Calls and chats waiting per queue, agents with state and open chats, service level",
             &[503],
         )
         .response(
@@ -1045,9 +1045,18 @@ pub fn operations() -> Vec<Op> {
                         (
                             "queues",
                             Ty::Obj,
-                            "Per queue: callers waiting (position, wait) and the service level.",
+                            "Per queue: `waiting`, the calls and chats waiting in order (`task`, \
+                             `channel` `voice` or `chat`, `position`, `waited_s`, `ringing`; a chat \
+                             also `conversation` and `chat_channel`); `after_hours`, the \
+                             conversations kept out of hours for it (`conversation`, \
+                             `chat_channel`, `opens_at_ms`); members, counters and the service level.",
                         ),
-                        ("agents", Ty::Any, "Agents: state and counters."),
+                        (
+                            "agents",
+                            Ty::Any,
+                            "Agents: `agent`, `state` (calls and chats share it), counters, and \
+                             the chats they have open (`chats_open`, `chats`: conversation ids).",
+                        ),
                     ],
                     "What is happening now.",
                 )

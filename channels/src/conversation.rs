@@ -8,10 +8,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use ura_ivr::{Decision, Flow, Ivr, PromptRef, QueueResult, ServiceId};
+use ura_ivr::{BuiltinPrompt, Decision, Flow, Ivr, PromptRef, QueueResult, ServiceId};
 
 use crate::config::{ChatLanguage, StartedNotice};
 use crate::error::ChannelsError;
+use crate::hours::{utc, OpeningHours};
 use crate::ids::{ConversationId, Now, Seq};
 use crate::texts;
 
@@ -64,6 +65,9 @@ pub enum Phase {
     Menu,
     /// Waiting in a queue for an agent.
     Waiting,
+    /// Kept out of hours: it joins its service's queue when the service
+    /// opens (see [`Conversation::handle_timeout`]).
+    AfterHours,
     /// With an agent.
     Connected,
     /// Over.
@@ -76,6 +80,7 @@ impl Phase {
         match self {
             Phase::Menu => "menu",
             Phase::Waiting => "waiting",
+            Phase::AfterHours => "after_hours",
             Phase::Connected => "connected",
             Phase::Closed => "closed",
         }
@@ -128,6 +133,11 @@ pub struct Start {
     pub ivr: Arc<Ivr>,
     /// The hours decision, taken by the engine when the conversation starts.
     pub decision: Decision,
+    /// The channel's hours, to keep a conversation that arrives out of
+    /// hours until its service opens. `None`: out of hours, it is told the
+    /// hours and ends (as a call; the engine passes `None` when the
+    /// channel already keeps [`crate::MAX_KEPT`]).
+    pub hours: Option<Arc<OpeningHours>>,
 }
 
 /// One conversation.
@@ -151,18 +161,73 @@ pub struct Conversation {
     last_activity: std::time::Instant,
     /// The agent put it on hold.
     on_hold: bool,
+    /// Started out of hours and kept: these hours say when it is served.
+    keep: Option<Arc<OpeningHours>>,
+    /// What is said after the welcome when it started out of hours (the
+    /// closed text, the next opening).
+    closed_notice: Vec<String>,
+    /// The service a kept conversation waits for, and when it opens
+    /// (Unix ms).
+    kept: Option<(ServiceId, i64)>,
+    /// It joined a queue once (no longer kept from the start).
+    served: bool,
 }
 
 impl Conversation {
     /// A new conversation: the welcome, then the menu (or the closed text).
+    ///
+    /// Out of hours, with [`Start::hours`] given, it is kept: the welcome,
+    /// the closed text and the next opening (the IVR's own words), then
+    /// the menu as usual; the service chosen (or the channel's only one)
+    /// is waited for in [`Phase::AfterHours`] until it opens.
     pub fn new(id: ConversationId, start: Start, now: Now) -> Conversation {
+        let mut decision = start.decision;
+        let mut keep = None;
+        let mut closed_notice = Vec::new();
+        if let Some(hours) = start.hours.filter(|_| {
+            !decision.is_open()
+                || start
+                    .ivr
+                    .single_service()
+                    .is_some_and(|s| decision.closed_services.contains(s))
+        }) {
+            let at = utc(now.unix_ms);
+            let single = start.ivr.single_service();
+            if let Some(next) = hours.next_open(single, at) {
+                let closed = if hours.channel.is_open(at) {
+                    BuiltinPrompt::ServiceClosed
+                } else {
+                    BuiltinPrompt::Closed
+                };
+                closed_notice.push(texts::builtin(start.lang, closed).to_string());
+                let lang = match start.lang {
+                    ChatLanguage::PtBr => Some(ura_ivr::Lang::PtBr),
+                    ChatLanguage::En => Some(ura_ivr::Lang::En),
+                    // The next opening is said in Portuguese or English
+                    // only (as for calls).
+                    ChatLanguage::Es => None,
+                };
+                if let Some(lang) = lang.filter(|_| start.ivr.config().say_next_opening) {
+                    let tz = hours.timezone(single);
+                    let words = ura_ivr::describe_next_opening(
+                        next.with_timezone(&tz),
+                        at.with_timezone(&tz),
+                        lang,
+                    );
+                    closed_notice.push(texts::next_opening(start.lang, &words));
+                }
+                // The menu runs as when open; the choice waits for its hours.
+                decision = Decision::open();
+                keep = Some(hours);
+            }
+        }
         let mut c = Conversation {
             id,
             lang: start.lang,
             welcome: start.welcome,
             closing: start.closing,
             started: start.started,
-            flow: Flow::new(start.ivr, start.decision),
+            flow: Flow::new(start.ivr, decision),
             phase: Phase::Menu,
             agent: None,
             position: None,
@@ -172,6 +237,10 @@ impl Conversation {
             allowance: (VISITOR_BURST, now.mono),
             last_activity: now.mono,
             on_hold: false,
+            keep,
+            closed_notice,
+            kept: None,
+            served: false,
         };
         c.flow.answered(now.mono);
         c.drive(now);
@@ -196,6 +265,57 @@ impl Conversation {
     /// The position in the queue while waiting.
     pub fn position(&self) -> Option<usize> {
         self.position.filter(|_| self.phase == Phase::Waiting)
+    }
+
+    /// Whether it started out of hours and is kept (in the menu, or
+    /// waiting for its service to open): what [`crate::MAX_KEPT`] counts.
+    pub fn kept_out_of_hours(&self) -> bool {
+        self.keep.is_some()
+            && (self.phase == Phase::AfterHours || (self.phase == Phase::Menu && !self.served))
+    }
+
+    /// The service a kept conversation waits for ([`Phase::AfterHours`]).
+    pub fn kept_for(&self) -> Option<&ServiceId> {
+        self.kept
+            .as_ref()
+            .filter(|_| self.phase == Phase::AfterHours)
+            .map(|(s, _)| s)
+    }
+
+    /// When (Unix milliseconds) a kept conversation's service opens: call
+    /// [`Conversation::handle_timeout`] then.
+    pub fn opens_at(&self) -> Option<i64> {
+        self.kept
+            .as_ref()
+            .filter(|_| self.phase == Phase::AfterHours)
+            .map(|(_, at)| *at)
+    }
+
+    /// Time passed: a kept conversation whose service is open now joins
+    /// its queue ([`Output::Enqueue`], the waiting notice); one still
+    /// closed (a clock that was early) moves its [`Conversation::opens_at`].
+    pub fn handle_timeout(&mut self, now: Now) {
+        let (Some(hours), Some((service, _))) = (self.keep.clone(), self.kept.clone()) else {
+            return;
+        };
+        if self.phase != Phase::AfterHours {
+            return;
+        }
+        let at = utc(now.unix_ms);
+        if hours.is_open(Some(&service), at) {
+            self.enqueue(now, service);
+            return;
+        }
+        match hours.next_open(Some(&service), at) {
+            Some(next) => self.kept = Some((service, next.timestamp_millis())),
+            // Its hours were taken away (never opens): said, and the end.
+            None => {
+                let text = texts::builtin(self.lang, BuiltinPrompt::ServiceClosed).to_string();
+                self.system(now, text);
+                self.set_phase(Phase::Closed);
+                self.out.push_back(Output::Ended(Closer::Flow));
+            }
+        }
     }
 
     /// The language of its texts.
@@ -462,12 +582,35 @@ impl Conversation {
                 ura_ivr::Output::Play { token, prompt } => {
                     let text = self.render(&prompt);
                     self.system(now, text);
+                    // Out of hours: the closed text follows the welcome.
+                    for text in std::mem::take(&mut self.closed_notice) {
+                        self.system(now, text);
+                    }
                     self.flow.prompt_finished(now.mono, token);
                 }
                 ura_ivr::Output::Enqueue { service } => {
-                    self.set_phase(Phase::Waiting);
-                    self.system(now, texts::waiting(self.lang).to_string());
-                    self.out.push_back(Output::Enqueue(service));
+                    let at = utc(now.unix_ms);
+                    let wait = self
+                        .keep
+                        .as_ref()
+                        .filter(|h| !h.is_open(Some(&service), at))
+                        .map(|h| h.next_open(Some(&service), at));
+                    match wait {
+                        None => self.enqueue(now, service),
+                        Some(Some(next)) => {
+                            self.kept = Some((service, next.timestamp_millis()));
+                            self.set_phase(Phase::AfterHours);
+                            self.system(now, texts::kept(self.lang).to_string());
+                        }
+                        Some(None) => {
+                            // The service chosen never opens.
+                            let text =
+                                texts::builtin(self.lang, BuiltinPrompt::ServiceClosed).to_string();
+                            self.system(now, text);
+                            self.set_phase(Phase::Closed);
+                            self.out.push_back(Output::Ended(Closer::Flow));
+                        }
+                    }
                 }
                 ura_ivr::Output::Hangup { .. } => {
                     if self.phase != Phase::Closed {
@@ -478,6 +621,17 @@ impl Conversation {
                 ura_ivr::Output::StopPlay { .. } | ura_ivr::Output::Event(_) => {}
             }
         }
+    }
+
+    /// Joins the queue: the waiting notice, then the engine enqueues.
+    fn enqueue(&mut self, now: Now, service: ServiceId) {
+        // Served now (a fallback to a service still closed by its own
+        // hours is kept again, for that service).
+        self.served = true;
+        self.kept = None;
+        self.set_phase(Phase::Waiting);
+        self.system(now, texts::waiting(self.lang).to_string());
+        self.out.push_back(Output::Enqueue(service));
     }
 
     fn render(&self, prompt: &PromptRef) -> String {

@@ -37,12 +37,26 @@
 //!   has no socket open and wrote nothing for [`MENU_IDLE`] is closed
 //!   (the visitor left the page). One waiting in a queue stays: an agent
 //!   will take it, and the visitor may come back.
+//! - **Out of hours.** A conversation that arrives while the channel (or
+//!   the only service of a channel without a menu) is closed is kept, not
+//!   ended: the welcome, the closed text and the next opening (the IVR's
+//!   words, [`ura_ivr::describe_next_opening`]), then the menu as when
+//!   open; the service chosen is waited for in [`Phase::AfterHours`],
+//!   where what the visitor writes is kept in the log. When the channel
+//!   and that service are open ([`Conversation::opens_at`], then
+//!   [`Conversation::handle_timeout`], time as input), it joins the
+//!   queue as any other conversation, and the agent sees the whole log.
+//!   It is kept even if the visitor leaves the page (a contact center
+//!   answers messages left out of hours; the visitor may come back to
+//!   read the answer). At most [`MAX_KEPT`] per channel: past that, the
+//!   conversation is told the hours and ends, as a call.
 
 #![warn(missing_docs)]
 
 pub mod config;
 mod conversation;
 mod error;
+mod hours;
 mod ids;
 pub mod texts;
 
@@ -55,4 +69,5 @@ pub use conversation::{
     MAX_TEXT, MENU_IDLE, VISITOR_BURST, VISITOR_RATE,
 };
 pub use error::ChannelsError;
+pub use hours::{OpeningHours, MAX_KEPT};
 pub use ids::{ConversationId, Now, Seq};

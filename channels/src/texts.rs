@@ -81,6 +81,22 @@ pub fn waiting(lang: ChatLanguage) -> &'static str {
     }
 }
 
+/// Said when a conversation that arrived out of hours is kept for when
+/// its service opens.
+pub fn kept(lang: ChatLanguage) -> &'static str {
+    match lang {
+        ChatLanguage::PtBr => {
+            "Deixe sua mensagem: a conversa fica guardada e um atendente responde assim que abrirmos."
+        }
+        ChatLanguage::En => {
+            "Leave your message: this conversation is kept and an agent will answer as soon as we open."
+        }
+        ChatLanguage::Es => {
+            "Deje su mensaje: la conversación queda guardada y un agente responderá apenas abramos."
+        }
+    }
+}
+
 /// Said when an agent takes the conversation: "Você está sendo atendido
 /// por Ana." (`agent` given) or without the name.
 pub fn started(lang: ChatLanguage, agent: Option<&str>) -> String {

@@ -830,6 +830,7 @@ impl Calls {
             closing,
             self.queues.router.poll_timeout(),
             self.chats.sweep_at,
+            self.chats.openings.first().map(|(t, _)| *t),
         ]
         .into_iter()
         .flatten()
@@ -840,6 +841,7 @@ impl Calls {
     pub fn handle_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
         self.queues.router.handle_timeout(now);
         self.chat_sweep(now);
+        self.chat_openings(now);
         while let Some(&(t, stream)) = self.closing_order.front() {
             if t > now {
                 break;

@@ -236,6 +236,8 @@ pub(crate) struct Conv {
     pub(crate) record_id: String,
     /// When it started, RFC 3339 UTC.
     pub(crate) started_at: String,
+    /// Kept out of hours: its entry in [`Chats::openings`].
+    pub(crate) opening_at: Option<std::time::Instant>,
 }
 
 /// Every conversation and socket.
@@ -251,6 +253,8 @@ pub struct Chats {
     pub(crate) open: usize,
     /// When to look for conversations left in the menu next.
     pub(crate) sweep_at: Option<std::time::Instant>,
+    /// Conversations kept out of hours, by when their service opens.
+    pub(crate) openings: std::collections::BTreeSet<(std::time::Instant, ConversationId)>,
     next: u64,
 }
 

@@ -275,9 +275,33 @@ impl Calls {
                         *next_opening = None;
                     }
                 }
+                // Out of hours it is kept, while the channel keeps fewer
+                // than MAX_KEPT (counted only when closed: no cost when open).
+                let closed = !decision.is_open()
+                    || channel
+                        .ivr
+                        .single_service()
+                        .is_some_and(|s| decision.closed_services.contains(s));
+                let hours = if closed {
+                    let kept = self
+                        .chats
+                        .convs
+                        .values()
+                        .filter(|c| c.channel == channel_id && c.conv.kept_out_of_hours())
+                        .count();
+                    if kept >= ura_channels::MAX_KEPT {
+                        tracing::warn!(channel = %channel_id, kept, "out of hours and the channel keeps its most conversations: this one ends");
+                        None
+                    } else {
+                        Some(channel.hours.clone())
+                    }
+                } else {
+                    None
+                };
                 let id = self.chats.next_id();
                 let token = token();
                 let start = Start {
+                    hours,
                     lang: w.language,
                     welcome: w.welcome.clone(),
                     closing: w.closing.clone(),
@@ -322,6 +346,7 @@ impl Calls {
                         read_by_visitor: 0,
                         record_id: crate::engine::chats::token(),
                         started_at: super::wall_clock(),
+                        opening_at: None,
                     },
                 );
                 self.chat_flush(now, id);
@@ -626,6 +651,9 @@ impl Calls {
                 }
                 Output::Phase(_) | Output::Position(_) => {
                     let frame = status_frame(&conv.conv);
+                    if out == Output::Phase(Phase::AfterHours) {
+                        self.chat_keep(now, c);
+                    }
                     for sub in self.chats.visitor_subs(c) {
                         self.chats.send(sub, &frame);
                     }
@@ -633,6 +661,9 @@ impl Calls {
                 Output::Enqueue(service) => self.chat_enqueue(now, c, service),
                 Output::Ended(by) => {
                     let (task, connected) = (conv.task.take(), conv.agent.is_some());
+                    if let Some(at) = conv.opening_at.take() {
+                        self.chats.openings.remove(&(at, c));
+                    }
                     tracing::info!(conversation = %c, ?by, "web chat conversation ended");
                     if let Some(task) = task {
                         self.chats.by_task.remove(&task);
@@ -838,6 +869,126 @@ impl Calls {
             self.chat_flush(now, c);
         }
         self.chats.sweep_at = (self.chats.open > 0).then_some(now + crate::engine::chats::SWEEP);
+    }
+
+    /// A conversation is kept out of hours: its timer at its service's
+    /// opening (the wall clock's distance to it, on the monotonic clock).
+    fn chat_keep(&mut self, now: Instant, c: ConversationId) {
+        let Some(conv) = self.chats.convs.get_mut(&c) else {
+            return;
+        };
+        if let Some(old) = conv.opening_at.take() {
+            self.chats.openings.remove(&(old, c));
+        }
+        let Some(opens_ms) = conv.conv.opens_at() else {
+            return;
+        };
+        let wait = opens_ms.saturating_sub(clock(now).unix_ms).max(0);
+        let at = now + std::time::Duration::from_millis(u64::try_from(wait).unwrap_or(0));
+        tracing::info!(conversation = %c, channel = %conv.channel, wait_s = wait / 1000, "conversation kept out of hours until its service opens");
+        conv.opening_at = Some(at);
+        self.chats.openings.insert((at, c));
+    }
+
+    /// Kept conversations whose service opened join its queue (the
+    /// visitor is told, and their position).
+    pub(super) fn chat_openings(&mut self, now: Instant) {
+        let mut any = false;
+        while let Some(&(at, c)) = self.chats.openings.first() {
+            if at > now {
+                break;
+            }
+            self.chats.openings.pop_first();
+            any = true;
+            let Some(conv) = self.chats.convs.get_mut(&c) else {
+                continue;
+            };
+            conv.opening_at = None;
+            conv.conv.handle_timeout(clock(now));
+            if conv.conv.phase() == Phase::AfterHours {
+                // Not open yet by the wall clock (it was early, or the
+                // clock moved): again at the new opening, a second later
+                // at the soonest.
+                let retry = conv.conv.opens_at().map(|ms| {
+                    let wait = ms.saturating_sub(clock(now).unix_ms).max(1_000);
+                    now + std::time::Duration::from_millis(u64::try_from(wait).unwrap_or(1_000))
+                });
+                if let Some(at) = retry {
+                    conv.opening_at = Some(at);
+                    self.chats.openings.insert((at, c));
+                }
+            } else {
+                tracing::info!(conversation = %c, "its service opened: the kept conversation joins the queue");
+            }
+            self.chat_flush(now, c);
+        }
+        if any {
+            self.chat_positions(now);
+        }
+    }
+
+    /// Adds the chats to the live view (`/api/v1/live`): each waiting task
+    /// gets its `channel` (`voice` or `chat`; a chat also its
+    /// `conversation` and `chat_channel`), each queue the conversations
+    /// kept out of hours for it (`after_hours`), and each agent the chats
+    /// they have open (`chats_open`, `chats`).
+    pub(super) fn chat_live(&self, view: &mut serde_json::Value) {
+        use serde_json::json;
+        let mut kept: std::collections::HashMap<String, Vec<serde_json::Value>> =
+            std::collections::HashMap::new();
+        let mut by_agent: std::collections::HashMap<AgentId, Vec<u64>> =
+            std::collections::HashMap::new();
+        for (id, c) in &self.chats.convs {
+            if let Some(service) = c.conv.kept_for() {
+                let queue = self
+                    .routing
+                    .channel(&c.channel)
+                    .and_then(|ch| ch.queues.get(service).cloned());
+                if let Some(queue) = queue {
+                    kept.entry(queue).or_default().push(json!({
+                        "conversation": id.0,
+                        "chat_channel": c.channel,
+                        "opens_at_ms": c.conv.opens_at(),
+                    }));
+                }
+            }
+            if let (Some(agent), Phase::Connected) = (c.agent, c.conv.phase()) {
+                by_agent.entry(agent).or_default().push(id.0);
+            }
+        }
+        if let Some(queues) = view.get_mut("queues").and_then(|q| q.as_object_mut()) {
+            for (name, q) in queues.iter_mut() {
+                if let Some(waiting) = q.get_mut("waiting").and_then(|w| w.as_array_mut()) {
+                    for w in waiting {
+                        let task = w["task"].as_u64().map(ura_router::TaskId);
+                        let conv = task.and_then(|t| self.chats.by_task.get(&t));
+                        match conv {
+                            Some(c) => {
+                                w["channel"] = json!("chat");
+                                w["conversation"] = json!(c.0);
+                                w["chat_channel"] =
+                                    json!(self.chats.convs.get(c).map(|c| c.channel.as_str()));
+                            }
+                            None => w["channel"] = json!("voice"),
+                        }
+                    }
+                }
+                let mut mine = kept.remove(name).unwrap_or_default();
+                mine.sort_by_key(|v| v["conversation"].as_u64());
+                q["after_hours"] = json!(mine);
+            }
+        }
+        if let Some(agents) = view.get_mut("agents").and_then(|a| a.as_array_mut()) {
+            for a in agents {
+                let agent = a["agent"].as_str().and_then(|ext| self.queues.agent(ext));
+                let mut chats = agent
+                    .and_then(|id| by_agent.get(&id).cloned())
+                    .unwrap_or_default();
+                chats.sort_unstable();
+                a["chats_open"] = json!(chats.len());
+                a["chats"] = json!(chats);
+            }
+        }
     }
 
     /// Tells waiting visitors where they are (only when it changed).

@@ -1101,7 +1101,9 @@ impl Calls {
 
     /// The live view of queues and agents.
     pub fn queue_status(&self, now: Instant) -> serde_json::Value {
-        self.queues.status(now)
+        let mut view = self.queues.status(now);
+        self.chat_live(&mut view);
+        view
     }
 
     /// Whether a media stream belongs to an agent leg (and which).

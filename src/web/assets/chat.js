@@ -16,6 +16,7 @@
       unavailable: 'O chat não está disponível agora.', reconnecting: 'Reconectando…',
       closed: 'Conversa encerrada.', again: 'Nova conversa', busy: 'Muitas conversas agora: tente de novo em instantes.',
       sending: 'enviando…', typing: 'está digitando…', agent: 'O atendente', read: 'lida',
+      afterHours: 'Fora do horário: sua conversa fica guardada até abrirmos.',
     },
     en: {
       title: 'Chat', intro: 'To start, tell us who you are.',
@@ -25,6 +26,7 @@
       unavailable: 'The chat is not available now.', reconnecting: 'Reconnecting…',
       closed: 'The conversation has ended.', again: 'New conversation', busy: 'Too many conversations now: try again in a moment.',
       sending: 'sending…', typing: 'is typing…', agent: 'The agent', read: 'read',
+      afterHours: 'Closed now: your conversation is kept until we open.',
     },
     es: {
       title: 'Atención', intro: 'Para empezar, díganos quién es usted.',
@@ -34,6 +36,7 @@
       unavailable: 'El chat no está disponible ahora.', reconnecting: 'Reconectando…',
       closed: 'Conversación finalizada.', again: 'Nueva conversación', busy: 'Demasiadas conversaciones: inténtelo en un momento.',
       sending: 'enviando…', typing: 'está escribiendo…', agent: 'El agente', read: 'leído',
+      afterHours: 'Fuera de horario: su conversación queda guardada hasta que abramos.',
     },
   };
   var t = T['pt-BR'];
@@ -165,6 +168,7 @@
     phase = s.phase;
     var line = '';
     if (s.phase === 'waiting' && s.position_text) line = s.position_text;
+    if (s.phase === 'after_hours') line = t.afterHours;
     if (s.phase === 'closed') line = t.closed;
     $('status').textContent = line;
     $('end').hidden = s.phase === 'closed';
