@@ -998,6 +998,20 @@ async fn prompts_are_uploaded_downloaded_guarded_and_deleted() {
     assert!(replaced.body["duration_ms"].as_i64().unwrap() > 1500);
     let list = a.send("GET", "/api/v1/prompts", &acme, None).await;
     assert_eq!(list.body["total"], 1, "{}", list.body);
+    // The super-admin replaces its own prompt (the default company's) too.
+    let root_wav = tone_wav(440.0, 1.0, 8000);
+    let first = a.upload(&a.root, "geral", &root_wav, "").await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let again = a.upload(&a.root, "geral", &root_wav, "").await;
+    refusal(&again, StatusCode::CONFLICT, "exists", "name");
+    let replaced = a.upload(&a.root, "geral", &root_wav, "?replace=true").await;
+    assert_eq!(replaced.status, StatusCode::CREATED, "{}", replaced.body);
+    let by_acme = a.upload(&acme, "geral", &root_wav, "?replace=true").await;
+    refusal(&by_acme, StatusCode::CONFLICT, "exists", "name");
+    let del = a
+        .send("DELETE", "/api/v1/prompts/geral", &a.root, None)
+        .await;
+    assert_eq!(del.status, StatusCode::NO_CONTENT, "{}", del.body);
     // Another company sees none of it.
     let theirs = a.send("GET", "/api/v1/prompts", &globex_key, None).await;
     assert_eq!(theirs.body["total"], 0, "{}", theirs.body);

@@ -246,7 +246,12 @@ async fn create<B: Backend>(
         .into_iter()
         .find(|p| p["name"] == name.as_str());
     if let Some(p) = existing {
-        let theirs = p["company"].as_str().unwrap_or("");
+        // The default company's prompts are kept under "" (as the command
+        // line saves them).
+        let theirs = match p["company"].as_str().unwrap_or("") {
+            "" => DEFAULT_COMPANY,
+            c => c,
+        };
         if !q.replace.unwrap_or(false) || !caller.may(theirs) || theirs != company {
             return Err(ApiError::Conflict {
                 code: "exists",
