@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -51,10 +51,7 @@ impl Baresip {
         ));
         std::fs::create_dir_all(dir.join("rec")).expect("baresip directory");
         write_wav(&dir.join("mic.wav"), mic);
-        let ctrl_port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free TCP port")
-            .port();
+        let ctrl_port = super::sipp::free_port();
         let config = format!(
             "poll_method epoll\n\
              sip_listen 127.0.0.1:0\n\

@@ -56,7 +56,9 @@ impl Ura {
     }
 
     fn start_limited(data: std::path::PathBuf, nofile: Option<u32>, extra: &[&str]) -> Ura {
-        let base = 30_000 + 2 * fastrand::u16(0..12_000);
+        // Below the kernel's ephemeral ports (from 32768), above the peers'
+        // (sipp::free_port: 10000-19999).
+        let base = 20_000 + 2 * fastrand::u16(0..6_000);
         let rtp = format!("{}-{}", base, base + 399);
         let mut cmd = match nofile {
             // The shell sets the limit, then becomes ura (same pid).

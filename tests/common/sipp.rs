@@ -25,12 +25,17 @@ pub fn free_port() -> u16 {
     free_port_on(Ipv4Addr::LOCALHOST.into())
 }
 
-/// A port of `ip` free for both UDP and TCP right now.
+/// Where the tests' peers get their ports: 10000-19999, below the test
+/// ura's RTP ranges (20000-32399) and the kernel's ephemeral ports (from
+/// 32768), so that between the pick and the peer's bind no other test's
+/// socket (a `:0` bind, an outgoing connection, an RTP pair) takes it.
+const PEER_PORTS: (u16, u16) = (10_000, 10_000);
+
+/// A port of `ip` free for both UDP and TCP right now (see [`PEER_PORTS`]).
 pub fn free_port_on(ip: IpAddr) -> u16 {
     loop {
-        let udp = UdpSocket::bind((ip, 0)).expect("bind UDP");
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind((ip, port)).is_ok() {
+        let port = PEER_PORTS.0 + fastrand::u16(0..PEER_PORTS.1);
+        if UdpSocket::bind((ip, port)).is_ok() && TcpListener::bind((ip, port)).is_ok() {
             return port;
         }
     }
@@ -44,7 +49,7 @@ pub fn media_port() -> u16 {
 /// [`media_port`] on `ip`.
 pub fn media_port_on(ip: IpAddr) -> u16 {
     loop {
-        let p = 40_000 + 2 * fastrand::u16(0..9_000);
+        let p = PEER_PORTS.0 + 2 * fastrand::u16(0..PEER_PORTS.1 / 2 - 2);
         let a = UdpSocket::bind((ip, p));
         let b = UdpSocket::bind((ip, p + 2));
         if a.is_ok() && b.is_ok() {
