@@ -14,7 +14,6 @@ use crate::rtp::{self, RtpHeader, RtpPacket, HEADER_LEN};
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,7 +30,6 @@ pub(crate) const BRIDGE_FILL_NS: u64 = 60_000_000;
 pub(crate) struct Buffers {
     send: [u8; HEADER_LEN + FRAME_SAMPLES],
     recv: Box<[u8; RECV_BUF]>,
-    batch: crate::sys::RecvBatch,
     pcm: Box<[i16; RECV_BUF]>,
     relay: Box<[u8; RECV_BUF]>,
     rtcp: [u8; 256],
@@ -42,7 +40,6 @@ impl Buffers {
         Buffers {
             send: [0; HEADER_LEN + FRAME_SAMPLES],
             recv: Box::new([0; RECV_BUF]),
-            batch: crate::sys::RecvBatch::new(),
             pcm: Box::new([0; RECV_BUF]),
             relay: Box::new([0; RECV_BUF]),
             rtcp: [0; 256],
@@ -533,14 +530,10 @@ impl Stream {
         }
     }
 
-    /// Reads the RTP socket until it is drained, [`sys::BATCH`] datagrams
-    /// per call (a batch that comes back short means drained: no call is
-    /// spent only to learn that it would block).
+    /// Reads the RTP socket until it would block.
     ///
     /// `peer` is the other leg when this stream is bridged: accepted audio
     /// and telephone-events are relayed out of it at once.
-    ///
-    /// [`sys::BATCH`]: crate::sys::BATCH
     pub(crate) fn drain_rtp(
         &mut self,
         bufs: &mut Buffers,
@@ -548,32 +541,16 @@ impl Stream {
         mut peer: Option<&mut Stream>,
     ) {
         let mut errors = 0;
-        let fd = self.rtp.as_raw_fd();
         loop {
-            let Buffers {
-                batch, pcm, relay, ..
-            } = bufs;
-            match batch.recv(fd) {
-                Ok(n) => {
+            match self.rtp.recv_from(&mut bufs.recv[..]) {
+                Ok((n, src)) => {
+                    let src = canonical(src);
                     let now = crate::sys::monotonic_ns();
-                    for i in 0..n {
-                        if let Some((data, src)) = batch.get(i) {
-                            let (pcm, relay) = (&mut pcm[..], &mut relay[..]);
-                            self.on_rtp(
-                                data,
-                                canonical(src),
-                                now,
-                                pcm,
-                                sink,
-                                peer.as_deref_mut(),
-                                relay,
-                            );
-                        }
-                    }
-                    if n < crate::sys::BATCH {
-                        return;
-                    }
+                    let (data, pcm) = (&bufs.recv[..n], &mut bufs.pcm[..]);
+                    let relay = &mut bufs.relay[..];
+                    self.on_rtp(data, src, now, pcm, sink, peer.as_deref_mut(), relay);
                 }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     errors += 1;
