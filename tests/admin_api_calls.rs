@@ -268,12 +268,7 @@ fn what_the_api_changes_is_what_the_next_call_hears() {
     assert_eq!(toned.bye(), Some(200));
 
     // /metrics (Prometheus text): what those calls did.
-    let metrics = ureq::get(format!("http://{}/metrics", ura.http))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let metrics = ura.metrics();
     let value = |line_start: &str| -> f64 {
         metrics
             .lines()

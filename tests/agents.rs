@@ -823,12 +823,7 @@ Call-ID: scan-{i}@127.0.0.2\r\nCSeq: 1 INVITE\r\nContact: <sip:scan@{local}>\r\n
     assert!(told <= 10, "{finals:?}");
     // The refusals are counted in /metrics by reason, and none of them is
     // a call record: a flood's requests would fill the store.
-    let metrics = ureq::get(format!("http://{}/metrics", ura.http))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let metrics = ura.metrics();
     let shed: f64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("ura_sip_shed_total{reason=\"source_rate\"} "))

@@ -47,8 +47,10 @@ impl Directory {
 
 /// What the API tells the dispatcher.
 pub(crate) enum Control {
-    /// The webhooks changed: here they all are.
-    Hooks(Vec<WebhookRow>),
+    /// The webhooks changed: here they all are. The reply comes once the
+    /// events they want are being taken (so an event right after the API's
+    /// answer is not missed).
+    Hooks(Vec<WebhookRow>, oneshot::Sender<()>),
     /// The configuration changed: here is who owns what.
     Directory(Directory),
     /// Send a test event to a webhook; the delivery's id comes back.
@@ -227,8 +229,9 @@ async fn run(
                 }
             }
             c = control.recv() => match c {
-                Some(Control::Hooks(rows)) => {
+                Some(Control::Hooks(rows, applied)) => {
                     sink.set_wanted(outbox.set_hooks(rows.iter().map(hook_of).collect()));
+                    let _ = applied.send(());
                 }
                 Some(Control::Directory(d)) => directory = d,
                 Some(Control::Ping { hook, company, reply }) => {

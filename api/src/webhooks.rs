@@ -224,7 +224,11 @@ impl<B: Backend> Api<B> {
     async fn hooks_changed(&self) -> Result<(), ApiError> {
         if let Some(d) = self.inner.dispatcher.get() {
             let rows = self.inner.store.webhooks().await?;
-            let _ = d.control.send(Control::Hooks(rows)).await;
+            let (applied, done) = tokio::sync::oneshot::channel();
+            if d.control.send(Control::Hooks(rows, applied)).await.is_ok() {
+                // A stopped dispatcher drops the sender: no wait then.
+                let _ = done.await;
+            }
         }
         Ok(())
     }

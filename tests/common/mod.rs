@@ -209,6 +209,16 @@ impl Ura {
             .to_string()
     }
 
+    /// `GET /metrics`: the Prometheus text.
+    pub fn metrics(&self) -> String {
+        ureq::get(format!("http://{}/metrics", self.http))
+            .call()
+            .expect("GET /metrics")
+            .body_mut()
+            .read_to_string()
+            .expect("the /metrics text")
+    }
+
     /// Sends SIGHUP and waits (up to 10 s) for ura to log the outcome:
     /// the line saying "configuration reloaded" or "reload refused".
     pub fn reload(&self) -> String {
