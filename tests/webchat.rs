@@ -148,6 +148,23 @@ async fn desk(http: SocketAddr, cookie: &str, origin: &str) -> Result<Ws, u16> {
     }
 }
 
+/// An agent logged in to the desk and its socket open from ura's own
+/// origin, with an empty list of the frames seen on it.
+async fn open_desk(
+    http: SocketAddr,
+    ext: &'static str,
+    password: &'static str,
+) -> (Ws, Vec<Value>) {
+    let cookie = tokio::task::spawn_blocking(move || desk_login(http, ext, password).1)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{ext} could not log in to the desk"));
+    let ws = desk(http, &cookie, &format!("http://{http}"))
+        .await
+        .unwrap_or_else(|status| panic!("{ext}'s desk socket refused: {status}"));
+    (ws, Vec::new())
+}
+
 fn texts(frames: &[Value]) -> Vec<String> {
     frames
         .iter()
@@ -409,14 +426,7 @@ async fn a_visitor_and_an_agent_talk_and_a_reconnect_loses_nothing() {
 async fn an_agent_transfers_a_conversation_to_another_agent() {
     let ura = common::Ura::start_with_config(CONFIG, &[]);
     let http = ura.http;
-    let login = |ext: &'static str, password: &'static str| {
-        tokio::task::spawn_blocking(move || desk_login(http, ext, password).1.unwrap())
-    };
-    let ana_cookie = login("2001", "senha-da-ana-123").await.unwrap();
-    let mut ana = desk(http, &ana_cookie, &format!("http://{http}"))
-        .await
-        .unwrap();
-    let mut ana_seen = Vec::new();
+    let (mut ana, mut ana_seen) = open_desk(http, "2001", "senha-da-ana-123").await;
     let hello = next_frame(&mut ana, &mut ana_seen, WAIT, |f| f["type"] == "hello").await;
     assert_eq!(hello["queues"], json!(["vendas"]));
     assert_eq!(hello["agents"][0]["ext"], "2002");
@@ -443,11 +453,7 @@ async fn an_agent_transfers_a_conversation_to_another_agent() {
     .await;
 
     // Bia opens her desk; Ana transfers to her.
-    let bia_cookie = login("2002", "senha-da-bia-123").await.unwrap();
-    let mut bia = desk(http, &bia_cookie, &format!("http://{http}"))
-        .await
-        .unwrap();
-    let mut bia_seen = Vec::new();
+    let (mut bia, mut bia_seen) = open_desk(http, "2002", "senha-da-bia-123").await;
     next_frame(&mut bia, &mut bia_seen, WAIT, |f| f["type"] == "hello").await;
     send(
         &mut ana,
@@ -794,15 +800,7 @@ async fn a_conversation_out_of_hours_is_kept_and_queued_when_the_channel_opens()
     let ura = common::Ura::start_with_config(&config, &[]);
     let http = ura.http;
     let key = ura.api_key();
-    let cookie = tokio::task::spawn_blocking(move || {
-        desk_login(http, "2001", "senha-da-ana-123").1.unwrap()
-    })
-    .await
-    .unwrap();
-    let mut desk = desk(http, &cookie, &format!("http://{http}"))
-        .await
-        .unwrap();
-    let mut desk_seen = Vec::new();
+    let (mut desk, mut desk_seen) = open_desk(http, "2001", "senha-da-ana-123").await;
     next_frame(&mut desk, &mut desk_seen, WAIT, |f| f["type"] == "hello").await;
 
     // Maria writes while closed: the hours, the menu, her choice is kept.
@@ -991,15 +989,7 @@ async fn a_waiting_chat_shows_in_the_live_view_then_under_its_agent() {
     }
 
     // Ana opens her desk and takes it: it is hers in the live view.
-    let cookie = tokio::task::spawn_blocking(move || {
-        desk_login(http, "2001", "senha-da-ana-123").1.unwrap()
-    })
-    .await
-    .unwrap();
-    let mut desk = desk(http, &cookie, &format!("http://{http}"))
-        .await
-        .unwrap();
-    let mut desk_seen = Vec::new();
+    let (mut desk, mut desk_seen) = open_desk(http, "2001", "senha-da-ana-123").await;
     let offer = next_frame(&mut desk, &mut desk_seen, WAIT, |f| f["type"] == "offer").await;
     assert_eq!(offer["conversation"].as_u64(), Some(conversation));
     send(
