@@ -33,6 +33,7 @@ pub struct EngineBackend {
     stored_prompts: Arc<Mutex<std::collections::BTreeSet<String>>>,
     running: Arc<Mutex<Config>>,
     applied: Arc<Mutex<(usize, usize)>>,
+    omni: Arc<OnceLock<crate::omni::Omni>>,
 }
 
 impl EngineBackend {
@@ -45,6 +46,7 @@ impl EngineBackend {
             stored_prompts: Arc::new(Mutex::new(Default::default())),
             running: Arc::new(Mutex::new(config)),
             applied: Arc::new(Mutex::new((0, 0))),
+            omni: Arc::new(OnceLock::new()),
         }
     }
 
@@ -172,6 +174,20 @@ impl EngineBackend {
             .cloned()
     }
 
+    /// Starts delivering the omni channels' messages (with the store's
+    /// delivery log).
+    pub async fn start_omni(&self, store: ura_store::Store) -> Result<(), ura_store::StoreError> {
+        let hooks = crate::omni::hooks_of(&self.running().routing);
+        let omni = crate::omni::Omni::start(store, hooks).await?;
+        let _ = self.omni.set(omni);
+        Ok(())
+    }
+
+    /// The omni channels' delivery task, once started.
+    pub fn omni(&self) -> Option<&crate::omni::Omni> {
+        self.omni.get()
+    }
+
     /// Connects the started engine.
     pub fn attach(&self, engine: EngineHandle) {
         let _ = self.engine.set(engine);
@@ -179,6 +195,9 @@ impl EngineBackend {
 
     /// The settings in force (after a reload, the ones it took).
     pub fn set_running(&self, config: Config) {
+        if let Some(omni) = self.omni.get() {
+            omni.set_hooks(crate::omni::hooks_of(&config.routing));
+        }
         *self.running.lock().unwrap_or_else(|e| e.into_inner()) = config;
     }
 

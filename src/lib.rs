@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod omni;
 #[cfg(feature = "local-audio")]
 pub mod mic;
 pub mod prompt_admin;

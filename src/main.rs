@@ -333,6 +333,11 @@ async fn serve(args: ServeArgs, mut config: Config) -> Result<(), ura::error::Ur
     api.start_webhooks(events_rx, events.clone())
         .await
         .map_err(|e| UraError::Config(format!("webhooks: {e}")))?;
+    // The omni channels' messages out, with their delivery log.
+    backend
+        .start_omni(store.clone())
+        .await
+        .map_err(|e| UraError::Config(format!("omni channels: {e}")))?;
     // The start-up lines name the HTTP port really bound (with `:0`, the
     // one the system chose).
     let mut engine_config = config.clone();

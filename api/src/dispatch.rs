@@ -90,7 +90,8 @@ pub(crate) fn hook_of(row: &WebhookRow) -> Hook {
     }
 }
 
-fn row_of(d: &Delivery) -> DeliveryRow {
+/// A delivery as the delivery log keeps it.
+pub fn row_of(d: &Delivery) -> DeliveryRow {
     DeliveryRow {
         id: d.id.to_string(),
         webhook: d.hook.clone(),
@@ -107,12 +108,13 @@ fn row_of(d: &Delivery) -> DeliveryRow {
     }
 }
 
-fn delivery_of(r: &DeliveryRow) -> Option<Delivery> {
+/// A delivery from the log (`None`: the row cannot be read).
+pub fn delivery_of(r: &DeliveryRow) -> Option<Delivery> {
     Some(Delivery {
         id: r.id.parse().ok()?,
         hook: r.webhook.clone(),
         event_id: r.event_id.clone(),
-        event: r.event.parse().ok()?,
+        event: EventType::from_name(&r.event)?,
         body: Arc::from(r.body.as_str()),
         created_ms: r.created_ms,
         attempts: u32::try_from(r.attempts).ok()?,
@@ -136,7 +138,9 @@ pub(crate) async fn start(
     let hooks = store.webhooks().await?;
     sink.set_wanted(outbox.set_hooks(hooks.iter().map(hook_of).collect()));
     let now = now_ms();
-    let pending = store.pending_deliveries().await?;
+    let mut pending = store.pending_deliveries().await?;
+    // An omni channel's deliveries are its own task's.
+    pending.retain(|r| !r.webhook.starts_with(ura_webhooks::CHANNEL_HOOK));
     let restored = pending.len();
     for row in &pending {
         match delivery_of(row) {
@@ -155,6 +159,18 @@ pub(crate) async fn start(
     Ok(Dispatcher { control })
 }
 
+/// The HTTP client webhooks are sent with: 10 s per request, no
+/// redirects, any status taken as an answer.
+pub fn http_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(REQUEST_TIMEOUT))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(format!("ura/{}", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
 async fn run(
     store: Store,
     mut outbox: Outbox,
@@ -163,13 +179,7 @@ async fn run(
     sink: EventSink,
     mut directory: Directory,
 ) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(REQUEST_TIMEOUT))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .user_agent(format!("ura/{}", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
+    let agent = http_agent();
     // At most the outbox's in-flight limit of results can be outstanding.
     let (results_tx, mut results) = mpsc::channel::<(DeliveryId, Result<u16, String>)>(64);
     let mut prune = tokio::time::interval(Duration::from_secs(3600));
@@ -185,7 +195,7 @@ async fn run(
                     let tx = results_tx.clone();
                     tokio::task::spawn_blocking(move || {
                         let id = a.delivery;
-                        let result = send(&agent, &a);
+                        let result = post_signed(&agent, &a);
                         let _ = tx.blocking_send((id, result));
                     });
                 }
@@ -251,8 +261,8 @@ async fn run(
 }
 
 /// One request: the JSON body, signed now. The receiver's status, or why
-/// none came.
-fn send(agent: &ureq::Agent, a: &Attempt) -> Result<u16, String> {
+/// none came. Blocking: call it off the async threads.
+pub fn post_signed(agent: &ureq::Agent, a: &Attempt) -> Result<u16, String> {
     let signature = sign(&a.secret, now_ms() / 1000, a.body.as_bytes());
     agent
         .post(&a.url)

@@ -33,7 +33,7 @@ use ura_store::{ConfigChange, Store};
 
 pub use auth::{check_key, create_key, hash, Caller, PREFIX_LEN};
 pub use calls::call_json;
-pub use dispatch::Directory;
+pub use dispatch::{delivery_of, http_agent, post_signed, row_of, Directory, LOG_KEEP};
 pub use docs::{check_id, Doc, Docs, Kind, DEFAULT_COMPANY};
 pub use error::ApiError;
 pub use prompts::{NewPrompt, PromptAudio, PromptFile, MAX_UPLOAD};

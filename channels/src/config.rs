@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! [channels.site]
-//! type = "webchat"            # "omni" is reserved for the generic channel
+//! type = "webchat"            # or "omni", the generic channel (below)
 //! description = "Chat do site"
 //! ivr = "demo"                # the text menu (the IVR's menu, as text)
 //! # service = "vendas"        # or straight to a service, without a menu
@@ -19,6 +19,17 @@
 //! started = "agent"           # none, simple, agent (names the agent)
 //! colors = { background = "#ffffff", font = "#1f2933", visitor_message = "#dbeafe", button = "#1d4ed8" }
 //! fields = { name = "required", email = "optional", phone = "off", document = "off" }
+//!
+//! # The generic channel for outside systems (ERP, CRM, ticketing)
+//! [channels.erp]
+//! type = "omni"
+//! description = "Tickets do ERP"
+//! service = "vendas"
+//! [channels.erp.omni]
+//! webhook_url = "https://erp.example.com/ura/messages"
+//! key = "chave-de-entrada-do-erp-0001"      # Bearer key of POST /omni/erp/messages
+//! secret = "segredo-de-assinatura-00001"    # HMAC-SHA256 key of what ura sends
+//! language = "pt-BR"
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -31,7 +42,8 @@ use crate::error::ChannelsError;
 pub enum ChannelType {
     /// The web chat widget served by ura.
     Webchat,
-    /// The generic channel for outside systems (reserved: not available yet).
+    /// The generic channel for outside systems: messages in by HTTP,
+    /// out to the system's webhook.
     Omni,
 }
 
@@ -173,6 +185,44 @@ pub struct WebchatSettings {
     pub started: StartedNotice,
 }
 
+/// The generic ("omni") channel's settings: where ura sends what the
+/// customer is to see, and the keys of both directions.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OmniSettings {
+    /// Where ura POSTs messages and status (JSON, signed), `http://` or
+    /// `https://`.
+    pub webhook_url: String,
+    /// The Bearer key the outside system sends messages in with.
+    pub key: String,
+    /// The HMAC-SHA256 key of the `Ura-Signature` header on what ura sends.
+    pub secret: String,
+    /// The language of ura's texts (menu, waiting, closing).
+    pub language: ChatLanguage,
+    /// The first message of every conversation (empty: the built-in one).
+    pub welcome: String,
+    /// Said when the conversation ends (empty: the built-in one).
+    pub closing: String,
+    /// What the customer is told when an agent takes the conversation.
+    pub started: StartedNotice,
+}
+
+/// Shortest key or secret of an omni channel.
+pub const MIN_KEY: usize = 16;
+
+/// The texts a channel speaks with, whatever its type.
+#[derive(Debug, Clone, Copy)]
+pub struct ChannelTexts<'a> {
+    /// Their language.
+    pub language: ChatLanguage,
+    /// The welcome (empty: built-in).
+    pub welcome: &'a str,
+    /// The closing (empty: built-in).
+    pub closing: &'a str,
+    /// What is said when an agent joins.
+    pub started: StartedNotice,
+}
+
 /// One text channel.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -201,6 +251,13 @@ pub struct ChannelConfig {
     /// The web chat's settings.
     #[serde(default)]
     pub webchat: WebchatSettings,
+    /// The omni channel's settings.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub omni: OmniSettings,
+}
+
+fn is_default(o: &OmniSettings) -> bool {
+    *o == OmniSettings::default()
 }
 
 fn yes() -> bool {
@@ -238,12 +295,6 @@ impl ChannelConfig {
     /// Checks what does not depend on other objects (the engine checks
     /// that the IVR, service and schedule exist). Errors name the field.
     pub fn check(&self) -> Result<(), ChannelsError> {
-        if self.kind == ChannelType::Omni {
-            return Err(ChannelsError::invalid(
-                "type",
-                "the omni channel is not available yet: use \"webchat\"",
-            ));
-        }
         if self.description.trim().is_empty() {
             return Err(ChannelsError::invalid("description", "must not be empty"));
         }
@@ -263,6 +314,31 @@ impl ChannelConfig {
             }
             _ => {}
         }
+        if self.kind == ChannelType::Omni {
+            let o = &self.omni;
+            let url = o.webhook_url.trim();
+            let rest = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"));
+            if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
+                return Err(ChannelsError::invalid(
+                    "omni.webhook_url",
+                    "an http:// or https:// URL where ura sends the customer's messages",
+                ));
+            }
+            check_len("omni.webhook_url", url, 2000)?;
+            for (field, value) in [("omni.key", &o.key), ("omni.secret", &o.secret)] {
+                if value.chars().count() < MIN_KEY || value.chars().any(char::is_whitespace) {
+                    return Err(ChannelsError::invalid(
+                        field,
+                        format!("at least {MIN_KEY} characters, no spaces"),
+                    ));
+                }
+                check_len(field, value, 200)?;
+            }
+            check_len("omni.welcome", &o.welcome, MAX_LONG_TEXT)?;
+            check_len("omni.closing", &o.closing, MAX_LONG_TEXT)?;
+        }
         let w = &self.webchat;
         check_len("webchat.title", &w.title, MAX_TITLE)?;
         check_len("webchat.subtitle", &w.subtitle, MAX_TITLE * 2)?;
@@ -274,6 +350,25 @@ impl ChannelConfig {
         check_color("visitor_message", &c.visitor_message)?;
         check_color("button", &c.button)?;
         Ok(())
+    }
+
+    /// The texts the channel speaks with (the web chat's or the omni
+    /// channel's settings).
+    pub fn texts(&self) -> ChannelTexts<'_> {
+        match self.kind {
+            ChannelType::Webchat => ChannelTexts {
+                language: self.webchat.language,
+                welcome: &self.webchat.welcome,
+                closing: &self.webchat.closing,
+                started: self.webchat.started,
+            },
+            ChannelType::Omni => ChannelTexts {
+                language: self.omni.language,
+                welcome: &self.omni.welcome,
+                closing: &self.omni.closing,
+                started: self.omni.started,
+            },
+        }
     }
 }
 
@@ -299,6 +394,9 @@ mod tests {
         let file: File = toml::from_str(&example).unwrap();
         let site = &file.channels["site"];
         site.check().unwrap();
+        let erp = &file.channels["erp"];
+        erp.check().unwrap();
+        assert_eq!(erp.texts().language, ChatLanguage::PtBr);
         assert_eq!(site.webchat.fields.name, FieldRule::Required);
         assert_eq!(site.webchat.language, ChatLanguage::PtBr);
     }
@@ -314,6 +412,7 @@ mod tests {
             enabled: true,
             receptive: true,
             webchat: WebchatSettings::default(),
+            omni: OmniSettings::default(),
         };
         base.check().unwrap();
         let mut c = base.clone();
@@ -328,7 +427,17 @@ mod tests {
         );
         let mut c = base.clone();
         c.kind = ChannelType::Omni;
-        assert!(matches!(c.check(), Err(ChannelsError::Invalid { field, .. }) if field == "type"));
+        assert!(
+            matches!(c.check(), Err(ChannelsError::Invalid { field, .. }) if field == "omni.webhook_url")
+        );
+        c.omni.webhook_url = "https://erp.example.com/hook".into();
+        c.omni.key = "short".into();
+        assert!(
+            matches!(c.check(), Err(ChannelsError::Invalid { field, .. }) if field == "omni.key")
+        );
+        c.omni.key = "k".repeat(MIN_KEY);
+        c.omni.secret = "s".repeat(MIN_KEY);
+        c.check().unwrap();
         let mut c = base;
         c.description = " ".into();
         assert!(c.check().is_err());

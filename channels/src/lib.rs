@@ -1,5 +1,5 @@
 //! Text channels for ura, sans-I/O: a channel's settings
-//! ([`ChannelConfig`]: web chat now, the generic "omni" channel later) and
+//! ([`ChannelConfig`]: web chat and the generic "omni" channel) and
 //! one [`Conversation`]: its message log numbered for resume, the text
 //! menu (the IVR's own [`ura_ivr::Flow`], with its prompts written as
 //! text), the waiting notices, the agent and the closing message.
@@ -61,8 +61,8 @@ mod ids;
 pub mod texts;
 
 pub use config::{
-    ChannelConfig, ChannelType, ChatLanguage, Colors, FieldRule, PrechatFields, StartedNotice,
-    WebchatSettings,
+    ChannelConfig, ChannelTexts, ChannelType, ChatLanguage, Colors, FieldRule, OmniSettings,
+    PrechatFields, StartedNotice, WebchatSettings, MIN_KEY,
 };
 pub use conversation::{
     Author, Closer, Conversation, Message, Output, Phase, Start, MAX_CLIENT_ID, MAX_MESSAGES,

@@ -1,7 +1,8 @@
 //! The pages ura serves to browsers besides `/docs`: the web chat for
 //! visitors (`/chat/…`: the widget loader, the chat page, its settings and
 //! its WebSocket) and the agent desk (`/desk…`: log in, the page, its
-//! WebSocket). The files are built into the binary (`assets/`, plain
+//! WebSocket), and the generic channel's way in (`/omni/…/messages`,
+//! for outside systems). The files are built into the binary (`assets/`, plain
 //! JavaScript and CSS, no build step); messages are shown as text.
 //!
 //! Sockets reach the core through the chat lane ([`crate::engine::chats`]):
@@ -9,6 +10,7 @@
 //! the client sends it again.
 
 mod desk;
+mod omni;
 mod socket;
 mod visitor;
 
@@ -31,6 +33,7 @@ pub struct Web {
     sessions: Arc<Mutex<desk::Sessions>>,
     next_sub: Arc<AtomicU64>,
     sockets: Arc<std::sync::atomic::AtomicUsize>,
+    relays: Arc<omni::Relays>,
 }
 
 impl Web {
@@ -41,6 +44,7 @@ impl Web {
             sessions: Arc::new(Mutex::new(desk::Sessions::default())),
             next_sub: Arc::new(AtomicU64::new(1)),
             sockets: Arc::default(),
+            relays: Arc::default(),
         }
     }
 
@@ -68,6 +72,10 @@ pub fn routes(web: Web) -> Router {
         .route("/desk/logout", post(desk::logout))
         .route("/desk/session", get(desk::session))
         .route("/desk/ws", get(desk::ws))
+        .route(
+            "/omni/{channel}/messages",
+            post(omni::messages).layer(axum::extract::DefaultBodyLimit::max(omni::MAX_BODY)),
+        )
         .with_state(web)
 }
 

@@ -49,6 +49,13 @@ enum VisitorFrame {
     Ping,
 }
 
+/// A web chat channel's settings (`None`: no such channel, or another type).
+fn web_chat(web: &Web, channel: &str) -> Option<ura_channels::ChannelConfig> {
+    web.backend
+        .channel(channel)
+        .filter(|c| c.kind == ura_channels::ChannelType::Webchat)
+}
+
 pub(super) async fn widget_js() -> Response {
     (
         [
@@ -63,7 +70,7 @@ pub(super) async fn widget_js() -> Response {
 
 /// The chat page: any site may show it in a frame (the widget does).
 pub(super) async fn page(State(web): State<Web>, Path(channel): Path<String>) -> Response {
-    if web.backend.channel(&channel).is_none() {
+    if web_chat(&web, &channel).is_none() {
         return json_error(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -76,7 +83,7 @@ pub(super) async fn page(State(web): State<Web>, Path(channel): Path<String>) ->
 
 /// The settings the page and the widget show (no secret in them).
 pub(super) async fn settings(State(web): State<Web>, Path(channel): Path<String>) -> Response {
-    let Some(c) = web.backend.channel(&channel) else {
+    let Some(c) = web_chat(&web, &channel) else {
         return json_error(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -115,6 +122,15 @@ pub(super) async fn ws(
     Path(channel): Path<String>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // An omni channel's conversations come in over HTTP with its key.
+    if web_chat(&web, &channel).is_none() {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such chat channel",
+            "channel",
+        );
+    }
     let Some(open) = web.socket() else {
         return super::too_many_sockets();
     };

@@ -26,6 +26,10 @@ pub enum EventType {
     AgentState,
     /// A test event sent by `POST /api/v1/webhooks/{id}/ping`.
     Ping,
+    /// An omni channel's conversation: a message for the customer.
+    ConversationMessage,
+    /// An omni channel's conversation: its phase or position changed.
+    ConversationStatus,
 }
 
 impl EventType {
@@ -52,7 +56,23 @@ impl EventType {
             EventType::QueueLeft => "queue.left",
             EventType::AgentState => "agent.state",
             EventType::Ping => "ping",
+            EventType::ConversationMessage => "conversation.message",
+            EventType::ConversationStatus => "conversation.status",
         }
+    }
+
+    /// What an omni channel's webhook receives (not subscribed to: every
+    /// omni channel gets its own conversations' events).
+    pub const CONVERSATION: [EventType; 2] =
+        [EventType::ConversationMessage, EventType::ConversationStatus];
+
+    /// The type a name names, of [`EventType::ALL`] or
+    /// [`EventType::CONVERSATION`] (a stored delivery's).
+    pub fn from_name(s: &str) -> Option<EventType> {
+        EventType::ALL
+            .into_iter()
+            .chain(EventType::CONVERSATION)
+            .find(|t| t.as_str() == s)
     }
 
     /// Its bit in a subscription mask.
@@ -137,6 +157,10 @@ mod tests {
             mask |= t.bit();
         }
         assert!("call.exploded".parse::<EventType>().is_err());
+        for t in EventType::CONVERSATION {
+            assert!(t.as_str().parse::<EventType>().is_err(), "not subscribable");
+            assert_eq!(EventType::from_name(t.as_str()), Some(t));
+        }
     }
 
     #[test]

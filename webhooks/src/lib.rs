@@ -15,6 +15,11 @@
 //! v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. A receiver recomputes it
 //! and refuses a timestamp outside its replay window ([`verify`]).
 
+/// The webhook id an omni channel's deliveries are kept under in the
+/// delivery log: this prefix and the channel's id. The admin API's
+/// webhooks (`wh_…`) never start with it.
+pub const CHANNEL_HOOK: &str = "channel:";
+
 mod error;
 mod event;
 mod outbox;

@@ -395,6 +395,43 @@ impl Outbox {
         Some(id)
     }
 
+    /// A delivery of `body` to one webhook (an omni channel's message),
+    /// whatever it subscribes to; `None` when there is no such webhook or
+    /// it holds its most pending deliveries (counted in its `dropped`).
+    pub fn push(
+        &mut self,
+        now: i64,
+        hook: &str,
+        kind: EventType,
+        body: Arc<str>,
+    ) -> Option<DeliveryId> {
+        let event_id = format!("evt_{:016x}", self.rng.u64(..));
+        self.create(now, hook, &event_id, kind, body, now)
+    }
+
+    /// Makes every waiting delivery of `hook` due now (a restart of the
+    /// receiver's side); how many.
+    pub fn retry_now(&mut self, hook: &str) -> usize {
+        let due: Vec<(i64, DeliveryId)> = self
+            .timers
+            .iter()
+            .filter(|(_, id)| self.deliveries.get(id).is_some_and(|d| d.hook == hook))
+            .copied()
+            .collect();
+        let Some(state) = self.hooks.get_mut(hook) else {
+            return 0;
+        };
+        for t in &due {
+            self.timers.remove(t);
+            state.ready.push_back(t.1);
+        }
+        if !state.ready.is_empty() && !state.queued && state.hook.enabled {
+            state.queued = true;
+            self.runnable.push_back(hook.to_string());
+        }
+        due.len()
+    }
+
     /// Takes back a pending delivery kept in the store (at start).
     pub fn restore(&mut self, now: i64, mut d: Delivery) {
         if d.status != Status::Pending || self.deliveries.contains_key(&d.id) {

@@ -244,7 +244,14 @@ impl Calls {
                     refuse("busy", "too many conversations: try again in a moment");
                     return;
                 }
-                let visitor = match check_fields(&channel.config.webchat.fields, &fields) {
+                // An omni channel's fields come from its relay (the
+                // outside system's ids and customer), already checked.
+                let checked = if channel.config.kind == ura_channels::ChannelType::Omni {
+                    Ok(fields)
+                } else {
+                    check_fields(&channel.config.webchat.fields, &fields)
+                };
+                let visitor = match checked {
                     Ok(v) => v,
                     Err((field, why)) => {
                         let _ = tx.try_send(
@@ -257,7 +264,7 @@ impl Calls {
                         return;
                     }
                 };
-                let w = &channel.config.webchat;
+                let w = channel.config.texts();
                 let lang = match w.language {
                     ChatLanguage::En => ura_ivr::Lang::En,
                     _ => ura_ivr::Lang::PtBr,
@@ -303,8 +310,8 @@ impl Calls {
                 let start = Start {
                     hours,
                     lang: w.language,
-                    welcome: w.welcome.clone(),
-                    closing: w.closing.clone(),
+                    welcome: w.welcome.to_string(),
+                    closing: w.closing.to_string(),
                     started: w.started,
                     ivr: channel.ivr.clone(),
                     decision,
