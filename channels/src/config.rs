@@ -19,10 +19,15 @@
 //! started = "agent"           # none, simple, agent (names the agent)
 //! colors = { background = "#ffffff", font = "#1f2933", visitor_message = "#dbeafe", button = "#1d4ed8" }
 //! fields = { name = "required", email = "optional", phone = "off", document = "off" }
+//! [channels.site.webchat.attachments]
+//! max_bytes = 5242880         # 5 MiB (at most 25 MiB)
+//! types = ["image/png", "image/jpeg", "application/pdf", "text/plain"]
+//! max_total_bytes = 1073741824  # on disk for the channel's open conversations
 //! ```
 
 use serde::{Deserialize, Serialize};
 
+use crate::attachments::AttachmentSettings;
 use crate::error::ChannelsError;
 
 /// What kind of channel.
@@ -171,6 +176,8 @@ pub struct WebchatSettings {
     pub closing: String,
     /// What the visitor is told when an agent takes the conversation.
     pub started: StartedNotice,
+    /// Files the visitor and the agent may send.
+    pub attachments: AttachmentSettings,
 }
 
 /// One text channel.
@@ -273,6 +280,7 @@ impl ChannelConfig {
         check_color("font", &c.font)?;
         check_color("visitor_message", &c.visitor_message)?;
         check_color("button", &c.button)?;
+        w.attachments.check()?;
         Ok(())
     }
 }
@@ -301,6 +309,7 @@ mod tests {
         site.check().unwrap();
         assert_eq!(site.webchat.fields.name, FieldRule::Required);
         assert_eq!(site.webchat.language, ChatLanguage::PtBr);
+        assert_eq!(site.webchat.attachments.types.len(), 4);
     }
 
     #[test]
