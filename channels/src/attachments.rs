@@ -242,21 +242,45 @@ mod tests {
         assert_eq!(sniff("image/jpeg", b"\xff\xd8\xff\xe0\0\x10JFIF"), Ok(()));
         assert_eq!(sniff("image/gif", b"GIF89a\x01\0\x01\0"), Ok(()));
         assert_eq!(sniff("image/webp", b"RIFF\x24\0\0\0WEBPVP8 "), Ok(()));
-        assert_eq!(sniff("text/plain", "Olá, segue o pedido.\n".as_bytes()), Ok(()));
+        assert_eq!(
+            sniff("text/plain", "Olá, segue o pedido.\n".as_bytes()),
+            Ok(())
+        );
         // HTML, or a program, named as an image or as text.
         let html = b"<!doctype html><script>alert(1)</script>";
-        assert_eq!(sniff("image/png", html), Err(AttachmentRefusal::ContentMismatch));
-        assert_eq!(sniff("text/plain", html), Err(AttachmentRefusal::ContentMismatch));
+        assert_eq!(
+            sniff("image/png", html),
+            Err(AttachmentRefusal::ContentMismatch)
+        );
+        assert_eq!(
+            sniff("text/plain", html),
+            Err(AttachmentRefusal::ContentMismatch)
+        );
         assert_eq!(
             sniff("text/plain", b"  <html><body>x</body></html>"),
             Err(AttachmentRefusal::ContentMismatch)
         );
         let exe = b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0";
-        assert_eq!(sniff("image/png", exe), Err(AttachmentRefusal::ContentMismatch));
-        assert_eq!(sniff("text/plain", exe), Err(AttachmentRefusal::ContentMismatch));
-        assert_eq!(sniff("image/jpeg", PNG), Err(AttachmentRefusal::ContentMismatch));
-        assert_eq!(sniff("text/plain", PDF), Err(AttachmentRefusal::ContentMismatch));
-        assert_eq!(sniff("image/png", b""), Err(AttachmentRefusal::ContentMismatch));
+        assert_eq!(
+            sniff("image/png", exe),
+            Err(AttachmentRefusal::ContentMismatch)
+        );
+        assert_eq!(
+            sniff("text/plain", exe),
+            Err(AttachmentRefusal::ContentMismatch)
+        );
+        assert_eq!(
+            sniff("image/jpeg", PNG),
+            Err(AttachmentRefusal::ContentMismatch)
+        );
+        assert_eq!(
+            sniff("text/plain", PDF),
+            Err(AttachmentRefusal::ContentMismatch)
+        );
+        assert_eq!(
+            sniff("image/png", b""),
+            Err(AttachmentRefusal::ContentMismatch)
+        );
         // A character cut by the end of the head is still text.
         let cut = "ação".as_bytes();
         assert_eq!(sniff("text/plain", &cut[..cut.len() - 1]), Ok(()));
@@ -270,7 +294,10 @@ mod tests {
             admit(&s, "image/png", 5 * 1024 * 1024 + 1),
             Err(AttachmentRefusal::TooLarge)
         );
-        assert_eq!(admit(&s, "text/html", 10), Err(AttachmentRefusal::TypeNotAllowed));
+        assert_eq!(
+            admit(&s, "text/html", 10),
+            Err(AttachmentRefusal::TypeNotAllowed)
+        );
         assert_eq!(essence("Text/Plain; charset=utf-8"), "text/plain");
     }
 
@@ -304,6 +331,9 @@ mod tests {
         assert_eq!(clean_name("../../etc/passwd", "anexo"), "passwd");
         assert_eq!(clean_name("a\u{0}b\nc.txt", "anexo"), "abc.txt");
         assert_eq!(clean_name("..", "anexo"), "anexo");
-        assert_eq!(clean_name(&"x".repeat(500), "anexo").chars().count(), MAX_NAME);
+        assert_eq!(
+            clean_name(&"x".repeat(500), "anexo").chars().count(),
+            MAX_NAME
+        );
     }
 }

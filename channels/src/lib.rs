@@ -69,6 +69,7 @@ mod hours;
 mod ids;
 pub mod texts;
 
+pub use attachments::{Attachment, AttachmentRefusal, AttachmentSettings};
 pub use config::{
     ChannelConfig, ChannelType, ChatLanguage, Colors, FieldRule, PrechatFields, StartedNotice,
     WebchatSettings,
@@ -77,7 +78,6 @@ pub use conversation::{
     Author, Closer, Conversation, Message, Output, Phase, Start, MAX_CLIENT_ID, MAX_MESSAGES,
     MAX_TEXT, MENU_IDLE, VISITOR_BURST, VISITOR_RATE,
 };
-pub use attachments::{Attachment, AttachmentRefusal, AttachmentSettings};
 pub use error::ChannelsError;
 pub use hours::{OpeningHours, MAX_KEPT};
 pub use ids::{ConversationId, Now, Seq};

@@ -52,18 +52,26 @@ fn files_are_numbered_messages_and_resends_are_taken_once() {
     let mut c = Conversation::new(ConversationId(1), start, at(t0, 0));
     while c.poll_output().is_some() {}
     // In the menu: kept in the log, not an option.
-    let seq = c.attachment(at(t0, 1), None, file("a"), Some("f1")).unwrap();
+    let seq = c
+        .attachment(at(t0, 1), None, file("a"), Some("f1"))
+        .unwrap();
     let out: Vec<Output> = std::iter::from_fn(|| c.poll_output()).collect();
     let Output::Message(m) = &out[0] else {
         panic!("{out:?}")
     };
-    assert_eq!((m.seq, &m.author, m.text.as_str()), (seq, &Author::Visitor, "a.png"));
+    assert_eq!(
+        (m.seq, &m.author, m.text.as_str()),
+        (seq, &Author::Visitor, "a.png")
+    );
     assert_eq!(m.attachment, Some(file("a")));
     assert_eq!(out.len(), 1, "no invalid option: {out:?}");
     assert_eq!(c.phase(), Phase::Menu);
     assert_eq!(c.after(Seq(0)).last().unwrap().attachment, Some(file("a")));
     // A resend is the same message.
-    assert_eq!(c.attachment(at(t0, 2), None, file("a"), Some("f1")), Ok(seq));
+    assert_eq!(
+        c.attachment(at(t0, 2), None, file("a"), Some("f1")),
+        Ok(seq)
+    );
     assert!(c.poll_output().is_none());
     // The agent sends only while with the visitor.
     assert_eq!(
@@ -73,9 +81,14 @@ fn files_are_numbered_messages_and_resends_are_taken_once() {
     c.visitor_text(at(t0, 4), "1", None).unwrap();
     c.agent_joined(at(t0, 5), "Ana");
     while c.poll_output().is_some() {}
-    let seq = c.attachment(at(t0, 6), Some("Ana"), file("b"), None).unwrap();
+    let seq = c
+        .attachment(at(t0, 6), Some("Ana"), file("b"), None)
+        .unwrap();
     assert_eq!(c.last_seq(), seq);
-    assert_eq!(c.after(Seq(seq.0 - 1))[0].author, Author::Agent("Ana".into()));
+    assert_eq!(
+        c.after(Seq(seq.0 - 1))[0].author,
+        Author::Agent("Ana".into())
+    );
     // The visitor's count is limited.
     for i in 1..MAX_VISITOR_ATTACHMENTS {
         c.attachment(at(t0, 7 + u64::from(i)), None, file(&format!("v{i}")), None)
