@@ -60,15 +60,16 @@ description = "Chat do site"
 ivr = "main"
 
 [channels.site.webchat.attachments]
-max_bytes = 100000
+max_bytes = 3000000
 "#;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// A PNG's first bytes (what the check reads) and some more.
+/// A PNG's first bytes (what the check reads) and more: 2.5 MB, past
+/// axum's default body limit (which must not apply to files).
 fn png() -> Vec<u8> {
     let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0".to_vec();
-    b.extend((0..20_000u32).map(|i| (i % 251) as u8));
+    b.extend((0..2_500_000u32).map(|i| (i % 251) as u8));
     b
 }
 
@@ -502,8 +503,6 @@ async fn visitor_and_agent_exchange_files_and_bad_files_are_refused() {
     exe.extend(std::iter::repeat_n(0u8, 10_000));
     let a = visitor_upload(h, &token, "image/png", "setup.png", None, exe).await;
     assert_eq!((a.status, a.code().as_str()), (422, "content_mismatch"));
-    let a = visitor_upload(h, &token, "image/png", "big.png", None, vec![0x89; 100_001]).await;
-    assert_eq!((a.status, a.code().as_str()), (413, "too_large"));
     // Too large is refused on the head alone: the body is never sent.
     let t0 = std::time::Instant::now();
     let (status, text) = tokio::task::spawn_blocking({
@@ -549,7 +548,10 @@ async fn visitor_and_agent_exchange_files_and_bad_files_are_refused() {
     )
     .await
     .json();
-    assert_eq!(settings["attachments"]["max_bytes"], 100000, "{settings}");
+    assert_eq!(
+        settings["attachments"]["max_bytes"], 3_000_000,
+        "{settings}"
+    );
     assert!(settings["attachments"]["types"]
         .as_array()
         .unwrap()

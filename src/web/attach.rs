@@ -200,7 +200,7 @@ async fn receive(
             continue;
         }
         if file.is_none() {
-            if let Err(r) = check(&mime, &gathered) {
+            if let Some(r) = check(&mime, &gathered) {
                 return r;
             }
             let p = part_path.clone();
@@ -231,7 +231,7 @@ async fn receive(
     let f = match file {
         Some(f) => f,
         None => {
-            if let Err(r) = check(&mime, &gathered) {
+            if let Some(r) = check(&mime, &gathered) {
                 return r;
             }
             let p = part_path.clone();
@@ -281,9 +281,10 @@ async fn receive(
     }
 }
 
-fn check(mime: &str, head: &[u8]) -> Result<(), Response> {
+/// The refusal when the first bytes are not of the declared type.
+fn check(mime: &str, head: &[u8]) -> Option<Response> {
     let head = &head[..head.len().min(SNIFF_BYTES)];
-    sniff(mime, head).map_err(|r| {
+    sniff(mime, head).err().map(|r| {
         json_error(
             StatusCode::UNPROCESSABLE_ENTITY,
             r.code(),
@@ -382,25 +383,33 @@ fn disposition(name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-fn visitor(channel: String, headers: &HeaderMap) -> Result<Party, Response> {
+/// The visitor by the token its page sends.
+fn visitor(channel: String, headers: &HeaderMap) -> Option<Party> {
     match header_str(headers, "x-ura-conversation") {
-        Some(token) if !token.is_empty() => Ok(Party::Visitor {
+        Some(token) if !token.is_empty() => Some(Party::Visitor {
             channel,
             token: token.to_string(),
         }),
-        _ => Err(json_error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "send the conversation's token in X-Ura-Conversation",
-            "x-ura-conversation",
-        )),
+        _ => None,
     }
 }
 
-fn agent(web: &Web, headers: &HeaderMap) -> Result<Party, Response> {
-    super::desk::agent_of(web, headers)
-        .map(|ext| Party::Agent { ext })
-        .ok_or_else(|| json_error(StatusCode::UNAUTHORIZED, "unauthorized", "log in first", ""))
+fn no_token() -> Response {
+    json_error(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "send the conversation's token in X-Ura-Conversation",
+        "x-ura-conversation",
+    )
+}
+
+/// The agent by the desk's session.
+fn agent(web: &Web, headers: &HeaderMap) -> Option<Party> {
+    super::desk::agent_of(web, headers).map(|ext| Party::Agent { ext })
+}
+
+fn no_session() -> Response {
+    json_error(StatusCode::UNAUTHORIZED, "unauthorized", "log in first", "")
 }
 
 /// `POST /chat/ID/attachments`: the visitor sends a file.
@@ -411,8 +420,8 @@ pub(super) async fn visitor_upload(
     body: Body,
 ) -> Response {
     match visitor(channel, &headers) {
-        Ok(party) => receive(&web, party, None, &headers, body).await,
-        Err(r) => r,
+        Some(party) => receive(&web, party, None, &headers, body).await,
+        None => no_token(),
     }
 }
 
@@ -424,8 +433,8 @@ pub(super) async fn visitor_download(
     headers: HeaderMap,
 ) -> Response {
     match visitor(channel, &headers) {
-        Ok(party) => serve(&web, party, id).await,
-        Err(r) => r,
+        Some(party) => serve(&web, party, id).await,
+        None => no_token(),
     }
 }
 
@@ -453,7 +462,7 @@ pub(super) async fn desk_upload(
         );
     }
     match agent(&web, &headers) {
-        Ok(party) => {
+        Some(party) => {
             receive(
                 &web,
                 party,
@@ -463,7 +472,7 @@ pub(super) async fn desk_upload(
             )
             .await
         }
-        Err(r) => r,
+        None => no_session(),
     }
 }
 
@@ -475,7 +484,7 @@ pub(super) async fn desk_download(
     headers: HeaderMap,
 ) -> Response {
     match agent(&web, &headers) {
-        Ok(party) => serve(&web, party, id).await,
-        Err(r) => r,
+        Some(party) => serve(&web, party, id).await,
+        None => no_session(),
     }
 }
