@@ -488,3 +488,19 @@ pub(super) async fn desk_download(
         None => no_session(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_name_is_a_safe_header() {
+        let d = disposition("nota \"fiscal\"\\ação.pdf");
+        assert_eq!(
+            d,
+            "attachment; filename=\"nota _fiscal__a__o.pdf\"; \
+             filename*=UTF-8''nota%20%22fiscal%22%5Ca%C3%A7%C3%A3o%2Epdf"
+        );
+        assert!(HeaderValue::from_str(&d).is_ok());
+    }
+}
