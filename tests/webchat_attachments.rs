@@ -607,3 +607,70 @@ async fn visitor_and_agent_exchange_files_and_bad_files_are_refused() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A channel keeps no more on disk than its `max_total_bytes`: past it a
+/// file is refused (`storage_full`) before its body is read; a token of
+/// one channel sends nothing to another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_keeps_no_more_than_its_total() {
+    let config = format!(
+        "{CONFIG}\n[channels.mini]\ntype = \"webchat\"\ndescription = \"Mini\"\nivr = \"main\"\n\
+         [channels.mini.webchat.attachments]\nmax_bytes = 30000\nmax_total_bytes = 40000\n"
+    );
+    let ura = common::Ura::start_with_config(&config, &[]);
+    let h = ura.http;
+    let (mut v, _) = tokio_tungstenite::connect_async(format!("ws://{h}/chat/mini/ws"))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    send(&mut v, json!({"type": "start", "fields": {"name": "Rui"}})).await;
+    let started = next_frame(&mut v, &mut seen, |f| f["type"] == "started").await;
+    let token = started["conversation"].as_str().unwrap().to_string();
+    let upload = |channel: &str, token: &str| {
+        http(
+            "POST",
+            format!("http://{h}/chat/{channel}/attachments"),
+            vec![
+                ("X-Ura-Conversation", token.to_string()),
+                ("Content-Type", "image/png".into()),
+            ],
+            Some(png()[..25_000].to_vec()),
+        )
+    };
+    // Still in the menu: the file is kept in the log, and is no option.
+    let a = upload("mini", &token).await;
+    assert_eq!(a.status, 201, "{}", a.json());
+    let m = next_frame(&mut v, &mut seen, |f| f["attachment"].is_object()).await;
+    assert_eq!(m["text"], "file");
+    let a = upload("mini", &token).await;
+    assert_eq!(
+        (a.status, a.code().as_str()),
+        (507, "storage_full"),
+        "{}",
+        a.json()
+    );
+    let a = upload("site", &token).await;
+    assert_eq!((a.status, a.code().as_str()), (404, "unknown_conversation"));
+    assert!(
+        !seen.iter().any(|f| f["text"] == "Opção inválida."),
+        "{seen:#?}"
+    );
+    // The visitor leaves: the channel's room is back (the file is gone).
+    send(&mut v, json!({"type": "close"})).await;
+    next_frame(&mut v, &mut seen, |f| {
+        f["type"] == "status" && f["phase"] == "closed"
+    })
+    .await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::fs::read_dir(ura.data_dir.join("attachments"))
+        .unwrap()
+        .count()
+        > 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the file stays after the end"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
