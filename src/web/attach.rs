@@ -14,6 +14,9 @@
 //! `too_large` (413), `type_not_allowed` (415), `content_mismatch` (422),
 //! `length_required` (411), `storage_full` (507), `busy` (503).
 //!
+//! At most [`UPLOADS`] files are received and [`DOWNLOADS`] served at once
+//! (past it: `busy`, 503).
+//!
 //! A file is served as a download (`Content-Disposition: attachment`),
 //! with `X-Content-Type-Options: nosniff`, a sandboxing CSP and
 //! `Cross-Origin-Resource-Policy: same-origin`; the pages show images as
@@ -39,6 +42,9 @@ use crate::engine::EngineHandle;
 
 /// Files being received at once; more are refused (`busy`).
 pub(super) const UPLOADS: usize = 64;
+/// Files being served at once (each holds a reading thread while its
+/// client reads); more are refused (`busy`).
+pub(super) const DOWNLOADS: usize = 64;
 /// Bytes gathered before a write to disk.
 const WRITE_CHUNK: usize = 256 * 1024;
 /// Bytes read from disk at once when serving a file.
@@ -303,6 +309,9 @@ async fn serve(web: &Web, party: Party, id: String) -> Response {
         Ok(f) => f,
         Err(r) => return r,
     };
+    let Ok(permit) = web.downloads.clone().try_acquire_owned() else {
+        return busy();
+    };
     let path = found.path.clone();
     let opened = blocking(move || std::fs::File::open(path)).await;
     let Ok(mut f) = opened else {
@@ -315,6 +324,7 @@ async fn serve(web: &Web, party: Party, id: String) -> Response {
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let mut buf = vec![0u8; READ_CHUNK];
         loop {
             match f.read(&mut buf) {

@@ -34,6 +34,8 @@ pub struct Web {
     sockets: Arc<std::sync::atomic::AtomicUsize>,
     /// Places for files being received at once.
     uploads: Arc<tokio::sync::Semaphore>,
+    /// Places for files being served at once.
+    downloads: Arc<tokio::sync::Semaphore>,
 }
 
 impl Web {
@@ -45,6 +47,7 @@ impl Web {
             next_sub: Arc::new(AtomicU64::new(1)),
             sockets: Arc::default(),
             uploads: Arc::new(tokio::sync::Semaphore::new(attach::UPLOADS)),
+            downloads: Arc::new(tokio::sync::Semaphore::new(attach::DOWNLOADS)),
         }
     }
 
