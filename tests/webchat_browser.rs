@@ -5,7 +5,9 @@
 //! the widget from the activation snippet, fills the pre-chat form, picks
 //! a service in the text menu and sees the position; the agent, logged in
 //! at the desk in a second browser context, takes the ringing
-//! conversation; they talk (HTML shown as text), the visitor leaves and
+//! conversation; they talk (HTML shown as text) and exchange files (a
+//! picture both pages show as a thumbnail, a PDF the visitor downloads, a
+//! file refused for its content), the visitor leaves and
 //! comes back (every message once), the agent closes and the visitor sees
 //! the closing message.
 //!
@@ -53,6 +55,9 @@ fn webchat_browser_visitor_and_agent_talk_reconnect_and_close() {
         "the position is shown",
         "sees what was said before",
         "HTML shown as text",
+        "both pages show its thumbnail",
+        "the visitor downloaded it whole",
+        "refused, said as text",
         "each once and in order",
         "the visitor saw the closing message",
         "the desk speaks English",

@@ -310,7 +310,13 @@ fn fields(kind: Kind) -> Vec<(&'static str, Ty, &'static str)> {
                  `visitor_message`, `button`: `#rgb` or `#rrggbb`), `fields` (`name`, \
                  `email`, `phone`, `document`: `off`, `optional` or `required`), \
                  `auto_open`, `closing` (said when the agent closes), `started` (`none`, \
-                 `simple`, `agent`: what is said when an agent joins).",
+                 `simple`, `agent`: what is said when an agent joins), `attachments` \
+                 (files the visitor and the agent send: `max_bytes`, the largest file, \
+                 default 5 MiB, at most 25 MiB; `types`, the allowed MIME types among \
+                 image/png, image/jpeg, image/gif, image/webp, application/pdf, \
+                 text/plain, audio/mpeg, audio/ogg, default the first six, empty for no \
+                 files; `max_total_bytes`, what the channel's open conversations keep on \
+                 disk together, default 1 GiB).",
             ),
         ],
     }
@@ -1201,7 +1207,9 @@ pub fn operations() -> Vec<Op> {
                             (
                                 "messages",
                                 Ty::Any,
-                                "Every message: `{seq, from (visitor, agent, system), name, text, at}`.",
+                                "Every message: `{seq, from (visitor, agent, system), name, text, at}`; \
+                                 a file sent also has `attachment: {id, name, type, size}` (its \
+                                 text is the name; the bytes go when the conversation ends).",
                             ),
                         ],
                         "An ended conversation.",

@@ -19,6 +19,10 @@
 //! started = "agent"           # none, simple, agent (names the agent)
 //! colors = { background = "#ffffff", font = "#1f2933", visitor_message = "#dbeafe", button = "#1d4ed8" }
 //! fields = { name = "required", email = "optional", phone = "off", document = "off" }
+//! [channels.site.webchat.attachments]
+//! max_bytes = 5242880         # 5 MiB (at most 25 MiB)
+//! types = ["image/png", "image/jpeg", "application/pdf", "text/plain"]
+//! max_total_bytes = 1073741824  # on disk for the channel's open conversations
 //!
 //! # The generic channel for outside systems (ERP, CRM, ticketing)
 //! [channels.erp]
@@ -34,6 +38,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::attachments::AttachmentSettings;
 use crate::error::ChannelsError;
 
 /// What kind of channel.
@@ -183,6 +188,8 @@ pub struct WebchatSettings {
     pub closing: String,
     /// What the visitor is told when an agent takes the conversation.
     pub started: StartedNotice,
+    /// Files the visitor and the agent may send.
+    pub attachments: AttachmentSettings,
 }
 
 /// The generic ("omni") channel's settings: where ura sends what the
@@ -227,7 +234,7 @@ pub struct ChannelTexts<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelConfig {
-    /// `webchat` (or `omni`, reserved).
+    /// `webchat` or `omni`.
     #[serde(rename = "type")]
     pub kind: ChannelType,
     /// A name for admins (what the list of channels shows).
@@ -349,6 +356,7 @@ impl ChannelConfig {
         check_color("font", &c.font)?;
         check_color("visitor_message", &c.visitor_message)?;
         check_color("button", &c.button)?;
+        w.attachments.check()?;
         Ok(())
     }
 
@@ -399,6 +407,7 @@ mod tests {
         assert_eq!(erp.texts().language, ChatLanguage::PtBr);
         assert_eq!(site.webchat.fields.name, FieldRule::Required);
         assert_eq!(site.webchat.language, ChatLanguage::PtBr);
+        assert_eq!(site.webchat.attachments.types.len(), 4);
     }
 
     #[test]

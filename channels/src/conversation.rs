@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use ura_ivr::{BuiltinPrompt, Decision, Flow, Ivr, PromptRef, QueueResult, ServiceId};
 
+use crate::attachments::{Attachment, MAX_VISITOR_ATTACHMENTS};
 use crate::config::{ChatLanguage, StartedNotice};
 use crate::error::ChannelsError;
 use crate::hours::{utc, OpeningHours};
@@ -56,6 +57,8 @@ pub struct Message {
     /// The sender's own id for it, when it gave one: a resend with the
     /// same id is the same message.
     pub client_id: Option<String>,
+    /// A file sent as this message (its text is the file's name).
+    pub attachment: Option<Attachment>,
 }
 
 /// Where the conversation is.
@@ -171,6 +174,8 @@ pub struct Conversation {
     kept: Option<(ServiceId, i64)>,
     /// It joined a queue once (no longer kept from the start).
     served: bool,
+    /// Files the visitor sent.
+    visitor_files: u32,
 }
 
 impl Conversation {
@@ -241,6 +246,7 @@ impl Conversation {
             closed_notice,
             kept: None,
             served: false,
+            visitor_files: 0,
         };
         c.flow.answered(now.mono);
         c.drive(now);
@@ -391,6 +397,58 @@ impl Conversation {
             return Ok(seq);
         }
         self.take(now, Author::Agent(name.to_string()), text, client_id)
+    }
+
+    /// Whether a file may be sent now, by an agent or by the visitor (what
+    /// [`Conversation::attachment`] checks; asked before the file's bytes
+    /// are taken).
+    pub fn attachment_allowed(&self, by_agent: bool) -> Result<(), ChannelsError> {
+        if self.phase == Phase::Closed {
+            return Err(ChannelsError::Closed);
+        }
+        if by_agent && self.phase != Phase::Connected {
+            return Err(ChannelsError::NotYourConversation);
+        }
+        if !by_agent && self.visitor_files >= MAX_VISITOR_ATTACHMENTS {
+            return Err(ChannelsError::TooManyAttachments {
+                max: MAX_VISITOR_ATTACHMENTS,
+            });
+        }
+        Ok(())
+    }
+
+    /// A file was sent: by the visitor (`agent` `None`) in any phase but
+    /// the end, at most [`MAX_VISITOR_ATTACHMENTS`] of them; by the agent
+    /// `agent` while with the visitor. It is a message whose text is the
+    /// file's name; in the menu it is kept in the log but is no option.
+    /// A resend (the same `client_id`) is the message already taken.
+    pub fn attachment(
+        &mut self,
+        now: Now,
+        agent: Option<&str>,
+        file: Attachment,
+        client_id: Option<&str>,
+    ) -> Result<Seq, ChannelsError> {
+        if let Some(seq) = self.seen(client_id) {
+            return Ok(seq);
+        }
+        self.attachment_allowed(agent.is_some())?;
+        let author = match agent {
+            None => Author::Visitor,
+            Some(name) => Author::Agent(name.to_string()),
+        };
+        let name = file.name.clone();
+        let seq = self.take(now, author, &name, client_id)?;
+        if agent.is_none() {
+            self.visitor_files += 1;
+        }
+        if let Some(m) = self.log.last_mut() {
+            m.attachment = Some(file.clone());
+        }
+        if let Some(Output::Message(m)) = self.out.back_mut() {
+            m.attachment = Some(file);
+        }
+        Ok(seq)
     }
 
     /// The router says where it waits (1 = next).
@@ -561,6 +619,7 @@ impl Conversation {
             text,
             at_ms: now.unix_ms,
             client_id,
+            attachment: None,
         };
         self.log.push(m.clone());
         self.out.push_back(Output::Message(m));

@@ -30,6 +30,13 @@ pub enum ChannelsError {
     /// The agent is not (or no longer) the one in the conversation.
     #[error("the conversation is not with this agent")]
     NotYourConversation,
+    /// The visitor already sent [`crate::attachments::MAX_VISITOR_ATTACHMENTS`]
+    /// files in this conversation.
+    #[error("at most {max} files in one conversation")]
+    TooManyAttachments {
+        /// The limit.
+        max: u32,
+    },
 }
 
 impl ChannelsError {

@@ -50,9 +50,18 @@
 //!   answers messages left out of hours; the visitor may come back to
 //!   read the answer). At most [`MAX_KEPT`] per channel: past that, the
 //!   conversation is told the hours and ends, as a call.
+//! - **Attachments.** A file is a message of the log like any other (it
+//!   is numbered, resumed and recorded), carrying an [`Attachment`] (id,
+//!   name, type, size) and its name as text. The channel's settings say
+//!   the largest file and the allowed types; the content must be of the
+//!   declared type ([`attachments::sniff`]). A visitor sends at most
+//!   [`attachments::MAX_VISITOR_ATTACHMENTS`] files in a conversation, in
+//!   any phase but the end; an agent, while with the visitor. The files
+//!   themselves are the engine's to keep.
 
 #![warn(missing_docs)]
 
+pub mod attachments;
 pub mod config;
 mod conversation;
 mod error;
@@ -60,6 +69,7 @@ mod hours;
 mod ids;
 pub mod texts;
 
+pub use attachments::{Attachment, AttachmentRefusal, AttachmentSettings};
 pub use config::{
     ChannelConfig, ChannelTexts, ChannelType, ChatLanguage, Colors, FieldRule, OmniSettings,
     PrechatFields, StartedNotice, WebchatSettings, MIN_KEY,

@@ -2,6 +2,7 @@
 //! a call along (SDP negotiation, media stream, the demo app, the IVR, and
 //! agent queues in `legs`).
 
+mod attach;
 mod chat;
 mod leave;
 mod legs;

@@ -201,6 +201,8 @@ pub enum ChatInput {
         /// The socket.
         sub: SubId,
     },
+    /// About a file sent in a conversation.
+    Attachment(crate::engine::attachments::AttachmentInput),
 }
 
 /// A socket the core writes to.
@@ -255,6 +257,8 @@ pub struct Chats {
     pub(crate) sweep_at: Option<std::time::Instant>,
     /// Conversations kept out of hours, by when their service opens.
     pub(crate) openings: std::collections::BTreeSet<(std::time::Instant, ConversationId)>,
+    /// Files sent in conversations.
+    pub(crate) files: crate::engine::attachments::Files,
     next: u64,
 }
 
@@ -375,6 +379,9 @@ pub fn message_json(m: &Message, conversation: Option<ConversationId>) -> Value 
         "at": m.at_ms,
         "client_id": m.client_id,
     });
+    if let Some(a) = &m.attachment {
+        v["attachment"] = json!(a);
+    }
     if let Some(c) = conversation {
         v["conversation"] = json!(c.0);
     }

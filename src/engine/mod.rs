@@ -11,6 +11,7 @@
 //! ```
 
 pub mod admission;
+pub mod attachments;
 mod call;
 pub mod chats;
 pub mod inputs;
@@ -274,6 +275,9 @@ impl Engine {
             calls.prompt_saved(name, frames);
         }
         calls.set_chat_records(chats::spawn_writer(store.clone()));
+        calls.set_attachments(attachments::spawn_janitor(
+            config.data_dir.join("attachments"),
+        ));
         for agent in &restored {
             calls.reachability(Instant::now(), &endpoint, agent);
         }

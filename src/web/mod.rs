@@ -9,6 +9,7 @@
 //! an input that finds it full is refused with a `busy` error frame, and
 //! the client sends it again.
 
+mod attach;
 mod desk;
 mod omni;
 mod socket;
@@ -34,6 +35,10 @@ pub struct Web {
     next_sub: Arc<AtomicU64>,
     sockets: Arc<std::sync::atomic::AtomicUsize>,
     relays: Arc<omni::Relays>,
+    /// Places for files being received at once.
+    uploads: Arc<tokio::sync::Semaphore>,
+    /// Places for files being served at once.
+    downloads: Arc<tokio::sync::Semaphore>,
 }
 
 impl Web {
@@ -45,6 +50,8 @@ impl Web {
             next_sub: Arc::new(AtomicU64::new(1)),
             sockets: Arc::default(),
             relays: Arc::default(),
+            uploads: Arc::new(tokio::sync::Semaphore::new(attach::UPLOADS)),
+            downloads: Arc::new(tokio::sync::Semaphore::new(attach::DOWNLOADS)),
         }
     }
 
@@ -66,6 +73,11 @@ pub fn routes(web: Web) -> Router {
         .route("/chat/{channel}", get(visitor::page))
         .route("/chat/{channel}/settings", get(visitor::settings))
         .route("/chat/{channel}/ws", get(visitor::ws))
+        .route("/chat/{channel}/attachments", post(attach::visitor_upload))
+        .route(
+            "/chat/{channel}/attachments/{id}",
+            get(attach::visitor_download),
+        )
         .route("/desk", get(desk::page))
         .route("/desk/assets/{file}", get(asset))
         .route("/desk/login", post(desk::login))
@@ -76,6 +88,11 @@ pub fn routes(web: Web) -> Router {
             "/omni/{channel}/messages",
             post(omni::messages).layer(axum::extract::DefaultBodyLimit::max(omni::MAX_BODY)),
         )
+        .route(
+            "/desk/conversations/{conversation}/attachments",
+            post(attach::desk_upload),
+        )
+        .route("/desk/attachments/{id}", get(attach::desk_download))
         .with_state(web)
 }
 
@@ -123,11 +140,12 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Respon
 }
 
 /// An HTML page with a strict policy: scripts, styles and sockets from ura
-/// only; `frame_ancestors` says who may show it in a frame.
+/// only (images also from `blob:`: the chat page shows the thumbnails of
+/// files it fetched with the conversation's token); `frame_ancestors` says who may show it in a frame.
 fn html(body: &'static str, frame_ancestors: &str) -> Response {
     let csp = format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
-         img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors {frame_ancestors}"
+         img-src 'self' data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors {frame_ancestors}"
     );
     let mut r = (
         [

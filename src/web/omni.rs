@@ -615,6 +615,7 @@ impl Relay {
             "name": m["name"],
             "text": m["text"],
             "at": m["at"],
+            "attachment": m.get("attachment"),
         });
         self.send(EventType::ConversationMessage, data).await;
     }

@@ -112,6 +112,10 @@ pub(super) async fn settings(State(web): State<Web>, Path(channel): Path<String>
             "colors": w.colors,
             "fields": fields,
             "auto_open": w.auto_open,
+            "attachments": {
+                "max_bytes": w.attachments.max_bytes,
+                "types": w.attachments.types,
+            },
         })),
     )
         .into_response()

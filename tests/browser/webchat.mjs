@@ -5,7 +5,9 @@
 // context, on a phone-sized screen) gets the conversation ringing and
 // takes it; they talk; HTML in a message is shown as text; the visitor
 // leaves and comes back mid-conversation and sees every message once; the
-// agent closes and the visitor sees the closing message.
+// agent closes and the visitor sees the closing message. They exchange
+// files: a picture from the visitor (thumbnails on both pages), a PDF
+// from the agent (downloaded by the visitor), and a refused one.
 //
 //   node webchat.mjs http://127.0.0.1:PORT EXT PASSWORD
 //
@@ -121,6 +123,44 @@ try {
   await chat.locator('#messages .msg.visitor .read-mark').first().waitFor({ timeout: T });
   await desk.locator('#thread .msg.agent .read-mark').first().waitFor({ timeout: T });
   step('messages exchanged (typing shown, read marks); HTML shown as text');
+
+  // 4b. Files: the visitor attaches a picture with the paperclip (from the
+  //     keyboard); both pages show its thumbnail from ura; the agent sends
+  //     a PDF with the desk's paperclip and the visitor downloads it; a
+  //     file whose content is not its type is refused, said as text.
+  const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
+  const PDF = Buffer.from('%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n', 'latin1');
+  const chooseFile = async (page, button, file) => {
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser', { timeout: T }), button.press('Enter')]);
+    await chooser.setFiles(file);
+  };
+  await chooseFile(visitor, chat.getByRole('button', { name: 'Anexar arquivo' }), { name: 'foto do pedido.png', mimeType: 'image/png', buffer: PNG });
+  const loaded = (img) => img.evaluate((el) => el.complete && el.naturalWidth > 0);
+  const deskThumb = desk.locator('#thread .msg.visitor img.thumb[alt="foto do pedido.png"]');
+  await deskThumb.waitFor({ timeout: T });
+  await desk.waitForFunction(() => { const i = document.querySelector('#thread img.thumb'); return i && i.complete && i.naturalWidth > 0; }, null, { timeout: T });
+  const visitorThumb = chat.locator('#messages .msg.visitor img.thumb');
+  await visitorThumb.waitFor({ timeout: T });
+  if (!(await loaded(visitorThumb))) fail('the visitor\'s thumbnail did not load');
+  await chat.locator('#upload-status', { hasText: 'Arquivo enviado.' }).waitFor({ timeout: T });
+  step('the visitor attached a picture; both pages show its thumbnail');
+  await chooseFile(desk, desk.getByRole('button', { name: 'Anexar arquivo' }), { name: 'boleto.pdf', mimeType: 'application/pdf', buffer: PDF });
+  const pdfButton = chat.locator('#messages .msg.agent .file button', { hasText: 'Baixar' });
+  await pdfButton.waitFor({ timeout: T });
+  const [download] = await Promise.all([visitor.waitForEvent('download', { timeout: T }), pdfButton.click()]);
+  if (download.suggestedFilename() !== 'boleto.pdf') fail(`the visitor downloaded ${download.suggestedFilename()}`);
+  const path = await download.path();
+  const got = path ? (await import('node:fs')).readFileSync(path) : Buffer.alloc(0);
+  if (!got.equals(PDF)) fail(`the downloaded PDF has ${got.length} bytes, not ${PDF.length}`);
+  step('the agent sent a PDF; the visitor downloaded it whole');
+  await chooseFile(visitor, chat.getByRole('button', { name: 'Anexar arquivo' }), { name: 'nota.png', mimeType: 'image/png', buffer: Buffer.from('<!doctype html><script>alert(1)</script>') });
+  await chat.locator('#upload-status', { hasText: 'O conteúdo do arquivo não corresponde ao tipo dele.' }).waitFor({ timeout: T });
+  if ((await desk.locator('#thread .msg .text', { hasText: 'nota.png' }).count()) !== 0) fail('a refused file reached the desk');
+  step('a file that is not its type is refused, said as text');
+  if (process.env.URA_SHOTS) {
+    await visitor.screenshot({ path: join(process.env.URA_SHOTS, 'visitor-files.png') });
+    await desk.screenshot({ path: join(process.env.URA_SHOTS, 'desk-files.png') });
+  }
   if (process.env.URA_SHOTS) {
     await visitor.screenshot({ path: join(process.env.URA_SHOTS, 'visitor.png') });
     await desk.screenshot({ path: join(process.env.URA_SHOTS, 'desk.png') });
@@ -178,7 +218,8 @@ try {
 
 const outside = requests.filter((u) => {
   if (u.startsWith('data:') || u.startsWith('about:')) return false;
-  try { return new URL(u).hostname !== '127.0.0.1'; } catch { return true; }
+  // A blob: address is the page's own (thumbnails, downloads).
+  try { return new URL(u.startsWith('blob:') ? u.slice(5) : u).hostname !== '127.0.0.1'; } catch { return true; }
 });
 for (const u of outside) fail(`request outside 127.0.0.1: ${u}`);
 for (const e of errors) fail(`page error: ${e}`);

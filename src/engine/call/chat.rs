@@ -70,6 +70,7 @@ fn refusal(e: &ChannelsError) -> &'static str {
         ChannelsError::TooFast => "too_fast",
         ChannelsError::NotYourConversation => "not_yours",
         ChannelsError::Invalid { .. } => "invalid",
+        ChannelsError::TooManyAttachments { .. } => "too_many_files",
     }
 }
 
@@ -179,6 +180,7 @@ impl Calls {
                     self.desk_gone(now, agent);
                 }
             }
+            ChatInput::Attachment(input) => self.attachment_input(now, input),
         }
         self.chat_positions(now);
     }
@@ -636,7 +638,7 @@ impl Calls {
     }
 
     /// Carries out what a conversation asked for.
-    fn chat_flush(&mut self, now: Instant, c: ConversationId) {
+    pub(super) fn chat_flush(&mut self, now: Instant, c: ConversationId) {
         loop {
             let Some(conv) = self.chats.convs.get_mut(&c) else {
                 return;
@@ -672,6 +674,7 @@ impl Calls {
                         self.chats.openings.remove(&(at, c));
                     }
                     tracing::info!(conversation = %c, ?by, "web chat conversation ended");
+                    self.chats.files.ended(c);
                     if let Some(task) = task {
                         self.chats.by_task.remove(&task);
                         let _ = if connected {

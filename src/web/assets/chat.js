@@ -17,6 +17,10 @@
       closed: 'Conversa encerrada.', again: 'Nova conversa', busy: 'Muitas conversas agora: tente de novo em instantes.',
       sending: 'enviando…', typing: 'está digitando…', agent: 'O atendente', read: 'lida',
       afterHours: 'Fora do horário: sua conversa fica guardada até abrirmos.',
+      attach: 'Anexar arquivo', uploading: 'Enviando arquivo…', uploaded: 'Arquivo enviado.',
+      too_large: 'Arquivo grande demais: o máximo é ', type_not_allowed: 'Este tipo de arquivo não é aceito. Aceitos: ',
+      content_mismatch: 'O conteúdo do arquivo não corresponde ao tipo dele.', upload_failed: 'O arquivo não foi enviado: ',
+      download: 'Baixar',
     },
     en: {
       title: 'Chat', intro: 'To start, tell us who you are.',
@@ -27,6 +31,10 @@
       closed: 'The conversation has ended.', again: 'New conversation', busy: 'Too many conversations now: try again in a moment.',
       sending: 'sending…', typing: 'is typing…', agent: 'The agent', read: 'read',
       afterHours: 'Closed now: your conversation is kept until we open.',
+      attach: 'Attach a file', uploading: 'Sending the file…', uploaded: 'File sent.',
+      too_large: 'The file is too large: the most is ', type_not_allowed: 'This kind of file is not accepted. Accepted: ',
+      content_mismatch: 'The file\'s content does not match its type.', upload_failed: 'The file was not sent: ',
+      download: 'Download',
     },
     es: {
       title: 'Atención', intro: 'Para empezar, díganos quién es usted.',
@@ -37,6 +45,10 @@
       closed: 'Conversación finalizada.', again: 'Nueva conversación', busy: 'Demasiadas conversaciones: inténtelo en un momento.',
       sending: 'enviando…', typing: 'está escribiendo…', agent: 'El agente', read: 'leído',
       afterHours: 'Fuera de horario: su conversación queda guardada hasta que abramos.',
+      attach: 'Adjuntar archivo', uploading: 'Enviando archivo…', uploaded: 'Archivo enviado.',
+      too_large: 'El archivo es demasiado grande: el máximo es ', type_not_allowed: 'Este tipo de archivo no se acepta. Se aceptan: ',
+      content_mismatch: 'El contenido del archivo no corresponde a su tipo.', upload_failed: 'El archivo no se envió: ',
+      download: 'Descargar',
     },
   };
   var t = T['pt-BR'];
@@ -110,6 +122,11 @@
     $('text-label').textContent = t.message;
     $('messages').setAttribute('aria-label', t.log);
     $('end').textContent = t.end;
+    $('attach-label').textContent = t.attach;
+    $('attach').title = t.attach;
+    var rules = cfg.attachments || { types: [] };
+    $('attach').hidden = !(rules.types && rules.types.length);
+    $('file').setAttribute('accept', (rules.types || []).join(','));
     document.querySelectorAll('.field').forEach(function (div) {
       var name = div.getAttribute('data-field');
       var rule = (cfg.fields || {})[name] || 'off';
@@ -158,10 +175,90 @@
     p.className = 'text';
     p.textContent = m.text;
     li.appendChild(p);
+    if (m.attachment) showFile(li, m.attachment);
     var list = $('messages');
     var firstPending = list.querySelector('.pending');
     list.insertBefore(li, firstPending);
     list.scrollTop = list.scrollHeight;
+  }
+
+  // Files: fetched with the conversation's token (never in an address),
+  // shown as a thumbnail (images) and saved on a click.
+  function fileUrl(a) {
+    return '/chat/' + encodeURIComponent(channel) + '/attachments/' + encodeURIComponent(a.id);
+  }
+  function fetchFile(a) {
+    return fetch(fileUrl(a), { headers: { 'X-Ura-Conversation': token || '' } })
+      .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.blob(); });
+  }
+  function size(n) {
+    if (n >= 1048576) return (n / 1048576).toFixed(1) + ' MB';
+    return Math.max(1, Math.round(n / 1024)) + ' KB';
+  }
+  function showFile(li, a) {
+    var box = document.createElement('span');
+    box.className = 'file';
+    var b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = t.download + ' (' + size(a.size) + ')';
+    b.setAttribute('aria-label', t.download + ' ' + a.name + ' (' + size(a.size) + ')');
+    b.addEventListener('click', function () {
+      fetchFile(a).then(function (blob) {
+        var link = document.createElement('a');
+        link.href = URL.createObjectURL(blob);
+        link.download = a.name;
+        document.body.appendChild(link);
+        link.click();
+        setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+      }).catch(function (e) { uploadStatus(t.upload_failed + e.message, true); });
+    });
+    box.appendChild(b);
+    li.appendChild(box);
+    if (/^image\//.test(a.type)) {
+      fetchFile(a).then(function (blob) {
+        var img = document.createElement('img');
+        img.className = 'thumb';
+        img.alt = a.name;
+        img.src = URL.createObjectURL(blob);
+        box.appendChild(img);
+      }).catch(function () { /* the link stays */ });
+    }
+  }
+  function uploadStatus(text, refused) {
+    var el = $('upload-status');
+    el.textContent = text || '';
+    el.className = refused ? 'refused' : '';
+  }
+  function refusalText(code, message) {
+    var rules = (cfg && cfg.attachments) || { types: [], max_bytes: 0 };
+    if (code === 'too_large') return t.too_large + size(rules.max_bytes) + '.';
+    if (code === 'type_not_allowed') return t.type_not_allowed + rules.types.join(', ') + '.';
+    if (code === 'content_mismatch') return t.content_mismatch;
+    return t.upload_failed + (message || code);
+  }
+  function sendFile(file) {
+    var rules = (cfg && cfg.attachments) || { types: [], max_bytes: 0 };
+    if (!token) return;
+    if (rules.types.indexOf(file.type) < 0) { uploadStatus(refusalText('type_not_allowed'), true); return; }
+    if (file.size > rules.max_bytes) { uploadStatus(refusalText('too_large'), true); return; }
+    var x = new XMLHttpRequest();
+    x.open('POST', '/chat/' + encodeURIComponent(channel) + '/attachments');
+    x.setRequestHeader('Content-Type', file.type);
+    x.setRequestHeader('X-Ura-Conversation', token);
+    x.setRequestHeader('X-Ura-Name', encodeURIComponent(file.name));
+    x.setRequestHeader('X-Ura-Client-Id', newId());
+    x.upload.onprogress = function (ev) {
+      if (ev.lengthComputable) uploadStatus(t.uploading + ' ' + Math.round(100 * ev.loaded / ev.total) + '%');
+    };
+    x.onload = function () {
+      if (x.status === 201) { uploadStatus(t.uploaded); return; }
+      var e = {};
+      try { e = JSON.parse(x.responseText).error || {}; } catch (err) { e = {}; }
+      uploadStatus(refusalText(e.code || String(x.status), e.message), true);
+    };
+    x.onerror = function () { uploadStatus(t.upload_failed + t.reconnecting, true); };
+    uploadStatus(t.uploading);
+    x.send(file);
   }
 
   function setStatus(s) {
@@ -174,6 +271,7 @@
     $('end').hidden = s.phase === 'closed';
     $('text').disabled = s.phase === 'closed';
     $('send').disabled = s.phase === 'closed';
+    $('attach').disabled = s.phase === 'closed';
     if (s.phase === 'closed') {
       token = null;
       save();
@@ -328,6 +426,12 @@
     }
   });
   $('end').addEventListener('click', function () { send({ type: 'close' }); });
+  $('attach').addEventListener('click', function () { $('file').click(); });
+  $('file').addEventListener('change', function () {
+    var f = $('file').files[0];
+    $('file').value = '';
+    if (f) sendFile(f);
+  });
 
   fetch('/chat/' + encodeURIComponent(channel) + '/settings')
     .then(function (r) { return r.json(); })

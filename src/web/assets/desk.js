@@ -42,6 +42,10 @@
       reconnecting: 'Reconectando…', paused: 'Em pausa', read: 'lida', hold: 'Em espera', unhold: 'Retomar',
       s_available: 'Disponível', s_ringing: 'Tocando', 's_on-call': 'Em atendimento',
       's_wrap-up': 'Pós-atendimento', 's_logged-out': 'Desconectado',
+      attach: 'Anexar arquivo', uploading: 'Enviando arquivo…', uploaded: 'Arquivo enviado.',
+      too_large: 'Arquivo grande demais para este canal.', type_not_allowed: 'Este tipo de arquivo não é aceito neste canal.',
+      content_mismatch: 'O conteúdo do arquivo não corresponde ao tipo dele.', upload_failed: 'O arquivo não foi enviado: ',
+      download: 'Baixar',
     },
     en: {
       title: 'ura — agent desk', desk: 'Agent desk', ext: 'Extension', password: 'Password',
@@ -56,6 +60,10 @@
       reconnecting: 'Reconnecting…', paused: 'Paused', read: 'read', hold: 'Hold', unhold: 'Resume',
       s_available: 'Available', s_ringing: 'Ringing', 's_on-call': 'In a conversation',
       's_wrap-up': 'Wrap-up', 's_logged-out': 'Logged out',
+      attach: 'Attach a file', uploading: 'Sending the file…', uploaded: 'File sent.',
+      too_large: 'The file is too large for this channel.', type_not_allowed: 'This kind of file is not accepted on this channel.',
+      content_mismatch: 'The file\'s content does not match its type.', upload_failed: 'The file was not sent: ',
+      download: 'Download',
     },
   };
   var lang = /^en/i.test(navigator.language || '') ? 'en' : 'pt-BR';
@@ -69,6 +77,7 @@
   });
   document.querySelectorAll('[data-t-label]').forEach(function (el) {
     el.setAttribute('aria-label', W[el.getAttribute('data-t-label')]);
+    if (el.title) el.title = W[el.getAttribute('data-t-label')];
   });
   function stateText(s) {
     if (W['s_' + s]) return W['s_' + s];
@@ -175,7 +184,59 @@
     text.className = 'text';
     text.textContent = m.text;
     li.appendChild(text);
+    if (m.attachment) showFile(li, m.attachment);
     return li;
+  }
+
+  // A file: a download link and, for an image, its thumbnail (both from
+  // ura's own origin, with the desk's session).
+  function size(n) {
+    if (n >= 1048576) return (n / 1048576).toFixed(1) + ' MB';
+    return Math.max(1, Math.round(n / 1024)) + ' KB';
+  }
+  function showFile(li, a) {
+    var url = '/desk/attachments/' + encodeURIComponent(a.id);
+    var box = document.createElement('span');
+    box.className = 'file';
+    var link = document.createElement('a');
+    link.href = url;
+    link.download = a.name;
+    link.textContent = W.download + ' (' + size(a.size) + ')';
+    link.setAttribute('aria-label', W.download + ' ' + a.name + ' (' + size(a.size) + ')');
+    box.appendChild(link);
+    if (/^image\//.test(a.type)) {
+      var img = document.createElement('img');
+      img.className = 'thumb';
+      img.alt = a.name;
+      img.src = url;
+      box.appendChild(img);
+    }
+    li.appendChild(box);
+  }
+  function uploadStatus(text, refused) {
+    var el = $('upload-status');
+    el.textContent = text || '';
+    el.className = refused ? 'refused' : '';
+  }
+  function sendFile(file) {
+    if (current === null) return;
+    var x = new XMLHttpRequest();
+    x.open('POST', '/desk/conversations/' + encodeURIComponent(current) + '/attachments');
+    x.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+    x.setRequestHeader('X-Ura-Desk', '1');
+    x.setRequestHeader('X-Ura-Name', encodeURIComponent(file.name));
+    x.upload.onprogress = function (ev) {
+      if (ev.lengthComputable) uploadStatus(W.uploading + ' ' + Math.round(100 * ev.loaded / ev.total) + '%');
+    };
+    x.onload = function () {
+      if (x.status === 201) { uploadStatus(W.uploaded); return; }
+      var e = {};
+      try { e = JSON.parse(x.responseText).error || {}; } catch (err) { e = {}; }
+      uploadStatus(W[e.code] || (W.upload_failed + (e.message || x.status)), true);
+    };
+    x.onerror = function () { uploadStatus(W.upload_failed + W.no_answer, true); };
+    uploadStatus(W.uploading);
+    x.send(file);
   }
 
   function listEntry(c) {
@@ -364,6 +425,12 @@
     if (!text.trim() || current === null) return;
     $('reply-text').value = '';
     send({ type: 'text', conversation: current, text: text });
+  });
+  $('attach').addEventListener('click', function () { $('reply-file').click(); });
+  $('reply-file').addEventListener('change', function () {
+    var f = $('reply-file').files[0];
+    $('reply-file').value = '';
+    if (f) sendFile(f);
   });
   $('reply-text').addEventListener('input', function () {
     if (current === null || Date.now() - typingSent < 2000) return;
