@@ -596,6 +596,21 @@ impl Backend for EngineBackend {
         }
     }
 
+    fn channel_state(&self, channel: &str, enabled: bool) -> (String, Option<String>) {
+        let (state, reason) = match self.omni.get() {
+            Some(omni) => omni.state(channel, enabled),
+            None => (if enabled { "connected" } else { "disabled" }, None),
+        };
+        (state.to_string(), reason)
+    }
+
+    async fn restart_channel(&self, channel: String) -> usize {
+        match self.omni.get() {
+            Some(omni) => omni.restart(&channel).await,
+            None => 0,
+        }
+    }
+
     fn dial_forms(&self, number: &Value) -> Vec<String> {
         let mut fields = number.clone();
         if let Value::Object(o) = &mut fields {

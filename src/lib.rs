@@ -15,9 +15,9 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod metrics;
-pub mod omni;
 #[cfg(feature = "local-audio")]
 pub mod mic;
+pub mod omni;
 pub mod prompt_admin;
 pub mod queues;
 pub mod recorder;

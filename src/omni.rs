@@ -23,9 +23,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, watch};
-use ura_webhooks::{
-    now_ms, DeliveryId, EventType, Hook, Limits, Outbox, Output, CHANNEL_HOOK,
-};
+use ura_webhooks::{now_ms, DeliveryId, EventType, Hook, Limits, Outbox, Output, CHANNEL_HOOK};
 
 /// Failed attempts in a row that put a channel in `error`.
 pub const ERROR_AFTER: u32 = 3;
@@ -295,7 +293,9 @@ async fn run(
         let wake = outbox.poll_timeout();
         let sleep = async {
             match wake {
-                Some(t) => tokio::time::sleep(Duration::from_millis((t - now_ms()).max(0) as u64)).await,
+                Some(t) => {
+                    tokio::time::sleep(Duration::from_millis((t - now_ms()).max(0) as u64)).await
+                }
                 None => std::future::pending().await,
             }
         };

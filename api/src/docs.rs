@@ -316,7 +316,23 @@ impl Docs {
             body.insert("password_set".into(), Value::Bool(set));
         }
         if kind == Kind::Channels {
-            body.insert("activation".into(), activation(id));
+            let omni = body.get("type").and_then(Value::as_str) == Some("omni");
+            if let Some(Value::Object(o)) = body.get_mut("omni") {
+                // The keys are never shown again; `key_set`/`secret_set` say
+                // whether there are some.
+                for (secret, set) in [("key", "key_set"), ("secret", "secret_set")] {
+                    let has = o.remove(secret).is_some();
+                    o.insert(set.into(), Value::Bool(has));
+                }
+            }
+            body.insert(
+                "activation".into(),
+                if omni {
+                    omni_activation(id)
+                } else {
+                    activation(id)
+                },
+            );
         }
         body.insert("id".into(), Value::String(id.into()));
         body.insert("company".into(), Value::String(doc.company.clone()));
@@ -358,6 +374,16 @@ pub fn activation(id: &str) -> Value {
         "snippet": format!(
             "<script async src=\"/chat/widget.js\" data-ura-channel=\"{id}\"></script>"
         ),
+    })
+}
+
+/// An omni channel's activation: the URL the outside system POSTs its
+/// messages to (with the channel's key), and its delivery log, as paths
+/// on ura's HTTP address.
+pub fn omni_activation(id: &str) -> Value {
+    serde_json::json!({
+        "inbound_url": format!("/omni/{id}/messages"),
+        "deliveries": format!("/api/v1/channels/{id}/deliveries"),
     })
 }
 

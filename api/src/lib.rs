@@ -14,6 +14,7 @@
 mod auth;
 mod body;
 mod calls;
+mod channels;
 mod chats;
 mod dispatch;
 mod docs;
@@ -103,6 +104,12 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         channel: String,
     ) -> impl Future<Output = Result<Vec<String>, String>> + Send;
+    /// A text channel's state: `connected`, `disabled` or `error` (an
+    /// omni channel whose webhook keeps failing), and the reason in error.
+    fn channel_state(&self, channel: &str, enabled: bool) -> (String, Option<String>);
+    /// Clears a channel's error and sends what waits for its webhook now;
+    /// how many deliveries were waiting.
+    fn restart_channel(&self, channel: String) -> impl Future<Output = usize> + Send;
     /// Whether a schedule (its fields) is open at `at` (RFC 3339; now when
     /// absent), and when it opens or closes next.
     fn schedule_check(&self, schedule: &Value, at: Option<&str>) -> Result<Value, ApiError>;
@@ -358,6 +365,7 @@ pub fn router<B: Backend>(api: Api<B>) -> Router {
         .merge(manage::routes())
         .merge(calls::routes())
         .merge(chats::routes())
+        .merge(channels::routes())
         .merge(prompts::routes())
         .merge(webhooks::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON))

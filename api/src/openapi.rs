@@ -271,8 +271,9 @@ fn fields(kind: Kind) -> Vec<(&'static str, Ty, &'static str)> {
             (
                 "type",
                 Str,
-                "`webchat` (the widget served by ura); `omni` is reserved for the generic \
-                 channel and refused for now.",
+                "`webchat` (the widget served by ura) or `omni` (the generic channel: an \
+                 outside system posts its customers' messages to `/omni/{id}/messages` and \
+                 gets ura's side at its webhook).",
             ),
             ("description", Str, "A name for admins."),
             (
@@ -317,6 +318,18 @@ fn fields(kind: Kind) -> Vec<(&'static str, Ty, &'static str)> {
                  text/plain, audio/mpeg, audio/ogg, default the first six, empty for no \
                  files; `max_total_bytes`, what the channel's open conversations keep on \
                  disk together, default 1 GiB).",
+            ),
+            (
+                "omni",
+                Obj,
+                "The omni channel's settings: `webhook_url` (where ura POSTs \
+                 `conversation.message` and `conversation.status` events as JSON, signed in \
+                 `Ura-Signature` like every webhook; retried 1 s, 2 s, 5 s, 10 s, 30 s, 1 min, \
+                 then every 5 min for 24 h; order them by `data.seq`), `key` (the Bearer key \
+                 of `POST /omni/{id}/messages`) and `secret` (the signature's HMAC key): at \
+                 least 16 characters each, made by ura when left out (shown once, in the \
+                 answer that made them; then only `key_set`/`secret_set`), and `language`, \
+                 `welcome`, `closing`, `started` as for the web chat.",
             ),
         ],
     }
@@ -389,15 +402,35 @@ fn object_schema(kind: Kind) -> Schema {
             read_only(Type::String, "Last change, RFC 3339."),
         );
     if kind == Kind::Channels {
-        b = b.property(
-            "activation",
-            read_only(
-                Type::Object,
-                "`test_url` (the chat page, to try the channel) and `snippet` (the `<script>` \
-                 to paste in a site), as paths on ura's HTTP address: put the address ura is \
-                 reached at in front.",
-            ),
-        );
+        b = b
+            .property(
+                "activation",
+                read_only(
+                    Type::Object,
+                    "A web chat's `test_url` (the chat page, to try the channel) and `snippet` \
+                     (the `<script>` to paste in a site); an omni channel's `inbound_url` (where \
+                     the outside system POSTs messages) and `deliveries` (its delivery log); as \
+                     paths on ura's HTTP address: put the address ura is reached at in front.",
+                ),
+            )
+            .property(
+                "state",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["connected", "disabled", "error"]))
+                    .read_only(Some(true))
+                    .description(Some(
+                        "`error`: an omni channel whose webhook failed 3 attempts in a row \
+                         (until one succeeds, or a restart).",
+                    )),
+            )
+            .property(
+                "state_reason",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .read_only(Some(true))
+                    .description(Some("Why the channel is in error.")),
+            );
     }
     if kind == Kind::Agents {
         b = b
@@ -996,6 +1029,147 @@ pub fn operations() -> Vec<Op> {
         ),
     );
 
+    // A channel's restart and delivery log.
+    let channel_id = || path_param("id", "The channel's id.");
+    add(
+        HttpMethod::Post,
+        "/api/v1/channels/{id}/restart",
+        op(
+            "channels",
+            "restart_channel",
+            "Restart a channel: its error is cleared and what waits for its webhook is sent now",
+            &[404],
+        )
+        .parameter(channel_id())
+        .response(
+            "200",
+            json(
+                "The channel's state now.",
+                object(
+                    &[
+                        ("state", Ty::Str, "`connected`, `disabled` or `error`."),
+                        ("state_reason", Ty::OptStr, "Why, in error."),
+                        ("retried", Ty::Int, "Deliveries that were waiting."),
+                    ],
+                    "A restarted channel.",
+                )
+                .into(),
+            ),
+        ),
+    );
+    add(
+        HttpMethod::Get,
+        "/api/v1/channels/{id}/deliveries",
+        op(
+            "channels",
+            "list_channel_deliveries",
+            "An omni channel's delivery log (messages to its webhook), newest first",
+            &[404, 422],
+        )
+        .parameter(channel_id())
+        .parameter(query_param(
+            "status",
+            string().enum_values(Some(["pending", "delivered", "failed", "dropped"])),
+            "Only deliveries in this state.",
+        ))
+        .parameter(query_param(
+            "before",
+            integer(i64::MIN, None),
+            "Only deliveries made before this (`next_before` of the last page).",
+        ))
+        .parameter(query_param(
+            "limit",
+            integer(1, Some(500)),
+            "At most this many (default 50).",
+        ))
+        .response(
+            "200",
+            json(
+                "A page of the log.",
+                object(
+                    &[
+                        ("items", Ty::Any, "Deliveries (as a webhook's)."),
+                        (
+                            "next_before",
+                            Ty::OptInt,
+                            "Pass as `before` for the next page; null at the end.",
+                        ),
+                    ],
+                    "A page of deliveries.",
+                )
+                .into(),
+            ),
+        ),
+    );
+    // The omni channel's way in: the channel's key, not an API key.
+    add(
+        HttpMethod::Post,
+        "/omni/{channel}/messages",
+        op(
+            "channels",
+            "omni_message",
+            "An outside system's customer writes (or leaves) in an omni channel",
+            &[400, 404, 409, 413, 429, 503],
+        )
+        .description(Some(
+            "`Authorization: Bearer KEY` with the channel's `omni.key`. A message to a \
+             conversation id with no open conversation starts one (the channel's menu, \
+             then its queue); what the customer is to see goes to the channel's webhook. \
+             A `message_id` sent again is not added again (`duplicate`). 409: the \
+             conversation ended or the channel is disabled; 429: too many messages at \
+             once (send it again later); 503: busy, send it again with the same \
+             `message_id`.",
+        ))
+        .security(SecurityRequirement::new(
+            "channel_key",
+            Vec::<String>::new(),
+        ))
+        .parameter(path_param("channel", "The omni channel's id."))
+        .request_body(Some(json_body(
+            object(
+                &[
+                    (
+                        "conversation",
+                        Ty::Str,
+                        "The outside system's id of the conversation (1 to 200 characters).",
+                    ),
+                    ("type", Ty::Str, "`message` (default) or `close`."),
+                    ("text", Ty::OptStr, "The customer's text (a message's)."),
+                    (
+                        "message_id",
+                        Ty::OptStr,
+                        "The outside system's id of the message (at most 64 bytes).",
+                    ),
+                    (
+                        "customer",
+                        Ty::Obj,
+                        "`id`, `name`, `email`, `phone`, `document`: shown to the agent \
+                         (read when the conversation starts).",
+                    ),
+                ],
+                "A customer's message.",
+            )
+            .required("conversation")
+            .into(),
+            true,
+        )))
+        .response(
+            "202",
+            json(
+                "Taken by the conversation.",
+                object(
+                    &[
+                        ("conversation", Ty::Str, "The outside system's id."),
+                        ("seq", Ty::Int, "The message's number in the conversation."),
+                        ("duplicate", Ty::Bool, "Sent before: not added again."),
+                    ],
+                    "A message taken.",
+                )
+                .into(),
+            ),
+        ),
+    );
+
     // The whole configuration.
     add(
         HttpMethod::Get,
@@ -1417,6 +1591,17 @@ pub fn document() -> OpenApi {
                     ))
                     .build(),
             ),
+        )
+        .security_scheme(
+            "channel_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An omni channel's `omni.key` (for `/omni/{channel}/messages` only).",
+                    ))
+                    .build(),
+            ),
         );
     for kind in Kind::ALL {
         components = components.schema(schema_name(kind), object_schema(kind));
@@ -1596,6 +1781,10 @@ mod tests {
             include_str!("chats.rs"),
             include_str!("prompts.rs"),
             include_str!("webhooks.rs"),
+            include_str!("channels.rs"),
+            // Of the pages' routes (the main crate's), the omni channel's
+            // way in is in this document.
+            include_str!("../../src/web/mod.rs"),
         ];
         let mut out = BTreeSet::new();
         for src in sources {
@@ -1634,6 +1823,12 @@ mod tests {
                         .map(|k| template.replace("{kind}", k.as_str()))
                         .collect()
                 };
+                if paths
+                    .iter()
+                    .any(|p| !p.starts_with("/api/v1/") && !p.starts_with("/omni/"))
+                {
+                    continue;
+                }
                 let mut methods = Vec::new();
                 for m in ["get", "post", "put", "patch", "delete"] {
                     let called = rest.trim_start().starts_with(&format!("{m}("))

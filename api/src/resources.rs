@@ -107,7 +107,7 @@ async fn list<B: Backend>(
                 && q.company.as_deref().is_none_or(|c| c == d.company)
                 && matches(id, &d.body, q.q.as_deref())
         })
-        .map(|((k, id), d)| Docs::view(*k, id, d))
+        .map(|((k, id), d)| view(&api, *k, id, d))
         .collect();
     Ok(Json(page(items, q.limit, q.offset)?))
 }
@@ -125,16 +125,42 @@ fn etag(version: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
-fn with_etag(
+/// What the API shows of an object ([`Docs::view`]) and, for a channel,
+/// its `state` (`connected`, `disabled`, `error`) and `state_reason`.
+fn view<B: Backend>(api: &Api<B>, kind: Kind, id: &str, doc: &Doc) -> Value {
+    let mut view = Docs::view(kind, id, doc);
+    if kind == Kind::Channels {
+        let enabled = doc
+            .body
+            .get("enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let (state, reason) = api.backend().channel_state(id, enabled);
+        if let Value::Object(m) = &mut view {
+            m.insert("state".into(), Value::String(state));
+            m.insert("state_reason".into(), json!(reason));
+        }
+    }
+    view
+}
+
+fn with_etag<B: Backend>(
+    api: &Api<B>,
     status: StatusCode,
     kind: Kind,
     id: &str,
     doc: &Doc,
     extra: Option<(&str, Value)>,
 ) -> Response {
-    let mut view = Docs::view(kind, id, doc);
+    let mut view = view(api, kind, id, doc);
     if let (Some((k, v)), Value::Object(m)) = (extra, &mut view) {
-        m.insert(k.into(), v);
+        match (m.get_mut(k), v) {
+            // Generated keys shown beside what the view shows of them.
+            (Some(Value::Object(shown)), Value::Object(more)) => shown.extend(more),
+            (_, v) => {
+                m.insert(k.into(), v);
+            }
+        }
     }
     let mut r = (status, Json(view)).into_response();
     r.headers_mut().insert(ETAG, etag(doc.version));
@@ -154,7 +180,7 @@ async fn fetch<B: Backend>(
 ) -> Result<Response, ApiError> {
     let docs = api.inner.docs.lock().await;
     let doc = visible(&docs, &caller, kind, &id)?;
-    Ok(with_etag(StatusCode::OK, kind, &id, doc, None))
+    Ok(with_etag(&api, StatusCode::OK, kind, &id, doc, None))
 }
 
 /// `If-Match` against the stored version: `*` or `"N"` (weak or strong).
@@ -209,6 +235,12 @@ fn fields(
     // Shown with a channel (a PATCH or PUT of what GET gave), never stored.
     if kind == Kind::Channels {
         body.remove("activation");
+        body.remove("state");
+        body.remove("state_reason");
+        if let Some(Value::Object(o)) = body.get_mut("omni") {
+            o.remove("key_set");
+            o.remove("secret_set");
+        }
     }
     if kind == Kind::Numbers {
         match body.get("number") {
@@ -225,6 +257,44 @@ fn fields(
         }
     }
     Ok((body, company))
+}
+
+/// An omni channel's `key` and `secret` that a request left out: the
+/// ones it had stay; a new channel gets new ones, shown once (the
+/// answer's `omni`). Other channel types are left alone.
+fn omni_keys(
+    body: &mut Map<String, Value>,
+    current: Option<&Doc>,
+) -> Result<Option<Value>, ApiError> {
+    if body.get("type").and_then(Value::as_str) != Some("omni") {
+        return Ok(None);
+    }
+    let had = current
+        .and_then(|c| c.body.get("omni"))
+        .and_then(Value::as_object);
+    let omni = body
+        .entry("omni")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(omni) = omni else {
+        return Err(ApiError::invalid("omni", "expected an object"));
+    };
+    let mut shown = Map::new();
+    for field in ["key", "secret"] {
+        if omni.contains_key(field) {
+            continue;
+        }
+        match had.and_then(|h| h.get(field)) {
+            Some(v) => {
+                omni.insert(field.into(), v.clone());
+            }
+            None => {
+                let v = Value::String(format!("{}{}", new_password()?, new_password()?));
+                omni.insert(field.into(), v.clone());
+                shown.insert(field.into(), v);
+            }
+        }
+    }
+    Ok((!shown.is_empty()).then_some(Value::Object(shown)))
 }
 
 /// A SIP password for an agent created without one: 16 letters and digits.
@@ -302,12 +372,15 @@ async fn put<B: Backend>(
                     (None, None) => {
                         let p = new_password()?;
                         body.insert("password".into(), Value::String(p.clone()));
-                        generated = Some(p);
+                        generated = Some(Value::String(p));
                     }
                     // An agent from a file without one keeps the password ura
                     // generated for it at start (kept in the data directory).
                     (Some(_), None) => {}
                 }
+            }
+            if kind == Kind::Channels {
+                generated = omni_keys(&mut body, current.as_ref())?;
             }
             let doc = Doc {
                 company: company.clone(),
@@ -335,11 +408,15 @@ async fn put<B: Backend>(
         .map_err(|e| prefix_field(kind, id, e))?;
     tracing::info!(kind = kind.as_str(), %id, version = doc.version, key = %caller.prefix, "configuration changed over the API");
     Ok(with_etag(
+        api,
         status,
         kind,
         id,
         &doc,
-        generated.map(|p| ("password", Value::String(p))),
+        generated.map(|g| match g {
+            Value::Object(_) => ("omni", g),
+            p => ("password", p),
+        }),
     ))
 }
 

@@ -372,7 +372,7 @@ async fn remove<B: Backend>(
 
 /// `?status=&before=&limit=` of the delivery log.
 #[derive(Debug, Deserialize)]
-struct LogQuery {
+pub(crate) struct LogQuery {
     status: Option<String>,
     /// Only deliveries created before this (`next_before` of a page).
     before: Option<i64>,
@@ -387,6 +387,16 @@ async fn deliveries<B: Backend>(
 ) -> Result<Json<Value>, ApiError> {
     let q = query(q)?;
     let w = api.webhook(&caller, &id).await?;
+    delivery_log(&api, &w.id, q).await
+}
+
+/// A page of the delivery log kept under `webhook` (a webhook's id, or
+/// an omni channel's `channel:ID`), newest first.
+pub(crate) async fn delivery_log<B: Backend>(
+    api: &Api<B>,
+    webhook: &str,
+    q: LogQuery,
+) -> Result<Json<Value>, ApiError> {
     if let Some(s) = &q.status {
         if ura_webhooks::Status::parse(s).is_none() {
             return Err(ApiError::invalid(
@@ -402,7 +412,7 @@ async fn deliveries<B: Backend>(
     let rows = api
         .inner
         .store
-        .deliveries(&w.id, q.status.as_deref(), q.before, limit)
+        .deliveries(webhook, q.status.as_deref(), q.before, limit)
         .await?;
     let next_before = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|d| d.created_ms))

@@ -298,10 +298,7 @@ pub(super) async fn messages(
 /// The pre-chat fields of an omni conversation: the outside system's
 /// conversation id and what it says of the customer (each at most 200
 /// characters).
-fn customer_fields(
-    reference: &str,
-    c: Customer,
-) -> std::collections::BTreeMap<String, String> {
+fn customer_fields(reference: &str, c: Customer) -> std::collections::BTreeMap<String, String> {
     let mut out = std::collections::BTreeMap::new();
     out.insert("external_id".to_string(), reference.to_string());
     for (name, value) in [
@@ -452,7 +449,10 @@ impl Relay {
         let _ = self.engine.chat(ChatInput::Detach { sub: self.sub });
         {
             let mut map = self.web.relays.lock();
-            if map.get(&self.key).is_some_and(|tx| tx.same_channel(&self.me)) {
+            if map
+                .get(&self.key)
+                .is_some_and(|tx| tx.same_channel(&self.me))
+            {
                 map.remove(&self.key);
             }
         }

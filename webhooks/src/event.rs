@@ -63,8 +63,10 @@ impl EventType {
 
     /// What an omni channel's webhook receives (not subscribed to: every
     /// omni channel gets its own conversations' events).
-    pub const CONVERSATION: [EventType; 2] =
-        [EventType::ConversationMessage, EventType::ConversationStatus];
+    pub const CONVERSATION: [EventType; 2] = [
+        EventType::ConversationMessage,
+        EventType::ConversationStatus,
+    ];
 
     /// The type a name names, of [`EventType::ALL`] or
     /// [`EventType::CONVERSATION`] (a stored delivery's).
