@@ -9,6 +9,7 @@
 //! # service = "vendas"        # or straight to a service, without a menu
 //! enabled = true
 //! receptive = true
+//! # identity_secret = "…"   # 32+ bytes: the site signs visitors' identities
 //! [channels.site.webchat]
 //! title = "Fale conosco"
 //! subtitle = "Atendimento online"
@@ -201,6 +202,11 @@ pub struct ChannelConfig {
     /// The web chat's settings.
     #[serde(default)]
     pub webchat: WebchatSettings,
+    /// The secret the site's backend signs visitors' identity tokens with
+    /// (HS256; see [`crate::identity`]). Absent: every visitor is
+    /// anonymous and a token is refused. Write-only in the admin API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_secret: Option<String>,
 }
 
 fn yes() -> bool {
@@ -273,6 +279,9 @@ impl ChannelConfig {
         check_color("font", &c.font)?;
         check_color("visitor_message", &c.visitor_message)?;
         check_color("button", &c.button)?;
+        if let Some(secret) = &self.identity_secret {
+            crate::identity::check_secret(secret)?;
+        }
         Ok(())
     }
 }
@@ -314,6 +323,7 @@ mod tests {
             enabled: true,
             receptive: true,
             webchat: WebchatSettings::default(),
+            identity_secret: None,
         };
         base.check().unwrap();
         let mut c = base.clone();
@@ -329,6 +339,11 @@ mod tests {
         let mut c = base.clone();
         c.kind = ChannelType::Omni;
         assert!(matches!(c.check(), Err(ChannelsError::Invalid { field, .. }) if field == "type"));
+        let mut c = base.clone();
+        c.identity_secret = Some("too short".into());
+        assert!(
+            matches!(c.check(), Err(ChannelsError::Invalid { field, .. }) if field == "identity_secret")
+        );
         let mut c = base;
         c.description = " ".into();
         assert!(c.check().is_err());

@@ -50,6 +50,14 @@
 //!   answers messages left out of hours; the visitor may come back to
 //!   read the answer). At most [`MAX_KEPT`] per channel: past that, the
 //!   conversation is told the hours and ends, as a call.
+//! - **Identity.** A site that logs its users in signs a token for the
+//!   one on the page (a JWT, HS256, with the channel's `identity_secret`;
+//!   [`identity`]): `sub`, `exp` at most a day ahead, optionally `name`,
+//!   `email`, `phone`. Verified, the conversation belongs to the customer
+//!   `CHANNEL:sub` in every conversation, and the token's fields fill the
+//!   pre-chat form. A token that fails (forged, expired, malformed) starts
+//!   nothing: the visitor is told why. Without a token each conversation
+//!   has a random customer of its own.
 
 #![warn(missing_docs)]
 
@@ -57,6 +65,7 @@ pub mod config;
 mod conversation;
 mod error;
 mod hours;
+pub mod identity;
 mod ids;
 pub mod texts;
 
@@ -68,6 +77,7 @@ pub use conversation::{
     Author, Closer, Conversation, Message, Output, Phase, Start, MAX_CLIENT_ID, MAX_MESSAGES,
     MAX_TEXT, MENU_IDLE, VISITOR_BURST, VISITOR_RATE,
 };
-pub use error::ChannelsError;
+pub use error::{ChannelsError, IdentityRefusal};
 pub use hours::{OpeningHours, MAX_KEPT};
+pub use identity::Identity;
 pub use ids::{ConversationId, Now, Seq};
