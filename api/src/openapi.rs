@@ -383,15 +383,37 @@ fn object_schema(kind: Kind) -> Schema {
             read_only(Type::String, "Last change, RFC 3339."),
         );
     if kind == Kind::Channels {
-        b = b.property(
-            "activation",
-            read_only(
-                Type::Object,
-                "`test_url` (the chat page, to try the channel) and `snippet` (the `<script>` \
+        b = b
+            .property(
+                "activation",
+                read_only(
+                    Type::Object,
+                    "`test_url` (the chat page, to try the channel) and `snippet` (the `<script>` \
                  to paste in a site), as paths on ura's HTTP address: put the address ura is \
                  reached at in front.",
-            ),
-        );
+                ),
+            )
+            .property(
+                "identity_secret",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .write_only(Some(true))
+                    .min_length(Some(32))
+                    .max_length(Some(512))
+                    .description(Some(
+                        "The secret the site's backend signs its logged-in visitors' identity \
+                     tokens with (a JWT, HS256: `sub` the site's customer id, `exp` at most \
+                     24 h ahead, optional `name`, `email`, `phone`), passed to the widget as \
+                     `data-ura-identity`. Never shown again (`identity_secret_set` says \
+                     whether there is one); a PUT or PATCH without it keeps it, `\"\"` or \
+                     null removes it. Absent: every visitor is anonymous and a token is \
+                     refused.",
+                    )),
+            )
+            .property(
+                "identity_secret_set",
+                read_only(Type::Boolean, "Whether the channel has an identity secret."),
+            );
     }
     if kind == Kind::Agents {
         b = b
@@ -1203,6 +1225,14 @@ pub fn operations() -> Vec<Op> {
                                 Ty::Any,
                                 "Every message: `{seq, from (visitor, agent, system), name, text, at}`.",
                             ),
+                            (
+                                "customer",
+                                Ty::OptStr,
+                                "Who it was with: `CHANNEL:sub` for a visitor the site \
+                                 identified (the same in all their conversations), `anon-…` \
+                                 for an anonymous one (one per conversation); null for \
+                                 conversations kept before customers were.",
+                            ),
                         ],
                         "An ended conversation.",
                     )),
@@ -1227,6 +1257,11 @@ pub fn operations() -> Vec<Op> {
         "agent",
         ObjectBuilder::new().schema_type(Type::String),
         "Only this agent's (extension).",
+    ))
+    .parameter(query_param(
+        "customer",
+        ObjectBuilder::new().schema_type(Type::String),
+        "Only this customer's (`CHANNEL:sub`, or an anonymous visitor's `anon-…`).",
     ))
     .parameter(query_param(
         "before",

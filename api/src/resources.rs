@@ -209,6 +209,7 @@ fn fields(
     // Shown with a channel (a PATCH or PUT of what GET gave), never stored.
     if kind == Kind::Channels {
         body.remove("activation");
+        body.remove("identity_secret_set");
     }
     if kind == Kind::Numbers {
         match body.get("number") {
@@ -307,6 +308,27 @@ async fn put<B: Backend>(
                     // An agent from a file without one keeps the password ura
                     // generated for it at start (kept in the data directory).
                     (Some(_), None) => {}
+                }
+            }
+            if kind == Kind::Channels {
+                match body.get("identity_secret") {
+                    // Sent empty (or null): removed; the channel takes no
+                    // identities.
+                    Some(Value::Null) => {
+                        body.remove("identity_secret");
+                    }
+                    Some(Value::String(s)) if s.is_empty() => {
+                        body.remove("identity_secret");
+                    }
+                    Some(_) => {}
+                    // Not sent (a PUT of what GET showed): the one it has stays.
+                    None => {
+                        if let Some(s) =
+                            current.as_ref().and_then(|c| c.body.get("identity_secret"))
+                        {
+                            body.insert("identity_secret".into(), s.clone());
+                        }
+                    }
                 }
             }
             let doc = Doc {

@@ -238,7 +238,8 @@ pub(super) async fn logout(State(web): State<Web>, headers: HeaderMap) -> Respon
     r
 }
 
-fn agent_of(web: &Web, headers: &HeaderMap) -> Option<String> {
+/// The agent logged in with this request's session cookie.
+pub(super) fn agent_of(web: &Web, headers: &HeaderMap) -> Option<String> {
     let t = cookie(headers, COOKIE)?;
     web.sessions
         .lock()

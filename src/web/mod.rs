@@ -9,6 +9,7 @@
 //! the client sends it again.
 
 mod desk;
+mod history;
 mod socket;
 mod visitor;
 
@@ -68,6 +69,8 @@ pub fn routes(web: Web) -> Router {
         .route("/desk/logout", post(desk::logout))
         .route("/desk/session", get(desk::session))
         .route("/desk/ws", get(desk::ws))
+        .route("/desk/history", get(history::list))
+        .route("/desk/history/{record}", get(history::one))
         .with_state(web)
 }
 
