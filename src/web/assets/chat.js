@@ -17,6 +17,7 @@
       closed: 'Conversa encerrada.', again: 'Nova conversa', busy: 'Muitas conversas agora: tente de novo em instantes.',
       sending: 'enviando…', typing: 'está digitando…', agent: 'O atendente', read: 'lida',
       afterHours: 'Fora do horário: sua conversa fica guardada até abrirmos.',
+      identity: 'Não foi possível confirmar quem você é; a conversa não foi iniciada. Você pode iniciar sem identificação.',
     },
     en: {
       title: 'Chat', intro: 'To start, tell us who you are.',
@@ -27,6 +28,7 @@
       closed: 'The conversation has ended.', again: 'New conversation', busy: 'Too many conversations now: try again in a moment.',
       sending: 'sending…', typing: 'is typing…', agent: 'The agent', read: 'read',
       afterHours: 'Closed now: your conversation is kept until we open.',
+      identity: 'We could not confirm who you are; the conversation was not started. You may start without it.',
     },
     es: {
       title: 'Atención', intro: 'Para empezar, díganos quién es usted.',
@@ -37,6 +39,7 @@
       closed: 'Conversación finalizada.', again: 'Nueva conversación', busy: 'Demasiadas conversaciones: inténtelo en un momento.',
       sending: 'enviando…', typing: 'está escribiendo…', agent: 'El agente', read: 'leído',
       afterHours: 'Fuera de horario: su conversación queda guardada hasta que abramos.',
+      identity: 'No pudimos confirmar quién es usted; la conversación no se inició. Puede iniciarla sin identificación.',
     },
   };
   var t = T['pt-BR'];
@@ -54,6 +57,30 @@
   var typingSent = 0;
   var readSent = 0;
   var readByAgent = 0;
+  // The site's signed token for its logged-in user (from the widget, in
+  // the fragment): sent with start; ura checks it.
+  var identity = (/(?:^#|&)identity=([^&]*)/.exec(location.hash) || [])[1] || '';
+  try { identity = decodeURIComponent(identity); } catch (e) { identity = ''; }
+  if (identity && history.replaceState) history.replaceState(null, '', location.pathname + location.search);
+
+  // What the token says (for the form only: ura verifies the signature).
+  function claims(token) {
+    try {
+      var part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      var bytes = Uint8Array.from(atob(part), function (ch) { return ch.charCodeAt(0); });
+      var c = JSON.parse(new TextDecoder().decode(bytes));
+      return c && typeof c === 'object' ? c : {};
+    } catch (e) { return {}; }
+  }
+  // The fields the identity fills are shown filled and read-only.
+  function fillFromIdentity() {
+    var c = identity ? claims(identity) : {};
+    document.querySelectorAll('.field input').forEach(function (input) {
+      var v = typeof c[input.name] === 'string' ? c[input.name] : '';
+      if (v) input.value = v;
+      input.readOnly = !!v;
+    });
+  }
 
   // Read marks: the agent's desk showed our messages up to readByAgent.
   function markRead() {
@@ -251,6 +278,13 @@
     if (f.code === 'unknown_conversation') {
       token = null; save(); lastSeq = 0; $('messages').textContent = ''; outbox = [];
       showForm();
+    } else if (f.code === 'identity_refused') {
+      // Refused: nothing started. The visitor may start without it.
+      identity = '';
+      if (ws) ws.close();
+      fillFromIdentity();
+      notice(t.identity);
+      showForm();
     } else if (f.code === 'invalid_field') {
       $('prechat-error').textContent = t.required + (t[f.field] || f.field);
       showForm();
@@ -292,7 +326,11 @@
       return;
     }
     $('prechat-error').textContent = '';
-    connect(function () { return { type: 'start', fields: fields }; });
+    connect(function () {
+      var start = { type: 'start', fields: fields };
+      if (identity) start.identity = identity;
+      return start;
+    });
   });
 
   $('composer').addEventListener('submit', function (ev) {
@@ -337,7 +375,7 @@
       $('chat').setAttribute('aria-busy', 'false');
       if (!cfg.enabled) { notice(t.unavailable); return; }
       var s = saved();
-      if (s && s.token) { token = s.token; showConversation(); resume(); } else { showForm(); }
+      if (s && s.token) { token = s.token; showConversation(); resume(); } else { fillFromIdentity(); showForm(); }
     })
     .catch(function () { notice(t.unavailable); });
 })();
