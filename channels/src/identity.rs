@@ -269,7 +269,12 @@ mod tests {
             IdentityRefusal::Expired
         );
         // Within the leeway: still taken.
-        verify(&sign(json!({"sub": "c", "exp": NOW - 30}), SECRET), SECRET, NOW).unwrap();
+        verify(
+            &sign(json!({"sub": "c", "exp": NOW - 30}), SECRET),
+            SECRET,
+            NOW,
+        )
+        .unwrap();
         assert_eq!(
             reason(verify(
                 &sign(json!({"sub": "c", "exp": NOW + 2 * 86_400}), SECRET),
