@@ -58,10 +58,10 @@
   var readSent = 0;
   var readByAgent = 0;
   // The site's signed token for its logged-in user (from the widget, in
-  // the fragment): sent with start; ura checks it.
+  // the fragment, which stays for "new conversation"): sent with start;
+  // ura checks it.
   var identity = (/(?:^#|&)identity=([^&]*)/.exec(location.hash) || [])[1] || '';
   try { identity = decodeURIComponent(identity); } catch (e) { identity = ''; }
-  if (identity && history.replaceState) history.replaceState(null, '', location.pathname + location.search);
 
   // What the token says (for the form only: ura verifies the signature).
   function claims(token) {
