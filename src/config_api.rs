@@ -188,6 +188,23 @@ impl EngineBackend {
         self.omni.get()
     }
 
+    /// The store, when ura runs with one (the desk reads a customer's
+    /// earlier conversations from it).
+    pub fn store(&self) -> Option<&ura_store::Store> {
+        self.store.as_ref()
+    }
+
+    /// An agent's name, as the configuration in force has it.
+    pub fn agent_name(&self, ext: &str) -> Option<String> {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .routing
+            .agents
+            .get(ext)
+            .map(|a| a.name.clone())
+    }
+
     /// Connects the started engine.
     pub fn attach(&self, engine: EngineHandle) {
         let _ = self.engine.set(engine);

@@ -9,7 +9,9 @@
 //! picture both pages show as a thumbnail, a PDF the visitor downloads, a
 //! file refused for its content), the visitor leaves and
 //! comes back (every message once), the agent closes and the visitor sees
-//! the closing message.
+//! the closing message; the site identifies its customer (a signed token
+//! on the widget's tag), so when the visitor starts again the agent sees
+//! the first conversation in the desk's history.
 //!
 //! Needs `node`, `/usr/bin/chromium` and `npm ci` in `tests/browser`; fails
 //! saying so when one is missing (the `no-peers` nextest profile leaves it
@@ -31,6 +33,30 @@ fn webchat_browser_visitor_and_agent_talk_reconnect_and_close() {
     )
     .unwrap();
     let url = format!("http://{}", ura.http);
+    // The demo's channel takes identities; the site signs its customer's.
+    let secret = "o-segredo-do-site-com-32-bytes-ou-mais";
+    let status = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+        .patch(&format!("{url}/api/v1/channels/site"))
+        .header("Authorization", &format!("Bearer {}", ura.api_key()))
+        .header("Content-Type", "application/json")
+        .send(serde_json::json!({"identity_secret": secret}).to_string())
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 200);
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let identity = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &serde_json::json!({"sub": "cliente-7", "exp": exp}),
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap();
     let out = common::run_node(
         &node,
         &dir,
@@ -39,6 +65,7 @@ fn webchat_browser_visitor_and_agent_talk_reconnect_and_close() {
             url.as_ref(),
             "2001".as_ref(),
             passwords["2001"].as_ref(),
+            identity.as_ref(),
         ],
         Duration::from_secs(100),
     );
@@ -60,6 +87,7 @@ fn webchat_browser_visitor_and_agent_talk_reconnect_and_close() {
         "refused, said as text",
         "each once and in order",
         "the visitor saw the closing message",
+        "the desk shows the earlier conversation",
         "the desk speaks English",
         "outside 127.0.0.1: 0, page errors: 0",
         "webchat: ok",

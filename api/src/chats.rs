@@ -27,6 +27,9 @@ pub struct ChatQuery {
     pub channel: Option<String>,
     /// An agent's extension.
     pub agent: Option<String>,
+    /// A customer (`CHANNEL:sub` for a visitor the site identified,
+    /// `anon-…` for an anonymous one).
+    pub customer: Option<String>,
     /// Started before this (RFC 3339): the `next` of the previous page.
     pub before: Option<String>,
     /// At most this many (default 50, at most 500).
@@ -45,6 +48,7 @@ pub fn chat_json(c: &ChatRecord) -> Value {
         "queue": c.queue,
         "agent": c.agent,
         "outcome": c.outcome,
+        "customer": (!c.customer.is_empty()).then_some(&c.customer),
         "messages": parse(&c.messages),
     })
 }
@@ -93,6 +97,7 @@ async fn list<B: Backend>(
         .list_chats(&ChatFilter {
             channels,
             agent: q.agent.clone(),
+            customer: q.customer.clone().filter(|c| !c.is_empty()),
             before: q.before.clone(),
             limit,
         })

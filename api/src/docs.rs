@@ -308,7 +308,8 @@ impl Docs {
 
     /// What the API shows of an object: its fields, id, company and
     /// version; an agent's password is never shown (`password_set` says
-    /// whether it has one).
+    /// whether it has one), nor a channel's identity secret
+    /// (`identity_secret_set`).
     pub fn view(kind: Kind, id: &str, doc: &Doc) -> Value {
         let mut body = doc.body.clone();
         if kind == Kind::Agents {
@@ -333,6 +334,12 @@ impl Docs {
                     activation(id)
                 },
             );
+            body.insert("activation".into(), activation(id));
+            // The identity secret is write-only too.
+            let set = body
+                .remove("identity_secret")
+                .is_some_and(|s| s.as_str().is_some_and(|s| !s.is_empty()));
+            body.insert("identity_secret_set".into(), Value::Bool(set));
         }
         body.insert("id".into(), Value::String(id.into()));
         body.insert("company".into(), Value::String(doc.company.clone()));

@@ -430,6 +430,27 @@ fn object_schema(kind: Kind) -> Schema {
                     .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
                     .read_only(Some(true))
                     .description(Some("Why the channel is in error.")),
+            )
+            .property(
+                "identity_secret",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .write_only(Some(true))
+                    .min_length(Some(32))
+                    .max_length(Some(512))
+                    .description(Some(
+                        "The secret the site's backend signs its logged-in visitors' identity \
+                     tokens with (a JWT, HS256: `sub` the site's customer id, `exp` at most \
+                     24 h ahead, optional `name`, `email`, `phone`), passed to the widget as \
+                     `data-ura-identity`. Never shown again (`identity_secret_set` says \
+                     whether there is one); a PUT or PATCH without it keeps it, `\"\"` or \
+                     null removes it. Absent: every visitor is anonymous and a token is \
+                     refused.",
+                    )),
+            )
+            .property(
+                "identity_secret_set",
+                read_only(Type::Boolean, "Whether the channel has an identity secret."),
             );
     }
     if kind == Kind::Agents {
@@ -1385,6 +1406,14 @@ pub fn operations() -> Vec<Op> {
                                  a file sent also has `attachment: {id, name, type, size}` (its \
                                  text is the name; the bytes go when the conversation ends).",
                             ),
+                            (
+                                "customer",
+                                Ty::OptStr,
+                                "Who it was with: `CHANNEL:sub` for a visitor the site \
+                                 identified (the same in all their conversations), `anon-…` \
+                                 for an anonymous one (one per conversation); null for \
+                                 conversations kept before customers were.",
+                            ),
                         ],
                         "An ended conversation.",
                     )),
@@ -1409,6 +1438,11 @@ pub fn operations() -> Vec<Op> {
         "agent",
         ObjectBuilder::new().schema_type(Type::String),
         "Only this agent's (extension).",
+    ))
+    .parameter(query_param(
+        "customer",
+        ObjectBuilder::new().schema_type(Type::String),
+        "Only this customer's (`CHANNEL:sub`, or an anonymous visitor's `anon-…`).",
     ))
     .parameter(query_param(
         "before",

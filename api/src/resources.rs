@@ -241,6 +241,7 @@ fn fields(
             o.remove("key_set");
             o.remove("secret_set");
         }
+        body.remove("identity_secret_set");
     }
     if kind == Kind::Numbers {
         match body.get("number") {
@@ -381,6 +382,25 @@ async fn put<B: Backend>(
             }
             if kind == Kind::Channels {
                 generated = omni_keys(&mut body, current.as_ref())?;
+                match body.get("identity_secret") {
+                    // Sent empty (or null): removed; the channel takes no
+                    // identities.
+                    Some(Value::Null) => {
+                        body.remove("identity_secret");
+                    }
+                    Some(Value::String(s)) if s.is_empty() => {
+                        body.remove("identity_secret");
+                    }
+                    Some(_) => {}
+                    // Not sent (a PUT of what GET showed): the one it has stays.
+                    None => {
+                        if let Some(s) =
+                            current.as_ref().and_then(|c| c.body.get("identity_secret"))
+                        {
+                            body.insert("identity_secret".into(), s.clone());
+                        }
+                    }
+                }
             }
             let doc = Doc {
                 company: company.clone(),

@@ -9,6 +9,7 @@
 //! # service = "vendas"        # or straight to a service, without a menu
 //! enabled = true
 //! receptive = true
+//! # identity_secret = "…"   # 32+ bytes: the site signs visitors' identities
 //! [channels.site.webchat]
 //! title = "Fale conosco"
 //! subtitle = "Atendimento online"
@@ -261,6 +262,11 @@ pub struct ChannelConfig {
     /// The omni channel's settings.
     #[serde(default, skip_serializing_if = "is_default")]
     pub omni: OmniSettings,
+    /// The secret the site's backend signs visitors' identity tokens with
+    /// (HS256; see [`crate::identity`]). Absent: every visitor is
+    /// anonymous and a token is refused. Write-only in the admin API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_secret: Option<String>,
 }
 
 fn is_default(o: &OmniSettings) -> bool {
@@ -357,6 +363,9 @@ impl ChannelConfig {
         check_color("visitor_message", &c.visitor_message)?;
         check_color("button", &c.button)?;
         w.attachments.check()?;
+        if let Some(secret) = &self.identity_secret {
+            crate::identity::check_secret(secret)?;
+        }
         Ok(())
     }
 
@@ -422,6 +431,7 @@ mod tests {
             receptive: true,
             webchat: WebchatSettings::default(),
             omni: OmniSettings::default(),
+            identity_secret: None,
         };
         base.check().unwrap();
         let mut c = base.clone();
@@ -447,6 +457,11 @@ mod tests {
         c.omni.key = "k".repeat(MIN_KEY);
         c.omni.secret = "s".repeat(MIN_KEY);
         c.check().unwrap();
+        let mut c = base.clone();
+        c.identity_secret = Some("too short".into());
+        assert!(
+            matches!(c.check(), Err(ChannelsError::Invalid { field, .. }) if field == "identity_secret")
+        );
         let mut c = base;
         c.description = " ".into();
         assert!(c.check().is_err());

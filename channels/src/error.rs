@@ -37,6 +37,45 @@ pub enum ChannelsError {
         /// The limit.
         max: u32,
     },
+    /// A visitor's identity token was refused.
+    #[error("{message}")]
+    Identity {
+        /// Why, for programs.
+        reason: IdentityRefusal,
+        /// Why, for people.
+        message: String,
+    },
+}
+
+/// Why an identity token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityRefusal {
+    /// Not a JWT signed with HS256.
+    Malformed,
+    /// Not signed with the channel's secret (forged, or another channel's).
+    BadSignature,
+    /// Its `exp` has passed.
+    Expired,
+    /// Its `exp` is further ahead than the longest life allowed.
+    TooLongLived,
+    /// A claim is missing or wrong (`sub`, `exp`, a field).
+    BadClaim,
+    /// The channel has no identity secret: it takes no identities.
+    NotEnabled,
+}
+
+impl IdentityRefusal {
+    /// As the wire says it (`reason` of the error frame).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityRefusal::Malformed => "malformed",
+            IdentityRefusal::BadSignature => "bad_signature",
+            IdentityRefusal::Expired => "expired",
+            IdentityRefusal::TooLongLived => "too_long_lived",
+            IdentityRefusal::BadClaim => "bad_claim",
+            IdentityRefusal::NotEnabled => "not_enabled",
+        }
+    }
 }
 
 impl ChannelsError {

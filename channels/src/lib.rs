@@ -58,6 +58,14 @@
 //!   [`attachments::MAX_VISITOR_ATTACHMENTS`] files in a conversation, in
 //!   any phase but the end; an agent, while with the visitor. The files
 //!   themselves are the engine's to keep.
+//! - **Identity.** A site that logs its users in signs a token for the
+//!   one on the page (a JWT, HS256, with the channel's `identity_secret`;
+//!   [`identity`]): `sub`, `exp` at most a day ahead, optionally `name`,
+//!   `email`, `phone`. Verified, the conversation belongs to the customer
+//!   `CHANNEL:sub` in every conversation, and the token's fields fill the
+//!   pre-chat form. A token that fails (forged, expired, malformed) starts
+//!   nothing: the visitor is told why. Without a token each conversation
+//!   has a random customer of its own.
 
 #![warn(missing_docs)]
 
@@ -66,6 +74,7 @@ pub mod config;
 mod conversation;
 mod error;
 mod hours;
+pub mod identity;
 mod ids;
 pub mod texts;
 
@@ -78,6 +87,7 @@ pub use conversation::{
     Author, Closer, Conversation, Message, Output, Phase, Start, MAX_CLIENT_ID, MAX_MESSAGES,
     MAX_TEXT, MENU_IDLE, VISITOR_BURST, VISITOR_RATE,
 };
-pub use error::ChannelsError;
+pub use error::{ChannelsError, IdentityRefusal};
 pub use hours::{OpeningHours, MAX_KEPT};
+pub use identity::Identity;
 pub use ids::{ConversationId, Now, Seq};

@@ -65,6 +65,10 @@ pub enum Hello {
     Start {
         /// `name`, `email`, `phone`, `document`.
         fields: BTreeMap<String, String>,
+        /// Who the site says the visitor is (its token, verified by the
+        /// web side): the conversation is the customer `CHANNEL:sub`'s and
+        /// the identity's fields fill the form. `None`: anonymous.
+        identity: Option<ura_channels::Identity>,
     },
     /// Back to a conversation after the message numbered `last_seq`.
     Resume {
@@ -188,6 +192,17 @@ pub enum ChatInput {
         /// What.
         cmd: DeskCommand,
     },
+    /// The customer of a conversation with this agent (connected or
+    /// offered to them): what the desk's history is read by. `None` when
+    /// the conversation is not theirs.
+    DeskCustomer {
+        /// The agent's extension (from the desk's session).
+        ext: String,
+        /// The conversation.
+        conversation: ConversationId,
+        /// The answer.
+        reply: oneshot::Sender<Option<Customer>>,
+    },
     /// The open conversations of a channel (the admin API asks before
     /// deleting it).
     OpenConversations {
@@ -203,6 +218,15 @@ pub enum ChatInput {
     },
     /// About a file sent in a conversation.
     Attachment(crate::engine::attachments::AttachmentInput),
+}
+
+/// Who a conversation is with, for the desk's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    /// `CHANNEL:sub` (identified by the site) or `anon-…`.
+    pub id: String,
+    /// Whether the site identified the visitor.
+    pub identified: bool,
 }
 
 /// A socket the core writes to.
@@ -240,6 +264,8 @@ pub(crate) struct Conv {
     pub(crate) started_at: String,
     /// Kept out of hours: its entry in [`Chats::openings`].
     pub(crate) opening_at: Option<std::time::Instant>,
+    /// Who it is with (see [`Customer`]).
+    pub(crate) customer: Customer,
 }
 
 /// Every conversation and socket.
@@ -416,6 +442,8 @@ pub(crate) fn desk_conversation(id: ConversationId, c: &Conv) -> Value {
         "channel": c.channel,
         "queue": c.queue,
         "visitor": c.visitor,
+        "customer": c.customer.id,
+        "identified": c.customer.identified,
         "phase": c.conv.phase().as_str(),
         "read_by_visitor": c.read_by_visitor,
         "on_hold": c.conv.on_hold(),

@@ -407,6 +407,22 @@ impl EngineHandle {
         answer.await.map_err(|_| inputs::ChatRefused::Stopped)
     }
 
+    /// The customer of a conversation with agent `ext` (connected or
+    /// offered to them); `None` when it is not theirs.
+    pub async fn desk_customer(
+        &self,
+        ext: String,
+        conversation: ura_channels::ConversationId,
+    ) -> Result<Option<chats::Customer>, inputs::ChatRefused> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.inputs.chat(chats::ChatInput::DeskCustomer {
+            ext,
+            conversation,
+            reply,
+        })?;
+        answer.await.map_err(|_| inputs::ChatRefused::Stopped)
+    }
+
     /// The open conversations of a text channel.
     pub async fn open_conversations(&self, channel: String) -> Result<Vec<String>, String> {
         let (reply, answer) = tokio::sync::oneshot::channel();

@@ -238,7 +238,7 @@ pub(super) async fn logout(State(web): State<Web>, headers: HeaderMap) -> Respon
     r
 }
 
-/// The agent logged in at this browser (its session cookie), if any.
+/// The agent logged in with this request's session cookie.
 pub(super) fn agent_of(web: &Web, headers: &HeaderMap) -> Option<String> {
     let t = cookie(headers, COOKIE)?;
     web.sessions

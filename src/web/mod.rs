@@ -11,6 +11,7 @@
 
 mod attach;
 mod desk;
+mod history;
 mod omni;
 mod socket;
 mod visitor;
@@ -93,6 +94,8 @@ pub fn routes(web: Web) -> Router {
             post(attach::desk_upload),
         )
         .route("/desk/attachments/{id}", get(attach::desk_download))
+        .route("/desk/history", get(history::list))
+        .route("/desk/history/{record}", get(history::one))
         .with_state(web)
 }
 

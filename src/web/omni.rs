@@ -401,6 +401,14 @@ impl Relay {
             },
             None => Hello::Start {
                 fields: fields.clone(),
+                // The outside system (holding the channel's key) names its
+                // customer: the same customer `CHANNEL:id` in every
+                // conversation, so the desk shows the history.
+                identity: fields.get("customer_id").map(|id| ura_channels::Identity {
+                    sub: id.clone(),
+                    fields: Default::default(),
+                    exp: i64::MAX,
+                }),
             },
         };
         let (sub, channel) = (self.sub, self.key.0.clone());

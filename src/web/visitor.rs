@@ -17,6 +17,7 @@ use super::socket::{bad_frame, busy, pump, MAX_FRAME};
 use super::{html, json_error, Web};
 use crate::engine::chats::{error_frame, ChatInput, Hello, OUTBOX};
 use crate::engine::inputs::ChatRefused;
+use ura_channels::{ChannelsError, Identity, IdentityRefusal};
 
 /// What a visitor's browser sends.
 #[derive(Debug, Deserialize)]
@@ -26,6 +27,9 @@ enum VisitorFrame {
     Start {
         #[serde(default)]
         fields: BTreeMap<String, String>,
+        /// The site's signed token for its logged-in user, if any.
+        #[serde(default)]
+        identity: Option<String>,
     },
     /// Back to a conversation, after the last message shown.
     Resume {
@@ -179,14 +183,23 @@ pub(super) async fn ws(
                 }
                 match frame {
                     VisitorFrame::Ping => Some(json!({"type": "pong"}).to_string()),
-                    VisitorFrame::Start { fields } => {
+                    VisitorFrame::Start { fields, identity } => {
+                        // Checked here, before the lane: a refused token
+                        // starts nothing (the socket stays, to try again).
+                        let identity = match identity.filter(|t| !t.is_empty()) {
+                            None => None,
+                            Some(t) => match verify_identity(&web, &channel, &t) {
+                                Ok(i) => Some(i),
+                                Err(frame) => return Some(frame),
+                            },
+                        };
                         let tx = tx.take()?;
                         begun.store(true, std::sync::atomic::Ordering::Relaxed);
                         input(
                             ChatInput::VisitorHello {
                                 sub,
                                 channel: channel.clone(),
-                                hello: Hello::Start { fields },
+                                hello: Hello::Start { fields, identity },
                                 tx,
                             },
                             None,
@@ -230,4 +243,36 @@ pub(super) async fn ws(
             .await;
             let _ = engine.chat(ChatInput::Detach { sub });
         })
+}
+
+/// Checks a visitor's identity token against the channel's secret, at
+/// the wall clock's time. A refusal is the error frame to send:
+/// `identity_refused` with its `reason` (`malformed`, `bad_signature`,
+/// `expired`, `too_long_lived`, `bad_claim`, `not_enabled`).
+fn verify_identity(web: &Web, channel: &str, token: &str) -> Result<Identity, String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let result = match web.backend.channel(channel).and_then(|c| c.identity_secret) {
+        Some(secret) => ura_channels::identity::verify(token, &secret, now),
+        None => Err(ChannelsError::Identity {
+            reason: IdentityRefusal::NotEnabled,
+            message: "this chat channel takes no identity tokens (it has no identity_secret)"
+                .into(),
+        }),
+    };
+    result.map_err(|e| {
+        let reason = match &e {
+            ChannelsError::Identity { reason, .. } => reason.as_str(),
+            _ => "malformed",
+        };
+        tracing::info!(%channel, reason, "web chat: identity token refused");
+        json!({
+            "type": "error",
+            "code": "identity_refused",
+            "reason": reason,
+            "message": e.to_string(),
+        })
+        .to_string()
+    })
 }

@@ -27,6 +27,10 @@ pub struct ChatRecord {
     pub outcome: String,
     /// Every message (JSON array of `{seq, from, name, text, at}`).
     pub messages: String,
+    /// Who it was with: `CHANNEL:sub` for a visitor the site identified,
+    /// `anon-…` for an anonymous one; empty for records older than the
+    /// column.
+    pub customer: String,
 }
 
 /// Which records to list.
@@ -36,6 +40,8 @@ pub struct ChatFilter {
     pub channels: Vec<String>,
     /// Only this agent's.
     pub agent: Option<String>,
+    /// Only this customer's (by the `chats_customer` index).
+    pub customer: Option<String>,
     /// Started before this (RFC 3339), for the next page.
     pub before: Option<String>,
     /// At most this many.
@@ -47,9 +53,10 @@ impl Store {
     pub async fn save_chat(&self, r: &ChatRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO chats (id, channel, started_at, ended_at, visitor, queue, agent, outcome, \
-             messages) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET \
-             ended_at = excluded.ended_at, queue = excluded.queue, agent = excluded.agent, \
-             outcome = excluded.outcome, messages = excluded.messages",
+             messages, customer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) \
+             DO UPDATE SET ended_at = excluded.ended_at, queue = excluded.queue, \
+             agent = excluded.agent, outcome = excluded.outcome, messages = excluded.messages, \
+             customer = excluded.customer",
         )
         .bind(&r.id)
         .bind(&r.channel)
@@ -60,6 +67,7 @@ impl Store {
         .bind(&r.agent)
         .bind(&r.outcome)
         .bind(&r.messages)
+        .bind(&r.customer)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -79,35 +87,63 @@ impl Store {
             if channel.is_empty() && !f.channels.is_empty() {
                 continue;
             }
-            let rows = sqlx::query(
-                "SELECT id, channel, started_at, ended_at, visitor, queue, agent, outcome, \
-                 messages FROM chats WHERE ($1 = '' OR agent = $1) AND ($2 = '' OR started_at < $2) \
-                 AND ($3 = '' OR channel = $3) ORDER BY started_at DESC, id DESC LIMIT $4",
-            )
-            .bind(f.agent.clone().unwrap_or_default())
-            .bind(f.before.clone().unwrap_or_default())
-            .bind(channel)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+            // A customer's conversations are read by their index; the
+            // clause is a constant, the value a parameter.
+            let by_customer = if f.customer.is_some() {
+                "customer = $5"
+            } else {
+                "$5 = ''"
+            };
+            let sql = format!(
+                "SELECT {COLUMNS} FROM chats WHERE {by_customer} AND ($1 = '' OR agent = $1) \
+                 AND ($2 = '' OR started_at < $2) AND ($3 = '' OR channel = $3) \
+                 ORDER BY started_at DESC, id DESC LIMIT $4"
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(f.agent.clone().unwrap_or_default())
+                .bind(f.before.clone().unwrap_or_default())
+                .bind(channel)
+                .bind(limit)
+                .bind(f.customer.clone().unwrap_or_default())
+                .fetch_all(&self.pool)
+                .await?;
             for row in rows {
-                out.push(ChatRecord {
-                    id: row.try_get(0)?,
-                    channel: row.try_get(1)?,
-                    started_at: row.try_get(2)?,
-                    ended_at: row.try_get(3)?,
-                    visitor: row.try_get(4)?,
-                    queue: row.try_get(5)?,
-                    agent: row.try_get(6)?,
-                    outcome: row.try_get(7)?,
-                    messages: row.try_get(8)?,
-                });
+                out.push(record(&row)?);
             }
         }
         out.sort_by(|a, b| (&b.started_at, &b.id).cmp(&(&a.started_at, &a.id)));
         out.truncate(limit as usize);
         Ok(out)
     }
+
+    /// One conversation, by its record's id.
+    pub async fn chat(&self, id: &str) -> Result<Option<ChatRecord>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM chats WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(record).transpose()
+    }
+}
+
+/// The columns [`record`] reads, in its order.
+const COLUMNS: &str =
+    "id, channel, started_at, ended_at, visitor, queue, agent, outcome, messages, customer";
+
+fn record(row: &sqlx::any::AnyRow) -> Result<ChatRecord, StoreError> {
+    Ok(ChatRecord {
+        id: row.try_get(0)?,
+        channel: row.try_get(1)?,
+        started_at: row.try_get(2)?,
+        ended_at: row.try_get(3)?,
+        visitor: row.try_get(4)?,
+        queue: row.try_get(5)?,
+        agent: row.try_get(6)?,
+        outcome: row.try_get(7)?,
+        messages: row.try_get(8)?,
+        customer: row.try_get(9)?,
+    })
 }
 
 #[cfg(test)]
@@ -125,6 +161,7 @@ mod tests {
             agent: agent.map(str::to_string),
             outcome: "agent".into(),
             messages: r#"[{"seq":1,"from":"system","text":"Olá"}]"#.into(),
+            customer: format!("{channel}:maria"),
         }
     }
 
@@ -178,7 +215,22 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(again, vec![c2]);
+        assert_eq!(again, vec![c2.clone()]);
+        // A customer's, by the index; one by its id.
+        let maria = store
+            .list_chats(&ChatFilter {
+                customer: Some("site:maria".into()),
+                limit: 10,
+                ..ChatFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            maria.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["c", "a"]
+        );
+        assert_eq!(store.chat("c").await.unwrap(), Some(c2));
+        assert_eq!(store.chat("nope").await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -9,7 +9,12 @@
 // files: a picture from the visitor (thumbnails on both pages), a PDF
 // from the agent (downloaded by the visitor), and a refused one.
 //
-//   node webchat.mjs http://127.0.0.1:PORT EXT PASSWORD
+//   node webchat.mjs http://127.0.0.1:PORT EXT PASSWORD [IDENTITY]
+//
+// With IDENTITY (a token signed with the channel's identity secret, no
+// name or e-mail in it) the site's tag carries it: after the close the
+// visitor starts again as the same customer, and the agent sees the first
+// conversation in the desk's history.
 //
 // With URA_SHOTS=DIR it also leaves screenshots of both pages there.
 //
@@ -20,7 +25,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const [base, ext, password] = process.argv.slice(2);
+const [base, ext, password, identity] = process.argv.slice(2);
 if (!base || !base.startsWith('http://127.0.0.1:') || !ext || !password) {
   console.error('usage: node webchat.mjs http://127.0.0.1:PORT EXT PASSWORD');
   process.exit(2);
@@ -33,7 +38,7 @@ const site = createServer((req, res) => {
   res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
   res.end(`<!doctype html><html lang="pt-BR"><head><meta charset="utf-8"><title>Loja</title></head>
 <body><h1>Loja de teste</h1><p>Uma página qualquer de um cliente.</p>
-<script async src="${base}/chat/widget.js" data-ura-channel="site"></script></body></html>`);
+<script async src="${base}/chat/widget.js" data-ura-channel="site"${identity ? ` data-ura-identity="${identity}"` : ''}></script></body></html>`);
 });
 await new Promise((ok) => site.listen(0, '127.0.0.1', ok));
 const siteUrl = `http://127.0.0.1:${site.address().port}/`;
@@ -194,6 +199,26 @@ try {
   await chat.locator('#status', { hasText: 'Conversa encerrada.' }).waitFor({ timeout: T });
   await desk.locator('#current').waitFor({ state: 'hidden', timeout: T });
   step('the agent closed; the visitor saw the closing message');
+
+  // 6b. The same customer (the site's identity) starts again: the agent
+  //     sees the first conversation in the history, its messages on demand.
+  if (identity) {
+    await chat.locator('#again').click();
+    await chat.getByLabel('Nome').fill('Maria Silva', { timeout: T });
+    await chat.locator('#start').click();
+    await chat.locator('#messages .msg', { hasText: 'Digite 1 para vendas' }).waitFor({ timeout: T });
+    await chat.getByLabel('Mensagem').fill('1');
+    await chat.getByLabel('Mensagem').press('Enter');
+    const again = desk.locator('.offer', { hasText: 'Maria Silva' });
+    await again.waitFor({ timeout: T });
+    await again.getByRole('button', { name: 'Atender' }).click();
+    await desk.locator('#history-title', { hasText: 'Conversas anteriores deste cliente (1)' }).waitFor({ timeout: T });
+    await desk.locator('#history-title').click();
+    await desk.locator('.history-entry summary', { hasText: 'encerrada pelo agente' }).click();
+    await desk.locator('.history-entry .msg', { hasText: 'Ainda está aí?' }).waitFor({ timeout: T });
+    await desk.getByRole('button', { name: 'Encerrar conversa' }).click();
+    step('the same customer again: the desk shows the earlier conversation');
+  }
 
   // 7. A browser in English gets the desk in English.
   const enCtx = await browser.newContext({ locale: 'en-US' });

@@ -71,6 +71,7 @@ fn refusal(e: &ChannelsError) -> &'static str {
         ChannelsError::NotYourConversation => "not_yours",
         ChannelsError::Invalid { .. } => "invalid",
         ChannelsError::TooManyAttachments { .. } => "too_many_files",
+        ChannelsError::Identity { .. } => "identity_refused",
     }
 }
 
@@ -162,6 +163,26 @@ impl Calls {
                     .is_some_and(|p| same(p.as_bytes(), password.as_bytes()));
                 let _ = reply.send(agent.filter(|_| ok).map(|a| a.name.clone()));
             }
+            ChatInput::DeskCustomer {
+                ext,
+                conversation,
+                reply,
+            } => {
+                let agent = self.queues.agent(&ext);
+                let offered = |c: ConversationId| {
+                    self.chats
+                        .offers
+                        .values()
+                        .any(|(oc, a)| *oc == c && Some(*a) == agent)
+                };
+                let customer = self
+                    .chats
+                    .convs
+                    .get(&conversation)
+                    .filter(|c| agent.is_some() && (c.agent == agent || offered(conversation)))
+                    .map(|c| c.customer.clone());
+                let _ = reply.send(customer);
+            }
             ChatInput::OpenConversations { channel, reply } => {
                 let mut open: Vec<_> = self
                     .chats
@@ -233,7 +254,7 @@ impl Calls {
                     },
                 );
             }
-            Hello::Start { fields } => {
+            Hello::Start { fields, identity } => {
                 let Some(channel) = self.routing.channel(channel_id) else {
                     refuse("unavailable", "no such chat channel");
                     return;
@@ -245,6 +266,12 @@ impl Calls {
                 if self.chats.open >= MAX_OPEN {
                     refuse("busy", "too many conversations: try again in a moment");
                     return;
+                }
+                // A verified identity's fields fill the form (over what
+                // the page sent).
+                let mut fields = fields;
+                if let Some(id) = &identity {
+                    fields.extend(id.fields.clone());
                 }
                 // An omni channel's fields come from its relay (the
                 // outside system's ids and customer), already checked.
@@ -309,6 +336,18 @@ impl Calls {
                 };
                 let id = self.chats.next_id();
                 let token = token();
+                let customer = match &identity {
+                    Some(i) => crate::engine::chats::Customer {
+                        id: i.customer(channel_id),
+                        identified: true,
+                    },
+                    None => crate::engine::chats::Customer {
+                        id: ura_channels::identity::anonymous_customer(
+                            &crate::engine::chats::token(),
+                        ),
+                        identified: false,
+                    },
+                };
                 let start = Start {
                     hours,
                     lang: w.language,
@@ -321,7 +360,7 @@ impl Calls {
                 let _ = tx.try_send(
                     serde_json::json!({"type": "started", "conversation": token}).to_string(),
                 );
-                tracing::info!(conversation = %id, channel = %channel_id, "web chat conversation started");
+                tracing::info!(conversation = %id, channel = %channel_id, customer = %customer.id, "web chat conversation started");
                 self.chats.subs.insert(
                     sub,
                     Sub {
@@ -356,6 +395,7 @@ impl Calls {
                         record_id: crate::engine::chats::token(),
                         started_at: super::wall_clock(),
                         opening_at: None,
+                        customer,
                     },
                 );
                 self.chat_flush(now, id);
@@ -732,6 +772,7 @@ impl Calls {
             }
             .into(),
             messages: serde_json::Value::Array(messages).to_string(),
+            customer: conv.customer.id.clone(),
         };
         if tx.try_send(record).is_err() {
             tracing::warn!(conversation = %c, "conversation record lost: the writer's queue is full");
@@ -1026,6 +1067,8 @@ fn offer_frame(offer: u64, c: ConversationId, conv: &Conv) -> String {
         "channel": conv.channel,
         "queue": conv.queue,
         "visitor": conv.visitor,
+        "customer": conv.customer.id,
+        "identified": conv.customer.identified,
     })
     .to_string()
 }

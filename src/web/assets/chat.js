@@ -21,6 +21,7 @@
       too_large: 'Arquivo grande demais: o máximo é ', type_not_allowed: 'Este tipo de arquivo não é aceito. Aceitos: ',
       content_mismatch: 'O conteúdo do arquivo não corresponde ao tipo dele.', upload_failed: 'O arquivo não foi enviado: ',
       download: 'Baixar',
+      identity: 'Não foi possível confirmar quem você é; a conversa não foi iniciada. Você pode iniciar sem identificação.',
     },
     en: {
       title: 'Chat', intro: 'To start, tell us who you are.',
@@ -35,6 +36,7 @@
       too_large: 'The file is too large: the most is ', type_not_allowed: 'This kind of file is not accepted. Accepted: ',
       content_mismatch: 'The file\'s content does not match its type.', upload_failed: 'The file was not sent: ',
       download: 'Download',
+      identity: 'We could not confirm who you are; the conversation was not started. You may start without it.',
     },
     es: {
       title: 'Atención', intro: 'Para empezar, díganos quién es usted.',
@@ -49,6 +51,7 @@
       too_large: 'El archivo es demasiado grande: el máximo es ', type_not_allowed: 'Este tipo de archivo no se acepta. Se aceptan: ',
       content_mismatch: 'El contenido del archivo no corresponde a su tipo.', upload_failed: 'El archivo no se envió: ',
       download: 'Descargar',
+      identity: 'No pudimos confirmar quién es usted; la conversación no se inició. Puede iniciarla sin identificación.',
     },
   };
   var t = T['pt-BR'];
@@ -66,6 +69,30 @@
   var typingSent = 0;
   var readSent = 0;
   var readByAgent = 0;
+  // The site's signed token for its logged-in user (from the widget, in
+  // the fragment, which stays for "new conversation"): sent with start;
+  // ura checks it.
+  var identity = (/(?:^#|&)identity=([^&]*)/.exec(location.hash) || [])[1] || '';
+  try { identity = decodeURIComponent(identity); } catch (e) { identity = ''; }
+
+  // What the token says (for the form only: ura verifies the signature).
+  function claims(token) {
+    try {
+      var part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      var bytes = Uint8Array.from(atob(part), function (ch) { return ch.charCodeAt(0); });
+      var c = JSON.parse(new TextDecoder().decode(bytes));
+      return c && typeof c === 'object' ? c : {};
+    } catch (e) { return {}; }
+  }
+  // The fields the identity fills are shown filled and read-only.
+  function fillFromIdentity() {
+    var c = identity ? claims(identity) : {};
+    document.querySelectorAll('.field input').forEach(function (input) {
+      var v = typeof c[input.name] === 'string' ? c[input.name] : '';
+      if (v) input.value = v;
+      input.readOnly = !!v;
+    });
+  }
 
   // Read marks: the agent's desk showed our messages up to readByAgent.
   function markRead() {
@@ -349,6 +376,13 @@
     if (f.code === 'unknown_conversation') {
       token = null; save(); lastSeq = 0; $('messages').textContent = ''; outbox = [];
       showForm();
+    } else if (f.code === 'identity_refused') {
+      // Refused: nothing started. The visitor may start without it.
+      identity = '';
+      if (ws) ws.close();
+      fillFromIdentity();
+      notice(t.identity);
+      showForm();
     } else if (f.code === 'invalid_field') {
       $('prechat-error').textContent = t.required + (t[f.field] || f.field);
       showForm();
@@ -390,7 +424,11 @@
       return;
     }
     $('prechat-error').textContent = '';
-    connect(function () { return { type: 'start', fields: fields }; });
+    connect(function () {
+      var start = { type: 'start', fields: fields };
+      if (identity) start.identity = identity;
+      return start;
+    });
   });
 
   $('composer').addEventListener('submit', function (ev) {
@@ -441,7 +479,7 @@
       $('chat').setAttribute('aria-busy', 'false');
       if (!cfg.enabled) { notice(t.unavailable); return; }
       var s = saved();
-      if (s && s.token) { token = s.token; showConversation(); resume(); } else { showForm(); }
+      if (s && s.token) { token = s.token; showConversation(); resume(); } else { fillFromIdentity(); showForm(); }
     })
     .catch(function () { notice(t.unavailable); });
 })();

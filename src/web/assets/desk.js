@@ -46,6 +46,11 @@
       too_large: 'Arquivo grande demais para este canal.', type_not_allowed: 'Este tipo de arquivo não é aceito neste canal.',
       content_mismatch: 'O conteúdo do arquivo não corresponde ao tipo dele.', upload_failed: 'O arquivo não foi enviado: ',
       download: 'Baixar',
+      history: 'Conversas anteriores deste cliente', history_none: 'Nenhuma conversa anterior.',
+      history_loading: 'Carregando…', history_failed: 'Não foi possível ler o histórico.',
+      identified: 'Cliente identificado', agent_label: 'agente',
+      o_agent: 'encerrada pelo agente', o_visitor: 'o cliente saiu', o_flow: 'encerrada pelo menu ou horário',
+      o_system: 'encerrada pelo sistema',
     },
     en: {
       title: 'ura — agent desk', desk: 'Agent desk', ext: 'Extension', password: 'Password',
@@ -64,6 +69,11 @@
       too_large: 'The file is too large for this channel.', type_not_allowed: 'This kind of file is not accepted on this channel.',
       content_mismatch: 'The file\'s content does not match its type.', upload_failed: 'The file was not sent: ',
       download: 'Download',
+      history: "This customer's earlier conversations", history_none: 'No earlier conversations.',
+      history_loading: 'Loading…', history_failed: 'The history could not be read.',
+      identified: 'Identified customer', agent_label: 'agent',
+      o_agent: 'closed by the agent', o_visitor: 'the customer left', o_flow: 'ended by the menu or the hours',
+      o_system: 'ended by ura',
     },
   };
   var lang = /^en/i.test(navigator.language || '') ? 'en' : 'pt-BR';
@@ -292,8 +302,10 @@
     $('current').hidden = false;
     $('current-title').textContent = visitorName(c.info.visitor);
     var v = c.info.visitor || {};
-    $('current-info').textContent = [v.email, v.phone, v.document, c.info.channel, c.info.queue]
+    $('current-info').textContent = [v.email, v.phone, v.document, c.info.channel, c.info.queue,
+      c.info.identified ? W.identified + ' (' + c.info.customer + ')' : null]
       .filter(Boolean).join(' · ');
+    showHistory(c);
     var thread = $('thread');
     thread.textContent = '';
     c.messages.forEach(function (m) { thread.appendChild(renderMessage(m)); });
@@ -302,6 +314,81 @@
     sendRead();
     showHold(c);
     $('reply-text').focus();
+  }
+
+  // The customer's earlier conversations (read by ura from its store,
+  // over HTTP with this desk's session), each one's messages on demand.
+  function when(iso) {
+    var d = new Date(iso);
+    return isNaN(d) ? iso : d.toLocaleString(lang);
+  }
+  function historyGet(path) {
+    return fetch(path, { credentials: 'same-origin' }).then(function (r) {
+      if (!r.ok) throw new Error(String(r.status));
+      return r.json();
+    });
+  }
+  function historyEntry(c, h) {
+    var li = document.createElement('li');
+    var d = document.createElement('details');
+    d.className = 'history-entry';
+    d.setAttribute('data-record', h.id);
+    var s = document.createElement('summary');
+    var agent = h.agent ? W.agent_label + ' ' + (h.agent_name ? h.agent_name + ' (' + h.agent + ')' : h.agent) : null;
+    s.textContent = [when(h.started_at), h.channel, h.queue, agent, W['o_' + h.outcome] || h.outcome]
+      .filter(Boolean).join(' · ');
+    var ol = document.createElement('ol');
+    ol.className = 'history-thread';
+    ol.setAttribute('aria-label', W.messages);
+    d.appendChild(s);
+    d.appendChild(ol);
+    d.addEventListener('toggle', function () {
+      if (!d.open || d.getAttribute('data-loaded')) return;
+      d.setAttribute('data-loaded', '1');
+      ol.textContent = W.history_loading;
+      historyGet('/desk/history/' + encodeURIComponent(h.id) + '?conversation=' + c.info.conversation)
+        .then(function (r) {
+          ol.textContent = '';
+          (r.messages || []).forEach(function (m) {
+            var item = document.createElement('li');
+            item.className = 'msg ' + m.from;
+            if (m.from !== 'system') {
+              var who = document.createElement('span');
+              who.className = 'who';
+              who.textContent = m.from === 'agent' ? (m.name || '') : visitorName(h.visitor);
+              item.appendChild(who);
+            }
+            var text = document.createElement('span');
+            text.className = 'text';
+            text.textContent = m.text;
+            item.appendChild(text);
+            ol.appendChild(item);
+          });
+        })
+        .catch(function () { ol.textContent = W.history_failed; d.removeAttribute('data-loaded'); });
+    });
+    li.appendChild(d);
+    return li;
+  }
+  function renderHistory(c) {
+    if (current !== c.info.conversation) return;
+    var list = $('history-list');
+    list.textContent = '';
+    var items = (c.history && c.history.items) || [];
+    $('history-title').textContent = W.history + (c.history ? ' (' + items.length + ')' : '');
+    $('history-status').textContent = !c.history ? W.history_loading
+      : c.history.failed ? W.history_failed : (items.length ? '' : W.history_none);
+    items.forEach(function (h) { list.appendChild(historyEntry(c, h)); });
+  }
+  function showHistory(c) {
+    $('history').hidden = false;
+    renderHistory(c);
+    if (c.history && !c.history.failed) return;
+    c.history = null;
+    renderHistory(c);
+    historyGet('/desk/history?conversation=' + c.info.conversation)
+      .then(function (r) { c.history = r; renderHistory(c); })
+      .catch(function () { c.history = { failed: true, items: [] }; renderHistory(c); });
   }
 
   function onConversation(f) {

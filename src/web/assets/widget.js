@@ -2,13 +2,22 @@
 //   <script async src="https://URA/chat/widget.js" data-ura-channel="ID"></script>
 // It adds a button and, when opened, the chat page of the channel in a
 // frame (served by ura, so the site's styles and scripts never mix with it).
+// A site that logs its users in passes the token its backend signed for
+// the one on the page: data-ura-identity="TOKEN" on the tag, or
+// window.uraChat.identify(TOKEN) later (the frame is loaded again). The
+// token goes to the chat page in the address's fragment, never to a server
+// log.
 (function () {
   'use strict';
   var script = document.currentScript;
   if (!script) return;
   var channel = script.getAttribute('data-ura-channel') || '';
   var base = new URL(script.src).origin;
-  var page = base + '/chat/' + encodeURIComponent(channel) + '?embedded=1';
+  var identity = script.getAttribute('data-ura-identity') || '';
+  function page() {
+    return base + '/chat/' + encodeURIComponent(channel) + '?embedded=1' +
+      (identity ? '#identity=' + encodeURIComponent(identity) : '');
+  }
   var labels = {
     'pt-BR': { open: 'Fale conosco', close: 'Fechar o chat' },
     en: { open: 'Chat with us', close: 'Close the chat' },
@@ -31,7 +40,7 @@
     if (!frame) {
       frame = document.createElement('iframe');
       frame.id = 'ura-chat-frame';
-      frame.src = page;
+      frame.src = page();
       frame.title = button.getAttribute('data-title') || 'Chat';
       var f = frame.style;
       f.position = 'fixed'; f.right = '16px'; f.bottom = '72px'; f.zIndex = '2147483000';
@@ -68,5 +77,10 @@
       })
       .catch(function () {});
   }
+  window.uraChat = window.uraChat || {};
+  window.uraChat.identify = function (token) {
+    identity = typeof token === 'string' ? token : '';
+    if (frame) frame.src = page();
+  };
   if (document.body) mount(); else document.addEventListener('DOMContentLoaded', mount);
 })();
