@@ -46,6 +46,9 @@ pub fn chat_json(c: &ChatRecord) -> Value {
         "agent": c.agent,
         "outcome": c.outcome,
         "messages": parse(&c.messages),
+        "rating": c.rating,
+        "rating_comment": c.rating_comment,
+        "rated_at": c.rated_at,
     })
 }
 

@@ -310,7 +310,9 @@ fn fields(kind: Kind) -> Vec<(&'static str, Ty, &'static str)> {
                  `visitor_message`, `button`: `#rgb` or `#rrggbb`), `fields` (`name`, \
                  `email`, `phone`, `document`: `off`, `optional` or `required`), \
                  `auto_open`, `closing` (said when the agent closes), `started` (`none`, \
-                 `simple`, `agent`: what is said when an agent joins).",
+                 `simple`, `agent`: what is said when an agent joins), `survey` (default \
+                 true: a rating of 1-5 and a comment offered when the agent or the visitor \
+                 ends the conversation).",
             ),
         ],
     }
@@ -1203,6 +1205,17 @@ pub fn operations() -> Vec<Op> {
                                 Ty::Any,
                                 "Every message: `{seq, from (visitor, agent, system), name, text, at}`.",
                             ),
+                            (
+                                "rating",
+                                Ty::OptInt,
+                                "The visitor's satisfaction score, 1 to 5 (null: not rated).",
+                            ),
+                            (
+                                "rating_comment",
+                                Ty::OptStr,
+                                "The visitor's comment with the rating.",
+                            ),
+                            ("rated_at", Ty::OptStr, "When it was rated, RFC 3339."),
                         ],
                         "An ended conversation.",
                     )),

@@ -17,6 +17,7 @@
 //! auto_open = false
 //! closing = "Obrigado pelo contato!"
 //! started = "agent"           # none, simple, agent (names the agent)
+//! survey = true               # rating 1-5 and a comment at the end
 //! colors = { background = "#ffffff", font = "#1f2933", visitor_message = "#dbeafe", button = "#1d4ed8" }
 //! fields = { name = "required", email = "optional", phone = "off", document = "off" }
 //! ```
@@ -150,7 +151,7 @@ pub enum StartedNotice {
 }
 
 /// A web chat channel's settings.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebchatSettings {
     /// The window's title (empty: "Atendimento" in the channel's language).
@@ -171,6 +172,26 @@ pub struct WebchatSettings {
     pub closing: String,
     /// What the visitor is told when an agent takes the conversation.
     pub started: StartedNotice,
+    /// The satisfaction survey (1-5 and a comment) when the agent or the
+    /// visitor ends the conversation (on by default).
+    pub survey: bool,
+}
+
+impl Default for WebchatSettings {
+    fn default() -> Self {
+        WebchatSettings {
+            title: String::new(),
+            subtitle: String::new(),
+            welcome: String::new(),
+            language: ChatLanguage::default(),
+            colors: Colors::default(),
+            fields: PrechatFields::default(),
+            auto_open: false,
+            closing: String::new(),
+            started: StartedNotice::default(),
+            survey: true,
+        }
+    }
 }
 
 /// One text channel.

@@ -14,6 +14,7 @@ use crate::config::{ChatLanguage, StartedNotice};
 use crate::error::ChannelsError;
 use crate::hours::{utc, OpeningHours};
 use crate::ids::{ConversationId, Now, Seq};
+use crate::survey::{Rating, SURVEY_WINDOW};
 use crate::texts;
 
 /// Longest message, in characters.
@@ -171,6 +172,12 @@ pub struct Conversation {
     kept: Option<(ServiceId, i64)>,
     /// It joined a queue once (no longer kept from the start).
     served: bool,
+    /// The channel offers the satisfaction survey.
+    survey: bool,
+    /// When it ended and who ended it.
+    ended: Option<(std::time::Instant, Closer)>,
+    /// The visitor's rating, once given.
+    rating: Option<Rating>,
 }
 
 impl Conversation {
@@ -241,10 +248,58 @@ impl Conversation {
             closed_notice,
             kept: None,
             served: false,
+            survey: true,
+            ended: None,
+            rating: None,
         };
         c.flow.answered(now.mono);
         c.drive(now);
         c
+    }
+
+    /// Whether the survey is offered when it ends (on unless the channel
+    /// turned it off).
+    pub fn set_survey(&mut self, on: bool) {
+        self.survey = on;
+    }
+
+    /// Whether a rating is awaited: it is over, a person ended it (the
+    /// agent or the visitor), the channel offers the survey, and it was
+    /// not rated yet. (The window is checked by [`Conversation::rate`].)
+    pub fn survey_pending(&self) -> bool {
+        self.survey
+            && self.rating.is_none()
+            && matches!(self.ended, Some((_, Closer::Agent | Closer::Visitor)))
+    }
+
+    /// The visitor's rating, once given.
+    pub fn rating(&self) -> Option<&Rating> {
+        self.rating.as_ref()
+    }
+
+    /// The visitor rates the conversation: a `score` of 1 to 5 and an
+    /// optional comment, once, within [`SURVEY_WINDOW`] of the end. Bad
+    /// values are refused naming the field (`score`, `comment`).
+    pub fn rate(
+        &mut self,
+        now: Now,
+        score: i64,
+        comment: Option<&str>,
+    ) -> Result<Rating, ChannelsError> {
+        if self.rating.is_some() {
+            return Err(ChannelsError::AlreadyRated);
+        }
+        if !self.survey_pending() {
+            return Err(ChannelsError::NoSurvey);
+        }
+        let rating = Rating::check(score, comment, now.unix_ms)?;
+        if let Some((at, _)) = self.ended {
+            if now.mono.saturating_duration_since(at) > SURVEY_WINDOW {
+                return Err(ChannelsError::SurveyOver);
+            }
+        }
+        self.rating = Some(rating.clone());
+        Ok(rating)
     }
 
     /// Its id.
@@ -313,7 +368,7 @@ impl Conversation {
                 let text = texts::builtin(self.lang, BuiltinPrompt::ServiceClosed).to_string();
                 self.system(now, text);
                 self.set_phase(Phase::Closed);
-                self.out.push_back(Output::Ended(Closer::Flow));
+                self.end(now, Closer::Flow);
             }
         }
     }
@@ -483,7 +538,7 @@ impl Conversation {
             Closer::Flow => {}
         }
         self.set_phase(Phase::Closed);
-        self.out.push_back(Output::Ended(by));
+        self.end(now, by);
     }
 
     /// Takes one message from the visitor's allowance (a token bucket,
@@ -567,6 +622,12 @@ impl Conversation {
         seq
     }
 
+    /// Over: said to the engine, and remembered for the survey.
+    fn end(&mut self, now: Now, by: Closer) {
+        self.ended = Some((now.mono, by));
+        self.out.push_back(Output::Ended(by));
+    }
+
     fn set_phase(&mut self, phase: Phase) {
         if self.phase != phase {
             self.phase = phase;
@@ -608,14 +669,14 @@ impl Conversation {
                                 texts::builtin(self.lang, BuiltinPrompt::ServiceClosed).to_string();
                             self.system(now, text);
                             self.set_phase(Phase::Closed);
-                            self.out.push_back(Output::Ended(Closer::Flow));
+                            self.end(now, Closer::Flow);
                         }
                     }
                 }
                 ura_ivr::Output::Hangup { .. } => {
                     if self.phase != Phase::Closed {
                         self.set_phase(Phase::Closed);
-                        self.out.push_back(Output::Ended(Closer::Flow));
+                        self.end(now, Closer::Flow);
                     }
                 }
                 ura_ivr::Output::StopPlay { .. } | ura_ivr::Output::Event(_) => {}

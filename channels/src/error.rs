@@ -30,6 +30,16 @@ pub enum ChannelsError {
     /// The agent is not (or no longer) the one in the conversation.
     #[error("the conversation is not with this agent")]
     NotYourConversation,
+    /// A rating for a conversation that offers none (the channel's survey
+    /// is off, it is not over, or nobody ended it: hours, the menu).
+    #[error("this conversation has no survey")]
+    NoSurvey,
+    /// A second rating: a conversation is rated once.
+    #[error("this conversation was already rated")]
+    AlreadyRated,
+    /// A rating later than [`crate::SURVEY_WINDOW`] after the end.
+    #[error("the survey of this conversation is over (24 hours after its end)")]
+    SurveyOver,
 }
 
 impl ChannelsError {

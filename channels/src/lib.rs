@@ -50,6 +50,12 @@
 //!   answers messages left out of hours; the visitor may come back to
 //!   read the answer). At most [`MAX_KEPT`] per channel: past that, the
 //!   conversation is told the hours and ends, as a call.
+//! - **Survey.** A conversation that the agent or the visitor ended offers
+//!   a rating (1 to 5, an optional comment of at most [`MAX_COMMENT`]
+//!   characters), unless its channel turned the survey off. It is taken
+//!   once, within [`SURVEY_WINDOW`] (24 hours) of the end: later, or a
+//!   second time, it is refused with the reason. Conversations that the
+//!   flow ended (hours, the menu's failures) ask nothing.
 
 #![warn(missing_docs)]
 
@@ -58,6 +64,7 @@ mod conversation;
 mod error;
 mod hours;
 mod ids;
+mod survey;
 pub mod texts;
 
 pub use config::{
@@ -71,3 +78,4 @@ pub use conversation::{
 pub use error::ChannelsError;
 pub use hours::{OpeningHours, MAX_KEPT};
 pub use ids::{ConversationId, Now, Seq};
+pub use survey::{Rating, MAX_COMMENT, SURVEY_WINDOW};

@@ -153,7 +153,7 @@ pub struct Calls {
     /// Text conversations and the sockets that follow them.
     chats: super::chats::Chats,
     /// Where ended conversations go to be written.
-    chat_records: Option<tokio::sync::mpsc::Sender<ura_store::ChatRecord>>,
+    chat_records: Option<tokio::sync::mpsc::Sender<crate::engine::chats::ChatWrite>>,
 }
 
 /// Now, as the RFC 3339 UTC text call records hold.

@@ -27,6 +27,25 @@ pub struct ChatRecord {
     pub outcome: String,
     /// Every message (JSON array of `{seq, from, name, text, at}`).
     pub messages: String,
+    /// The visitor's satisfaction score, 1 to 5 (migration 0012).
+    pub rating: Option<i64>,
+    /// The comment given with the rating.
+    pub rating_comment: Option<String>,
+    /// When it was rated, RFC 3339 UTC.
+    pub rated_at: Option<String>,
+}
+
+/// A visitor's rating of an ended conversation, kept in its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatRating {
+    /// The record's id ([`ChatRecord::id`]).
+    pub id: String,
+    /// 1 to 5.
+    pub rating: i64,
+    /// The comment, if any.
+    pub comment: Option<String>,
+    /// When, RFC 3339 UTC.
+    pub rated_at: String,
 }
 
 /// Which records to list.
@@ -47,7 +66,8 @@ impl Store {
     pub async fn save_chat(&self, r: &ChatRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO chats (id, channel, started_at, ended_at, visitor, queue, agent, outcome, \
-             messages) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET \
+             messages, rating, rating_comment, rated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+             $9, $10, $11, $12) ON CONFLICT (id) DO UPDATE SET \
              ended_at = excluded.ended_at, queue = excluded.queue, agent = excluded.agent, \
              outcome = excluded.outcome, messages = excluded.messages",
         )
@@ -60,9 +80,27 @@ impl Store {
         .bind(&r.agent)
         .bind(&r.outcome)
         .bind(&r.messages)
+        .bind(r.rating)
+        .bind(&r.rating_comment)
+        .bind(&r.rated_at)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Keeps a rating in its conversation's record; false when there is
+    /// no such record (it was lost, or not written yet).
+    pub async fn rate_chat(&self, r: &ChatRating) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE chats SET rating = $1, rating_comment = $2, rated_at = $3 WHERE id = $4",
+        )
+        .bind(r.rating)
+        .bind(&r.comment)
+        .bind(&r.rated_at)
+        .bind(&r.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Ended conversations, newest first (one query per channel asked for,
@@ -81,7 +119,7 @@ impl Store {
             }
             let rows = sqlx::query(
                 "SELECT id, channel, started_at, ended_at, visitor, queue, agent, outcome, \
-                 messages FROM chats WHERE ($1 = '' OR agent = $1) AND ($2 = '' OR started_at < $2) \
+                 messages, rating, rating_comment, rated_at FROM chats WHERE ($1 = '' OR agent = $1) AND ($2 = '' OR started_at < $2) \
                  AND ($3 = '' OR channel = $3) ORDER BY started_at DESC, id DESC LIMIT $4",
             )
             .bind(f.agent.clone().unwrap_or_default())
@@ -101,6 +139,9 @@ impl Store {
                     agent: row.try_get(6)?,
                     outcome: row.try_get(7)?,
                     messages: row.try_get(8)?,
+                    rating: row.try_get(9)?,
+                    rating_comment: row.try_get(10)?,
+                    rated_at: row.try_get(11)?,
                 });
             }
         }
@@ -125,6 +166,9 @@ mod tests {
             agent: agent.map(str::to_string),
             outcome: "agent".into(),
             messages: r#"[{"seq":1,"from":"system","text":"Olá"}]"#.into(),
+            rating: None,
+            rating_comment: None,
+            rated_at: None,
         }
     }
 
@@ -178,7 +222,35 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(again, vec![c2]);
+        assert_eq!(again, vec![c2.clone()]);
+        // Rated after it was written: kept in the record, and kept when the
+        // record is written again.
+        let rating = ChatRating {
+            id: "c".into(),
+            rating: 4,
+            comment: Some("Bom".into()),
+            rated_at: "2026-11-25T12:30:00.000Z".into(),
+        };
+        assert!(store.rate_chat(&rating).await.unwrap());
+        store.save_chat(&c2).await.unwrap();
+        let rated = store
+            .list_chats(&ChatFilter {
+                limit: 1,
+                ..ChatFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(rated[0].rating, Some(4));
+        assert_eq!(rated[0].rating_comment.as_deref(), Some("Bom"));
+        assert_eq!(
+            rated[0].rated_at.as_deref(),
+            Some("2026-11-25T12:30:00.000Z")
+        );
+        let missing = ChatRating {
+            id: "nope".into(),
+            ..rating
+        };
+        assert!(!store.rate_chat(&missing).await.unwrap());
     }
 
     #[tokio::test]

@@ -17,6 +17,9 @@
       closed: 'Conversa encerrada.', again: 'Nova conversa', busy: 'Muitas conversas agora: tente de novo em instantes.',
       sending: 'enviando…', typing: 'está digitando…', agent: 'O atendente', read: 'lida',
       afterHours: 'Fora do horário: sua conversa fica guardada até abrirmos.',
+      survey: 'Como foi o atendimento?', scores: ['Péssimo', 'Ruim', 'Regular', 'Bom', 'Ótimo'],
+      comment: 'Comentário (opcional)', rate: 'Enviar avaliação', pick: 'Escolha uma nota de 1 a 5.',
+      thanks: 'Obrigado pela avaliação!', rateFailed: 'Não foi possível enviar a avaliação.',
     },
     en: {
       title: 'Chat', intro: 'To start, tell us who you are.',
@@ -27,6 +30,9 @@
       closed: 'The conversation has ended.', again: 'New conversation', busy: 'Too many conversations now: try again in a moment.',
       sending: 'sending…', typing: 'is typing…', agent: 'The agent', read: 'read',
       afterHours: 'Closed now: your conversation is kept until we open.',
+      survey: 'How was our service?', scores: ['Very bad', 'Bad', 'Fair', 'Good', 'Excellent'],
+      comment: 'Comment (optional)', rate: 'Send rating', pick: 'Choose a score from 1 to 5.',
+      thanks: 'Thank you for your rating!', rateFailed: 'The rating could not be sent.',
     },
     es: {
       title: 'Atención', intro: 'Para empezar, díganos quién es usted.',
@@ -37,6 +43,9 @@
       closed: 'Conversación finalizada.', again: 'Nueva conversación', busy: 'Demasiadas conversaciones: inténtelo en un momento.',
       sending: 'enviando…', typing: 'está escribiendo…', agent: 'El agente', read: 'leído',
       afterHours: 'Fuera de horario: su conversación queda guardada hasta que abramos.',
+      survey: '¿Cómo fue la atención?', scores: ['Muy mala', 'Mala', 'Regular', 'Buena', 'Excelente'],
+      comment: 'Comentario (opcional)', rate: 'Enviar evaluación', pick: 'Elija una nota de 1 a 5.',
+      thanks: '¡Gracias por su evaluación!', rateFailed: 'No se pudo enviar la evaluación.',
     },
   };
   var t = T['pt-BR'];
@@ -54,6 +63,7 @@
   var typingSent = 0;
   var readSent = 0;
   var readByAgent = 0;
+  var rated = false;
 
   // Read marks: the agent's desk showed our messages up to readByAgent.
   function markRead() {
@@ -110,6 +120,12 @@
     $('text-label').textContent = t.message;
     $('messages').setAttribute('aria-label', t.log);
     $('end').textContent = t.end;
+    $('survey-legend').textContent = t.survey;
+    $('survey-comment-label').textContent = t.comment;
+    $('survey-send').textContent = t.rate;
+    for (var i = 1; i <= 5; i++) {
+      document.querySelector('label[for="score-' + i + '"]').textContent = i + ' – ' + t.scores[i - 1];
+    }
     document.querySelectorAll('.field').forEach(function (div) {
       var name = div.getAttribute('data-field');
       var rule = (cfg.fields || {})[name] || 'off';
@@ -174,6 +190,13 @@
     $('end').hidden = s.phase === 'closed';
     $('text').disabled = s.phase === 'closed';
     $('send').disabled = s.phase === 'closed';
+    var offer = s.phase === 'closed' && !!s.survey && !rated;
+    if (offer && $('survey').hidden) {
+      $('survey').hidden = false;
+      $('score-' + 5).focus();
+    } else if (!offer) {
+      $('survey').hidden = true;
+    }
     if (s.phase === 'closed') {
       token = null;
       save();
@@ -234,6 +257,11 @@
         $('typing').textContent = (f.name || t.agent) + ' ' + t.typing;
         clearTimeout(typingTimer);
         typingTimer = setTimeout(function () { $('typing').textContent = ''; }, 3000);
+      } else if (f.type === 'rated') {
+        rated = true;
+        $('survey').hidden = true;
+        $('survey-thanks').textContent = t.thanks;
+        $('survey-thanks').hidden = false;
       } else if (f.type === 'error') {
         onError(f);
       }
@@ -248,6 +276,17 @@
   }
 
   function onError(f) {
+    if (!$('survey').hidden && (f.field === 'score' || f.field === 'comment' ||
+        ['no_survey', 'already_rated', 'survey_over'].indexOf(f.code) >= 0)) {
+      if (f.code === 'invalid_field') {
+        $('survey-error').textContent = f.field === 'score' ? t.pick : t.rateFailed + ' ' + (f.message || '');
+      } else {
+        $('survey').hidden = true;
+        $('survey-thanks').textContent = t.rateFailed + ' ' + (f.message || '');
+        $('survey-thanks').hidden = false;
+      }
+      return;
+    }
     if (f.code === 'unknown_conversation') {
       token = null; save(); lastSeq = 0; $('messages').textContent = ''; outbox = [];
       showForm();
@@ -328,6 +367,20 @@
     }
   });
   $('end').addEventListener('click', function () { send({ type: 'close' }); });
+  $('survey').addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var picked = document.querySelector('#survey input[name=score]:checked');
+    if (!picked) {
+      $('survey-error').textContent = t.pick;
+      $('score-1').focus();
+      return;
+    }
+    $('survey-error').textContent = '';
+    var frame = { type: 'rate', score: Number(picked.value) };
+    var comment = $('survey-comment').value.trim();
+    if (comment) frame.comment = comment;
+    if (!send(frame)) $('survey-error').textContent = t.rateFailed;
+  });
 
   fetch('/chat/' + encodeURIComponent(channel) + '/settings')
     .then(function (r) { return r.json(); })
