@@ -242,11 +242,13 @@ async fn revoke<B: Backend>(
 async fn export<B: Backend>(State(api): State<Api<B>>, caller: Caller) -> Json<Value> {
     let docs = api.inner.docs.lock().await;
     let mut config = docs.config(caller.company.as_deref());
-    // Agents' passwords are write-only.
-    if let Some(Value::Object(agents)) = config.get_mut(Kind::Agents.as_str()) {
-        for a in agents.values_mut() {
-            if let Value::Object(a) = a {
-                a.remove("password");
+    // Agents' and SMTP servers' passwords are write-only.
+    for kind in [Kind::Agents, Kind::Smtp] {
+        if let Some(Value::Object(objects)) = config.get_mut(kind.as_str()) {
+            for a in objects.values_mut() {
+                if let Value::Object(a) = a {
+                    a.remove("password");
+                }
             }
         }
     }

@@ -303,6 +303,12 @@ fn fields(kind: Kind) -> Vec<(&'static str, Ty, &'static str)> {
                 "Only receives: ura never starts a conversation on it (default true).",
             ),
             (
+                "smtp",
+                OptStr,
+                "The SMTP server (an `smtp` object of the same company) that e-mails \
+                 transcripts; needed when `webchat.transcript` is on.",
+            ),
+            (
                 "webchat",
                 Obj,
                 "The web chat's settings: `title`, `subtitle`, `welcome` (the first \
@@ -310,9 +316,32 @@ fn fields(kind: Kind) -> Vec<(&'static str, Ty, &'static str)> {
                  `visitor_message`, `button`: `#rgb` or `#rrggbb`), `fields` (`name`, \
                  `email`, `phone`, `document`: `off`, `optional` or `required`), \
                  `auto_open`, `closing` (said when the agent closes), `started` (`none`, \
-                 `simple`, `agent`: what is said when an agent joins), `survey` (default \
+                 `simple`, `agent`: what is said when an agent joins), `transcript` \
+                 (default false: the transcript is e-mailed to a visitor who gave an e-mail, \
+                 through the channel's `smtp`), `survey` (default \
                  true: a rating of 1-5 and a comment offered when the agent or the visitor \
                  ends the conversation).",
+            ),
+        ],
+        Kind::Smtp => vec![
+            ("host", Str, "The SMTP server's name or address."),
+            ("port", Int, "Its port (default 587)."),
+            (
+                "security",
+                Str,
+                "`none` (plain text), `starttls` (default; required, no fallback to plain \
+                 text) or `tls` (TLS from the first byte, usually port 465). TLS needs ura \
+                 built with the `tls` feature.",
+            ),
+            (
+                "username",
+                OptStr,
+                "The login, when the server asks for one.",
+            ),
+            (
+                "from",
+                Str,
+                "The sender: `chat@example.com` or `Name <chat@example.com>`.",
             ),
         ],
     }
@@ -328,6 +357,7 @@ fn schema_name(kind: Kind) -> &'static str {
         Kind::Queues => "Queue",
         Kind::Agents => "Agent",
         Kind::Channels => "Channel",
+        Kind::Smtp => "Smtp",
     }
 }
 
@@ -394,6 +424,24 @@ fn object_schema(kind: Kind) -> Schema {
                  reached at in front.",
             ),
         );
+    }
+    if kind == Kind::Smtp {
+        b = b
+            .property(
+                "password",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .write_only(Some(true))
+                    .description(Some(
+                        "The login's password: taken when sent, never shown (not in \
+                         answers, nor in the export). A replace (PUT) without it keeps \
+                         the one it has.",
+                    )),
+            )
+            .property(
+                "password_set",
+                read_only(Type::Boolean, "Whether a password is kept."),
+            );
     }
     if kind == Kind::Agents {
         b = b

@@ -18,6 +18,7 @@
 //! closing = "Obrigado pelo contato!"
 //! started = "agent"           # none, simple, agent (names the agent)
 //! survey = true               # rating 1-5 and a comment at the end
+//! transcript = false          # e-mail the transcript (needs the channel's smtp)
 //! colors = { background = "#ffffff", font = "#1f2933", visitor_message = "#dbeafe", button = "#1d4ed8" }
 //! fields = { name = "required", email = "optional", phone = "off", document = "off" }
 //! ```
@@ -175,6 +176,9 @@ pub struct WebchatSettings {
     /// The satisfaction survey (1-5 and a comment) when the agent or the
     /// visitor ends the conversation (on by default).
     pub survey: bool,
+    /// The transcript is e-mailed to the visitor who gave an e-mail in the
+    /// pre-chat form, through the channel's `smtp` (off by default).
+    pub transcript: bool,
 }
 
 impl Default for WebchatSettings {
@@ -190,6 +194,7 @@ impl Default for WebchatSettings {
             closing: String::new(),
             started: StartedNotice::default(),
             survey: true,
+            transcript: false,
         }
     }
 }
@@ -219,6 +224,10 @@ pub struct ChannelConfig {
     /// Only receives: ura never starts a conversation on it.
     #[serde(default = "yes")]
     pub receptive: bool,
+    /// The SMTP server that sends transcripts (a key of `[smtp]`, of the
+    /// channel's company); needed when `webchat.transcript` is on.
+    #[serde(default)]
+    pub smtp: Option<String>,
     /// The web chat's settings.
     #[serde(default)]
     pub webchat: WebchatSettings,
@@ -285,6 +294,12 @@ impl ChannelConfig {
             _ => {}
         }
         let w = &self.webchat;
+        if w.transcript && self.smtp.is_none() {
+            return Err(ChannelsError::invalid(
+                "smtp",
+                "webchat.transcript is on: name the SMTP server (a key of [smtp]) that sends it",
+            ));
+        }
         check_len("webchat.title", &w.title, MAX_TITLE)?;
         check_len("webchat.subtitle", &w.subtitle, MAX_TITLE * 2)?;
         check_len("webchat.welcome", &w.welcome, MAX_LONG_TEXT)?;
@@ -334,6 +349,7 @@ mod tests {
             schedule: None,
             enabled: true,
             receptive: true,
+            smtp: None,
             webchat: WebchatSettings::default(),
         };
         base.check().unwrap();
@@ -347,6 +363,11 @@ mod tests {
         assert!(
             matches!(c.check(), Err(ChannelsError::Invalid { field, .. }) if field == "service")
         );
+        let mut c = base.clone();
+        c.webchat.transcript = true;
+        assert!(matches!(c.check(), Err(ChannelsError::Invalid { field, .. }) if field == "smtp"));
+        c.smtp = Some("main".into());
+        c.check().unwrap();
         let mut c = base.clone();
         c.kind = ChannelType::Omni;
         assert!(matches!(c.check(), Err(ChannelsError::Invalid { field, .. }) if field == "type"));

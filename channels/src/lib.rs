@@ -64,8 +64,10 @@ mod conversation;
 mod error;
 mod hours;
 mod ids;
+pub mod smtp;
 mod survey;
 pub mod texts;
+pub mod transcript;
 
 pub use config::{
     ChannelConfig, ChannelType, ChatLanguage, Colors, FieldRule, PrechatFields, StartedNotice,
@@ -78,4 +80,6 @@ pub use conversation::{
 pub use error::ChannelsError;
 pub use hours::{OpeningHours, MAX_KEPT};
 pub use ids::{ConversationId, Now, Seq};
+pub use smtp::{SmtpConfig, SmtpSecurity};
 pub use survey::{Rating, MAX_COMMENT, SURVEY_WINDOW};
+pub use transcript::Transcript;

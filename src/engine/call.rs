@@ -154,6 +154,7 @@ pub struct Calls {
     chats: super::chats::Chats,
     /// Where ended conversations go to be written.
     chat_records: Option<tokio::sync::mpsc::Sender<crate::engine::chats::ChatWrite>>,
+    mailer: Option<tokio::sync::mpsc::Sender<crate::engine::transcripts::TranscriptMail>>,
 }
 
 /// Now, as the RFC 3339 UTC text call records hold.
@@ -261,6 +262,7 @@ impl Calls {
             internal_busy: HashMap::new(),
             chats: Default::default(),
             chat_records: None,
+            mailer: None,
         }
     }
 

@@ -82,6 +82,14 @@ impl Calls {
         self.chat_records = Some(tx);
     }
 
+    /// Where transcripts are handed to be e-mailed.
+    pub fn set_mailer(
+        &mut self,
+        tx: tokio::sync::mpsc::Sender<crate::engine::transcripts::TranscriptMail>,
+    ) {
+        self.mailer = Some(tx);
+    }
+
     /// One input from a web socket.
     pub fn chat_input(&mut self, now: Instant, input: ChatInput) {
         match input {
@@ -736,6 +744,7 @@ impl Calls {
                         self.desk_send(now, agent, &frame);
                     }
                     self.write_record(c, by, agent);
+                    self.mail_transcript(c);
                     self.chats.closed(c);
                     self.counters
                         .chats_open
@@ -786,6 +795,38 @@ impl Calls {
         if tx.try_send(ChatWrite::Record(record)).is_err() {
             tracing::warn!(conversation = %c, "conversation record lost: the writer's queue is full");
         }
+    }
+
+    /// Hands the transcript to the mailer (never waits) when the channel
+    /// sends transcripts and the visitor gave an e-mail.
+    fn mail_transcript(&mut self, c: ConversationId) {
+        let (Some(conv), Some(tx)) = (self.chats.convs.get(&c), &self.mailer) else {
+            return;
+        };
+        let Some(channel) = self.routing.channel(&conv.channel) else {
+            return;
+        };
+        let w = &channel.config.webchat;
+        let (Some(smtp), Some(to)) = (&channel.smtp, conv.visitor.get("email")) else {
+            return;
+        };
+        if !w.transcript {
+            return;
+        }
+        let title = if w.title.trim().is_empty() {
+            channel.config.description.clone()
+        } else {
+            w.title.clone()
+        };
+        let mail = crate::engine::transcripts::TranscriptMail {
+            conversation: c.to_string(),
+            smtp: smtp.clone(),
+            to: to.clone(),
+            lang: w.language,
+            title,
+            messages: conv.conv.after(ura_channels::Seq(0)).to_vec(),
+        };
+        crate::engine::transcripts::enqueue(tx, &self.counters.transcripts, mail);
     }
 
     fn desk_send(&mut self, now: Instant, agent: AgentId, frame: &str) {
