@@ -451,6 +451,11 @@ fn smtp_servers_are_configuration_documents_with_a_hidden_password() {
     let (_, config) = call("GET", "/api/v1/config", None);
     assert_eq!(config["smtp"]["main"]["port"], 2526, "{config}");
     assert!(!config.to_string().contains("s3cr3t"), "{config}");
+    // Imported again as exported: the server keeps its password.
+    let (status, body) = call("PUT", "/api/v1/config", Some(config));
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = call("GET", "/api/v1/smtp/main", None);
+    assert_eq!(body["password_set"], true, "{body}");
     let (_, doc) = call("GET", "/openapi.json", None);
     assert!(doc["paths"].get("/api/v1/smtp/{id}").is_some());
     let schema = &doc["components"]["schemas"]["Smtp"]["properties"];
