@@ -164,6 +164,7 @@ try {
   await chat.getByLabel('5 – Ótimo').press('ArrowLeft');
   if (!(await chat.getByLabel('4 – Bom').isChecked())) fail('the arrow key did not pick 4');
   await chat.getByLabel('Comentário (opcional)').fill('Atendimento rápido.');
+  if (process.env.URA_SHOTS) await visitor.screenshot({ path: join(process.env.URA_SHOTS, 'survey.png') });
   await chat.getByRole('button', { name: 'Enviar avaliação' }).press('Enter');
   await chat.locator('#survey-thanks', { hasText: 'Obrigado pela avaliação!' }).waitFor({ timeout: T });
   await chat.locator('#survey').waitFor({ state: 'hidden', timeout: T });

@@ -191,6 +191,7 @@
     $('text').disabled = s.phase === 'closed';
     $('send').disabled = s.phase === 'closed';
     var offer = s.phase === 'closed' && !!s.survey && !rated;
+    $('composer').hidden = offer;          // room for the survey
     if (offer && $('survey').hidden) {
       $('survey').hidden = false;
       $('score-' + 5).focus();
