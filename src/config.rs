@@ -130,6 +130,8 @@ pub struct FileConfig {
     agents: std::collections::BTreeMap<String, crate::queues::AgentConfig>,
     #[serde(default)]
     channels: std::collections::BTreeMap<String, ura_channels::ChannelConfig>,
+    #[serde(default)]
+    smtp: std::collections::BTreeMap<String, ura_channels::SmtpConfig>,
 }
 
 /// The settings ura runs with.
@@ -408,6 +410,7 @@ impl Config {
                 queues: file.queues,
                 agents: file.agents,
                 channels: file.channels,
+                smtp: file.smtp,
             }
         };
         // Refuse a bad routing now, with the file and the field named.

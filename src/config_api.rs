@@ -14,7 +14,7 @@ use crate::engine::EngineHandle;
 use crate::routing::{Routing, RoutingConfig};
 
 /// The tables of the configuration that the API edits.
-pub const KINDS: [&str; 7] = [
+pub const KINDS: [&str; 8] = [
     "numbers",
     "schedules",
     "services",
@@ -22,6 +22,7 @@ pub const KINDS: [&str; 7] = [
     "queues",
     "agents",
     "channels",
+    "smtp",
 ];
 
 /// The engine behind the API.
@@ -296,6 +297,7 @@ pub fn routing_from_json(config: &Value) -> Result<RoutingConfig, ApiError> {
                         "ivrs" => typed::<ura_ivr::IvrConfig>(&place, &v)?,
                         "queues" => typed::<crate::queues::QueueConfig>(&place, &v)?,
                         "channels" => typed::<ura_channels::ChannelConfig>(&place, &v)?,
+                        "smtp" => typed::<ura_channels::SmtpConfig>(&place, &v)?,
                         _ => typed::<crate::queues::AgentConfig>(&place, &v)?,
                     }
                     cleaned.insert(id, v);

@@ -55,6 +55,28 @@ pub fn render(c: &Counters, live: Option<&Value>) -> String {
     );
     family(
         &mut out,
+        "ura_chat_transcripts_sent_total",
+        "counter",
+        "Web chat transcripts the SMTP server took.",
+    );
+    let _ = writeln!(
+        out,
+        "ura_chat_transcripts_sent_total {}",
+        c.transcripts.sent.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "ura_chat_transcripts_failed_total",
+        "counter",
+        "Web chat transcripts not sent (every try failed, a bad address, or the mailer's queue was full).",
+    );
+    let _ = writeln!(
+        out,
+        "ura_chat_transcripts_failed_total {}",
+        c.transcripts.failed.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
         "ura_calls_answered_total",
         "counter",
         "Calls answered since start.",

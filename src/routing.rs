@@ -95,6 +95,9 @@ pub struct RoutingConfig {
     /// Text channels (web chat) by id.
     #[serde(default)]
     pub channels: BTreeMap<String, ura_channels::ChannelConfig>,
+    /// SMTP servers (web chat transcripts) by id.
+    #[serde(default)]
+    pub smtp: BTreeMap<String, ura_channels::SmtpConfig>,
 }
 
 /// A number ready to take calls.
@@ -133,6 +136,8 @@ pub struct TextChannel {
     /// Its hours and its services' own, shared by the conversations it
     /// keeps out of hours.
     pub hours: Arc<ura_channels::OpeningHours>,
+    /// The SMTP server that e-mails its transcripts (`smtp`).
+    pub smtp: Option<Arc<ura_channels::SmtpConfig>>,
 }
 
 /// Every number, by each of its dialled forms, and every text channel.
@@ -305,6 +310,16 @@ impl Routing {
             ivrs.insert(name.clone(), Arc::new(ivr));
         }
         let mut routing = Routing::default();
+        let mut smtp = BTreeMap::new();
+        for (id, s) in &cfg.smtp {
+            s.check().map_err(|e| match e {
+                ura_channels::ChannelsError::Invalid { field: f, message } => {
+                    bad(format!("smtp.{id}.{f}: {message}"))
+                }
+                other => bad(format!("smtp.{id}: {other}")),
+            })?;
+            smtp.insert(id.clone(), Arc::new(s.clone()));
+        }
         for (id, c) in &cfg.channels {
             let field = |f: &str| format!("channels.{id}.{f}");
             c.check().map_err(|e| match e {
@@ -342,9 +357,16 @@ impl Routing {
                 }
                 (None, None) => return Err(bad(format!("{}: missing", field("ivr")))),
             };
+            let smtp = match &c.smtp {
+                Some(name) => Some(smtp.get(name).cloned().ok_or_else(|| {
+                    bad(format!("{}: no SMTP server named {name:?}", field("smtp")))
+                })?),
+                None => None,
+            };
             routing.channels.insert(
                 id.clone(),
                 Arc::new(TextChannel {
+                    smtp,
                     id: id.clone(),
                     config: c.clone(),
                     ivr: Arc::new(ivr),

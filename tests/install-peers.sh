@@ -2,7 +2,8 @@
 # Installs everything the tests talk to, on Debian 12 (run as root, or
 # with sudo): the real peers (SIPp, baresip, linphonec, dumpcap, espeak-ng,
 # sox, lame, ALSA headers), Chromium and playwright-core for the browser
-# tests, SIPVicious (PyPI) for the scanner test, and a PostgreSQL at
+# tests, SIPVicious (PyPI) for the scanner test, aiosmtpd (PyPI) for the
+# web chat transcript test, and a PostgreSQL at
 # 127.0.0.1:5432 with a database `test` for the store's tests. What is
 # there already is left alone, so a second run takes a second.
 #
@@ -51,6 +52,11 @@ if [ ! -x target/ci-venv/bin/sipvicious_svwar ]; then
   as_user mkdir -p target
   as_user python3 -m venv target/ci-venv
   as_user target/ci-venv/bin/pip install -q sipvicious==0.3.4
+fi
+# aiosmtpd from PyPI in the same venv: the SMTP server that the web chat
+# transcript test starts on 127.0.0.1 (tests/smtp/sink.py).
+if ! target/ci-venv/bin/python -c 'import aiosmtpd' 2>/dev/null; then
+  as_user target/ci-venv/bin/pip install -q aiosmtpd==1.4.6
 fi
 
 # playwright-core at the exact version of tests/browser/package-lock.json

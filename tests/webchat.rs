@@ -1041,3 +1041,140 @@ fn metrics(http: SocketAddr) -> String {
         .read_to_string()
         .unwrap()
 }
+
+/// The first record of `channel` once `ready` says it is complete.
+async fn chat_record(
+    http: SocketAddr,
+    key: String,
+    ready: impl Fn(&Value) -> bool + Send + 'static,
+) -> Value {
+    tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let page: Value = agent()
+                .get(&format!("http://{http}/api/v1/chats?channel=site"))
+                .header("Authorization", &format!("Bearer {key}"))
+                .call()
+                .unwrap()
+                .body_mut()
+                .read_json()
+                .unwrap();
+            if let Some(r) = page["items"].as_array().and_then(|i| i.first()) {
+                if ready(r) {
+                    return r.clone();
+                }
+            }
+            assert!(std::time::Instant::now() < deadline, "no record: {page}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_closes_and_the_visitor_rates_once() {
+    let ura = common::Ura::start_with_config(CONFIG, &[]);
+    let http = ura.http;
+    let (mut desk, mut desk_seen) = open_desk(http, "2001", "senha-da-ana-123").await;
+    next_frame(&mut desk, &mut desk_seen, WAIT, |f| f["type"] == "hello").await;
+    let mut v = visitor(http).await;
+    let mut seen = Vec::new();
+    send(
+        &mut v,
+        json!({"type": "start", "fields": {"name": "Maria"}}),
+    )
+    .await;
+    next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "started").await;
+    // Not over yet: nothing to rate.
+    send(&mut v, json!({"type": "rate", "score": 5})).await;
+    let err = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "error").await;
+    assert_eq!(err["code"], "no_survey", "{err}");
+    send(
+        &mut v,
+        json!({"type": "text", "text": "1", "client_id": "v1"}),
+    )
+    .await;
+    let offer = next_frame(&mut desk, &mut desk_seen, WAIT, |f| f["type"] == "offer").await;
+    send(
+        &mut desk,
+        json!({"type": "accept", "offer": offer["offer"]}),
+    )
+    .await;
+    let conv = next_frame(&mut desk, &mut desk_seen, WAIT, |f| {
+        f["type"] == "conversation"
+    })
+    .await;
+    send(
+        &mut desk,
+        json!({"type": "close", "conversation": conv["conversation"]}),
+    )
+    .await;
+    let closed = next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "status" && f["phase"] == "closed"
+    })
+    .await;
+    assert_eq!(closed["survey"], true, "the survey is offered: {closed}");
+    // Bad values are refused naming the field; the survey stays open.
+    for bad in [json!(0), json!(6), json!("5"), json!(4.5), json!(null)] {
+        send(&mut v, json!({"type": "rate", "score": bad})).await;
+        let err = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "error").await;
+        assert_eq!(err["code"], "invalid_field", "{bad}: {err}");
+        assert_eq!(err["field"], "score", "{bad}: {err}");
+    }
+    send(
+        &mut v,
+        json!({"type": "rate", "score": 3, "comment": "x".repeat(1001)}),
+    )
+    .await;
+    let err = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "error").await;
+    assert_eq!(err["field"], "comment", "{err}");
+    send(
+        &mut v,
+        json!({"type": "rate", "score": 4, "comment": " Rápido e educado. "}),
+    )
+    .await;
+    let rated = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "rated").await;
+    assert_eq!(rated["score"], 4);
+    let after = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "status").await;
+    assert_eq!(after["survey"], false, "{after}");
+    // Once per conversation.
+    send(&mut v, json!({"type": "rate", "score": 1})).await;
+    let err = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "error").await;
+    assert_eq!(err["code"], "already_rated", "{err}");
+    // Kept in the conversation's record (written before the rating came).
+    let record = chat_record(http, ura.api_key(), |r| !r["rating"].is_null()).await;
+    assert_eq!(record["rating"], 4, "{record}");
+    assert_eq!(record["rating_comment"], "Rápido e educado.");
+    assert!(record["rated_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(record["outcome"], "agent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_without_the_survey_asks_nothing() {
+    let config = CONFIG.replace(
+        "welcome = \"Olá! Bem-vindo.\"",
+        "welcome = \"Olá! Bem-vindo.\"\nsurvey = false",
+    );
+    let ura = common::Ura::start_with_config(&config, &[]);
+    let mut v = visitor(ura.http).await;
+    let mut seen = Vec::new();
+    send(
+        &mut v,
+        json!({"type": "start", "fields": {"name": "Maria"}}),
+    )
+    .await;
+    next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "started").await;
+    send(&mut v, json!({"type": "close"})).await;
+    let closed = next_frame(&mut v, &mut seen, WAIT, |f| {
+        f["type"] == "status" && f["phase"] == "closed"
+    })
+    .await;
+    assert_eq!(closed["survey"], false, "{closed}");
+    send(&mut v, json!({"type": "rate", "score": 5})).await;
+    let err = next_frame(&mut v, &mut seen, WAIT, |f| f["type"] == "error").await;
+    assert_eq!(err["code"], "no_survey", "{err}");
+    let record = chat_record(ura.http, ura.api_key(), |_| true).await;
+    assert!(record["rating"].is_null(), "{record}");
+    assert_eq!(record["outcome"], "visitor");
+}

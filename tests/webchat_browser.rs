@@ -11,7 +11,8 @@
 //! comes back (every message once), the agent closes and the visitor sees
 //! the closing message; the site identifies its customer (a signed token
 //! on the widget's tag), so when the visitor starts again the agent sees
-//! the first conversation in the desk's history.
+//! the first conversation in the desk's history; the visitor rates the
+//! conversation (the survey): the rating reaches `GET /api/v1/chats`.
 //!
 //! Needs `node`, `/usr/bin/chromium` and `npm ci` in `tests/browser`; fails
 //! saying so when one is missing (the `no-peers` nextest profile leaves it
@@ -88,10 +89,30 @@ fn webchat_browser_visitor_and_agent_talk_reconnect_and_close() {
         "each once and in order",
         "the visitor saw the closing message",
         "the desk shows the earlier conversation",
+        "the visitor rated the conversation 4",
         "the desk speaks English",
         "outside 127.0.0.1: 0, page errors: 0",
         "webchat: ok",
     ] {
         assert!(stdout.contains(step), "missing {step:?} in:\n{stdout}");
     }
+    // The rating is in the conversation's record (written by a task of
+    // its own: a short wait).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let page = loop {
+        let page: serde_json::Value = ureq::get(&format!("{url}/api/v1/chats?channel=site"))
+            .header("Authorization", &format!("Bearer {}", ura.api_key()))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap();
+        if !page["items"][0]["rating"].is_null() || std::time::Instant::now() > deadline {
+            break page;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let record = &page["items"][0];
+    assert_eq!(record["rating"], 4, "{page}");
+    assert_eq!(record["rating_comment"], "Atendimento rápido.", "{page}");
 }

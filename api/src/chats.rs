@@ -50,6 +50,9 @@ pub fn chat_json(c: &ChatRecord) -> Value {
         "outcome": c.outcome,
         "customer": (!c.customer.is_empty()).then_some(&c.customer),
         "messages": parse(&c.messages),
+        "rating": c.rating,
+        "rating_comment": c.rating_comment,
+        "rated_at": c.rated_at,
     })
 }
 

@@ -30,11 +30,13 @@ pub enum Kind {
     Agents,
     /// `[channels.ID]`: text channels (web chat).
     Channels,
+    /// `[smtp.ID]`: SMTP servers (web chat transcripts by e-mail).
+    Smtp,
 }
 
 impl Kind {
     /// Every kind, in the order the file lists them.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Numbers,
         Kind::Schedules,
         Kind::Services,
@@ -42,6 +44,7 @@ impl Kind {
         Kind::Queues,
         Kind::Agents,
         Kind::Channels,
+        Kind::Smtp,
     ];
 
     /// As in URLs, the file and the store.
@@ -54,6 +57,7 @@ impl Kind {
             Kind::Queues => "queues",
             Kind::Agents => "agents",
             Kind::Channels => "channels",
+            Kind::Smtp => "smtp",
         }
     }
 
@@ -72,6 +76,7 @@ impl Kind {
             Kind::Queues => "queue",
             Kind::Agents => "agent",
             Kind::Channels => "channel",
+            Kind::Smtp => "SMTP server",
         }
     }
 }
@@ -307,12 +312,12 @@ impl Docs {
     }
 
     /// What the API shows of an object: its fields, id, company and
-    /// version; an agent's password is never shown (`password_set` says
-    /// whether it has one), nor a channel's identity secret
-    /// (`identity_secret_set`).
+    /// version; an agent's or an SMTP server's password is never shown
+    /// (`password_set` says whether it has one), nor a channel's identity
+    /// secret (`identity_secret_set`).
     pub fn view(kind: Kind, id: &str, doc: &Doc) -> Value {
         let mut body = doc.body.clone();
-        if kind == Kind::Agents {
+        if kind == Kind::Agents || kind == Kind::Smtp {
             let set = body.remove("password").is_some();
             body.insert("password_set".into(), Value::Bool(set));
         }

@@ -258,6 +258,21 @@ impl<B: Backend> Api<B> {
     pub async fn import(&self, config: &Value) -> Result<usize, ApiError> {
         self.change(None, |docs| {
             let mut next = Docs::from_config(config, DEFAULT_COMPANY, &now())?;
+            // The export leaves SMTP passwords out: an SMTP server imported
+            // without one keeps the password it has (same id and company).
+            for ((kind, id), doc) in next.objects.iter_mut() {
+                if *kind != Kind::Smtp || doc.body.contains_key("password") {
+                    continue;
+                }
+                if let Some(p) = docs
+                    .objects
+                    .get(&(Kind::Smtp, id.clone()))
+                    .filter(|old| old.company == doc.company)
+                    .and_then(|old| old.body.get("password"))
+                {
+                    doc.body.insert("password".into(), p.clone());
+                }
+            }
             // Companies that exist stay (with their keys).
             for (id, c) in &docs.companies {
                 next.companies

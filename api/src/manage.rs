@@ -242,9 +242,11 @@ async fn revoke<B: Backend>(
 async fn export<B: Backend>(State(api): State<Api<B>>, caller: Caller) -> Json<Value> {
     let docs = api.inner.docs.lock().await;
     let mut config = docs.config(caller.company.as_deref());
-    // Agents' passwords and channels' identity secrets are write-only.
+    // Agents' and SMTP servers' passwords and channels' identity secrets
+    // are write-only.
     for (kind, secret) in [
         (Kind::Agents, "password"),
+        (Kind::Smtp, "password"),
         (Kind::Channels, "identity_secret"),
     ] {
         if let Some(Value::Object(objects)) = config.get_mut(kind.as_str()) {

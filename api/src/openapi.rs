@@ -304,6 +304,12 @@ fn fields(kind: Kind) -> Vec<(&'static str, Ty, &'static str)> {
                 "Only receives: ura never starts a conversation on it (default true).",
             ),
             (
+                "smtp",
+                OptStr,
+                "The SMTP server (an `smtp` object of the same company) that e-mails \
+                 transcripts; needed when `webchat.transcript` is on.",
+            ),
+            (
                 "webchat",
                 Obj,
                 "The web chat's settings: `title`, `subtitle`, `welcome` (the first \
@@ -317,7 +323,11 @@ fn fields(kind: Kind) -> Vec<(&'static str, Ty, &'static str)> {
                  image/png, image/jpeg, image/gif, image/webp, application/pdf, \
                  text/plain, audio/mpeg, audio/ogg, default the first six, empty for no \
                  files; `max_total_bytes`, what the channel's open conversations keep on \
-                 disk together, default 1 GiB).",
+                 disk together, default 1 GiB), `transcript` \
+                 (default false: the transcript is e-mailed to a visitor who gave an e-mail, \
+                 through the channel's `smtp`), `survey` (default \
+                 true: a rating of 1-5 and a comment offered when the agent or the visitor \
+                 ends the conversation).",
             ),
             (
                 "omni",
@@ -330,6 +340,27 @@ fn fields(kind: Kind) -> Vec<(&'static str, Ty, &'static str)> {
                  least 16 characters each, made by ura when left out (shown once, in the \
                  answer that made them; then only `key_set`/`secret_set`), and `language`, \
                  `welcome`, `closing`, `started` as for the web chat.",
+            ),
+        ],
+        Kind::Smtp => vec![
+            ("host", Str, "The SMTP server's name or address."),
+            ("port", Int, "Its port (default 587)."),
+            (
+                "security",
+                Str,
+                "`none` (plain text), `starttls` (default; required, no fallback to plain \
+                 text) or `tls` (TLS from the first byte, usually port 465). TLS needs ura \
+                 built with the `tls` feature.",
+            ),
+            (
+                "username",
+                OptStr,
+                "The login, when the server asks for one.",
+            ),
+            (
+                "from",
+                Str,
+                "The sender: `chat@example.com` or `Name <chat@example.com>`.",
             ),
         ],
     }
@@ -345,6 +376,7 @@ fn schema_name(kind: Kind) -> &'static str {
         Kind::Queues => "Queue",
         Kind::Agents => "Agent",
         Kind::Channels => "Channel",
+        Kind::Smtp => "Smtp",
     }
 }
 
@@ -451,6 +483,24 @@ fn object_schema(kind: Kind) -> Schema {
             .property(
                 "identity_secret_set",
                 read_only(Type::Boolean, "Whether the channel has an identity secret."),
+            );
+    }
+    if kind == Kind::Smtp {
+        b = b
+            .property(
+                "password",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .write_only(Some(true))
+                    .description(Some(
+                        "The login's password: taken when sent, never shown (not in \
+                         answers, nor in the export). A replace (PUT) without it keeps \
+                         the one it has.",
+                    )),
+            )
+            .property(
+                "password_set",
+                read_only(Type::Boolean, "Whether a password is kept."),
             );
     }
     if kind == Kind::Agents {
@@ -1414,6 +1464,17 @@ pub fn operations() -> Vec<Op> {
                                  for an anonymous one (one per conversation); null for \
                                  conversations kept before customers were.",
                             ),
+                            (
+                                "rating",
+                                Ty::OptInt,
+                                "The visitor's satisfaction score, 1 to 5 (null: not rated).",
+                            ),
+                            (
+                                "rating_comment",
+                                Ty::OptStr,
+                                "The visitor's comment with the rating.",
+                            ),
+                            ("rated_at", Ty::OptStr, "When it was rated, RFC 3339."),
                         ],
                         "An ended conversation.",
                     )),

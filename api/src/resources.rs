@@ -360,6 +360,13 @@ async fn put<B: Backend>(
                 ));
             }
             let mut generated = None;
+            // An SMTP server replaced without its password keeps it (the
+            // API never shows it, so a GET-then-PUT cannot carry it).
+            if kind == Kind::Smtp && !body.contains_key("password") {
+                if let Some(p) = current.as_ref().and_then(|c| c.body.get("password")) {
+                    body.insert("password".into(), p.clone());
+                }
+            }
             if kind == Kind::Agents && !body.contains_key("password") {
                 match (
                     &current,

@@ -18,6 +18,8 @@
 //! auto_open = false
 //! closing = "Obrigado pelo contato!"
 //! started = "agent"           # none, simple, agent (names the agent)
+//! survey = true               # rating 1-5 and a comment at the end
+//! transcript = false          # e-mail the transcript (needs the channel's smtp)
 //! colors = { background = "#ffffff", font = "#1f2933", visitor_message = "#dbeafe", button = "#1d4ed8" }
 //! fields = { name = "required", email = "optional", phone = "off", document = "off" }
 //! [channels.site.webchat.attachments]
@@ -168,7 +170,7 @@ pub enum StartedNotice {
 }
 
 /// A web chat channel's settings.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebchatSettings {
     /// The window's title (empty: "Atendimento" in the channel's language).
@@ -191,6 +193,12 @@ pub struct WebchatSettings {
     pub started: StartedNotice,
     /// Files the visitor and the agent may send.
     pub attachments: AttachmentSettings,
+    /// The satisfaction survey (1-5 and a comment) when the agent or the
+    /// visitor ends the conversation (on by default).
+    pub survey: bool,
+    /// The transcript is e-mailed to the visitor who gave an e-mail in the
+    /// pre-chat form, through the channel's `smtp` (off by default).
+    pub transcript: bool,
 }
 
 /// The generic ("omni") channel's settings: where ura sends what the
@@ -231,6 +239,25 @@ pub struct ChannelTexts<'a> {
     pub started: StartedNotice,
 }
 
+impl Default for WebchatSettings {
+    fn default() -> Self {
+        WebchatSettings {
+            title: String::new(),
+            subtitle: String::new(),
+            welcome: String::new(),
+            language: ChatLanguage::default(),
+            colors: Colors::default(),
+            fields: PrechatFields::default(),
+            auto_open: false,
+            closing: String::new(),
+            started: StartedNotice::default(),
+            attachments: AttachmentSettings::default(),
+            survey: true,
+            transcript: false,
+        }
+    }
+}
+
 /// One text channel.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -256,6 +283,10 @@ pub struct ChannelConfig {
     /// Only receives: ura never starts a conversation on it.
     #[serde(default = "yes")]
     pub receptive: bool,
+    /// The SMTP server that sends transcripts (a key of `[smtp]`, of the
+    /// channel's company); needed when `webchat.transcript` is on.
+    #[serde(default)]
+    pub smtp: Option<String>,
     /// The web chat's settings.
     #[serde(default)]
     pub webchat: WebchatSettings,
@@ -353,6 +384,12 @@ impl ChannelConfig {
             check_len("omni.closing", &o.closing, MAX_LONG_TEXT)?;
         }
         let w = &self.webchat;
+        if w.transcript && self.smtp.is_none() {
+            return Err(ChannelsError::invalid(
+                "smtp",
+                "webchat.transcript is on: name the SMTP server (a key of [smtp]) that sends it",
+            ));
+        }
         check_len("webchat.title", &w.title, MAX_TITLE)?;
         check_len("webchat.subtitle", &w.subtitle, MAX_TITLE * 2)?;
         check_len("webchat.welcome", &w.welcome, MAX_LONG_TEXT)?;
@@ -429,6 +466,7 @@ mod tests {
             schedule: None,
             enabled: true,
             receptive: true,
+            smtp: None,
             webchat: WebchatSettings::default(),
             omni: OmniSettings::default(),
             identity_secret: None,
@@ -444,6 +482,11 @@ mod tests {
         assert!(
             matches!(c.check(), Err(ChannelsError::Invalid { field, .. }) if field == "service")
         );
+        let mut c = base.clone();
+        c.webchat.transcript = true;
+        assert!(matches!(c.check(), Err(ChannelsError::Invalid { field, .. }) if field == "smtp"));
+        c.smtp = Some("main".into());
+        c.check().unwrap();
         let mut c = base.clone();
         c.kind = ChannelType::Omni;
         assert!(

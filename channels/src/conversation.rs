@@ -15,6 +15,7 @@ use crate::config::{ChatLanguage, StartedNotice};
 use crate::error::ChannelsError;
 use crate::hours::{utc, OpeningHours};
 use crate::ids::{ConversationId, Now, Seq};
+use crate::survey::{Rating, SURVEY_WINDOW};
 use crate::texts;
 
 /// Longest message, in characters.
@@ -176,6 +177,12 @@ pub struct Conversation {
     served: bool,
     /// Files the visitor sent.
     visitor_files: u32,
+    /// The channel offers the satisfaction survey.
+    survey: bool,
+    /// When it ended and who ended it.
+    ended: Option<(std::time::Instant, Closer)>,
+    /// The visitor's rating, once given.
+    rating: Option<Rating>,
 }
 
 impl Conversation {
@@ -247,10 +254,58 @@ impl Conversation {
             kept: None,
             served: false,
             visitor_files: 0,
+            survey: true,
+            ended: None,
+            rating: None,
         };
         c.flow.answered(now.mono);
         c.drive(now);
         c
+    }
+
+    /// Whether the survey is offered when it ends (on unless the channel
+    /// turned it off).
+    pub fn set_survey(&mut self, on: bool) {
+        self.survey = on;
+    }
+
+    /// Whether a rating is awaited: it is over, a person ended it (the
+    /// agent or the visitor), the channel offers the survey, and it was
+    /// not rated yet. (The window is checked by [`Conversation::rate`].)
+    pub fn survey_pending(&self) -> bool {
+        self.survey
+            && self.rating.is_none()
+            && matches!(self.ended, Some((_, Closer::Agent | Closer::Visitor)))
+    }
+
+    /// The visitor's rating, once given.
+    pub fn rating(&self) -> Option<&Rating> {
+        self.rating.as_ref()
+    }
+
+    /// The visitor rates the conversation: a `score` of 1 to 5 and an
+    /// optional comment, once, within [`SURVEY_WINDOW`] of the end. Bad
+    /// values are refused naming the field (`score`, `comment`).
+    pub fn rate(
+        &mut self,
+        now: Now,
+        score: i64,
+        comment: Option<&str>,
+    ) -> Result<Rating, ChannelsError> {
+        if self.rating.is_some() {
+            return Err(ChannelsError::AlreadyRated);
+        }
+        if !self.survey_pending() {
+            return Err(ChannelsError::NoSurvey);
+        }
+        let rating = Rating::check(score, comment, now.unix_ms)?;
+        if let Some((at, _)) = self.ended {
+            if now.mono.saturating_duration_since(at) > SURVEY_WINDOW {
+                return Err(ChannelsError::SurveyOver);
+            }
+        }
+        self.rating = Some(rating.clone());
+        Ok(rating)
     }
 
     /// Its id.
@@ -319,7 +374,7 @@ impl Conversation {
                 let text = texts::builtin(self.lang, BuiltinPrompt::ServiceClosed).to_string();
                 self.system(now, text);
                 self.set_phase(Phase::Closed);
-                self.out.push_back(Output::Ended(Closer::Flow));
+                self.end(now, Closer::Flow);
             }
         }
     }
@@ -541,7 +596,7 @@ impl Conversation {
             Closer::Flow => {}
         }
         self.set_phase(Phase::Closed);
-        self.out.push_back(Output::Ended(by));
+        self.end(now, by);
     }
 
     /// Takes one message from the visitor's allowance (a token bucket,
@@ -626,6 +681,12 @@ impl Conversation {
         seq
     }
 
+    /// Over: said to the engine, and remembered for the survey.
+    fn end(&mut self, now: Now, by: Closer) {
+        self.ended = Some((now.mono, by));
+        self.out.push_back(Output::Ended(by));
+    }
+
     fn set_phase(&mut self, phase: Phase) {
         if self.phase != phase {
             self.phase = phase;
@@ -667,14 +728,14 @@ impl Conversation {
                                 texts::builtin(self.lang, BuiltinPrompt::ServiceClosed).to_string();
                             self.system(now, text);
                             self.set_phase(Phase::Closed);
-                            self.out.push_back(Output::Ended(Closer::Flow));
+                            self.end(now, Closer::Flow);
                         }
                     }
                 }
                 ura_ivr::Output::Hangup { .. } => {
                     if self.phase != Phase::Closed {
                         self.set_phase(Phase::Closed);
-                        self.out.push_back(Output::Ended(Closer::Flow));
+                        self.end(now, Closer::Flow);
                     }
                 }
                 ura_ivr::Output::StopPlay { .. } | ura_ivr::Output::Event(_) => {}

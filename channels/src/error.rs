@@ -37,6 +37,16 @@ pub enum ChannelsError {
         /// The limit.
         max: u32,
     },
+    /// A rating for a conversation that offers none (the channel's survey
+    /// is off, it is not over, or nobody ended it: hours, the menu).
+    #[error("this conversation has no survey")]
+    NoSurvey,
+    /// A second rating: a conversation is rated once.
+    #[error("this conversation was already rated")]
+    AlreadyRated,
+    /// A rating later than [`crate::SURVEY_WINDOW`] after the end.
+    #[error("the survey of this conversation is over (24 hours after its end)")]
+    SurveyOver,
     /// A visitor's identity token was refused.
     #[error("{message}")]
     Identity {

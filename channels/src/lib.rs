@@ -66,6 +66,12 @@
 //!   pre-chat form. A token that fails (forged, expired, malformed) starts
 //!   nothing: the visitor is told why. Without a token each conversation
 //!   has a random customer of its own.
+//! - **Survey.** A conversation that the agent or the visitor ended offers
+//!   a rating (1 to 5, an optional comment of at most [`MAX_COMMENT`]
+//!   characters), unless its channel turned the survey off. It is taken
+//!   once, within [`SURVEY_WINDOW`] (24 hours) of the end: later, or a
+//!   second time, it is refused with the reason. Conversations that the
+//!   flow ended (hours, the menu's failures) ask nothing.
 
 #![warn(missing_docs)]
 
@@ -76,7 +82,10 @@ mod error;
 mod hours;
 pub mod identity;
 mod ids;
+pub mod smtp;
+mod survey;
 pub mod texts;
+pub mod transcript;
 
 pub use attachments::{Attachment, AttachmentRefusal, AttachmentSettings};
 pub use config::{
@@ -91,3 +100,6 @@ pub use error::{ChannelsError, IdentityRefusal};
 pub use hours::{OpeningHours, MAX_KEPT};
 pub use identity::Identity;
 pub use ids::{ConversationId, Now, Seq};
+pub use smtp::{SmtpConfig, SmtpSecurity};
+pub use survey::{Rating, MAX_COMMENT, SURVEY_WINDOW};
+pub use transcript::Transcript;

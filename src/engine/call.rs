@@ -154,7 +154,8 @@ pub struct Calls {
     /// Text conversations and the sockets that follow them.
     chats: super::chats::Chats,
     /// Where ended conversations go to be written.
-    chat_records: Option<tokio::sync::mpsc::Sender<ura_store::ChatRecord>>,
+    chat_records: Option<tokio::sync::mpsc::Sender<crate::engine::chats::ChatWrite>>,
+    mailer: Option<tokio::sync::mpsc::Sender<crate::engine::transcripts::TranscriptMail>>,
 }
 
 /// Now, as the RFC 3339 UTC text call records hold.
@@ -262,6 +263,7 @@ impl Calls {
             internal_busy: HashMap::new(),
             chats: Default::default(),
             chat_records: None,
+            mailer: None,
         }
     }
 

@@ -30,21 +30,44 @@ pub const KEEP_CLOSED: usize = 10_000;
 /// (counted in the log), never waited for.
 pub const RECORDS: usize = 4_096;
 
-/// The task that writes ended conversations to the store, behind a
-/// bounded queue.
-pub fn spawn_writer(store: ura_store::Store) -> mpsc::Sender<ura_store::ChatRecord> {
-    let (tx, mut rx) = mpsc::channel::<ura_store::ChatRecord>(RECORDS);
+/// What the writer task keeps in the store.
+#[derive(Debug)]
+pub enum ChatWrite {
+    /// An ended conversation's record.
+    Record(ura_store::ChatRecord),
+    /// The visitor's rating of one (after its record, in the same queue:
+    /// the record is written first).
+    Rating(ura_store::ChatRating),
+}
+
+/// The task that writes ended conversations (and their ratings) to the
+/// store, behind a bounded queue.
+pub fn spawn_writer(store: ura_store::Store) -> mpsc::Sender<ChatWrite> {
+    let (tx, mut rx) = mpsc::channel::<ChatWrite>(RECORDS);
     tokio::spawn(async move {
-        while let Some(r) = rx.recv().await {
+        while let Some(w) = rx.recv().await {
             // A refusal is retried a few times (a busy database), then logged.
             let mut tries = 0;
-            while let Err(e) = store.save_chat(&r).await {
-                tries += 1;
-                if tries >= 5 {
-                    tracing::error!(chat = %r.id, error = %e, "conversation record not written");
-                    break;
+            loop {
+                let (id, done) = match &w {
+                    ChatWrite::Record(r) => (&r.id, store.save_chat(r).await.map(|()| true)),
+                    ChatWrite::Rating(r) => (&r.id, store.rate_chat(r).await),
+                };
+                match done {
+                    Ok(true) => break,
+                    Ok(false) => {
+                        tracing::warn!(chat = %id, "rating not kept: the conversation's record is missing");
+                        break;
+                    }
+                    Err(e) => {
+                        tries += 1;
+                        if tries >= 5 {
+                            tracing::error!(chat = %id, error = %e, "conversation record not written");
+                            break;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(200 * tries)).await;
+                    }
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(200 * tries)).await;
             }
         }
     });
@@ -165,6 +188,15 @@ pub enum ChatInput {
     VisitorClose {
         /// The socket.
         sub: SubId,
+    },
+    /// The visitor rated the ended conversation (the survey).
+    VisitorRate {
+        /// The socket.
+        sub: SubId,
+        /// 1 to 5 (checked by the conversation).
+        score: i64,
+        /// The comment, if any.
+        comment: Option<String>,
     },
     /// An agent's extension and password, to log in to the desk: the
     /// answer is the agent's name, or `None`.
@@ -429,6 +461,7 @@ pub fn status_frame(conv: &Conversation) -> String {
         "position": position,
         "position_text": position.map(|p| ura_channels::texts::position(conv.language(), p)),
         "agent": conv.agent(),
+        "survey": conv.survey_pending(),
     })
     .to_string()
 }

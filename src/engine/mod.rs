@@ -22,6 +22,7 @@ pub mod records;
 mod registrations;
 mod sip_io;
 pub mod sources;
+pub mod transcripts;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -130,6 +131,8 @@ pub struct Counters {
     pub chats_open: AtomicUsize,
     /// Text conversations started since start.
     pub chats_started: std::sync::atomic::AtomicU64,
+    /// Web chat transcripts e-mailed (sent, failed).
+    pub transcripts: Arc<transcripts::MailStats>,
     /// Admin API answers by status code.
     pub api_requests: std::sync::Mutex<std::collections::BTreeMap<u16, u64>>,
     /// SIP transactions the endpoint holds now (set by the core).
@@ -278,6 +281,7 @@ impl Engine {
         calls.set_attachments(attachments::spawn_janitor(
             config.data_dir.join("attachments"),
         ));
+        calls.set_mailer(transcripts::spawn_mailer(counters.transcripts.clone()));
         for agent in &restored {
             calls.reachability(Instant::now(), &endpoint, agent);
         }

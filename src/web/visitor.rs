@@ -49,6 +49,14 @@ enum VisitorFrame {
     Typing,
     /// The visitor ends the conversation.
     Close,
+    /// The survey at the end: a score of 1 to 5 and a comment.
+    /// (Any JSON for the score: a wrong one is refused by the conversation,
+    /// naming `score`, rather than as a bad frame.)
+    Rate {
+        score: serde_json::Value,
+        #[serde(default)]
+        comment: Option<String>,
+    },
     /// Keeps the socket alive; answered with a pong.
     Ping,
 }
@@ -238,6 +246,18 @@ pub(super) async fn ws(
                     VisitorFrame::Typing => input(ChatInput::VisitorTyping { sub }, None),
                     VisitorFrame::Read { seq } => input(ChatInput::VisitorRead { sub, seq }, None),
                     VisitorFrame::Close => input(ChatInput::VisitorClose { sub }, None),
+                    VisitorFrame::Rate { score, comment } => {
+                        // Not a whole number: 0, refused as out of range.
+                        let score = score.as_i64().unwrap_or(0);
+                        input(
+                            ChatInput::VisitorRate {
+                                sub,
+                                score,
+                                comment,
+                            },
+                            None,
+                        )
+                    }
                 }
             })
             .await;

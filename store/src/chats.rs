@@ -31,6 +31,25 @@ pub struct ChatRecord {
     /// `anon-…` for an anonymous one; empty for records older than the
     /// column.
     pub customer: String,
+    /// The visitor's satisfaction score, 1 to 5 (migration 0012).
+    pub rating: Option<i64>,
+    /// The comment given with the rating.
+    pub rating_comment: Option<String>,
+    /// When it was rated, RFC 3339 UTC.
+    pub rated_at: Option<String>,
+}
+
+/// A visitor's rating of an ended conversation, kept in its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatRating {
+    /// The record's id ([`ChatRecord::id`]).
+    pub id: String,
+    /// 1 to 5.
+    pub rating: i64,
+    /// The comment, if any.
+    pub comment: Option<String>,
+    /// When, RFC 3339 UTC.
+    pub rated_at: String,
 }
 
 /// Which records to list.
@@ -53,9 +72,10 @@ impl Store {
     pub async fn save_chat(&self, r: &ChatRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO chats (id, channel, started_at, ended_at, visitor, queue, agent, outcome, \
-             messages, customer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) \
-             DO UPDATE SET ended_at = excluded.ended_at, queue = excluded.queue, \
-             agent = excluded.agent, outcome = excluded.outcome, messages = excluded.messages, \
+             messages, customer, rating, rating_comment, rated_at) VALUES ($1, $2, $3, $4, $5, \
+             $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO UPDATE SET \
+             ended_at = excluded.ended_at, queue = excluded.queue, agent = excluded.agent, \
+             outcome = excluded.outcome, messages = excluded.messages, \
              customer = excluded.customer",
         )
         .bind(&r.id)
@@ -68,9 +88,27 @@ impl Store {
         .bind(&r.outcome)
         .bind(&r.messages)
         .bind(&r.customer)
+        .bind(r.rating)
+        .bind(&r.rating_comment)
+        .bind(&r.rated_at)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Keeps a rating in its conversation's record; false when there is
+    /// no such record (it was lost, or not written yet).
+    pub async fn rate_chat(&self, r: &ChatRating) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE chats SET rating = $1, rating_comment = $2, rated_at = $3 WHERE id = $4",
+        )
+        .bind(r.rating)
+        .bind(&r.comment)
+        .bind(&r.rated_at)
+        .bind(&r.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Ended conversations, newest first (one query per channel asked for,
@@ -128,8 +166,8 @@ impl Store {
 }
 
 /// The columns [`record`] reads, in its order.
-const COLUMNS: &str =
-    "id, channel, started_at, ended_at, visitor, queue, agent, outcome, messages, customer";
+const COLUMNS: &str = "id, channel, started_at, ended_at, visitor, queue, agent, outcome, \
+     messages, customer, rating, rating_comment, rated_at";
 
 fn record(row: &sqlx::any::AnyRow) -> Result<ChatRecord, StoreError> {
     Ok(ChatRecord {
@@ -143,6 +181,9 @@ fn record(row: &sqlx::any::AnyRow) -> Result<ChatRecord, StoreError> {
         outcome: row.try_get(7)?,
         messages: row.try_get(8)?,
         customer: row.try_get(9)?,
+        rating: row.try_get(10)?,
+        rating_comment: row.try_get(11)?,
+        rated_at: row.try_get(12)?,
     })
 }
 
@@ -162,6 +203,9 @@ mod tests {
             outcome: "agent".into(),
             messages: r#"[{"seq":1,"from":"system","text":"Olá"}]"#.into(),
             customer: format!("{channel}:maria"),
+            rating: None,
+            rating_comment: None,
+            rated_at: None,
         }
     }
 
@@ -229,8 +273,36 @@ mod tests {
             maria.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
             ["c", "a"]
         );
-        assert_eq!(store.chat("c").await.unwrap(), Some(c2));
+        assert_eq!(store.chat("c").await.unwrap(), Some(c2.clone()));
         assert_eq!(store.chat("nope").await.unwrap(), None);
+        // Rated after it was written: kept in the record, and kept when the
+        // record is written again.
+        let rating = ChatRating {
+            id: "c".into(),
+            rating: 4,
+            comment: Some("Bom".into()),
+            rated_at: "2026-11-25T12:30:00.000Z".into(),
+        };
+        assert!(store.rate_chat(&rating).await.unwrap());
+        store.save_chat(&c2).await.unwrap();
+        let rated = store
+            .list_chats(&ChatFilter {
+                limit: 1,
+                ..ChatFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(rated[0].rating, Some(4));
+        assert_eq!(rated[0].rating_comment.as_deref(), Some("Bom"));
+        assert_eq!(
+            rated[0].rated_at.as_deref(),
+            Some("2026-11-25T12:30:00.000Z")
+        );
+        let missing = ChatRating {
+            id: "nope".into(),
+            ..rating
+        };
+        assert!(!store.rate_chat(&missing).await.unwrap());
     }
 
     #[tokio::test]

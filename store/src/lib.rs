@@ -15,7 +15,7 @@ mod test_pg;
 mod webhooks;
 
 pub use calls::{CallFilter, CallRecord, HangupSide, QueueRecord, IN_PROGRESS};
-pub use chats::{ChatFilter, ChatRecord};
+pub use chats::{ChatFilter, ChatRating, ChatRecord};
 pub use config::{ApiKey, Company, ConfigChange, ConfigDoc};
 pub use prompts::{PromptRecord, PromptSource};
 pub use registrations::Registration;

@@ -5,9 +5,10 @@
 // context, on a phone-sized screen) gets the conversation ringing and
 // takes it; they talk; HTML in a message is shown as text; the visitor
 // leaves and comes back mid-conversation and sees every message once; the
-// agent closes and the visitor sees the closing message. They exchange
-// files: a picture from the visitor (thumbnails on both pages), a PDF
-// from the agent (downloaded by the visitor), and a refused one.
+// agent closes and the visitor sees the closing message, then rates the
+// conversation (the survey, with the keyboard). They exchange files: a
+// picture from the visitor (thumbnails on both pages), a PDF from the
+// agent (downloaded by the visitor), and a refused one.
 //
 //   node webchat.mjs http://127.0.0.1:PORT EXT PASSWORD [IDENTITY]
 //
@@ -200,6 +201,19 @@ try {
   await desk.locator('#current').waitFor({ state: 'hidden', timeout: T });
   step('the agent closed; the visitor saw the closing message');
 
+  // 6a. The visitor rates, with the keyboard: the survey takes the focus
+  //     on "5", the arrow moves to "4", a comment, then send.
+  await chat.locator('#survey legend', { hasText: 'Como foi o atendimento?' }).waitFor({ timeout: T });
+  await chat.getByLabel('5 – Ótimo').waitFor({ timeout: T });
+  if (!(await chat.getByLabel('5 – Ótimo').evaluate((e) => e === document.activeElement))) fail('the survey does not take the focus');
+  await chat.getByLabel('5 – Ótimo').press('ArrowLeft');
+  if (!(await chat.getByLabel('4 – Bom').isChecked())) fail('the arrow key did not pick 4');
+  await chat.getByLabel('Comentário (opcional)').fill('Atendimento rápido.');
+  if (process.env.URA_SHOTS) await visitor.screenshot({ path: join(process.env.URA_SHOTS, 'survey.png') });
+  await chat.getByRole('button', { name: 'Enviar avaliação' }).press('Enter');
+  await chat.locator('#survey-thanks', { hasText: 'Obrigado pela avaliação!' }).waitFor({ timeout: T });
+  await chat.locator('#survey').waitFor({ state: 'hidden', timeout: T });
+  step('the visitor rated the conversation 4 with a comment');
   // 6b. The same customer (the site's identity) starts again: the agent
   //     sees the first conversation in the history, its messages on demand.
   if (identity) {

@@ -16,8 +16,8 @@ use ura_router::{
 
 use super::Calls;
 use crate::engine::chats::{
-    desk_conversation, error_frame, is_open, message_json, status_frame, token, ChatInput, Conv,
-    DeskCommand, Hello, Sub, SubId, SubKind, MAX_OPEN,
+    desk_conversation, error_frame, is_open, message_json, status_frame, token, ChatInput,
+    ChatWrite, Conv, DeskCommand, Hello, Sub, SubId, SubKind, MAX_OPEN,
 };
 use crate::engine::queues::{state_name, AgentCommand};
 
@@ -72,13 +72,24 @@ fn refusal(e: &ChannelsError) -> &'static str {
         ChannelsError::Invalid { .. } => "invalid",
         ChannelsError::TooManyAttachments { .. } => "too_many_files",
         ChannelsError::Identity { .. } => "identity_refused",
+        ChannelsError::NoSurvey => "no_survey",
+        ChannelsError::AlreadyRated => "already_rated",
+        ChannelsError::SurveyOver => "survey_over",
     }
 }
 
 impl Calls {
     /// Where ended conversations are written.
-    pub fn set_chat_records(&mut self, tx: tokio::sync::mpsc::Sender<ura_store::ChatRecord>) {
+    pub fn set_chat_records(&mut self, tx: tokio::sync::mpsc::Sender<ChatWrite>) {
         self.chat_records = Some(tx);
+    }
+
+    /// Where transcripts are handed to be e-mailed.
+    pub fn set_mailer(
+        &mut self,
+        tx: tokio::sync::mpsc::Sender<crate::engine::transcripts::TranscriptMail>,
+    ) {
+        self.mailer = Some(tx);
     }
 
     /// One input from a web socket.
@@ -152,6 +163,11 @@ impl Calls {
                     self.chat_flush(now, c);
                 }
             }
+            ChatInput::VisitorRate {
+                sub,
+                score,
+                comment,
+            } => self.visitor_rate(now, sub, score, comment.as_deref()),
             ChatInput::DeskLogin {
                 ext,
                 password,
@@ -204,6 +220,52 @@ impl Calls {
             ChatInput::Attachment(input) => self.attachment_input(now, input),
         }
         self.chat_positions(now);
+    }
+
+    /// The visitor's rating: checked by the conversation, answered on the
+    /// socket (`rated`, or an error naming the field or the reason), and
+    /// handed to the writer after the record (never waited for).
+    fn visitor_rate(&mut self, now: Instant, sub: SubId, score: i64, comment: Option<&str>) {
+        let Some(SubKind::Visitor(c)) = self.chats.subs.get(&sub).map(|s| s.kind.clone()) else {
+            return;
+        };
+        let Some(conv) = self.chats.convs.get_mut(&c) else {
+            return;
+        };
+        let rating = match conv.conv.rate(clock(now), score, comment) {
+            Ok(r) => r,
+            Err(e) => {
+                let mut frame = serde_json::json!({
+                    "type": "error", "code": refusal(&e), "message": e.to_string(),
+                });
+                if let ChannelsError::Invalid { field, .. } = &e {
+                    frame["code"] = serde_json::json!("invalid_field");
+                    frame["field"] = serde_json::json!(field);
+                }
+                self.chats.send(sub, &frame.to_string());
+                return;
+            }
+        };
+        tracing::info!(conversation = %c, score = rating.score, "web chat conversation rated");
+        let write = ChatWrite::Rating(ura_store::ChatRating {
+            id: conv.record_id.clone(),
+            rating: i64::from(rating.score),
+            comment: rating.comment.clone(),
+            rated_at: chrono::DateTime::from_timestamp_millis(rating.at_ms)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        });
+        let status = status_frame(&conv.conv);
+        if let Some(tx) = &self.chat_records {
+            if tx.try_send(write).is_err() {
+                tracing::warn!(conversation = %c, "rating lost: the writer's queue is full");
+            }
+        }
+        let rated = serde_json::json!({"type": "rated", "score": rating.score}).to_string();
+        for s in self.chats.visitor_subs(c) {
+            self.chats.send(s, &rated);
+            self.chats.send(s, &status);
+        }
     }
 
     fn visitor_hello(
@@ -398,6 +460,12 @@ impl Calls {
                         customer,
                     },
                 );
+                if let Some(conv) = self.chats.convs.get_mut(&id) {
+                    conv.conv.set_survey(
+                        channel.config.kind == ura_channels::ChannelType::Webchat
+                            && channel.config.webchat.survey,
+                    );
+                }
                 self.chat_flush(now, id);
             }
         }
@@ -729,6 +797,7 @@ impl Calls {
                         self.desk_send(now, agent, &frame);
                     }
                     self.write_record(c, by, agent);
+                    self.mail_transcript(c);
                     self.chats.closed(c);
                     self.counters
                         .chats_open
@@ -773,10 +842,45 @@ impl Calls {
             .into(),
             messages: serde_json::Value::Array(messages).to_string(),
             customer: conv.customer.id.clone(),
+            rating: None,
+            rating_comment: None,
+            rated_at: None,
         };
-        if tx.try_send(record).is_err() {
+        if tx.try_send(ChatWrite::Record(record)).is_err() {
             tracing::warn!(conversation = %c, "conversation record lost: the writer's queue is full");
         }
+    }
+
+    /// Hands the transcript to the mailer (never waits) when the channel
+    /// sends transcripts and the visitor gave an e-mail.
+    fn mail_transcript(&mut self, c: ConversationId) {
+        let (Some(conv), Some(tx)) = (self.chats.convs.get(&c), &self.mailer) else {
+            return;
+        };
+        let Some(channel) = self.routing.channel(&conv.channel) else {
+            return;
+        };
+        let w = &channel.config.webchat;
+        let (Some(smtp), Some(to)) = (&channel.smtp, conv.visitor.get("email")) else {
+            return;
+        };
+        if !w.transcript {
+            return;
+        }
+        let title = if w.title.trim().is_empty() {
+            channel.config.description.clone()
+        } else {
+            w.title.clone()
+        };
+        let mail = crate::engine::transcripts::TranscriptMail {
+            conversation: c.to_string(),
+            smtp: smtp.clone(),
+            to: to.clone(),
+            lang: w.language,
+            title,
+            messages: conv.conv.after(ura_channels::Seq(0)).to_vec(),
+        };
+        crate::engine::transcripts::enqueue(tx, &self.counters.transcripts, mail);
     }
 
     fn desk_send(&mut self, now: Instant, agent: AgentId, frame: &str) {

@@ -22,6 +22,9 @@
       content_mismatch: 'O conteúdo do arquivo não corresponde ao tipo dele.', upload_failed: 'O arquivo não foi enviado: ',
       download: 'Baixar',
       identity: 'Não foi possível confirmar quem você é; a conversa não foi iniciada. Você pode iniciar sem identificação.',
+      survey: 'Como foi o atendimento?', scores: ['Péssimo', 'Ruim', 'Regular', 'Bom', 'Ótimo'],
+      comment: 'Comentário (opcional)', rate: 'Enviar avaliação', pick: 'Escolha uma nota de 1 a 5.',
+      thanks: 'Obrigado pela avaliação!', rateFailed: 'Não foi possível enviar a avaliação.',
     },
     en: {
       title: 'Chat', intro: 'To start, tell us who you are.',
@@ -37,6 +40,9 @@
       content_mismatch: 'The file\'s content does not match its type.', upload_failed: 'The file was not sent: ',
       download: 'Download',
       identity: 'We could not confirm who you are; the conversation was not started. You may start without it.',
+      survey: 'How was our service?', scores: ['Very bad', 'Bad', 'Fair', 'Good', 'Excellent'],
+      comment: 'Comment (optional)', rate: 'Send rating', pick: 'Choose a score from 1 to 5.',
+      thanks: 'Thank you for your rating!', rateFailed: 'The rating could not be sent.',
     },
     es: {
       title: 'Atención', intro: 'Para empezar, díganos quién es usted.',
@@ -52,6 +58,9 @@
       content_mismatch: 'El contenido del archivo no corresponde a su tipo.', upload_failed: 'El archivo no se envió: ',
       download: 'Descargar',
       identity: 'No pudimos confirmar quién es usted; la conversación no se inició. Puede iniciarla sin identificación.',
+      survey: '¿Cómo fue la atención?', scores: ['Muy mala', 'Mala', 'Regular', 'Buena', 'Excelente'],
+      comment: 'Comentario (opcional)', rate: 'Enviar evaluación', pick: 'Elija una nota de 1 a 5.',
+      thanks: '¡Gracias por su evaluación!', rateFailed: 'No se pudo enviar la evaluación.',
     },
   };
   var t = T['pt-BR'];
@@ -93,6 +102,7 @@
       input.readOnly = !!v;
     });
   }
+  var rated = false;
 
   // Read marks: the agent's desk showed our messages up to readByAgent.
   function markRead() {
@@ -154,6 +164,12 @@
     var rules = cfg.attachments || { types: [] };
     $('attach').hidden = !(rules.types && rules.types.length);
     $('file').setAttribute('accept', (rules.types || []).join(','));
+    $('survey-legend').textContent = t.survey;
+    $('survey-comment-label').textContent = t.comment;
+    $('survey-send').textContent = t.rate;
+    for (var i = 1; i <= 5; i++) {
+      document.querySelector('label[for="score-' + i + '"]').textContent = i + ' – ' + t.scores[i - 1];
+    }
     document.querySelectorAll('.field').forEach(function (div) {
       var name = div.getAttribute('data-field');
       var rule = (cfg.fields || {})[name] || 'off';
@@ -299,6 +315,14 @@
     $('text').disabled = s.phase === 'closed';
     $('send').disabled = s.phase === 'closed';
     $('attach').disabled = s.phase === 'closed';
+    var offer = s.phase === 'closed' && !!s.survey && !rated;
+    $('composer').hidden = offer;          // room for the survey
+    if (offer && $('survey').hidden) {
+      $('survey').hidden = false;
+      $('score-' + 5).focus();
+    } else if (!offer) {
+      $('survey').hidden = true;
+    }
     if (s.phase === 'closed') {
       token = null;
       save();
@@ -359,6 +383,11 @@
         $('typing').textContent = (f.name || t.agent) + ' ' + t.typing;
         clearTimeout(typingTimer);
         typingTimer = setTimeout(function () { $('typing').textContent = ''; }, 3000);
+      } else if (f.type === 'rated') {
+        rated = true;
+        $('survey').hidden = true;
+        $('survey-thanks').textContent = t.thanks;
+        $('survey-thanks').hidden = false;
       } else if (f.type === 'error') {
         onError(f);
       }
@@ -373,6 +402,17 @@
   }
 
   function onError(f) {
+    if (!$('survey').hidden && (f.field === 'score' || f.field === 'comment' ||
+        ['no_survey', 'already_rated', 'survey_over'].indexOf(f.code) >= 0)) {
+      if (f.code === 'invalid_field') {
+        $('survey-error').textContent = f.field === 'score' ? t.pick : t.rateFailed + ' ' + (f.message || '');
+      } else {
+        $('survey').hidden = true;
+        $('survey-thanks').textContent = t.rateFailed + ' ' + (f.message || '');
+        $('survey-thanks').hidden = false;
+      }
+      return;
+    }
     if (f.code === 'unknown_conversation') {
       token = null; save(); lastSeq = 0; $('messages').textContent = ''; outbox = [];
       showForm();
@@ -469,6 +509,19 @@
     var f = $('file').files[0];
     $('file').value = '';
     if (f) sendFile(f);
+  $('survey').addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var picked = document.querySelector('#survey input[name=score]:checked');
+    if (!picked) {
+      $('survey-error').textContent = t.pick;
+      $('score-1').focus();
+      return;
+    }
+    $('survey-error').textContent = '';
+    var frame = { type: 'rate', score: Number(picked.value) };
+    var comment = $('survey-comment').value.trim();
+    if (comment) frame.comment = comment;
+    if (!send(frame)) $('survey-error').textContent = t.rateFailed;
   });
 
   fetch('/chat/' + encodeURIComponent(channel) + '/settings')
