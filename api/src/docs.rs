@@ -339,7 +339,6 @@ impl Docs {
                     activation(id)
                 },
             );
-            body.insert("activation".into(), activation(id));
             // The identity secret is write-only too.
             let set = body
                 .remove("identity_secret")

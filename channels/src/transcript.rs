@@ -70,6 +70,7 @@ mod tests {
             text: text.into(),
             at_ms: 1_764_064_803_000 + seq as i64 * 1000,
             client_id: None,
+            attachment: None,
         }
     }
 

@@ -34,7 +34,7 @@ pub const RECORDS: usize = 4_096;
 #[derive(Debug)]
 pub enum ChatWrite {
     /// An ended conversation's record.
-    Record(ura_store::ChatRecord),
+    Record(Box<ura_store::ChatRecord>),
     /// The visitor's rating of one (after its record, in the same queue:
     /// the record is written first).
     Rating(ura_store::ChatRating),

@@ -617,14 +617,17 @@ impl Relay {
             }
             return;
         }
-        let data = json!({
+        let mut data = json!({
             "seq": seq,
             "from": m["from"],
             "name": m["name"],
             "text": m["text"],
             "at": m["at"],
-            "attachment": m.get("attachment"),
         });
+        // A file the agent sent: what it is (its bytes stay with ura).
+        if let Some(a) = m.get("attachment").filter(|a| !a.is_null()) {
+            data["attachment"] = a.clone();
+        }
         self.send(EventType::ConversationMessage, data).await;
     }
 

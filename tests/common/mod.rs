@@ -6,7 +6,9 @@ pub mod agent;
 pub mod audio;
 pub mod baresip;
 pub mod caller;
+pub mod chat;
 pub mod linphone;
+pub mod receiver;
 pub mod sipp;
 
 use std::io::{BufRead, BufReader};

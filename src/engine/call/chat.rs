@@ -846,7 +846,7 @@ impl Calls {
             rating_comment: None,
             rated_at: None,
         };
-        if tx.try_send(ChatWrite::Record(record)).is_err() {
+        if tx.try_send(ChatWrite::Record(Box::new(record))).is_err() {
             tracing::warn!(conversation = %c, "conversation record lost: the writer's queue is full");
         }
     }
