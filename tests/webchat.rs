@@ -10,10 +10,8 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use futures_like::{next_frame, Ws};
+use common::chat::{desk, desk_login, http as agent, next_frame, open_desk, send, Ws};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
 
 const CONFIG: &str = r#"
 [[numbers]]
@@ -60,109 +58,11 @@ welcome = "Olá! Bem-vindo."
 /// A bounded wait for frames (the whole test is bounded by nextest too).
 const WAIT: Duration = Duration::from_secs(10);
 
-mod futures_like {
-    //! Reading frames with a deadline.
-    use std::time::Duration;
-
-    use serde_json::Value;
-    use tokio::net::TcpStream;
-    use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-    pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-    /// Reads frames until one matches `want`; every frame read is pushed
-    /// to `seen`. Panics after `wait`.
-    pub async fn next_frame(
-        ws: &mut Ws,
-        seen: &mut Vec<Value>,
-        wait: Duration,
-        want: impl Fn(&Value) -> bool,
-    ) -> Value {
-        use futures_util::StreamExt;
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let msg = tokio::time::timeout_at(deadline, ws.next())
-                .await
-                .unwrap_or_else(|_| panic!("no frame as wanted in {wait:?}; seen: {seen:#?}"))
-                .expect("the socket closed")
-                .expect("a frame");
-            if let Message::Text(t) = msg {
-                let v: Value = serde_json::from_str(t.as_str()).expect("JSON frames");
-                seen.push(v.clone());
-                if want(&v) {
-                    return v;
-                }
-            }
-        }
-    }
-}
-
-async fn send(ws: &mut Ws, v: Value) {
-    use futures_util::SinkExt;
-    ws.send(Message::Text(v.to_string().into())).await.unwrap();
-}
-
 async fn visitor(http: SocketAddr) -> Ws {
     let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{http}/chat/site/ws"))
         .await
         .expect("the visitor's socket opens");
     ws
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
-}
-
-/// Logs in at the desk; the session cookie.
-fn desk_login(http: SocketAddr, ext: &str, password: &str) -> (u16, Option<String>, Value) {
-    let mut r = agent()
-        .post(&format!("http://{http}/desk/login"))
-        .header("Content-Type", "application/json")
-        .header("X-Ura-Desk", "1")
-        .send(json!({"ext": ext, "password": password}).to_string())
-        .unwrap();
-    let cookie = r
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").to_string());
-    let body: Value = r.body_mut().read_json().unwrap_or(Value::Null);
-    (r.status().as_u16(), cookie, body)
-}
-
-async fn desk(http: SocketAddr, cookie: &str, origin: &str) -> Result<Ws, u16> {
-    let mut req = format!("ws://{http}/desk/ws")
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert("Cookie", cookie.parse().unwrap());
-    req.headers_mut().insert("Origin", origin.parse().unwrap());
-    match tokio_tungstenite::connect_async(req).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
-        Err(e) => panic!("{e}"),
-    }
-}
-
-/// An agent logged in to the desk and its socket open from ura's own
-/// origin, with an empty list of the frames seen on it.
-async fn open_desk(
-    http: SocketAddr,
-    ext: &'static str,
-    password: &'static str,
-) -> (Ws, Vec<Value>) {
-    let cookie = tokio::task::spawn_blocking(move || desk_login(http, ext, password).1)
-        .await
-        .unwrap()
-        .unwrap_or_else(|| panic!("{ext} could not log in to the desk"));
-    let ws = desk(http, &cookie, &format!("http://{http}"))
-        .await
-        .unwrap_or_else(|status| panic!("{ext}'s desk socket refused: {status}"));
-    (ws, Vec::new())
 }
 
 fn texts(frames: &[Value]) -> Vec<String> {
@@ -737,7 +637,7 @@ trait SendText {
 impl SendText for Ws {
     async fn send_text(&mut self, text: &str) {
         use futures_util::SinkExt;
-        self.send(Message::Text(text.to_string().into()))
+        self.send(tokio_tungstenite::tungstenite::Message::Text(text.to_string().into()))
             .await
             .unwrap();
     }
