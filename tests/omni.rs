@@ -460,4 +460,50 @@ fn an_omni_channel_made_over_the_api_gets_keys_shown_once() {
     let sig = got[0].headers.get("ura-signature").expect("signed");
     ura_webhooks::verify(sig, &secret, got[0].body.as_bytes(), now_s(), 300)
         .expect("signed with the secret ura made");
+
+    // Several channels deleted at once: none while one has an open
+    // conversation (named), all once it ended.
+    let (status, _) = api(
+        &ura,
+        "POST",
+        "/api/v1/channels",
+        Some(json!({
+            "id": "erp3", "type": "omni", "description": "ERP 3", "service": "vendas",
+            "omni": {"webhook_url": hook.url()},
+        })),
+    );
+    assert_eq!(status, 201);
+    let delete = |ids: &str| {
+        let mut r = http()
+            .delete(&format!("http://{}/api/v1/channels?ids={ids}", ura.http))
+            .header("Authorization", &format!("Bearer {}", ura.api_key()))
+            .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json::<Value>().unwrap_or(Value::Null))
+    };
+    let (status, refused) = delete("erp,erp3");
+    assert_eq!(status, 409, "{refused:#}");
+    let why = refused["error"]["message"].as_str().unwrap();
+    assert!(why.contains("erp (") && !why.contains("erp3 ("), "{why}");
+    assert_eq!(api(&ura, "GET", "/api/v1/channels/erp3", None).0, 200);
+    let (status, _) = post(
+        ura.http,
+        &key,
+        &json!({"conversation": "X-1", "type": "close"}).to_string(),
+    );
+    assert_eq!(status, 202);
+    let deadline = std::time::Instant::now() + WAIT;
+    let (status, deleted) = loop {
+        let d = delete("erp,erp3");
+        if d.0 != 409 || std::time::Instant::now() > deadline {
+            break d;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status, 200, "{deleted:#}");
+    assert_eq!(deleted["deleted"], json!(["erp", "erp3"]));
+    assert_eq!(api(&ura, "GET", "/api/v1/channels/erp", None).0, 404);
+    assert_eq!(delete("nope").0, 404);
+    assert_eq!(delete(",").0, 422);
 }

@@ -1172,6 +1172,32 @@ pub fn operations() -> Vec<Op> {
             ),
         ),
     );
+    add(
+        HttpMethod::Delete,
+        "/api/v1/channels",
+        op(
+            "channels",
+            "delete_many_channels",
+            "Delete several channels (none while one has an open conversation: 409 naming them)",
+            &[404, 409, 422],
+        )
+        .parameter(query_param(
+            "ids",
+            string(),
+            "The channels' ids, separated by commas (at most 100).",
+        ))
+        .response(
+            "200",
+            json(
+                "Deleted.",
+                object(
+                    &[("deleted", Ty::StrList, "The ids deleted.")],
+                    "Channels deleted.",
+                )
+                .into(),
+            ),
+        ),
+    );
     // The omni channel's way in: the channel's key, not an API key.
     add(
         HttpMethod::Post,
