@@ -179,6 +179,7 @@ async fn an_outside_system_and_an_agent_talk_through_the_omni_channel() {
     assert_eq!(taken["duplicate"], false);
     let got = hook.wait(WAIT, |g| {
         has_text(g, "T-1", "Digite 1 para vendas, 2 para suporte.")
+            && has_text(g, "T-1", "Olá! Aqui é o atendimento.")
     });
     assert!(
         has_text(&got, "T-1", "Olá! Aqui é o atendimento."),
@@ -225,9 +226,14 @@ async fn an_outside_system_and_an_agent_talk_through_the_omni_channel() {
     assert_eq!(conv["channel"], "erp");
     assert_eq!(conv["customer"], "erp:c-9");
     let id = conv["conversation"].clone();
+    // (Deliveries go out side by side: the status may come after.)
     let got = hook.wait(WAIT, |g| {
-        has_text(g, "T-1", "Você está sendo atendido por Ana.")
+        has_text(g, "T-1", "Você está sendo atendido por Ana.") && has_phase(g, "T-1", "connected")
     });
+    assert!(
+        has_text(&got, "T-1", "Você está sendo atendido por Ana."),
+        "{got:#?}"
+    );
     assert!(has_phase(&got, "T-1", "connected"), "{got:#?}");
 
     // They talk both ways.
@@ -379,6 +385,7 @@ fn a_failing_webhook_puts_the_channel_in_error_and_a_restart_recovers() {
     assert_eq!(restarted["state"], "connected");
     let got = hook.wait(WAIT, |g| {
         has_text(g, "T-2", "Digite 1 para vendas, 2 para suporte.")
+            && has_text(g, "T-2", "Olá! Aqui é o atendimento.")
     });
     assert!(
         has_text(&got, "T-2", "Olá! Aqui é o atendimento."),
@@ -480,7 +487,10 @@ fn an_omni_channel_made_over_the_api_gets_keys_shown_once() {
             .call()
             .unwrap();
         let status = r.status().as_u16();
-        (status, r.body_mut().read_json::<Value>().unwrap_or(Value::Null))
+        (
+            status,
+            r.body_mut().read_json::<Value>().unwrap_or(Value::Null),
+        )
     };
     let (status, refused) = delete("erp,erp3");
     assert_eq!(status, 409, "{refused:#}");

@@ -637,9 +637,11 @@ trait SendText {
 impl SendText for Ws {
     async fn send_text(&mut self, text: &str) {
         use futures_util::SinkExt;
-        self.send(tokio_tungstenite::tungstenite::Message::Text(text.to_string().into()))
-            .await
-            .unwrap();
+        self.send(tokio_tungstenite::tungstenite::Message::Text(
+            text.to_string().into(),
+        ))
+        .await
+        .unwrap();
     }
 }
 
