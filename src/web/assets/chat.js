@@ -509,6 +509,7 @@
     var f = $('file').files[0];
     $('file').value = '';
     if (f) sendFile(f);
+  });
   $('survey').addEventListener('submit', function (ev) {
     ev.preventDefault();
     var picked = document.querySelector('#survey input[name=score]:checked');
