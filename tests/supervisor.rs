@@ -144,7 +144,10 @@ async fn a_supervisor_sees_a_waiting_chat_then_its_agent_and_others_see_nothing(
     let offer = next_frame(&mut ana, &mut ana_seen, WAIT, |f| f["type"] == "offer").await;
     assert_eq!(offer["conversation"].as_u64(), Some(conversation));
     send(&mut ana, json!({"type": "accept", "offer": offer["offer"]})).await;
-    next_frame(&mut ana, &mut ana_seen, WAIT, |f| f["type"] == "conversation").await;
+    next_frame(&mut ana, &mut ana_seen, WAIT, |f| {
+        f["type"] == "conversation"
+    })
+    .await;
     let taken = next_frame(&mut sup, &mut sup_seen, WAIT, |f| {
         f["type"] == "live" && agent(f, "2001")["chats_open"] == 1
     })
