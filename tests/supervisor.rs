@@ -172,3 +172,113 @@ async fn a_supervisor_sees_a_waiting_chat_then_its_agent_and_others_see_nothing(
         "{ana_seen:#?}"
     );
 }
+
+/// A JSON request to the admin API with `key`: the status.
+fn api(http_addr: std::net::SocketAddr, key: &str, method: &str, path: &str, body: Value) -> u16 {
+    let url = format!("http://{http_addr}{path}");
+    let auth = format!("Bearer {key}");
+    let req = match method {
+        "POST" => common::chat::http().post(&url),
+        _ => common::chat::http().put(&url),
+    };
+    let mut r = req
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .unwrap();
+    let status = r.status().as_u16();
+    assert!(
+        status < 300,
+        "{method} {path}: {status} {}",
+        r.body_mut().read_to_string().unwrap_or_default()
+    );
+    status
+}
+
+fn names_of(live: &Value, list: &str, field: &str) -> Vec<String> {
+    live[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("{list} in {live}"))
+        .iter()
+        .map(|v| v[field].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_sees_only_their_companys_queues_and_agents() {
+    // The demo in store mode (its objects are the default company's; its
+    // 2001 is a supervisor), and a second company with a queue and a
+    // supervisor of its own, made over the API.
+    let ura = common::Ura::start(&[]);
+    let http = ura.http;
+    let key = ura.api_key();
+    let passwords: std::collections::BTreeMap<String, String> = toml::from_str(
+        &std::fs::read_to_string(ura.data_dir.join("agent-passwords.toml"))
+            .expect("the demo's agent passwords"),
+    )
+    .unwrap();
+    tokio::task::spawn_blocking(move || {
+        api(
+            http,
+            &key,
+            "POST",
+            "/api/v1/companies",
+            json!({"id": "globex", "name": "Globex"}),
+        );
+        api(
+            http,
+            &key,
+            "PUT",
+            "/api/v1/queues/g-q",
+            json!({"company": "globex", "ring_seconds": 15}),
+        );
+        api(
+            http,
+            &key,
+            "PUT",
+            "/api/v1/agents/3201",
+            json!({"company": "globex", "name": "Gil", "password": "senha-do-gil-123",
+                   "queues": {"g-q": 1}, "supervisor": true}),
+        );
+    })
+    .await
+    .unwrap();
+
+    let (mut gil, mut gil_seen) = open_desk(http, "3201", "senha-do-gil-123").await;
+    let live = next_frame(&mut gil, &mut gil_seen, WAIT, |f| f["type"] == "live").await;
+    assert_eq!(names_of(&live, "queues", "name"), ["g-q"], "{live}");
+    assert_eq!(names_of(&live, "agents", "ext"), ["3201"], "{live}");
+
+    let password: &'static str = Box::leak(passwords["2001"].clone().into_boxed_str());
+    let (mut demo, mut demo_seen) = open_desk(http, "2001", password).await;
+    let live = next_frame(&mut demo, &mut demo_seen, WAIT, |f| f["type"] == "live").await;
+    let queues = names_of(&live, "queues", "name");
+    assert!(queues.contains(&"vendas".to_string()), "{live}");
+    assert!(!queues.contains(&"g-q".to_string()), "{live}");
+    let agents = names_of(&live, "agents", "ext");
+    assert!(agents.contains(&"2002".to_string()), "{live}");
+    assert!(!agents.contains(&"3201".to_string()), "{live}");
+
+    // Gil's pushes stay his company's when the demo's side changes (2001
+    // opened a desk: reachable for chats; 2002 logs out).
+    let key = ura.api_key();
+    tokio::task::spawn_blocking(move || {
+        api(http, &key, "POST", "/api/v1/agents/2002/logout", json!({}));
+    })
+    .await
+    .unwrap();
+    let later = next_frame(&mut demo, &mut demo_seen, WAIT, |f| {
+        f["type"] == "live"
+            && f["agents"].as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|a| a["ext"] == "2002" && a["state"] == "logged-out")
+            })
+    })
+    .await;
+    assert!(!names_of(&later, "agents", "ext").contains(&"3201".to_string()));
+    gil_seen.extend(frames_for(&mut gil, Duration::from_millis(1_500)).await);
+    for f in gil_seen.iter().filter(|f| f["type"] == "live") {
+        assert_eq!(names_of(f, "agents", "ext"), ["3201"], "{f}");
+        assert_eq!(names_of(f, "queues", "name"), ["g-q"], "{f}");
+    }
+}

@@ -5,10 +5,12 @@
 //! changed (the page counts the seconds itself). Sans-I/O: time is an
 //! input.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use crate::routing::Companies;
 
 /// How often the view is looked at while a supervisor's desk is open;
 /// changes within it are pushed together in one frame.
@@ -72,6 +74,30 @@ pub fn frame(view: &Value, names: &BTreeMap<String, String>) -> Value {
     json!({"type": "live", "queues": queues, "agents": agents})
 }
 
+/// The frame as a supervisor of `company` sees it: only that company's
+/// queues and agents (`companies`: whose each is).
+pub fn scoped(frame: &Value, company: &str, companies: &Companies) -> Value {
+    let mine = |map: &BTreeMap<String, String>, id: Option<&str>| {
+        id.and_then(|id| map.get(id))
+            .is_some_and(|c| c.as_str() == company)
+    };
+    let keep = |key: &str, field: &str, map: &BTreeMap<String, String>| -> Vec<Value> {
+        frame[key]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(|v| mine(map, v[field].as_str()))
+            .cloned()
+            .collect()
+    };
+    json!({
+        "type": "live",
+        "queues": keep("queues", "name", &companies.queues),
+        "agents": keep("agents", "ext", &companies.agents),
+    })
+}
+
 /// `paused (lunch)` → (`paused`, `lunch`); other states as they are.
 fn split_state(state: &str) -> (&str, Option<&str>) {
     match state
@@ -100,11 +126,12 @@ fn signature(frame: &Value) -> String {
     f.to_string()
 }
 
-/// When to look at the view next and what was pushed last.
+/// When to look at the view next and what was pushed last (per company
+/// seen; `None`: every queue and agent).
 #[derive(Debug, Default)]
 pub struct Pacer {
     at: Option<Instant>,
-    last: Option<String>,
+    last: HashMap<Option<String>, String>,
 }
 
 impl Pacer {
@@ -129,15 +156,20 @@ impl Pacer {
         self.at.is_some_and(|at| at <= now)
     }
 
-    /// Looked at `now`: the frame to push when it shows something new
-    /// (then it is the last pushed); next look [`EVERY`] later.
-    pub fn looked(&mut self, now: Instant, frame: &Value) -> Option<String> {
+    /// Looked at `now`: next look [`EVERY`] later.
+    pub fn looked(&mut self, now: Instant) {
         self.at = Some(now + EVERY);
+    }
+
+    /// The frame to push to the supervisors of `scope` when it shows
+    /// something new to them (then it is their last pushed).
+    pub fn changed(&mut self, scope: Option<&str>, frame: &Value) -> Option<String> {
         let sig = signature(frame);
-        if self.last.as_deref() == Some(sig.as_str()) {
+        let key = scope.map(str::to_string);
+        if self.last.get(&key) == Some(&sig) {
             return None;
         }
-        self.last = Some(sig);
+        self.last.insert(key, sig);
         Some(frame.to_string())
     }
 }
@@ -216,22 +248,47 @@ mod tests {
         assert!(!p.due(t0));
         let t1 = t0 + EVERY;
         assert!(p.due(t1));
-        let first = frame(&view(1, "available"), &names());
-        assert!(p.looked(t1, &first).is_some());
+        p.looked(t1);
         assert_eq!(p.poll_timeout(), Some(t1 + EVERY));
+        let first = frame(&view(1, "available"), &names());
+        assert!(p.changed(None, &first).is_some());
         // Only the waits grew: nothing pushed.
-        let t2 = t1 + EVERY;
         assert!(p
-            .looked(t2, &frame(&view(2, "available"), &names()))
+            .changed(None, &frame(&view(2, "available"), &names()))
             .is_none());
+        // Another company's supervisors have their own last frame.
+        assert!(p.changed(Some("acme"), &first).is_some());
         // An agent's state changed: pushed.
-        let t3 = t2 + EVERY;
-        let pushed = p.looked(t3, &frame(&view(3, "ringing"), &names()));
+        let pushed = p.changed(None, &frame(&view(3, "ringing"), &names()));
         assert!(pushed.is_some_and(|f| f.contains("ringing")));
         p.stop();
         assert_eq!(p.poll_timeout(), None);
         // Started again: the first look pushes.
-        p.start(t3);
-        assert!(p.looked(t3 + EVERY, &first).is_some());
+        p.start(t1);
+        assert!(p.changed(None, &first).is_some());
+    }
+
+    #[test]
+    fn a_company_sees_its_queues_and_agents_only() {
+        let f = frame(&view(1, "available"), &names());
+        let mut companies = Companies::default();
+        companies.queues.insert("vendas".into(), "acme".into());
+        companies.queues.insert("suporte".into(), "globex".into());
+        companies.agents.insert("2001".into(), "globex".into());
+        let acme = scoped(&f, "acme", &companies);
+        assert_eq!(acme["type"], "live");
+        let names: Vec<&str> = acme["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["vendas"]);
+        assert_eq!(acme["agents"], json!([]));
+        let globex = scoped(&f, "globex", &companies);
+        assert_eq!(globex["queues"][0]["name"], "suporte");
+        assert_eq!(globex["agents"][0]["ext"], "2001");
+        // Nobody's: nothing.
+        assert_eq!(scoped(&f, "initech", &companies)["queues"], json!([]));
     }
 }

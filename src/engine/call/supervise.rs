@@ -2,8 +2,9 @@
 //! calls and chats as any agent, and their desk sockets also get the
 //! `live` frame (every queue and agent, `engine::live`): at once when the
 //! desk opens, then whenever it changes, looked at once a second while a
-//! supervisor's desk is open. Frames go through the sockets' bounded
-//! outboxes like any other (never waited on).
+//! supervisor's desk is open. A supervisor whose company is known (store
+//! mode) sees only that company's queues and agents. Frames go through
+//! the sockets' bounded outboxes like any other (never waited on).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -39,7 +40,10 @@ impl Calls {
     pub(super) fn supervisor_attached(&mut self, now: Instant, sub: SubId) {
         self.chats.supervisors.insert(sub);
         self.chats.live.start(now);
-        let frame = self.live_frame(now).to_string();
+        let scope = self.supervisor_scope(sub);
+        let frame = self
+            .scoped(&self.live_frame(now), scope.as_deref())
+            .to_string();
         if let Some(gone) = self.chats.send(sub, &frame) {
             self.desk_gone(now, gone);
         }
@@ -72,14 +76,50 @@ impl Calls {
             self.chats.live.stop();
             return;
         }
+        self.chats.live.looked(now);
         let frame = self.live_frame(now);
-        let Some(text) = self.chats.live.looked(now, &frame) else {
-            return;
-        };
+        let mut by_scope: std::collections::HashMap<Option<String>, Option<String>> =
+            std::collections::HashMap::new();
         for sub in still {
-            if let Some(gone) = self.chats.send(sub, &text) {
-                self.desk_gone(now, gone);
+            let scope = self.supervisor_scope(sub);
+            let text = match by_scope.get(&scope) {
+                Some(t) => t.clone(),
+                None => {
+                    let mine = self.scoped(&frame, scope.as_deref());
+                    let t = self.chats.live.changed(scope.as_deref(), &mine);
+                    by_scope.insert(scope, t.clone());
+                    t
+                }
+            };
+            if let Some(text) = text {
+                if let Some(gone) = self.chats.send(sub, &text) {
+                    self.desk_gone(now, gone);
+                }
             }
+        }
+    }
+
+    /// The company a supervisor's desk sees (`None`: every queue and
+    /// agent, when companies are not known, as from a file).
+    fn supervisor_scope(&self, sub: SubId) -> Option<String> {
+        let Some(crate::engine::chats::SubKind::Desk(agent)) =
+            self.chats.subs.get(&sub).map(|s| &s.kind)
+        else {
+            return None;
+        };
+        self.config
+            .routing
+            .companies
+            .agents
+            .get(self.queues.ext(*agent))
+            .cloned()
+    }
+
+    /// The frame as a supervisor of `scope` sees it.
+    fn scoped(&self, frame: &serde_json::Value, scope: Option<&str>) -> serde_json::Value {
+        match scope {
+            Some(company) => live::scoped(frame, company, &self.config.routing.companies),
+            None => frame.clone(),
         }
     }
 }
