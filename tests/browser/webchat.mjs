@@ -108,6 +108,7 @@ try {
   if (!(await waitingRow.textContent()).includes('Chat #')) fail(`the waiting row says ${await waitingRow.textContent()}`);
   if ((await desk.getByRole('columnheader', { name: 'Espera', exact: true }).count()) !== 1) fail('no header for the wait');
   if (!(await desk.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth))) fail('the desk is wider than the phone');
+  if (process.env.URA_SHOTS) await desk.locator('#supervision').screenshot({ path: join(process.env.URA_SHOTS, 'desk-queues.png') });
   step('the supervisor\'s queue table shows the waiting conversation');
   await offer.getByRole('button', { name: 'Atender' }).click();
   await desk.locator('#state', { hasText: 'Em atendimento' }).waitFor({ timeout: T });
