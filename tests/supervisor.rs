@@ -179,6 +179,7 @@ fn api(http_addr: std::net::SocketAddr, key: &str, method: &str, path: &str, bod
     let auth = format!("Bearer {key}");
     let req = match method {
         "POST" => common::chat::http().post(&url),
+        "PATCH" => common::chat::http().patch(&url),
         _ => common::chat::http().put(&url),
     };
     let mut r = req
@@ -281,4 +282,34 @@ async fn a_supervisor_sees_only_their_companys_queues_and_agents() {
         assert_eq!(names_of(f, "agents", "ext"), ["3201"], "{f}");
         assert_eq!(names_of(f, "queues", "name"), ["g-q"], "{f}");
     }
+
+    // Gil is a supervisor no more: his desk is told, and gets no more.
+    let key = ura.api_key();
+    tokio::task::spawn_blocking(move || {
+        api(
+            http,
+            &key,
+            "PATCH",
+            "/api/v1/agents/3201",
+            json!({"supervisor": false}),
+        );
+    })
+    .await
+    .unwrap();
+    next_frame(&mut gil, &mut gil_seen, WAIT, |f| {
+        f["type"] == "supervisor" && f["on"] == false
+    })
+    .await;
+    let key = ura.api_key();
+    tokio::task::spawn_blocking(move || {
+        api(http, &key, "POST", "/api/v1/agents/3201/login", json!({}));
+    })
+    .await
+    .unwrap();
+    let after = frames_for(&mut gil, Duration::from_millis(1_500)).await;
+    assert!(after.iter().all(|f| f["type"] != "live"), "{after:#?}");
+    assert!(
+        after.iter().any(|f| f["type"] == "state"),
+        "his own desk still works: {after:#?}"
+    );
 }

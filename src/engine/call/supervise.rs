@@ -50,8 +50,10 @@ impl Calls {
     }
 
     /// Looks at the view when it is time and pushes it to supervisors'
-    /// desks if it changed. The flag is checked again here (a reload may
-    /// have taken it away); with no supervisor left, looking stops.
+    /// desks if it changed. The flag is checked again here: a reload that
+    /// took it away stops the frames (the desk is told with a
+    /// `supervisor` frame, `on: false`); with no supervisor left, looking
+    /// stops.
     pub(super) fn live_push(&mut self, now: Instant) {
         if !self.chats.live.due(now) {
             return;
@@ -69,7 +71,12 @@ impl Calls {
             if self.is_supervisor(self.queues.ext(agent)) {
                 still.push(sub);
             } else {
+                // No longer a supervisor: the desk hides the view.
                 self.chats.supervisors.remove(&sub);
+                let off = serde_json::json!({"type": "supervisor", "on": false}).to_string();
+                if let Some(gone) = self.chats.send(sub, &off) {
+                    self.desk_gone(now, gone);
+                }
             }
         }
         if still.is_empty() {

@@ -558,6 +558,9 @@
         showState(f.state);
       } else if (f.type === 'live') {
         onLive(f);
+      } else if (f.type === 'supervisor') {
+        $('supervision').hidden = !f.on;
+        if (!f.on) liveAt = 0;
       } else if (f.type === 'offer') {
         addOffer(f);
       } else if (f.type === 'offer_cancelled') {
