@@ -258,6 +258,12 @@ try {
   await en.getByLabel('Extension').waitFor({ timeout: T });
   await en.getByLabel('Password').waitFor({ timeout: T });
   if ((await en.getAttribute('html', 'lang')) !== 'en') fail('the English desk is not lang=en');
+  // The supervisor's panel in English too.
+  await en.getByLabel('Extension').fill(ext);
+  await en.getByLabel('Password').fill(password);
+  await en.getByLabel('Password').press('Enter');
+  await en.getByRole('heading', { name: 'Queues' }).waitFor({ timeout: T });
+  await en.getByRole('table', { name: 'Agents' }).getByRole('columnheader', { name: 'Open chats' }).waitFor({ timeout: T });
   await enCtx.close();
   step('the desk speaks English to an English browser');
   await visitorCtx.close();
