@@ -510,6 +510,7 @@
     $('file').value = '';
     if (f) sendFile(f);
   });
+
   $('survey').addEventListener('submit', function (ev) {
     ev.preventDefault();
     var picked = document.querySelector('#survey input[name=score]:checked');
