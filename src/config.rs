@@ -411,6 +411,7 @@ impl Config {
                 agents: file.agents,
                 channels: file.channels,
                 smtp: file.smtp,
+                companies: Default::default(),
             }
         };
         // Refuse a bad routing now, with the file and the field named.

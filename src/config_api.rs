@@ -268,6 +268,7 @@ pub fn routing_from_json(config: &Value) -> Result<RoutingConfig, ApiError> {
     let empty = Map::new();
     let table = config.as_object().unwrap_or(&empty);
     let mut out = Map::new();
+    let mut companies = crate::routing::Companies::default();
     for kind in KINDS {
         let value = table.get(kind).cloned().unwrap_or(Value::Null);
         let cleaned = match value {
@@ -288,7 +289,13 @@ pub fn routing_from_json(config: &Value) -> Result<RoutingConfig, ApiError> {
                 let mut cleaned = Map::new();
                 for (id, mut v) in m {
                     if let Value::Object(o) = &mut v {
-                        o.remove("company");
+                        if let Some(Value::String(company)) = o.remove("company") {
+                            match kind {
+                                "agents" => companies.agents.insert(id.clone(), company),
+                                "queues" => companies.queues.insert(id.clone(), company),
+                                _ => None,
+                            };
+                        }
                     }
                     let place = format!("{kind}.{id}");
                     match kind {
@@ -309,7 +316,10 @@ pub fn routing_from_json(config: &Value) -> Result<RoutingConfig, ApiError> {
         };
         out.insert(kind.into(), cleaned);
     }
-    serde_json::from_value(Value::Object(out)).map_err(|e| ApiError::invalid("", e.to_string()))
+    let mut routing: RoutingConfig = serde_json::from_value(Value::Object(out))
+        .map_err(|e| ApiError::invalid("", e.to_string()))?;
+    routing.companies = companies;
+    Ok(routing)
 }
 
 /// Checks a configuration by the engine's rules; the error's field is

@@ -212,6 +212,10 @@ pub struct AgentConfig {
     /// Offers missed in a row before the agent is paused.
     #[serde(default = "default_missed")]
     pub missed_to_pause: u32,
+    /// A supervisor: besides taking calls and chats as any agent, their
+    /// desk shows every queue and agent live (default false).
+    #[serde(default)]
+    pub supervisor: bool,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -222,6 +226,7 @@ impl std::fmt::Debug for AgentConfig {
             .field("queues", &self.queues)
             .field("skills", &self.skills)
             .field("logged_in", &self.logged_in)
+            .field("supervisor", &self.supervisor)
             .finish_non_exhaustive()
     }
 }
@@ -408,6 +413,7 @@ queues = { vendas = 1 }
         assert!(q.leave_empty && !q.join_empty);
         let a = &cfg.agents["2001"];
         assert_eq!((a.voice, a.chat, a.missed_to_pause), (1, 3, 3));
+        assert!(!a.supervisor, "not a supervisor unless said");
         assert!(!format!("{a:?}").contains("uma-senha"), "password redacted");
         check(&cfg.queues, &cfg.agents, &cfg.services).unwrap();
         assert_eq!(

@@ -98,6 +98,20 @@ pub struct RoutingConfig {
     /// SMTP servers (web chat transcripts) by id.
     #[serde(default)]
     pub smtp: BTreeMap<String, ura_channels::SmtpConfig>,
+    /// Whose agents and queues (store mode, from the documents; empty
+    /// from a file).
+    #[serde(skip)]
+    pub companies: Companies,
+}
+
+/// The company of each agent and queue, as the admin API's documents say
+/// (the engine's tables are flat: ids are unique across companies).
+#[derive(Debug, Clone, Default)]
+pub struct Companies {
+    /// By agent extension.
+    pub agents: BTreeMap<String, String>,
+    /// By queue id.
+    pub queues: BTreeMap<String, String>,
 }
 
 /// A number ready to take calls.

@@ -12,7 +12,9 @@
 //! the closing message; the site identifies its customer (a signed token
 //! on the widget's tag), so when the visitor starts again the agent sees
 //! the first conversation in the desk's history; the visitor rates the
-//! conversation (the survey): the rating reaches `GET /api/v1/chats`.
+//! conversation (the survey): the rating reaches `GET /api/v1/chats`. The
+//! demo's agent is a supervisor: the desk's queue table shows the
+//! conversation waiting, then taken.
 //!
 //! Needs `node`, `/usr/bin/chromium` and `npm ci` in `tests/browser`; fails
 //! saying so when one is missing (the `no-peers` nextest profile leaves it
@@ -81,6 +83,8 @@ fn webchat_browser_visitor_and_agent_talk_reconnect_and_close() {
     for step in [
         "the text menu is shown",
         "the position is shown",
+        "queue table shows the waiting conversation",
+        "one open chat in the agents table",
         "sees what was said before",
         "HTML shown as text",
         "both pages show its thumbnail",
@@ -107,12 +111,24 @@ fn webchat_browser_visitor_and_agent_talk_reconnect_and_close() {
             .body_mut()
             .read_json()
             .unwrap();
-        if !page["items"][0]["rating"].is_null() || std::time::Instant::now() > deadline {
+        if !rated(&page).is_null() || std::time::Instant::now() > deadline {
             break page;
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let record = &page["items"][0];
+    // The rated conversation is the first one (the same customer's
+    // second, ended later, is listed before it).
+    let record = rated(&page);
+    assert_eq!(record["messages"][2]["text"], "quero comprar", "{page}");
     assert_eq!(record["rating"], 4, "{page}");
     assert_eq!(record["rating_comment"], "Atendimento rápido.", "{page}");
+}
+
+/// The rated conversation's record in a page of `GET /api/v1/chats`
+/// (`null` while none is).
+fn rated(page: &serde_json::Value) -> &serde_json::Value {
+    page["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|r| !r["rating"].is_null()))
+        .unwrap_or(&serde_json::Value::Null)
 }

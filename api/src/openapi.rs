@@ -266,6 +266,13 @@ fn fields(kind: Kind) -> Vec<(&'static str, Ty, &'static str)> {
                 Int,
                 "Missed offers before an automatic pause (0: never).",
             ),
+            (
+                "supervisor",
+                Bool,
+                "A supervisor: takes calls and chats as any agent, and their desk also \
+                 shows every queue (waiting calls and chats) and every agent's state live \
+                 (default false).",
+            ),
         ],
         Kind::Channels => vec![
             (

@@ -6,6 +6,7 @@ mod attach;
 mod chat;
 mod leave;
 mod legs;
+mod supervise;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -834,6 +835,7 @@ impl Calls {
             self.queues.router.poll_timeout(),
             self.chats.sweep_at,
             self.chats.openings.first().map(|(t, _)| *t),
+            self.chats.live.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -845,6 +847,7 @@ impl Calls {
         self.queues.router.handle_timeout(now);
         self.chat_sweep(now);
         self.chat_openings(now);
+        self.live_push(now);
         while let Some(&(t, stream)) = self.closing_order.front() {
             if t > now {
                 break;

@@ -317,6 +317,10 @@ pub struct Chats {
     pub(crate) openings: std::collections::BTreeSet<(std::time::Instant, ConversationId)>,
     /// Files sent in conversations.
     pub(crate) files: crate::engine::attachments::Files,
+    /// Supervisors' desk sockets (the live view is pushed to them).
+    pub(crate) supervisors: HashSet<SubId>,
+    /// When the live view is looked at next, and what was pushed last.
+    pub(crate) live: crate::engine::live::Pacer,
     next: u64,
 }
 
@@ -364,6 +368,7 @@ impl Chats {
                 None
             }
             SubKind::Desk(agent) => {
+                self.supervisors.remove(&sub);
                 let set = self.desks.entry(agent).or_default();
                 set.remove(&sub);
                 if set.is_empty() {

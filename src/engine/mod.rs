@@ -16,6 +16,7 @@ mod call;
 pub mod chats;
 pub mod inputs;
 mod ivr_call;
+pub mod live;
 mod prompt_set;
 pub mod queues;
 pub mod records;

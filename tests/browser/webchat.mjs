@@ -8,7 +8,9 @@
 // agent closes and the visitor sees the closing message, then rates the
 // conversation (the survey, with the keyboard). They exchange files: a
 // picture from the visitor (thumbnails on both pages), a PDF from the
-// agent (downloaded by the visitor), and a refused one.
+// agent (downloaded by the visitor), and a refused one. The demo's agent
+// is a supervisor: the desk's queue table shows the conversation waiting,
+// then the agents table shows it taken.
 //
 //   node webchat.mjs http://127.0.0.1:PORT EXT PASSWORD [IDENTITY]
 //
@@ -98,8 +100,21 @@ try {
   const offer = desk.locator('.offer', { hasText: 'Maria Silva' });
   await offer.waitFor({ timeout: T });
   if (!(await desk.title()).includes('Nova conversa') && !(await desk.title()).includes('ura')) fail('the desk title does not ring');
+  // The demo's 2001 is a supervisor: the queue table (named by its
+  // caption) shows the waiting conversation, on a phone-sized screen.
+  const waitingRow = desk.getByRole('table', { name: 'Em espera' })
+    .locator('tbody tr[data-channel="chat"]', { hasText: 'vendas' });
+  await waitingRow.waitFor({ timeout: T });
+  if (!(await waitingRow.textContent()).includes('Chat #')) fail(`the waiting row says ${await waitingRow.textContent()}`);
+  if ((await desk.getByRole('columnheader', { name: 'Espera', exact: true }).count()) !== 1) fail('no header for the wait');
+  if (!(await desk.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth))) fail('the desk is wider than the phone');
+  if (process.env.URA_SHOTS) await desk.locator('#supervision').screenshot({ path: join(process.env.URA_SHOTS, 'desk-queues.png') });
+  step('the supervisor\'s queue table shows the waiting conversation');
   await offer.getByRole('button', { name: 'Atender' }).click();
   await desk.locator('#state', { hasText: 'Em atendimento' }).waitFor({ timeout: T });
+  await waitingRow.waitFor({ state: 'detached', timeout: T });
+  await desk.locator(`#live-agents tr[data-agent="${ext}"] td:nth-child(3)`, { hasText: /^1$/ }).waitFor({ timeout: T });
+  step('taken: out of the queue table, one open chat in the agents table');
   await desk.locator('#thread .msg', { hasText: 'quero comprar' }).waitFor({ timeout: T });
   await chat.locator('#messages .msg', { hasText: 'Você está sendo atendido por' }).waitFor({ timeout: T });
   step('the agent took the conversation and sees what was said before');
@@ -243,6 +258,12 @@ try {
   await en.getByLabel('Extension').waitFor({ timeout: T });
   await en.getByLabel('Password').waitFor({ timeout: T });
   if ((await en.getAttribute('html', 'lang')) !== 'en') fail('the English desk is not lang=en');
+  // The supervisor's panel in English too.
+  await en.getByLabel('Extension').fill(ext);
+  await en.getByLabel('Password').fill(password);
+  await en.getByLabel('Password').press('Enter');
+  await en.getByRole('heading', { name: 'Queues' }).waitFor({ timeout: T });
+  await en.getByRole('table', { name: 'Agents' }).getByRole('columnheader', { name: 'Open chats' }).waitFor({ timeout: T });
   await enCtx.close();
   step('the desk speaks English to an English browser');
   await visitorCtx.close();

@@ -515,9 +515,10 @@ impl Calls {
             .filter(|(e, _)| e.as_str() != ext)
             .map(|(e, a)| serde_json::json!({"ext": e, "name": a.name}))
             .collect();
+        let supervisor = self.is_supervisor(ext);
         let mut frames = vec![serde_json::json!({
             "type": "hello", "agent": ext, "name": name, "state": state,
-            "queues": queues, "agents": agents,
+            "queues": queues, "agents": agents, "supervisor": supervisor,
         })
         .to_string()];
         let mut mine: Vec<_> = self
@@ -539,10 +540,13 @@ impl Calls {
         for f in frames {
             self.chats.send(sub, &f);
         }
+        if supervisor {
+            self.supervisor_attached(now, sub);
+        }
     }
 
     /// The agent's last desk closed: no more chats offered to them.
-    fn desk_gone(&mut self, now: Instant, agent: AgentId) {
+    pub(super) fn desk_gone(&mut self, now: Instant, agent: AgentId) {
         let _ = self
             .queues
             .router

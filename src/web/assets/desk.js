@@ -51,6 +51,11 @@
       identified: 'Cliente identificado', agent_label: 'agente',
       o_agent: 'encerrada pelo agente', o_visitor: 'o cliente saiu', o_flow: 'encerrada pelo menu ou horário',
       o_system: 'encerrada pelo sistema',
+      queue: 'Fila', queues_summary: 'Resumo das filas', calls_waiting: 'Ligações em espera', chats_waiting: 'Chats em espera',
+      longest: 'Maior espera', after_hours: 'Fora do horário', waiting_now: 'Em espera',
+      position: 'Posição', channel: 'Canal', waited: 'Espera', agent: 'Agente', state: 'Estado',
+      chats_open: 'Chats abertos', c_voice: 'Ligação', c_chat: 'Chat', ringing_now: 'tocando',
+      nobody_waiting: 'Ninguém em espera.',
     },
     en: {
       title: 'ura — agent desk', desk: 'Agent desk', ext: 'Extension', password: 'Password',
@@ -74,6 +79,11 @@
       identified: 'Identified customer', agent_label: 'agent',
       o_agent: 'closed by the agent', o_visitor: 'the customer left', o_flow: 'ended by the menu or the hours',
       o_system: 'ended by ura',
+      queue: 'Queue', queues_summary: 'Queue summary', calls_waiting: 'Calls waiting', chats_waiting: 'Chats waiting',
+      longest: 'Longest wait', after_hours: 'After hours', waiting_now: 'Waiting',
+      position: 'Position', channel: 'Channel', waited: 'Wait', agent: 'Agent', state: 'State',
+      chats_open: 'Open chats', c_voice: 'Call', c_chat: 'Chat', ringing_now: 'ringing',
+      nobody_waiting: 'Nobody waiting.',
     },
   };
   var lang = /^en/i.test(navigator.language || '') ? 'en' : 'pt-BR';
@@ -431,6 +441,88 @@
     }
   }
 
+  // Supervisors: every queue and agent, pushed by ura when it changes
+  // (the 'live' frame); the waits count up here between frames.
+  var liveAt = 0;
+  function mmss(s) {
+    s = Math.max(0, Math.floor(s));
+    var m = Math.floor(s / 60), r = s % 60;
+    return (m < 60 ? String(m) : Math.floor(m / 60) + 'h' + String(m % 60).padStart(2, '0')) +
+      ':' + String(r).padStart(2, '0');
+  }
+  function cell(tr, text, cls) {
+    var td = document.createElement(tr.childNodes.length ? 'td' : 'th');
+    if (!tr.childNodes.length) td.scope = 'row';
+    td.textContent = text;
+    if (cls) td.className = cls;
+    tr.appendChild(td);
+    return td;
+  }
+  function waitCell(tr, s) {
+    var td = cell(tr, s === null || s === undefined ? '—' : mmss(s), 'wait');
+    if (s !== null && s !== undefined) td.setAttribute('data-waited', String(s));
+  }
+  function tickWaits() {
+    var extra = (Date.now() - liveAt) / 1000;
+    document.querySelectorAll('#supervision td[data-waited]').forEach(function (td) {
+      td.textContent = mmss(Number(td.getAttribute('data-waited')) + extra);
+    });
+  }
+  function fill(id, rows, cols, empty) {
+    var body = document.querySelector('#' + id + ' tbody');
+    body.textContent = '';
+    if (!rows.length) {
+      var tr = document.createElement('tr');
+      var td = document.createElement('td');
+      td.colSpan = cols;
+      td.className = 'none';
+      td.textContent = empty || '—';
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
+    rows.forEach(function (tr) { body.appendChild(tr); });
+  }
+  function onLive(f) {
+    liveAt = Date.now();
+    $('supervision').hidden = false;
+    var queues = [], waiting = [], agents = [];
+    (f.queues || []).forEach(function (q) {
+      var w = q.waiting || [];
+      var tr = document.createElement('tr');
+      cell(tr, q.name);
+      cell(tr, String(w.filter(function (x) { return x.channel !== 'chat'; }).length));
+      cell(tr, String(w.filter(function (x) { return x.channel === 'chat'; }).length));
+      waitCell(tr, q.longest_wait_s);
+      cell(tr, String(q.after_hours || 0));
+      queues.push(tr);
+      w.forEach(function (x) {
+        var r = document.createElement('tr');
+        r.setAttribute('data-channel', x.channel);
+        if (x.conversation !== null && x.conversation !== undefined) r.setAttribute('data-conversation', String(x.conversation));
+        cell(r, q.name);
+        cell(r, String(x.position));
+        cell(r, (x.channel === 'chat' ? W.c_chat + ' #' + x.conversation : W.c_voice) +
+          (x.ringing ? ' (' + W.ringing_now + ')' : ''));
+        waitCell(r, x.waited_s);
+        if (x.waited_s >= 60) r.className = 'long';
+        waiting.push(r);
+      });
+    });
+    (f.agents || []).forEach(function (a) {
+      var tr = document.createElement('tr');
+      tr.setAttribute('data-agent', a.ext);
+      tr.setAttribute('data-state', a.state);
+      cell(tr, a.name + ' (' + a.ext + ')');
+      cell(tr, a.state === 'paused' ? W.paused + (a.reason ? ' (' + a.reason + ')' : '') : stateText(a.state));
+      cell(tr, String(a.chats_open || 0));
+      agents.push(tr);
+    });
+    fill('live-queues', queues, 5);
+    fill('live-waiting', waiting, 4, W.nobody_waiting);
+    fill('live-agents', agents, 3);
+  }
+  setInterval(function () { if (liveAt) tickWaits(); }, 1000);
+
   function connect() {
     var url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/desk/ws';
     ws = new WebSocket(url);
@@ -458,11 +550,17 @@
           });
         $('agent-name').textContent = f.name + ' (' + f.agent + ')';
         showState(f.state);
+        $('supervision').hidden = !f.supervisor;
         if (window.Notification && Notification.permission === 'default') {
           try { Notification.requestPermission(); } catch (e) { /* ignore */ }
         }
       } else if (f.type === 'state') {
         showState(f.state);
+      } else if (f.type === 'live') {
+        onLive(f);
+      } else if (f.type === 'supervisor') {
+        $('supervision').hidden = !f.on;
+        if (!f.on) liveAt = 0;
       } else if (f.type === 'offer') {
         addOffer(f);
       } else if (f.type === 'offer_cancelled') {
