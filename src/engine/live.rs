@@ -16,6 +16,10 @@ use crate::routing::Companies;
 /// changes within it are pushed together in one frame.
 pub const EVERY: Duration = Duration::from_secs(1);
 
+/// Waiting tasks listed per queue (the first in line; the counts are of
+/// all): a queue of 10,000 chats is not a 10,000-row frame a second.
+pub const LISTED: usize = 100;
+
 /// The `live` frame from the live view (`Calls::queue_status`): queues in
 /// name order, each with its waiting tasks (channel, conversation, wait,
 /// position, ringing), the longest wait and the conversations kept out of
@@ -28,7 +32,7 @@ pub fn frame(view: &Value, names: &BTreeMap<String, String>) -> Value {
         .unwrap_or(&empty)
         .iter()
         .map(|(name, q)| {
-            let waiting: Vec<Value> = q["waiting"]
+            let mut waiting: Vec<Value> = q["waiting"]
                 .as_array()
                 .map(Vec::as_slice)
                 .unwrap_or_default()
@@ -44,8 +48,13 @@ pub fn frame(view: &Value, names: &BTreeMap<String, String>) -> Value {
                 })
                 .collect();
             let longest = waiting.iter().filter_map(|w| w["waited_s"].as_u64()).max();
+            let chats = waiting.iter().filter(|w| w["channel"] == "chat").count();
+            let calls = waiting.len() - chats;
+            waiting.truncate(LISTED);
             json!({
                 "name": name,
+                "calls_waiting": calls,
+                "chats_waiting": chats,
                 "waiting": waiting,
                 "longest_wait_s": longest,
                 "after_hours": q["after_hours"].as_array().map_or(0, Vec::len),
@@ -216,6 +225,13 @@ mod tests {
         assert_eq!(vendas["waiting"][0]["conversation"], 3);
         assert_eq!(vendas["waiting"][1]["channel"], "voice");
         assert_eq!(vendas["waiting"][1]["ringing"], true);
+        assert_eq!(
+            (
+                vendas["calls_waiting"].clone(),
+                vendas["chats_waiting"].clone()
+            ),
+            (json!(1), json!(1))
+        );
         let suporte = &f["queues"][0];
         assert_eq!(suporte["longest_wait_s"], Value::Null);
         // Only configured agents, with their names.
@@ -228,6 +244,22 @@ mod tests {
         let f = frame(&view(9, "on-call"), &names());
         assert_eq!(f["agents"][0]["state"], "on-call");
         assert_eq!(f["agents"][0]["reason"], Value::Null);
+    }
+
+    #[test]
+    fn a_long_queue_lists_the_first_in_line_and_counts_all() {
+        let waiting: Vec<Value> = (0..LISTED + 50)
+            .map(
+                |i| json!({"channel": "chat", "conversation": i, "position": i + 1, "waited_s": 5}),
+            )
+            .collect();
+        let view = json!({"queues": {"vendas": {"waiting": waiting}}, "agents": []});
+        let f = frame(&view, &names());
+        let q = &f["queues"][0];
+        assert_eq!(q["waiting"].as_array().unwrap().len(), LISTED);
+        assert_eq!(q["waiting"][0]["position"], 1);
+        assert_eq!(q["chats_waiting"], LISTED + 50);
+        assert_eq!(q["calls_waiting"], 0);
     }
 
     #[test]

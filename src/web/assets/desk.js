@@ -490,8 +490,9 @@
       var w = q.waiting || [];
       var tr = document.createElement('tr');
       cell(tr, q.name);
-      cell(tr, String(w.filter(function (x) { return x.channel !== 'chat'; }).length));
-      cell(tr, String(w.filter(function (x) { return x.channel === 'chat'; }).length));
+      // The counts are of all; the list is the first in line.
+      cell(tr, String(q.calls_waiting));
+      cell(tr, String(q.chats_waiting));
       waitCell(tr, q.longest_wait_s);
       cell(tr, String(q.after_hours || 0));
       queues.push(tr);
