@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::socket::{bad_frame, busy, pump, MAX_FRAME};
+use super::socket::{bad_frame, busy, pump};
 use super::{cookie, html, json_error, same_origin, Failures, Web};
 use crate::engine::chats::{token, ChatInput, DeskCommand, OUTBOX};
 use crate::engine::inputs::ChatRefused;
@@ -282,78 +282,76 @@ pub(super) async fn ws(
     let Some(open) = web.socket() else {
         return super::too_many_sockets();
     };
-    upgrade
-        .max_message_size(MAX_FRAME)
-        .on_upgrade(move |socket| async move {
-            let _open = open;
-            let sub = web.sub();
-            // A desk begins when it opens.
-            let begun = std::sync::atomic::AtomicBool::new(true);
-            let (tx, rx) = mpsc::channel(OUTBOX);
-            if engine.chat(ChatInput::DeskAttach { sub, ext, tx }).is_err() {
-                // The outbox's sender went with the refused input: the
-                // socket closes at once with "try again".
-            }
-            pump(socket, rx, &begun, |text| {
-                let frame = match serde_json::from_str::<DeskFrame>(text) {
-                    Ok(f) => f,
-                    Err(e) => return Some(bad_frame(&e)),
-                };
-                let (cmd, client_id) = match frame {
-                    DeskFrame::Ping => return Some(json!({"type": "pong"}).to_string()),
-                    DeskFrame::Available => (DeskCommand::Available, None),
-                    DeskFrame::Pause { reason } => (DeskCommand::Pause(reason), None),
-                    DeskFrame::Accept { offer } => {
-                        (DeskCommand::Accept(ura_router::OfferId(offer)), None)
-                    }
-                    DeskFrame::Text {
-                        conversation,
-                        text,
-                        client_id,
-                    } => (
-                        DeskCommand::Text {
-                            conversation: ura_channels::ConversationId(conversation),
-                            text,
-                            client_id: client_id.clone(),
-                        },
-                        client_id,
-                    ),
-                    DeskFrame::Typing { conversation } => (
-                        DeskCommand::Typing(ura_channels::ConversationId(conversation)),
-                        None,
-                    ),
-                    DeskFrame::Hold { conversation, on } => (
-                        DeskCommand::Hold {
-                            conversation: ura_channels::ConversationId(conversation),
-                            on,
-                        },
-                        None,
-                    ),
-                    DeskFrame::Read { conversation, seq } => (
-                        DeskCommand::Read {
-                            conversation: ura_channels::ConversationId(conversation),
-                            seq,
-                        },
-                        None,
-                    ),
-                    DeskFrame::Transfer { conversation, to } => (
-                        DeskCommand::Transfer {
-                            conversation: ura_channels::ConversationId(conversation),
-                            to,
-                        },
-                        None,
-                    ),
-                    DeskFrame::Close { conversation } => (
-                        DeskCommand::Close(ura_channels::ConversationId(conversation)),
-                        None,
-                    ),
-                };
-                match engine.chat(ChatInput::Desk { sub, cmd }) {
-                    Ok(()) => None,
-                    Err(_) => Some(busy(client_id.as_deref())),
+    super::socket::settings(upgrade).on_upgrade(move |socket| async move {
+        let _open = open;
+        let sub = web.sub();
+        // A desk begins when it opens.
+        let begun = std::sync::atomic::AtomicBool::new(true);
+        let (tx, rx) = mpsc::channel(OUTBOX);
+        if engine.chat(ChatInput::DeskAttach { sub, ext, tx }).is_err() {
+            // The outbox's sender went with the refused input: the
+            // socket closes at once with "try again".
+        }
+        pump(socket, rx, &begun, |text| {
+            let frame = match serde_json::from_str::<DeskFrame>(text) {
+                Ok(f) => f,
+                Err(e) => return Some(bad_frame(&e)),
+            };
+            let (cmd, client_id) = match frame {
+                DeskFrame::Ping => return Some(json!({"type": "pong"}).to_string()),
+                DeskFrame::Available => (DeskCommand::Available, None),
+                DeskFrame::Pause { reason } => (DeskCommand::Pause(reason), None),
+                DeskFrame::Accept { offer } => {
+                    (DeskCommand::Accept(ura_router::OfferId(offer)), None)
                 }
-            })
-            .await;
-            let _ = engine.chat(ChatInput::Detach { sub });
+                DeskFrame::Text {
+                    conversation,
+                    text,
+                    client_id,
+                } => (
+                    DeskCommand::Text {
+                        conversation: ura_channels::ConversationId(conversation),
+                        text,
+                        client_id: client_id.clone(),
+                    },
+                    client_id,
+                ),
+                DeskFrame::Typing { conversation } => (
+                    DeskCommand::Typing(ura_channels::ConversationId(conversation)),
+                    None,
+                ),
+                DeskFrame::Hold { conversation, on } => (
+                    DeskCommand::Hold {
+                        conversation: ura_channels::ConversationId(conversation),
+                        on,
+                    },
+                    None,
+                ),
+                DeskFrame::Read { conversation, seq } => (
+                    DeskCommand::Read {
+                        conversation: ura_channels::ConversationId(conversation),
+                        seq,
+                    },
+                    None,
+                ),
+                DeskFrame::Transfer { conversation, to } => (
+                    DeskCommand::Transfer {
+                        conversation: ura_channels::ConversationId(conversation),
+                        to,
+                    },
+                    None,
+                ),
+                DeskFrame::Close { conversation } => (
+                    DeskCommand::Close(ura_channels::ConversationId(conversation)),
+                    None,
+                ),
+            };
+            match engine.chat(ChatInput::Desk { sub, cmd }) {
+                Ok(()) => None,
+                Err(_) => Some(busy(client_id.as_deref())),
+            }
         })
+        .await;
+        let _ = engine.chat(ChatInput::Detach { sub });
+    })
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::socket::{bad_frame, busy, pump, MAX_FRAME};
+use super::socket::{bad_frame, busy, pump};
 use super::{html, json_error, Web};
 use crate::engine::chats::{error_frame, ChatInput, Hello, OUTBOX};
 use crate::engine::inputs::ChatRefused;
@@ -150,119 +150,117 @@ pub(super) async fn ws(
     let Some(open) = web.socket() else {
         return super::too_many_sockets();
     };
-    upgrade
-        .max_message_size(MAX_FRAME)
-        .on_upgrade(move |socket| async move {
-            let _open = open;
-            let Some(engine) = web.backend.engine() else {
-                return;
+    super::socket::settings(upgrade).on_upgrade(move |socket| async move {
+        let _open = open;
+        let Some(engine) = web.backend.engine() else {
+            return;
+        };
+        let sub = web.sub();
+        let begun = std::sync::atomic::AtomicBool::new(false);
+        let (tx, rx) = mpsc::channel(OUTBOX);
+        let mut tx = Some(tx);
+        let input = |i: ChatInput, client_id: Option<&str>| match engine.chat(i) {
+            Ok(()) => None,
+            Err(ChatRefused::Busy) => Some(busy(client_id)),
+            Err(ChatRefused::Stopped) => Some(busy(client_id)),
+        };
+        pump(socket, rx, &begun, |text| {
+            let frame = match serde_json::from_str::<VisitorFrame>(text) {
+                Ok(f) => f,
+                Err(e) => return Some(bad_frame(&e)),
             };
-            let sub = web.sub();
-            let begun = std::sync::atomic::AtomicBool::new(false);
-            let (tx, rx) = mpsc::channel(OUTBOX);
-            let mut tx = Some(tx);
-            let input = |i: ChatInput, client_id: Option<&str>| match engine.chat(i) {
-                Ok(()) => None,
-                Err(ChatRefused::Busy) => Some(busy(client_id)),
-                Err(ChatRefused::Stopped) => Some(busy(client_id)),
-            };
-            pump(socket, rx, &begun, |text| {
-                let frame = match serde_json::from_str::<VisitorFrame>(text) {
-                    Ok(f) => f,
-                    Err(e) => return Some(bad_frame(&e)),
-                };
-                let hello = matches!(
-                    frame,
-                    VisitorFrame::Start { .. } | VisitorFrame::Resume { .. }
-                );
-                if hello && tx.is_none() {
-                    return Some(error_frame(
-                        "already_started",
-                        "this socket already has its conversation",
+            let hello = matches!(
+                frame,
+                VisitorFrame::Start { .. } | VisitorFrame::Resume { .. }
+            );
+            if hello && tx.is_none() {
+                return Some(error_frame(
+                    "already_started",
+                    "this socket already has its conversation",
+                    None,
+                ));
+            }
+            if !hello && !matches!(frame, VisitorFrame::Ping) && tx.is_some() {
+                return Some(error_frame(
+                    "no_conversation",
+                    "send start (the pre-chat form) or resume first",
+                    None,
+                ));
+            }
+            match frame {
+                VisitorFrame::Ping => Some(json!({"type": "pong"}).to_string()),
+                VisitorFrame::Start { fields, identity } => {
+                    // Checked here, before the lane: a refused token
+                    // starts nothing (the socket stays, to try again).
+                    let identity = match identity.filter(|t| !t.is_empty()) {
+                        None => None,
+                        Some(t) => match verify_identity(&web, &channel, &t) {
+                            Ok(i) => Some(i),
+                            Err(frame) => return Some(frame),
+                        },
+                    };
+                    let tx = tx.take()?;
+                    begun.store(true, std::sync::atomic::Ordering::Relaxed);
+                    input(
+                        ChatInput::VisitorHello {
+                            sub,
+                            channel: channel.clone(),
+                            hello: Hello::Start { fields, identity },
+                            tx,
+                        },
                         None,
-                    ));
+                    )
                 }
-                if !hello && !matches!(frame, VisitorFrame::Ping) && tx.is_some() {
-                    return Some(error_frame(
-                        "no_conversation",
-                        "send start (the pre-chat form) or resume first",
+                VisitorFrame::Resume {
+                    conversation,
+                    last_seq,
+                } => {
+                    let tx = tx.take()?;
+                    begun.store(true, std::sync::atomic::Ordering::Relaxed);
+                    input(
+                        ChatInput::VisitorHello {
+                            sub,
+                            channel: channel.clone(),
+                            hello: Hello::Resume {
+                                token: conversation,
+                                last_seq,
+                            },
+                            tx,
+                        },
                         None,
-                    ));
+                    )
                 }
-                match frame {
-                    VisitorFrame::Ping => Some(json!({"type": "pong"}).to_string()),
-                    VisitorFrame::Start { fields, identity } => {
-                        // Checked here, before the lane: a refused token
-                        // starts nothing (the socket stays, to try again).
-                        let identity = match identity.filter(|t| !t.is_empty()) {
-                            None => None,
-                            Some(t) => match verify_identity(&web, &channel, &t) {
-                                Ok(i) => Some(i),
-                                Err(frame) => return Some(frame),
-                            },
-                        };
-                        let tx = tx.take()?;
-                        begun.store(true, std::sync::atomic::Ordering::Relaxed);
-                        input(
-                            ChatInput::VisitorHello {
-                                sub,
-                                channel: channel.clone(),
-                                hello: Hello::Start { fields, identity },
-                                tx,
-                            },
-                            None,
-                        )
-                    }
-                    VisitorFrame::Resume {
-                        conversation,
-                        last_seq,
-                    } => {
-                        let tx = tx.take()?;
-                        begun.store(true, std::sync::atomic::Ordering::Relaxed);
-                        input(
-                            ChatInput::VisitorHello {
-                                sub,
-                                channel: channel.clone(),
-                                hello: Hello::Resume {
-                                    token: conversation,
-                                    last_seq,
-                                },
-                                tx,
-                            },
-                            None,
-                        )
-                    }
-                    VisitorFrame::Text { text, client_id } => {
-                        let id = client_id.clone();
-                        input(
-                            ChatInput::VisitorText {
-                                sub,
-                                text,
-                                client_id,
-                            },
-                            id.as_deref(),
-                        )
-                    }
-                    VisitorFrame::Typing => input(ChatInput::VisitorTyping { sub }, None),
-                    VisitorFrame::Read { seq } => input(ChatInput::VisitorRead { sub, seq }, None),
-                    VisitorFrame::Close => input(ChatInput::VisitorClose { sub }, None),
-                    VisitorFrame::Rate { score, comment } => {
-                        // Not a whole number: 0, refused as out of range.
-                        let score = score.as_i64().unwrap_or(0);
-                        input(
-                            ChatInput::VisitorRate {
-                                sub,
-                                score,
-                                comment,
-                            },
-                            None,
-                        )
-                    }
+                VisitorFrame::Text { text, client_id } => {
+                    let id = client_id.clone();
+                    input(
+                        ChatInput::VisitorText {
+                            sub,
+                            text,
+                            client_id,
+                        },
+                        id.as_deref(),
+                    )
                 }
-            })
-            .await;
-            let _ = engine.chat(ChatInput::Detach { sub });
+                VisitorFrame::Typing => input(ChatInput::VisitorTyping { sub }, None),
+                VisitorFrame::Read { seq } => input(ChatInput::VisitorRead { sub, seq }, None),
+                VisitorFrame::Close => input(ChatInput::VisitorClose { sub }, None),
+                VisitorFrame::Rate { score, comment } => {
+                    // Not a whole number: 0, refused as out of range.
+                    let score = score.as_i64().unwrap_or(0);
+                    input(
+                        ChatInput::VisitorRate {
+                            sub,
+                            score,
+                            comment,
+                        },
+                        None,
+                    )
+                }
+            }
         })
+        .await;
+        let _ = engine.chat(ChatInput::Detach { sub });
+    })
 }
 
 /// Checks a visitor's identity token against the channel's secret, at
