@@ -13,47 +13,14 @@ use std::time::Duration;
 use common::chat::{desk, desk_login, http as agent, next_frame, open_desk, send, Ws};
 use serde_json::{json, Value};
 
-const CONFIG: &str = r#"
-[[numbers]]
-number = "1000"
-name = "Central"
-ivr = "main"
-
-[services.vendas]
-name = "vendas"
-queue = "vendas"
-
-[ivrs.main.menu]
-items = [
-  { digits = "1", label = "vendas", target = { service = "vendas" } },
-  { digits = "2", label = "suporte", target = { service = "vendas" } },
-]
-
-[queues.vendas]
-ring_seconds = 20
-wrapup_seconds = 1
-announce_seconds = 0
-
-[agents.2001]
-name = "Ana"
-password = "senha-da-ana-123"
-queues = { vendas = 1 }
-logged_in = true
-
-[agents.2002]
-name = "Bia"
-password = "senha-da-bia-123"
-queues = { vendas = 1 }
-logged_in = true
-
-[channels.site]
-type = "webchat"
-description = "Chat do site"
-ivr = "main"
-
-[channels.site.webchat]
-welcome = "Olá! Bem-vindo."
-"#;
+/// The shared chat configuration and the channel's welcome.
+static CONFIG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{}{}",
+        common::chat::CONFIG,
+        "[channels.site.webchat]\nwelcome = \"Olá! Bem-vindo.\"\n"
+    )
+});
 
 /// A bounded wait for frames (the whole test is bounded by nextest too).
 const WAIT: Duration = Duration::from_secs(10);
@@ -75,7 +42,7 @@ fn texts(frames: &[Value]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_and_an_agent_talk_and_a_reconnect_loses_nothing() {
-    let ura = common::Ura::start_with_config(CONFIG, &[]);
+    let ura = common::Ura::start_with_config(&CONFIG, &[]);
     let http = ura.http;
     let (status, cookie, body) =
         tokio::task::spawn_blocking(move || desk_login(http, "2001", "senha-da-ana-123"))
@@ -324,7 +291,7 @@ async fn a_visitor_and_an_agent_talk_and_a_reconnect_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_transfers_a_conversation_to_another_agent() {
-    let ura = common::Ura::start_with_config(CONFIG, &[]);
+    let ura = common::Ura::start_with_config(&CONFIG, &[]);
     let http = ura.http;
     let (mut ana, mut ana_seen) = open_desk(http, "2001", "senha-da-ana-123").await;
     let hello = next_frame(&mut ana, &mut ana_seen, WAIT, |f| f["type"] == "hello").await;
@@ -410,7 +377,7 @@ async fn an_agent_transfers_a_conversation_to_another_agent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_are_clear() {
-    let ura = common::Ura::start_with_config(CONFIG, &[]);
+    let ura = common::Ura::start_with_config(&CONFIG, &[]);
     let http = ura.http;
     let (status, cookie, body) =
         tokio::task::spawn_blocking(move || desk_login(http, "2001", "errada"))
@@ -849,7 +816,7 @@ async fn a_conversation_out_of_hours_is_kept_and_queued_when_the_channel_opens()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_chat_shows_in_the_live_view_then_under_its_agent() {
-    let ura = common::Ura::start_with_config(CONFIG, &[]);
+    let ura = common::Ura::start_with_config(&CONFIG, &[]);
     let http = ura.http;
     let key = ura.api_key();
     let get_live = |key: String| tokio::task::spawn_blocking(move || live(http, &key));
@@ -976,7 +943,7 @@ async fn chat_record(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_closes_and_the_visitor_rates_once() {
-    let ura = common::Ura::start_with_config(CONFIG, &[]);
+    let ura = common::Ura::start_with_config(&CONFIG, &[]);
     let http = ura.http;
     let (mut desk, mut desk_seen) = open_desk(http, "2001", "senha-da-ana-123").await;
     next_frame(&mut desk, &mut desk_seen, WAIT, |f| f["type"] == "hello").await;

@@ -21,47 +21,16 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-const CONFIG: &str = r#"
-[[numbers]]
-number = "1000"
-name = "Central"
-ivr = "main"
-
-[services.vendas]
-name = "vendas"
-queue = "vendas"
-
-[ivrs.main.menu]
-items = [
-  { digits = "1", label = "vendas", target = { service = "vendas" } },
-  { digits = "2", label = "suporte", target = { service = "vendas" } },
-]
-
-[queues.vendas]
-ring_seconds = 20
-wrapup_seconds = 1
-announce_seconds = 0
-
-[agents.2001]
-name = "Ana"
-password = "senha-da-ana-123"
-queues = { vendas = 1 }
-logged_in = true
-
-[agents.2002]
-name = "Bia"
-password = "senha-da-bia-123"
-queues = { vendas = 1 }
-logged_in = true
-
-[channels.site]
-type = "webchat"
-description = "Chat do site"
-ivr = "main"
-
-[channels.site.webchat.attachments]
+/// The shared chat configuration with the channel's attachment limits.
+static CONFIG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{}{}",
+        common::chat::CONFIG,
+        r#"[channels.site.webchat.attachments]
 max_bytes = 3000000
-"#;
+"#
+    )
+});
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -274,7 +243,7 @@ fn head_only(http_addr: SocketAddr, token: &str, length: u64) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn visitor_and_agent_exchange_files_and_bad_files_are_refused() {
-    let ura = common::Ura::start_with_config(CONFIG, &[]);
+    let ura = common::Ura::start_with_config(&CONFIG, &[]);
     let h = ura.http;
     let (cookie, mut desk) = open_desk(h, "2001", "senha-da-ana-123").await;
     let mut desk_seen = Vec::new();
@@ -614,8 +583,9 @@ async fn visitor_and_agent_exchange_files_and_bad_files_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_channel_keeps_no_more_than_its_total() {
     let config = format!(
-        "{CONFIG}\n[channels.mini]\ntype = \"webchat\"\ndescription = \"Mini\"\nivr = \"main\"\n\
-         [channels.mini.webchat.attachments]\nmax_bytes = 30000\nmax_total_bytes = 40000\n"
+        "{}\n[channels.mini]\ntype = \"webchat\"\ndescription = \"Mini\"\nivr = \"main\"\n\
+         [channels.mini.webchat.attachments]\nmax_bytes = 30000\nmax_total_bytes = 40000\n",
+        *CONFIG
     );
     let ura = common::Ura::start_with_config(&config, &[]);
     let h = ura.http;

@@ -707,6 +707,45 @@ fn op(tag: &str, id: &str, summary: &str, errors: &[u16]) -> OperationBuilder {
     b
 }
 
+/// A delivery log's query (`status`, `before`, `limit`) and its page
+/// (`items`, see WebhookDelivery; `next_before`), on `operation`.
+fn delivery_log(operation: OperationBuilder) -> OperationBuilder {
+    operation
+        .parameter(query_param(
+            "status",
+            string().enum_values(Some(["pending", "delivered", "failed", "dropped"])),
+            "Only deliveries in this state.",
+        ))
+        .parameter(query_param(
+            "before",
+            integer(i64::MIN, None),
+            "Only deliveries made before this (`next_before` of the last page).",
+        ))
+        .parameter(query_param(
+            "limit",
+            integer(1, Some(500)),
+            "At most this many (default 50).",
+        ))
+        .response(
+            "200",
+            json(
+                "A page of the log.",
+                object(
+                    &[
+                        ("items", Ty::Any, "Deliveries (see WebhookDelivery)."),
+                        (
+                            "next_before",
+                            Ty::OptInt,
+                            "Pass as `before` for the next page; null at the end.",
+                        ),
+                    ],
+                    "A page of deliveries.",
+                )
+                .into(),
+            ),
+        )
+}
+
 /// Every route and method of `/api/v1`, documented.
 pub fn operations() -> Vec<Op> {
     let mut ops = Vec::new();
@@ -1043,45 +1082,14 @@ pub fn operations() -> Vec<Op> {
     add(
         HttpMethod::Get,
         "/api/v1/webhooks/{id}/deliveries",
-        op(
-            "webhooks",
-            "list_webhook_deliveries",
-            "A webhook's delivery log, newest first",
-            &[404, 422],
-        )
-        .parameter(webhook_id())
-        .parameter(query_param(
-            "status",
-            string().enum_values(Some(["pending", "delivered", "failed", "dropped"])),
-            "Only deliveries in this state.",
-        ))
-        .parameter(query_param(
-            "before",
-            integer(i64::MIN, None),
-            "Only deliveries made before this (`next_before` of the last page).",
-        ))
-        .parameter(query_param(
-            "limit",
-            integer(1, Some(500)),
-            "At most this many (default 50).",
-        ))
-        .response(
-            "200",
-            json(
-                "A page of the log.",
-                object(
-                    &[
-                        ("items", Ty::Any, "Deliveries (see WebhookDelivery)."),
-                        (
-                            "next_before",
-                            Ty::OptInt,
-                            "Pass as `before` for the next page; null at the end.",
-                        ),
-                    ],
-                    "A page of deliveries.",
-                )
-                .into(),
-            ),
+        delivery_log(
+            op(
+                "webhooks",
+                "list_webhook_deliveries",
+                "A webhook's delivery log, newest first",
+                &[404, 422],
+            )
+            .parameter(webhook_id()),
         ),
     );
     add(
@@ -1138,45 +1146,14 @@ pub fn operations() -> Vec<Op> {
     add(
         HttpMethod::Get,
         "/api/v1/channels/{id}/deliveries",
-        op(
-            "channels",
-            "list_channel_deliveries",
-            "An omni channel's delivery log (messages to its webhook), newest first",
-            &[404, 422],
-        )
-        .parameter(channel_id())
-        .parameter(query_param(
-            "status",
-            string().enum_values(Some(["pending", "delivered", "failed", "dropped"])),
-            "Only deliveries in this state.",
-        ))
-        .parameter(query_param(
-            "before",
-            integer(i64::MIN, None),
-            "Only deliveries made before this (`next_before` of the last page).",
-        ))
-        .parameter(query_param(
-            "limit",
-            integer(1, Some(500)),
-            "At most this many (default 50).",
-        ))
-        .response(
-            "200",
-            json(
-                "A page of the log.",
-                object(
-                    &[
-                        ("items", Ty::Any, "Deliveries (as a webhook's)."),
-                        (
-                            "next_before",
-                            Ty::OptInt,
-                            "Pass as `before` for the next page; null at the end.",
-                        ),
-                    ],
-                    "A page of deliveries.",
-                )
-                .into(),
-            ),
+        delivery_log(
+            op(
+                "channels",
+                "list_channel_deliveries",
+                "An omni channel's delivery log (messages to its webhook), newest first",
+                &[404, 422],
+            )
+            .parameter(channel_id()),
         ),
     );
     add(

@@ -10,6 +10,49 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// The chat tests' configuration: number 1000 with the menu "1 vendas, 2
+/// suporte" (both to the vendas queue), agents 2001 Ana and 2002 Bia
+/// (logged in), and the web chat channel `site` on that menu; a test
+/// adds the channel's settings.
+pub const CONFIG: &str = r#"[[numbers]]
+number = "1000"
+name = "Central"
+ivr = "main"
+
+[services.vendas]
+name = "vendas"
+queue = "vendas"
+
+[ivrs.main.menu]
+items = [
+  { digits = "1", label = "vendas", target = { service = "vendas" } },
+  { digits = "2", label = "suporte", target = { service = "vendas" } },
+]
+
+[queues.vendas]
+ring_seconds = 20
+wrapup_seconds = 1
+announce_seconds = 0
+
+[agents.2001]
+name = "Ana"
+password = "senha-da-ana-123"
+queues = { vendas = 1 }
+logged_in = true
+
+[agents.2002]
+name = "Bia"
+password = "senha-da-bia-123"
+queues = { vendas = 1 }
+logged_in = true
+
+[channels.site]
+type = "webchat"
+description = "Chat do site"
+ivr = "main"
+
+"#;
+
 /// A client socket.
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
