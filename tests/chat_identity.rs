@@ -12,14 +12,8 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::{SinkExt, StreamExt};
+use common::chat::{desk, desk_login, http as agent, send, Ws};
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const SECRET: &str = "o-segredo-do-site-com-32-bytes-ou-mais";
 
@@ -88,25 +82,7 @@ fn sign(claims: Value, secret: &str) -> String {
 /// Reads frames until one matches `want` (every frame read goes to
 /// `seen`); panics after [`WAIT`].
 async fn next_frame(ws: &mut Ws, seen: &mut Vec<Value>, want: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let msg = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .unwrap_or_else(|_| panic!("no frame as wanted in {WAIT:?}; seen: {seen:#?}"))
-            .expect("the socket closed")
-            .expect("a frame");
-        if let Message::Text(t) = msg {
-            let v: Value = serde_json::from_str(t.as_str()).expect("JSON frames");
-            seen.push(v.clone());
-            if want(&v) {
-                return v;
-            }
-        }
-    }
-}
-
-async fn send(ws: &mut Ws, v: Value) {
-    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+    common::chat::next_frame(ws, seen, WAIT, want).await
 }
 
 async fn visitor(http: SocketAddr, channel: &str) -> Ws {
@@ -114,14 +90,6 @@ async fn visitor(http: SocketAddr, channel: &str) -> Ws {
         .await
         .expect("the visitor's socket opens");
     ws
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
 }
 
 /// An HTTP GET (off the test's runtime): the status and the JSON body.
@@ -143,28 +111,11 @@ async fn get(url: String, header: Option<(&'static str, String)>) -> (u16, Value
 /// socket (its hello read).
 async fn open_desk(http: SocketAddr, ext: &str, password: &str) -> (String, Ws) {
     let (ext, password) = (ext.to_string(), password.to_string());
-    let cookie = tokio::task::spawn_blocking(move || {
-        let r = agent()
-            .post(&format!("http://{http}/desk/login"))
-            .header("Content-Type", "application/json")
-            .header("X-Ura-Desk", "1")
-            .send(json!({"ext": ext, "password": password}).to_string())
-            .unwrap();
-        r.headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").to_string())
-            .expect("a session cookie")
-    })
-    .await
-    .unwrap();
-    let mut req = format!("ws://{http}/desk/ws")
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert("Cookie", cookie.parse().unwrap());
-    req.headers_mut()
-        .insert("Origin", format!("http://{http}").parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+    let cookie = tokio::task::spawn_blocking(move || desk_login(http, &ext, &password).1)
+        .await
+        .unwrap()
+        .expect("a session cookie");
+    let mut ws = desk(http, &cookie, &format!("http://{http}"))
         .await
         .expect("the desk's socket opens");
     next_frame(&mut ws, &mut Vec::new(), |f| f["type"] == "hello").await;

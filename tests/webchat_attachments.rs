@@ -13,13 +13,8 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::chat::{send, Ws};
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// The shared chat configuration with the channel's attachment limits.
 static CONFIG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -49,27 +44,7 @@ fn pdf() -> Vec<u8> {
 }
 
 async fn next_frame(ws: &mut Ws, seen: &mut Vec<Value>, want: impl Fn(&Value) -> bool) -> Value {
-    use futures_util::StreamExt;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let msg = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .unwrap_or_else(|_| panic!("no frame as wanted; seen: {seen:#?}"))
-            .expect("the socket closed")
-            .expect("a frame");
-        if let Message::Text(t) = msg {
-            let v: Value = serde_json::from_str(t.as_str()).expect("JSON frames");
-            seen.push(v.clone());
-            if want(&v) {
-                return v;
-            }
-        }
-    }
-}
-
-async fn send(ws: &mut Ws, v: Value) {
-    use futures_util::SinkExt;
-    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+    common::chat::next_frame(ws, seen, WAIT, want).await
 }
 
 /// One HTTP request (blocking, in its own thread): status, headers, body.
@@ -168,13 +143,9 @@ async fn open_desk(http_addr: SocketAddr, ext: &str, password: &str) -> (String,
         .next()
         .unwrap()
         .to_string();
-    let mut req = format!("ws://{http_addr}/desk/ws")
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert("Cookie", cookie.parse().unwrap());
-    req.headers_mut()
-        .insert("Origin", format!("http://{http_addr}").parse().unwrap());
-    let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let ws = common::chat::desk(http_addr, &cookie, &format!("http://{http_addr}"))
+        .await
+        .expect("the desk's socket opens");
     (cookie, ws)
 }
 

@@ -17,13 +17,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use common::chat::{http, send, Ws};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -153,24 +148,7 @@ transcript = true
 }
 
 async fn next_frame(ws: &mut Ws, want: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let msg = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .expect("no frame as wanted in time")
-            .expect("the socket closed")
-            .expect("a frame");
-        if let Message::Text(t) = msg {
-            let v: Value = serde_json::from_str(t.as_str()).unwrap();
-            if want(&v) {
-                return v;
-            }
-        }
-    }
-}
-
-async fn send(ws: &mut Ws, v: Value) {
-    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+    common::chat::next_frame(ws, &mut Vec::new(), WAIT, want).await
 }
 
 async fn visitor(http: SocketAddr, channel: &str, fields: Value) -> Ws {
@@ -182,37 +160,8 @@ async fn visitor(http: SocketAddr, channel: &str, fields: Value) -> Ws {
     ws
 }
 
-fn http() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(WAIT))
-        .build()
-        .into()
-}
-
 async fn open_desk(addr: SocketAddr) -> Ws {
-    let cookie = tokio::task::spawn_blocking(move || {
-        let r = http()
-            .post(&format!("http://{addr}/desk/login"))
-            .header("Content-Type", "application/json")
-            .header("X-Ura-Desk", "1")
-            .send(json!({"ext": "2001", "password": "senha-da-ana-123"}).to_string())
-            .unwrap();
-        r.headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").to_string())
-            .expect("a desk session")
-    })
-    .await
-    .unwrap();
-    let mut req = format!("ws://{addr}/desk/ws")
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert("Cookie", cookie.parse().unwrap());
-    req.headers_mut()
-        .insert("Origin", format!("http://{addr}").parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let (mut ws, _) = common::chat::open_desk(addr, "2001", "senha-da-ana-123").await;
     next_frame(&mut ws, |f| f["type"] == "hello").await;
     ws
 }
