@@ -103,3 +103,16 @@ pub use ids::{ConversationId, Now, Seq};
 pub use smtp::{SmtpConfig, SmtpSecurity};
 pub use survey::{Rating, MAX_COMMENT, SURVEY_WINDOW};
 pub use transcript::Transcript;
+
+/// The first ```` ```toml ```` block of a module's doc comment (`doc`: the
+/// module's source), for the tests that read the documented examples.
+#[cfg(test)]
+pub(crate) fn toml_example(doc: &str) -> String {
+    doc.lines()
+        .skip_while(|l| !l.starts_with("//! ```toml"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("//! ```"))
+        .map(|l| l.trim_start_matches("//!").trim_start())
+        .map(|l| format!("{l}\n"))
+        .collect()
+}

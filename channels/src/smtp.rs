@@ -126,14 +126,7 @@ mod tests {
     #[test]
     fn the_documented_example_reads_and_checks() {
         let doc = include_str!("smtp.rs");
-        let example: String = doc
-            .lines()
-            .skip_while(|l| !l.starts_with("//! ```toml"))
-            .skip(1)
-            .take_while(|l| !l.starts_with("//! ```"))
-            .map(|l| l.trim_start_matches("//!").trim_start())
-            .map(|l| format!("{l}\n"))
-            .collect();
+        let example = crate::toml_example(doc);
         #[derive(Deserialize)]
         struct File {
             smtp: std::collections::BTreeMap<String, SmtpConfig>,
