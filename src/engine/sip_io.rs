@@ -63,6 +63,10 @@ impl TcpWriter {
     }
 }
 
+/// Ports tried when SIP is bound to port 0 and the port UDP got is taken
+/// for TCP.
+const ANY_PORT_TRIES: u32 = 16;
+
 /// Binds UDP and TCP on `addr` and starts the reader tasks; at most
 /// `tcp_cap` TCP connections are kept open at once.
 ///
@@ -74,20 +78,35 @@ pub async fn bind(
     lanes: Lanes,
     tcp_cap: usize,
 ) -> Result<(SipSockets, SocketAddr), UraError> {
-    let (udp, addr) = match bind_udp(addr) {
-        Err(e) if is_any_v6(addr) && no_ipv6(&e) => {
-            let v4 = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), addr.port());
-            tracing::warn!(error = %e, "no IPv6 on this system: SIP listens on {v4} only");
-            (bind_udp(v4), v4)
+    // TCP on the same port as UDP. With port 0 (any), the port the system
+    // gave UDP may be taken for TCP: another port is tried, a few times.
+    let mut tries = 0;
+    let (udp, tcp, local) = loop {
+        tries += 1;
+        let (udp, addr) = match bind_udp(addr) {
+            Err(e) if is_any_v6(addr) && no_ipv6(&e) => {
+                let v4 = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), addr.port());
+                tracing::warn!(error = %e, "no IPv6 on this system: SIP listens on {v4} only");
+                (bind_udp(v4), v4)
+            }
+            other => (other, addr),
+        };
+        let udp = udp.map_err(|e| UraError::io(format!("SIP UDP bind {addr}"), e))?;
+        let local = udp
+            .local_addr()
+            .map_err(|e| UraError::io("SIP UDP address", e))?;
+        match bind_tcp(local) {
+            Ok(tcp) => break (udp, tcp, local),
+            Err(e)
+                if addr.port() == 0
+                    && e.kind() == std::io::ErrorKind::AddrInUse
+                    && tries < ANY_PORT_TRIES =>
+            {
+                tracing::debug!(%local, "the port UDP got is taken for TCP: another one");
+            }
+            Err(e) => return Err(UraError::io(format!("SIP TCP bind {local}"), e)),
         }
-        other => (other, addr),
     };
-    let udp = udp.map_err(|e| UraError::io(format!("SIP UDP bind {addr}"), e))?;
-    let local = udp
-        .local_addr()
-        .map_err(|e| UraError::io("SIP UDP address", e))?;
-    // TCP on the same port as UDP (which may have been 0 = any).
-    let tcp = bind_tcp(local).map_err(|e| UraError::io(format!("SIP TCP bind {local}"), e))?;
     let udp_v6 = local.is_ipv6();
     let udp = Arc::new(udp);
     tokio::spawn(udp_reader(udp.clone(), lanes.clone()));
