@@ -141,10 +141,11 @@ stop_ura() {
 }
 
 # --- SIPp -----------------------------------------------------------------
-# Both SIPp processes run in $WORK (the callers' scenario plays
-# bridge_rtp.pcap from there).
+# Both SIPp processes run in $WORK. The callers' media is not SIPp's:
+# CALLER_MP is loadtool.py callers-media, named in the callers' SDP.
 CALLER_MP=$(tool free-port 18000)
-AGENT_MP=$(tool free-port $((CALLER_MP + 10)))
+CALLER_SIPP_MP=$(tool free-port $((CALLER_MP + 4)))
+AGENT_MP=$(tool free-port $((CALLER_SIPP_MP + 10)))
 CALLER_SIP=$(tool free-port $((AGENT_MP + 10)))
 AGENT_SIP=$(tool free-port $((CALLER_SIP + 10)))
 ECHO_PORT=$(tool free-port $((AGENT_SIP + 10)))
@@ -172,6 +173,15 @@ start_echo() {
   ${rt[@]+"${rt[@]}"} python3 "$HERE/loadtool.py" echo "$ECHO_PORT" "$MAX_SECS" >"$WORK/echo.log" 2>&1 &
   ECHO_PID=$!
   PIDS+=("$ECHO_PID")
+}
+# The callers' media (python): one numbered stream to every caller leg, for
+# the whole run, at the same priority as the echo.
+start_callers_media() {
+  local rt=()
+  if [ "$ECHO_RT" = 1 ] && command -v chrt >/dev/null && chrt -f 1 true 2>/dev/null; then rt=(chrt -f 1); fi
+  ${rt[@]+"${rt[@]}"} python3 "$HERE/loadtool.py" callers-media "$CALLER_MP" "$MAX_SECS" >"$WORK/callers-media.log" 2>&1 &
+  CALLERS_MEDIA_PID=$!
+  PIDS+=("$CALLERS_MEDIA_PID")
 }
 stop_echo() {
   [ "$ECHO_PID" != $$ ] && [ -n "$ECHO_PID" ] && stop_pid "$ECHO_PID"
@@ -215,7 +225,7 @@ start_callers() {
   local tag=$1
   shift
   (cd "$WORK" && exec ${SIPP_NICE:+nice -n "$SIPP_NICE"} sipp "$URA_SIP" -sf "$HERE/bridge_call.xml" -s "$QUEUE_NUMBER" \
-    -p "$CALLER_SIP" -mp "$CALLER_MP" "${SIPP_COMMON[@]}" \
+    -p "$CALLER_SIP" -mp "$CALLER_SIPP_MP" -set caller_media "$CALLER_MP" "${SIPP_COMMON[@]}" \
     -trace_stat -stf "$WORK/sipp-callers-$tag.csv" -fd 1 \
     -trace_logs -log_file "$WORK/sipp-callers-$tag-logs.log" \
     -trace_err -error_file "$WORK/sipp-callers-$tag-errors.log" \
@@ -273,8 +283,8 @@ done
 # Hold (after the answer): filling, the welcome and the ring, the CPU window,
 # the capture and its analysis, with a margin.
 HOLD_S=${HOLD_S:-$((longest_fill + 10 + SAMPLE_SECS + CAPTURE_SECS + 25))}
-tool make-pcap "$WORK/bridge_rtp.pcap" $((HOLD_S + 10)) >/dev/null
-echo "callers: SIPp media port $CALLER_MP; agents: RTP echo ($AGENT_ECHO) at port $ECHO_PORT"
+start_callers_media
+echo "callers: media (loadtool.py callers-media) at port $CALLER_MP; agents: RTP echo ($AGENT_ECHO) at port $ECHO_PORT"
 
 # === 1. N bridged calls ====================================================
 echo
@@ -315,10 +325,10 @@ for N in $CONCURRENCY; do
   sleep 2
   tool threads "$URA_PID" "$SAMPLE_SECS" >"$WORK/threads-$N.json" 2>/dev/null &
   thr=$!
-  read -r ura_cpu callers_cpu agents_cpu echo_cpu machine_cpu < <(tool cpu "$URA_PID,$CALLERS_PID,$AGENTS_PID,$ECHO_PID" "$SAMPLE_SECS")
+  read -r ura_cpu callers_cpu agents_cpu echo_cpu media_cpu machine_cpu < <(tool cpu "$URA_PID,$CALLERS_PID,$AGENTS_PID,$ECHO_PID,$CALLERS_MEDIA_PID" "$SAMPLE_SECS")
   wait "$thr" 2>/dev/null || true
   threads=$(cat "$WORK/threads-$N.json" 2>/dev/null || echo '{}')
-  sipp_cpu=$(calc "$callers_cpu + $agents_cpu + $echo_cpu" 1)
+  sipp_cpu=$(calc "$callers_cpu + $agents_cpu + $echo_cpu + $media_cpu" 1)
   others_cpu=$(calc "$machine_cpu - $ura_cpu - $sipp_cpu" 1)
   rss=$(tool rss "$URA_PID")
   active=$(tool active "$URA_HTTP")
@@ -326,7 +336,7 @@ for N in $CONCURRENCY; do
   cpu_per_call=$(calc "($ura_cpu - $idle_cpu) / $N" 4)
   kib_per_call=$(calc "($rss - $reg_rss) / $N" 1)
   echo "  $N bridged: ura CPU ${ura_cpu}% (${cpu_per_call}%/call), RSS ${rss} KiB (${kib_per_call} KiB/call over ${reg_rss} KiB with the agents registered)," \
-    "SIPp callers ${callers_cpu}%, agents ${agents_cpu}%, echo ${echo_cpu}%, other processes ${others_cpu}%; ${bridged_end} bridged, ${active} active at the end"
+    "SIPp callers ${callers_cpu}%, agents ${agents_cpu}%, echo ${echo_cpu}%, callers media ${media_cpu}%, other processes ${others_cpu}%; ${bridged_end} bridged, ${active} active at the end"
   echo "  ura's threads (% of one core): $threads"
 
   # The relay: caller <-> ura and ura <-> agent, both SIPp media ports.
@@ -406,7 +416,7 @@ if [ -n "$RATE_STEPS" ]; then
       -timeout "$((STEP_SECS + hold_s + 40))s" -timeout_error -recv_timeout 20s
     tool threads "$URA_PID" $((STEP_SECS + hold_s)) >"$WORK/threads-rate-$R.json" 2>/dev/null &
     thr=$!
-    read -r ura_cpu callers_cpu agents_cpu echo_cpu machine_cpu < <(tool cpu-until "$CALLERS_PID" "$URA_PID,$CALLERS_PID,$AGENTS_PID,$ECHO_PID" $((STEP_SECS + hold_s + 50)))
+    read -r ura_cpu callers_cpu agents_cpu echo_cpu media_cpu machine_cpu < <(tool cpu-until "$CALLERS_PID" "$URA_PID,$CALLERS_PID,$AGENTS_PID,$ECHO_PID,$CALLERS_MEDIA_PID" $((STEP_SECS + hold_s + 50)))
     wait "$thr" 2>/dev/null || true
     wait_bounded "$CALLERS_PID" 5
     rc=$RC
@@ -414,7 +424,7 @@ if [ -n "$RATE_STEPS" ]; then
     after=$(tool queue-counters "$URA_HTTP" fila)
     answered=$(($(kv answered "$after") - $(kv answered "$before")))
     abandoned=$(($(kv abandoned "$after") - $(kv abandoned "$before")))
-    sipp_cpu=$(calc "$callers_cpu + $agents_cpu + $echo_cpu" 1)
+    sipp_cpu=$(calc "$callers_cpu + $agents_cpu + $echo_cpu + $media_cpu" 1)
     others_cpu=$(calc "$machine_cpu - $ura_cpu - $sipp_cpu" 1)
     agents_failed=$(failed_of "$WORK/sipp-agents-$tag.csv")
     alive=true

@@ -56,6 +56,7 @@ Floods (flood.sh):
 
 import json
 import os
+import random
 import socket
 import struct
 import sys
@@ -816,6 +817,85 @@ def echo(port, seconds=None):
             return
 
 
+def callers_media(port, seconds=None, quiet_s=1.0):
+    """The callers' media: one numbered PCMU stream (frame_payload) to every
+    ura caller leg that sends here, one frame every 20 ms, from this one
+    socket (so ura latches on the SDP address and port).
+
+    A leg is found by the first packet ura sends from it (the welcome and
+    hold music start at the answer) and dropped after quiet_s without one
+    (ura closed it after the BYE). It replaces SIPp's play_pcap_audio, which
+    sends through a raw socket per call: every raw socket gets a copy of
+    every UDP packet on the host, so with N calls each packet anyone sent
+    on lo (ura's included) cost N copies in the sender's time."""
+    import select
+
+    def sock(p):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+            if opt is None:
+                continue
+            try:
+                s.setsockopt(socket.SOL_SOCKET, opt, 16 << 20)
+                break
+            except OSError:
+                continue
+        s.bind(("127.0.0.1", p))
+        s.setblocking(False)
+        return s
+
+    rtp, rtcp = sock(port), sock(port + 1)
+    payloads = [frame_payload(i) for i in range(1 << 12)]
+    streams = {}  # addr -> [start, next frame, ssrc, last heard]
+    end = time.monotonic() + seconds if seconds else None
+    buf = bytearray(2048)
+    recv, send = rtp.recvfrom_into, rtp.sendto
+    tick = 0.002
+    next_tick = time.monotonic()
+    while end is None or next_tick < end:
+        wait = next_tick - time.monotonic()
+        if wait > 0:
+            select.select([rtp], [], [], wait)
+        now = time.monotonic()
+        while True:
+            try:
+                _, addr = recv(buf)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                continue
+            s = streams.get(addr)
+            if s is None:
+                streams[addr] = [now, 0, random.getrandbits(32), now]
+            else:
+                s[3] = now
+        try:
+            while True:
+                rtcp.recv(2048)
+        except OSError:
+            pass
+        if now < next_tick:
+            continue
+        next_tick += tick
+        if now - next_tick > 0.1:
+            next_tick = now + tick
+        gone = []
+        for addr, s in streams.items():
+            if now - s[3] > quiet_s:
+                gone.append(addr)
+                continue
+            while s[0] + s[1] * 0.020 <= now:
+                i = s[1]
+                hdr = struct.pack("!BBHII", 0x80, 0x80 if i == 0 else 0x00, i & 0xFFFF, (i * 160) & 0xFFFFFFFF, s[2])
+                try:
+                    send(hdr + payloads[i % len(payloads)], addr)
+                except OSError:
+                    pass
+                s[1] = i + 1
+        for addr in gone:
+            del streams[addr]
+
+
 # --- summary --------------------------------------------------------------
 
 
@@ -1181,6 +1261,8 @@ def main(argv):
         print(json.dumps(threads_cpu(int(args[0]), float(args[1]))))
     elif cmd == "echo":
         echo(int(args[0]), float(args[1]) if len(args) > 1 else None)
+    elif cmd == "callers-media":
+        callers_media(int(args[0]), float(args[1]) if len(args) > 1 else None)
     elif cmd == "bridge-summary":
         bridge_summary(args[0])
     elif cmd == "upload-loop":
