@@ -251,6 +251,12 @@ pub struct StreamStats {
 pub struct WorkerStats {
     /// Streams owned.
     pub streams: usize,
+    /// The worker polls its sockets every 0.5 ms (many packets a second)
+    /// rather than waking for each packet.
+    pub polled: bool,
+    /// The worker used more than 90 % of a core over a second and runs at
+    /// normal priority until it is under 70 % (call control keeps a share).
+    pub over_budget: bool,
     /// Phase ticks processed (the worker ticks every 2 ms, serving one
     /// tenth of its streams each time, so 500 per second).
     pub ticks: u64,

@@ -29,6 +29,7 @@ pub(crate) const BRIDGE_FILL_NS: u64 = 60_000_000;
 /// Scratch buffers shared by all streams of a worker (no allocation per packet).
 pub(crate) struct Buffers {
     send: [u8; HEADER_LEN + FRAME_SAMPLES],
+    batch: crate::sys::RecvBatch,
     recv: Box<[u8; RECV_BUF]>,
     pcm: Box<[i16; RECV_BUF]>,
     relay: Box<[u8; RECV_BUF]>,
@@ -39,6 +40,7 @@ impl Buffers {
     pub(crate) fn new() -> Buffers {
         Buffers {
             send: [0; HEADER_LEN + FRAME_SAMPLES],
+            batch: crate::sys::RecvBatch::new(),
             recv: Box::new([0; RECV_BUF]),
             pcm: Box::new([0; RECV_BUF]),
             relay: Box::new([0; RECV_BUF]),
@@ -530,35 +532,56 @@ impl Stream {
         }
     }
 
-    /// Reads the RTP socket until it would block.
+    /// Reads the RTP socket until it would block; returns the datagrams read.
     ///
     /// `peer` is the other leg when this stream is bridged: accepted audio
-    /// and telephone-events are relayed out of it at once.
+    /// and telephone-events are relayed out of it at once. Datagrams come
+    /// in batches ([`crate::sys::recv_batch`]); a short batch ends the
+    /// drain without a last call that would only say `WouldBlock`.
     pub(crate) fn drain_rtp(
         &mut self,
         bufs: &mut Buffers,
         sink: &dyn Fn(MediaEvent),
         mut peer: Option<&mut Stream>,
-    ) {
+    ) -> usize {
+        use std::os::fd::AsRawFd;
         let mut errors = 0;
+        let mut total = 0;
         loop {
-            match self.rtp.recv_from(&mut bufs.recv[..]) {
-                Ok((n, src)) => {
-                    let src = canonical(src);
-                    let now = crate::sys::monotonic_ns();
-                    let (data, pcm) = (&bufs.recv[..n], &mut bufs.pcm[..]);
-                    let relay = &mut bufs.relay[..];
-                    self.on_rtp(data, src, now, pcm, sink, peer.as_deref_mut(), relay);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            let n = match crate::sys::recv_batch(self.rtp.as_raw_fd(), &mut bufs.batch) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return total,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     errors += 1;
                     if errors > 16 {
                         tracing::warn!(stream = %self.id, "RTP receive failing: {e}");
-                        return;
+                        return total;
                     }
+                    continue;
                 }
+            };
+            total += n;
+            let now = crate::sys::monotonic_ns();
+            for i in 0..n {
+                let (data, src) = bufs.batch.get(i);
+                let Some(src) = src else {
+                    self.stats.packets_ignored += 1;
+                    continue;
+                };
+                let (pcm, relay) = (&mut bufs.pcm[..], &mut bufs.relay[..]);
+                self.on_rtp(
+                    data,
+                    canonical(src),
+                    now,
+                    pcm,
+                    sink,
+                    peer.as_deref_mut(),
+                    relay,
+                );
+            }
+            if n < crate::sys::RECV_BATCH {
+                return total;
             }
         }
     }
@@ -694,7 +717,12 @@ impl Stream {
             p.relay_out(&pkt, params.codec, false, receives, now, relay);
         }
         self.recv.on_timing(pkt.header.timestamp, arrival_ts(now));
-        if self.saw_rfc4733 && self.recording.is_none() && self.rec_tap.is_none() {
+        // In-band digits are looked for only where someone acts on them:
+        // not once the phone sends RFC 4733, and not while bridged (the
+        // engine ignores a bridged caller's digits; the audio carries the
+        // tones to the other side anyway).
+        let detect = !self.saw_rfc4733 && self.bridge.is_none();
+        if !detect && self.recording.is_none() && self.rec_tap.is_none() {
             return;
         }
         let n = pkt.payload.len().min(pcm.len());
@@ -711,7 +739,7 @@ impl Stream {
                 self.stop_recording(sink);
             }
         }
-        if self.saw_rfc4733 {
+        if !detect {
             return;
         }
         let id = self.id;
@@ -850,6 +878,10 @@ impl Stream {
         }
         if let Some(tx) = &mut self.tx {
             tx.marker_pending = true;
+        }
+        if self.bridge.is_some() {
+            // Looking for digits again: nothing half-heard from before.
+            self.detector = Detector::new();
         }
         self.bridge.take()
     }

@@ -1,7 +1,9 @@
 //! Thin wrappers over the Linux calls the workers need: the monotonic
-//! clock, an absolute periodic `timerfd`, timer slack and RLIMIT_NOFILE.
+//! clock, an absolute periodic `timerfd`, batched receives (`recvmmsg`),
+//! timer slack and RLIMIT_NOFILE.
 
 use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// CLOCK_MONOTONIC in nanoseconds (the clock `timerfd` and `Instant` use).
@@ -86,6 +88,103 @@ impl TickTimer {
     }
 }
 
+/// Datagrams taken by one receive call.
+pub(crate) const RECV_BATCH: usize = 8;
+/// Room for one datagram (RTP of any codec ura speaks fits many times).
+pub(crate) const DATAGRAM: usize = 2048;
+
+/// Buffers for [`recv_batch`]: up to [`RECV_BATCH`] datagrams and their
+/// sources, reused for every call (nothing is allocated per packet).
+pub(crate) struct RecvBatch {
+    data: Box<[[u8; DATAGRAM]; RECV_BATCH]>,
+    lens: [usize; RECV_BATCH],
+    addrs: [libc::sockaddr_storage; RECV_BATCH],
+}
+
+impl RecvBatch {
+    pub(crate) fn new() -> RecvBatch {
+        RecvBatch {
+            data: Box::new([[0; DATAGRAM]; RECV_BATCH]),
+            lens: [0; RECV_BATCH],
+            // SAFETY: sockaddr_storage is plain data; all zero is valid.
+            addrs: unsafe { std::mem::zeroed() },
+        }
+    }
+
+    /// Datagram `i` of the last [`recv_batch`] and where it came from
+    /// (`None`: a source that is neither IPv4 nor IPv6).
+    pub(crate) fn get(&self, i: usize) -> (&[u8], Option<SocketAddr>) {
+        (&self.data[i][..self.lens[i]], sockaddr(&self.addrs[i]))
+    }
+}
+
+/// A socket address the kernel wrote.
+fn sockaddr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match ss.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let a = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(a.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let a = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                u16::from_be(a.sin6_port),
+                a.sin6_flowinfo,
+                a.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// Takes the datagrams waiting on `fd` (non-blocking), up to
+/// [`RECV_BATCH`], in one `recvmmsg`. Fewer than [`RECV_BATCH`] means the
+/// queue was empty when the call returned, so an edge-triggered reader
+/// need not call again to see `WouldBlock`: one system call per wake-up
+/// instead of two for a lone packet. A datagram longer than [`DATAGRAM`]
+/// is cut (RTP never is).
+pub(crate) fn recv_batch(fd: RawFd, batch: &mut RecvBatch) -> io::Result<usize> {
+    // SAFETY: plain data; every field the kernel reads is set below.
+    let mut iov: [libc::iovec; RECV_BATCH] = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut msgs: [libc::mmsghdr; RECV_BATCH] = unsafe { std::mem::zeroed() };
+    for (i, (v, m)) in iov.iter_mut().zip(msgs.iter_mut()).enumerate() {
+        v.iov_base = batch.data[i].as_mut_ptr().cast();
+        v.iov_len = DATAGRAM;
+        m.msg_hdr.msg_name = (&mut batch.addrs[i] as *mut libc::sockaddr_storage).cast();
+        m.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        m.msg_hdr.msg_iov = v;
+        m.msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: `msgs` holds RECV_BATCH headers, each pointing at its own
+    // iovec, buffer and address storage, all alive for the call.
+    let n = unsafe {
+        libc::recvmmsg(
+            fd,
+            msgs.as_mut_ptr(),
+            RECV_BATCH as libc::c_uint,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    for (len, m) in batch.lens.iter_mut().zip(&msgs).take(n) {
+        *len = (m.msg_len as usize).min(DATAGRAM);
+    }
+    Ok(n)
+}
+
 /// Makes the calling thread's sleeps and poll timeouts precise (1 µs slack
 /// instead of the default 50 µs).
 pub(crate) fn set_timer_slack_1us() {
@@ -110,6 +209,31 @@ pub(crate) fn raise_thread_priority(priority: i32) -> Option<&'static str> {
         return Some("nice -10");
     }
     None
+}
+
+/// CPU time the calling thread has used, in nanoseconds.
+pub(crate) fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Puts the calling thread back to normal scheduling (SCHED_OTHER, nice 0);
+/// false when the system refused.
+pub(crate) fn normal_thread_priority() -> bool {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: changes only the calling thread's policy.
+    let policy =
+        unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_OTHER, &param) };
+    // SAFETY: gettid has no preconditions; setpriority on our own tid.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) } as libc::id_t;
+    // SAFETY: as above.
+    let nice = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, 0) };
+    policy == 0 && nice == 0
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
@@ -151,6 +275,82 @@ mod tests {
         assert_eq!(n, 1);
         assert!(waited >= 5_000_000, "fired early after {waited} ns");
         t.drain();
+    }
+
+    #[test]
+    fn batched_receive_takes_every_datagram_with_its_source() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = rx.local_addr().unwrap();
+        let mut batch = RecvBatch::new();
+        let err = recv_batch(rx.as_raw_fd(), &mut batch).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        let sent = RECV_BATCH + 3;
+        for i in 0..sent {
+            tx.send_to(&vec![i as u8; 10 + i], to).unwrap();
+        }
+        let mut got = Vec::new();
+        loop {
+            let n = match recv_batch(rx.as_raw_fd(), &mut batch) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            };
+            for i in 0..n {
+                let (data, src) = batch.get(i);
+                assert_eq!(src, Some(tx.local_addr().unwrap()));
+                got.push(data.to_vec());
+            }
+            if n < RECV_BATCH {
+                break;
+            }
+        }
+        assert_eq!(got.len(), sent);
+        for (i, d) in got.iter().enumerate() {
+            assert_eq!(d, &vec![i as u8; 10 + i]);
+        }
+        // Drained: a short batch left nothing behind.
+        let err = recv_batch(rx.as_raw_fd(), &mut batch).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    }
+
+    #[test]
+    fn batched_receive_reads_ipv6_sources() {
+        let rx = std::net::UdpSocket::bind("[::1]:0").unwrap();
+        let tx = std::net::UdpSocket::bind("[::1]:0").unwrap();
+        tx.send_to(b"abc", rx.local_addr().unwrap()).unwrap();
+        let mut batch = RecvBatch::new();
+        let mut n = 0;
+        for _ in 0..100 {
+            match recv_batch(rx.as_raw_fd(), &mut batch) {
+                Ok(k) => {
+                    n = k;
+                    break;
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
+            }
+        }
+        assert_eq!(n, 1);
+        assert_eq!(batch.get(0), (&b"abc"[..], Some(tx.local_addr().unwrap())));
+    }
+
+    #[test]
+    fn a_raised_thread_goes_back_to_normal_priority() {
+        std::thread::spawn(|| {
+            // Root or CAP_SYS_NICE raises it; without, it stays normal.
+            let raised = raise_thread_priority(10);
+            assert!(normal_thread_priority());
+            // SAFETY: queries the calling thread only.
+            let policy = unsafe { libc::sched_getscheduler(0) };
+            assert_eq!(policy, libc::SCHED_OTHER, "raised by {raised:?}");
+            // SAFETY: as above.
+            let tid = unsafe { libc::syscall(libc::SYS_gettid) } as libc::id_t;
+            // SAFETY: as above.
+            assert_eq!(unsafe { libc::getpriority(libc::PRIO_PROCESS, tid) }, 0);
+            assert!(thread_cpu_ns() > 0);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

@@ -13,8 +13,25 @@
 //! time does not depend on how long all the other streams of the worker
 //! took (with 1,000 calls on two loopback-bound cores a single 20 ms burst
 //! takes ~4 ms, which alone would give a ~2 ms p99 spacing error).
-//! Sockets are edge-triggered and drained until `WouldBlock`; commands
-//! arrive on a channel with a mio `Waker`. Nothing is allocated per packet.
+//! Sockets are edge-triggered and drained in batches (`recvmmsg`) until a
+//! short batch; commands arrive on a channel with a mio `Waker`. Nothing is
+//! allocated per packet.
+//!
+//! Waking: the streams' sockets live in a second epoll (`media`). While a
+//! worker receives few packets, that epoll sits in the main one and a
+//! packet wakes the worker at once. Past [`POLL_ENTER_PPS`] packets a
+//! second the worker polls instead: the timer fires every [`POLL_NS`]
+//! (0.5 ms) and each wake-up reads every socket that has data, so a wake-up
+//! (a context switch, an `epoll_wait`) serves many packets instead of one,
+//! at the price of at most 0.5 ms more relay latency. Below
+//! [`POLL_LEAVE_PPS`] it goes back to waking per packet.
+//!
+//! CPU budget: workers run at real-time priority (when allowed) so that
+//! pacing holds on a busy machine. A worker that used more than
+//! [`BUDGET_DEMOTE`] of a core over a second drops to normal priority until
+//! it is under [`BUDGET_RESTORE`]: media that could take every core would
+//! otherwise starve call control (SIP, hang-ups, admission), which runs at
+//! normal priority and is what sheds the load.
 
 use crate::bridge::{RecMix, Recorder, Writer};
 use crate::engine::{MediaConfig, PlayId, PlayMode, Sink, StreamId, StreamParams, WorkerStats};
@@ -28,6 +45,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use std::collections::HashMap;
 use std::io;
 use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
@@ -46,9 +64,50 @@ pub(crate) const SUB_TICK_NS: u64 = TICK_NS / PHASES;
 const LATE_NS: u64 = 2_000_000;
 /// Up to this many missed ticks are caught up by sending; beyond, skipped.
 const MAX_CATCH_UP: u64 = 10;
+/// Interval between wake-ups in polled mode (a divisor of [`SUB_TICK_NS`],
+/// so the send phases stay on the same grid).
+pub(crate) const POLL_NS: u64 = 500_000;
+/// Packets received per second from which a worker polls its sockets
+/// every [`POLL_NS`] instead of waking for each packet (at 2,000 a second,
+/// the polling wake-ups alone would be as many as the packets).
+pub(crate) const POLL_ENTER_PPS: u64 = 3_000;
+/// Packets per second under which a polling worker wakes per packet again.
+pub(crate) const POLL_LEAVE_PPS: u64 = 1_500;
+/// The receive rate is measured over windows this long.
+const RATE_WINDOW_NS: u64 = 100_000_000;
+// Polling keeps the send phases on their grid, and pays off only past one
+// packet per polling interval.
+const _: () = assert!(SUB_TICK_NS.is_multiple_of(POLL_NS));
+const _: () = assert!(POLL_LEAVE_PPS < POLL_ENTER_PPS);
+const _: () = assert!(POLL_ENTER_PPS > 1_000_000_000 / POLL_NS);
+
+/// Socket events taken from the `media` epoll per call.
+const MEDIA_EVENTS: usize = 256;
 
 const WAKER: Token = Token(usize::MAX);
 const TIMER: Token = Token(usize::MAX - 1);
+const MEDIA: Token = Token(usize::MAX - 2);
+/// Share of a core above which a real-time worker drops to normal priority.
+pub(crate) const BUDGET_DEMOTE: f64 = 0.9;
+/// Share of a core under which a demoted worker gets its priority back.
+pub(crate) const BUDGET_RESTORE: f64 = 0.7;
+/// The CPU budget is checked over windows this long.
+const BUDGET_WINDOW_NS: u64 = 1_000_000_000;
+
+/// Whether a worker that used `cpu_ns` of CPU over `wall_ns` should be at
+/// normal priority, given whether it is now (`demoted`): the hysteresis
+/// between [`BUDGET_DEMOTE`] and [`BUDGET_RESTORE`] keeps it from flapping.
+pub(crate) fn over_budget(cpu_ns: u64, wall_ns: u64, demoted: bool) -> bool {
+    if wall_ns == 0 {
+        return demoted;
+    }
+    let share = cpu_ns as f64 / wall_ns as f64;
+    if demoted {
+        share >= BUDGET_RESTORE
+    } else {
+        share > BUDGET_DEMOTE
+    }
+}
 
 /// A request from the engine handle to a worker.
 pub(crate) enum Command {
@@ -145,6 +204,8 @@ impl SpacingHistogram {
 #[derive(Debug, Default)]
 struct Shared {
     streams: AtomicUsize,
+    polled: std::sync::atomic::AtomicBool,
+    over_budget: std::sync::atomic::AtomicBool,
     ticks: AtomicU64,
     late_ticks: AtomicU64,
     max_late_ns: AtomicU64,
@@ -187,6 +248,8 @@ impl WorkerHandle {
     pub(crate) fn stats(&self) -> WorkerStats {
         WorkerStats {
             streams: self.load(),
+            polled: self.shared.polled.load(Ordering::Relaxed),
+            over_budget: self.shared.over_budget.load(Ordering::Relaxed),
             ticks: self.shared.ticks.load(Ordering::Relaxed),
             late_ticks: self.shared.late_ticks.load(Ordering::Relaxed),
             max_lateness: Duration::from_nanos(self.shared.max_late_ns.load(Ordering::Relaxed)),
@@ -222,14 +285,25 @@ pub(crate) fn spawn(
     ports: Arc<PortAllocator>,
 ) -> Result<WorkerHandle, MediaError> {
     let poll = Poll::new()?;
+    let media = Poll::new()?;
     let waker = Waker::new(poll.registry(), WAKER)?;
     let timer = TickTimer::new(epoch_ns, SUB_TICK_NS)?;
     poll.registry()
         .register(&mut SourceFd(&timer.raw_fd()), TIMER, Interest::READABLE)?;
+    poll.registry()
+        .register(&mut SourceFd(&media.as_raw_fd()), MEDIA, Interest::READABLE)?;
     let (tx, rx) = mpsc::channel();
     let shared = Arc::new(Shared::default());
     let mut worker = Worker {
         poll,
+        media,
+        media_events: Events::with_capacity(MEDIA_EVENTS),
+        polled: false,
+        rx_window: 0,
+        window_start_ns: sys::monotonic_ns(),
+        raised: false,
+        demoted: false,
+        budget_start: (0, 0),
         rx,
         timer,
         cfg,
@@ -259,7 +333,22 @@ pub(crate) fn spawn(
 }
 
 struct Worker {
+    /// The worker's wake-ups: timer, commands, and (unless polled) `media`.
     poll: Poll,
+    /// The streams' sockets.
+    media: Poll,
+    media_events: Events,
+    /// Polled mode: `media` is out of `poll` and read every [`POLL_NS`].
+    polled: bool,
+    /// RTP packets received since `window_start_ns`.
+    rx_window: u64,
+    window_start_ns: u64,
+    /// The thread got a raised priority at start.
+    raised: bool,
+    /// Over its CPU budget: at normal priority for now.
+    demoted: bool,
+    /// (wall clock, thread CPU time) at the start of the budget window.
+    budget_start: (u64, u64),
     rx: Receiver<Command>,
     timer: TickTimer,
     cfg: Arc<MediaConfig>,
@@ -289,6 +378,9 @@ impl Worker {
         if self.idle || !self.index.is_empty() {
             return;
         }
+        if self.polled {
+            self.set_polled(false);
+        }
         match self.timer.disarm() {
             Ok(()) => self.idle = true,
             Err(e) => tracing::warn!("media worker cannot stop its timer: {e}"),
@@ -314,11 +406,13 @@ impl Worker {
         sys::set_timer_slack_1us();
         if self.cfg.realtime {
             let how = sys::raise_thread_priority(10);
+            self.raised = how.is_some();
             tracing::info!(
                 "media worker priority: {}",
                 how.unwrap_or("normal (no privilege to raise it)")
             );
         }
+        self.budget_start = (sys::monotonic_ns(), sys::thread_cpu_ns());
         let mut events = Events::with_capacity(1024);
         self.sleep_if_idle();
         loop {
@@ -332,10 +426,8 @@ impl Worker {
             if !self.idle {
                 self.run_due_ticks();
             }
-            for (n, ev) in events.iter().enumerate() {
-                if n % 32 == 31 && !self.idle {
-                    self.run_due_ticks();
-                }
+            let mut media_ready = self.polled;
+            for ev in events.iter() {
                 match ev.token() {
                     TIMER => self.timer.drain(),
                     WAKER => {
@@ -343,9 +435,14 @@ impl Worker {
                             return;
                         }
                     }
-                    Token(t) => self.readable(t),
+                    MEDIA => media_ready = true,
+                    Token(_) => {}
                 }
             }
+            if media_ready {
+                self.read_ready();
+            }
+            self.choose_mode();
             self.sleep_if_idle();
         }
     }
@@ -397,6 +494,124 @@ impl Worker {
         }
     }
 
+    /// Reads every stream socket that has data (until `media` has no event
+    /// left), keeping the send phases on time in between.
+    fn read_ready(&mut self) {
+        let mut events = std::mem::replace(&mut self.media_events, Events::with_capacity(0));
+        loop {
+            if let Err(e) = self.media.poll(&mut events, Some(Duration::ZERO)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                tracing::error!("media worker socket poll failed: {e}");
+                break;
+            }
+            let mut n = 0;
+            for ev in events.iter() {
+                n += 1;
+                if n % 32 == 0 && !self.idle {
+                    self.run_due_ticks();
+                }
+                self.readable(ev.token().0);
+            }
+            if n < MEDIA_EVENTS {
+                break;
+            }
+        }
+        self.media_events = events;
+    }
+
+    /// Every second: a raised worker over [`BUDGET_DEMOTE`] of a core
+    /// drops to normal priority, and gets it back under [`BUDGET_RESTORE`].
+    fn check_budget(&mut self, now: u64) {
+        let (start, cpu_start) = self.budget_start;
+        let wall = now.saturating_sub(start);
+        if !self.raised || wall < BUDGET_WINDOW_NS {
+            return;
+        }
+        let cpu_now = sys::thread_cpu_ns();
+        let cpu = cpu_now.saturating_sub(cpu_start);
+        self.budget_start = (now, cpu_now);
+        let over = over_budget(cpu, wall, self.demoted);
+        if over == self.demoted {
+            return;
+        }
+        let share = 100.0 * cpu as f64 / wall as f64;
+        if over {
+            if sys::normal_thread_priority() {
+                tracing::warn!(
+                    "media worker used {share:.0}% of a core over the last second: normal priority until under {:.0}%, so that call control keeps its share",
+                    BUDGET_RESTORE * 100.0
+                );
+            } else {
+                tracing::warn!("media worker over its CPU budget ({share:.0}%) but its priority could not be lowered");
+                return;
+            }
+        } else {
+            let how = sys::raise_thread_priority(10);
+            tracing::info!(
+                "media worker back under its CPU budget ({share:.0}% of a core): priority {}",
+                how.unwrap_or("normal (no privilege to raise it again)")
+            );
+        }
+        self.demoted = over;
+        self.shared.over_budget.store(over, Ordering::Relaxed);
+    }
+
+    /// Polls when packets come faster than [`POLL_ENTER_PPS`], wakes per
+    /// packet again under [`POLL_LEAVE_PPS`] (measured over 100 ms).
+    fn choose_mode(&mut self) {
+        let now = sys::monotonic_ns();
+        self.check_budget(now);
+        let elapsed = now.saturating_sub(self.window_start_ns);
+        if elapsed < RATE_WINDOW_NS {
+            return;
+        }
+        let pps = self.rx_window * 1_000_000_000 / elapsed;
+        self.rx_window = 0;
+        self.window_start_ns = now;
+        let polled = if self.polled {
+            pps >= POLL_LEAVE_PPS
+        } else {
+            pps >= POLL_ENTER_PPS && !self.idle
+        };
+        if polled != self.polled {
+            self.set_polled(polled);
+        }
+    }
+
+    /// Switches between polling `media` every [`POLL_NS`] and waking on
+    /// its events; the timer keeps the same grid either way.
+    fn set_polled(&mut self, polled: bool) {
+        let fd = self.media.as_raw_fd();
+        let registry = self.poll.registry();
+        let moved = if polled {
+            registry.deregister(&mut SourceFd(&fd))
+        } else {
+            registry.register(&mut SourceFd(&fd), MEDIA, Interest::READABLE)
+        };
+        if let Err(e) = moved {
+            tracing::error!("media worker cannot switch its polling: {e}");
+            return;
+        }
+        self.polled = polled;
+        self.shared.polled.store(polled, Ordering::Relaxed);
+        tracing::debug!(polled, "media worker wake-ups");
+        if self.idle {
+            return;
+        }
+        let period = if polled { POLL_NS } else { SUB_TICK_NS };
+        let now = sys::monotonic_ns();
+        let first = self.epoch_ns + (now.saturating_sub(self.epoch_ns) / period + 1) * period;
+        if let Err(e) = self.timer.set(first, period) {
+            tracing::error!("media worker cannot set its timer: {e}");
+        }
+        if !polled {
+            // Whatever came while the events were not watched.
+            self.read_ready();
+        }
+    }
+
     fn readable(&mut self, token: usize) {
         let (slot, rtcp) = (token / 2, token % 2 == 1);
         let peer_slot = match self.streams.get(slot) {
@@ -409,7 +624,8 @@ impl Worker {
         if rtcp {
             s.drain_rtcp(&mut self.bufs);
         } else {
-            s.drain_rtp(&mut self.bufs, &*self.sink, peer);
+            let n = s.drain_rtp(&mut self.bufs, &*self.sink, peer);
+            self.rx_window += n as u64;
         }
     }
 
@@ -575,7 +791,7 @@ impl Worker {
         });
         let mut rtp = mio::net::UdpSocket::from_std(rtp);
         let mut rtcp = mio::net::UdpSocket::from_std(rtcp);
-        let reg = self.poll.registry();
+        let reg = self.media.registry();
         let registered = reg
             .register(&mut rtp, Token(2 * slot), Interest::READABLE)
             .and_then(|_| reg.register(&mut rtcp, Token(2 * slot + 1), Interest::READABLE));
@@ -611,7 +827,7 @@ impl Worker {
         self.free.push(slot);
         self.shared.streams.fetch_sub(1, Ordering::Relaxed);
         let stats = s.finish(now, &mut self.bufs);
-        s.deregister(self.poll.registry());
+        s.deregister(self.media.registry());
         let port = s.port;
         drop(s);
         // The sockets are closed: the pair may be handed out again.
@@ -637,5 +853,27 @@ fn pair_mut(
             }
         }
         _ => (v.get_mut(i).and_then(|s| s.as_mut()), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn cpu_budget_demotes_above_90_percent_and_restores_under_70() {
+        // At real-time priority: only more than 90 % of a core demotes.
+        assert!(!over_budget(S * 9 / 10, S, false));
+        assert!(over_budget(S * 91 / 100, S, false));
+        assert!(over_budget(2 * S, 2 * S, false));
+        // Demoted: stays so down to 70 %, then gets its priority back.
+        assert!(over_budget(S * 85 / 100, S, true));
+        assert!(over_budget(S * 7 / 10, S, true));
+        assert!(!over_budget(S * 69 / 100, S, true));
+        // No time passed: no change either way.
+        assert!(over_budget(5, 0, true));
+        assert!(!over_budget(5, 0, false));
     }
 }

@@ -728,3 +728,126 @@ fn mono_recording_mixes_both_sides_and_ends_on_close() {
     let _ = std::fs::remove_file(&path);
     eng.close(a);
 }
+
+/// Whether any worker polls its sockets (many packets a second).
+fn polling(eng: &MediaEngine) -> bool {
+    eng.worker_stats().iter().any(|w| w.polled)
+}
+
+#[test]
+fn a_busy_worker_polls_its_sockets_and_still_relays_every_packet_in_order() {
+    let (eng, rx) = engine((23_100, 23_199));
+    let (a, mut pa, b, pb) = legs(&eng, (Codec::Pcmu, None), (Codec::Pcmu, None));
+    eng.bridge(a, b).unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    assert!(!polling(&eng), "a quiet worker wakes per packet");
+    const SENT: usize = 5_000;
+    let reader = std::thread::spawn(move || {
+        let end = Instant::now() + Duration::from_secs(10);
+        let mut got = Vec::new();
+        while got.len() < SENT && Instant::now() < end {
+            if let Some((_, p)) = pb.recv() {
+                if p.iter().any(|&x| x != 0xFF) {
+                    got.push(p);
+                }
+            }
+        }
+        (got, pb)
+    });
+    // About 10,000 packets a second (20 every 2 ms): past the threshold.
+    let mut saw_polling = false;
+    for i in 0..SENT {
+        pa.send_audio(0, &pattern(i));
+        if i % 20 == 19 {
+            std::thread::sleep(Duration::from_millis(2));
+            saw_polling |= polling(&eng);
+        }
+    }
+    let (got, pb) = reader.join().unwrap();
+    assert!(saw_polling, "the worker never switched to polling");
+    assert_eq!(got.len(), SENT, "every packet relayed");
+    for (i, p) in got.iter().enumerate() {
+        assert_eq!(p, &pattern(i), "packet {i}: byte-exact, in order");
+    }
+    // Quiet again: back to waking per packet.
+    let end = Instant::now() + Duration::from_secs(3);
+    while polling(&eng) {
+        assert!(Instant::now() < end, "still polling after the load ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Relaying still works after the switch back.
+    pa.send_audio(0, &pattern(7));
+    let after = collect_until(&pb, 1, |_, p| p.iter().any(|&x| x != 0xFF));
+    assert_eq!(after.last().map(|(_, p)| p), Some(&pattern(7)));
+    eng.close(a);
+    eng.close(b);
+    let (sa, sb) = (closed_stats(&rx, a), closed_stats(&rx, b));
+    assert_eq!(sa.packets_received, SENT as u64 + 1);
+    assert_eq!(sb.packets_relayed, SENT as u64 + 1);
+    assert_eq!(sa.relay_dropped + sb.relay_dropped, 0);
+}
+
+/// `ms` of the DTMF tone of `d` in `codec`, as 20 ms frames.
+fn dtmf_frames(d: ura_media::Digit, ms: usize, codec: Codec) -> Vec<Vec<u8>> {
+    let (lo, hi) = d.frequencies();
+    let pcm: Vec<i16> = (0..ms * 8)
+        .map(|i| {
+            let t = i as f32 / 8000.0;
+            let v = 7000.0 * (2.0 * std::f32::consts::PI * lo * t).sin()
+                + 6000.0 * (2.0 * std::f32::consts::PI * hi * t).sin();
+            v as i16
+        })
+        .collect();
+    pcm.chunks(160)
+        .map(|c| {
+            let mut out = vec![0u8; c.len()];
+            g711::encode(codec, c, &mut out);
+            out
+        })
+        .collect()
+}
+
+#[test]
+fn inband_digits_pass_through_a_bridge_and_are_detected_again_after_it() {
+    let (eng, rx) = engine((23_200, 23_299));
+    let (a, mut pa, b, pb) = legs(&eng, (Codec::Pcmu, None), (Codec::Pcmu, None));
+    eng.bridge(a, b).unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    let tone = dtmf_frames(ura_media::Digit::D5, 200, Codec::Pcmu);
+    for f in &tone {
+        pa.send_audio(0, f);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The other side hears the tone, byte for byte; ura looks for no digit
+    // there (the engine ignores a bridged caller's keys).
+    let heard = collect_until(&pb, tone.len(), |_, p| p.iter().any(|&x| x != 0xFF));
+    let heard: Vec<_> = heard
+        .into_iter()
+        .map(|(_, p)| p)
+        .filter(|p| p.iter().any(|&x| x != 0xFF))
+        .collect();
+    assert_eq!(heard, tone);
+    std::thread::sleep(Duration::from_millis(100));
+    let digits: Vec<_> = rx
+        .try_iter()
+        .filter(|e| matches!(e, MediaEvent::Digit { .. }))
+        .collect();
+    assert!(
+        digits.is_empty(),
+        "no digit detected while bridged: {digits:?}"
+    );
+    // Unbridged, the same tone is a digit again.
+    eng.unbridge(a);
+    std::thread::sleep(Duration::from_millis(60));
+    for f in &tone {
+        pa.send_audio(0, f);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let digit = wait_for(&rx, Duration::from_secs(3), |e| match e {
+        MediaEvent::Digit { stream, digit, .. } if *stream == a => Some(*digit),
+        _ => None,
+    });
+    assert_eq!(digit, ura_media::Digit::D5);
+    eng.close(a);
+    eng.close(b);
+}
