@@ -323,22 +323,28 @@ async fn run(
                 if let Some((id, hook, result)) = r {
                     let now = now_ms();
                     let channel = hook.strip_prefix(CHANNEL_HOOK).unwrap_or(&hook).to_string();
-                    let mut h = health.lock().unwrap_or_else(|e| e.into_inner());
-                    let entry = h.entry(channel.clone()).or_default();
-                    let was = entry.failures_in_row;
-                    entry.attempt(now, &result);
-                    if was < ERROR_AFTER && entry.failures_in_row >= ERROR_AFTER {
-                        tracing::warn!(%channel, error = ?entry.last_error, "omni channel in error: its webhook keeps failing");
-                    } else if was >= ERROR_AFTER && entry.failures_in_row == 0 {
-                        tracing::info!(%channel, "omni channel connected again: its webhook answers");
+                    // A channel deleted meanwhile keeps no state (one made
+                    // again under its id starts connected).
+                    if hooks.borrow().iter().any(|h| h.id == hook) {
+                        let mut h = health.lock().unwrap_or_else(|e| e.into_inner());
+                        let entry = h.entry(channel.clone()).or_default();
+                        let was = entry.failures_in_row;
+                        entry.attempt(now, &result);
+                        if was < ERROR_AFTER && entry.failures_in_row >= ERROR_AFTER {
+                            tracing::warn!(%channel, error = ?entry.last_error, "omni channel in error: its webhook keeps failing");
+                        } else if was >= ERROR_AFTER && entry.failures_in_row == 0 {
+                            tracing::info!(%channel, "omni channel connected again: its webhook answers");
+                        }
                     }
-                    drop(h);
                     outbox.handle_result(now, id, result);
                 }
             }
             changed = hooks.changed() => {
                 if changed.is_err() { return }
                 let list = hooks.borrow_and_update().clone();
+                health.lock().unwrap_or_else(|e| e.into_inner()).retain(|channel, _| {
+                    list.iter().any(|h| h.id.strip_prefix(CHANNEL_HOOK) == Some(channel.as_str()))
+                });
                 outbox.set_hooks(list);
             }
             c = control.recv() => match c {

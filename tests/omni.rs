@@ -93,6 +93,7 @@ fn api(ura: &Ura, method: &str, path: &str, body: Option<Value>) -> (u16, Value)
         ("POST", Some(b)) => h.post(&url).header("Authorization", &auth).send_json(b),
         ("POST", None) => h.post(&url).header("Authorization", &auth).send_empty(),
         ("PUT", Some(b)) => h.put(&url).header("Authorization", &auth).send_json(b),
+        ("DELETE", None) => h.delete(&url).header("Authorization", &auth).call(),
         other => panic!("{other:?}"),
     };
     let mut r = r.expect("ura answers HTTP");
@@ -516,4 +517,71 @@ fn an_omni_channel_made_over_the_api_gets_keys_shown_once() {
     assert_eq!(api(&ura, "GET", "/api/v1/channels/erp", None).0, 404);
     assert_eq!(delete("nope").0, 404);
     assert_eq!(delete(",").0, 422);
+}
+
+#[test]
+fn a_channel_made_again_after_deleting_one_in_error_starts_connected() {
+    let hook = Receiver::start(0);
+    hook.set_failing(true);
+    let ura = Ura::start(&[]);
+    let make = || {
+        api(
+            &ura,
+            "POST",
+            "/api/v1/channels",
+            Some(json!({
+                "id": "erp", "type": "omni", "description": "ERP", "service": "vendas",
+                "omni": {"webhook_url": hook.url(), "key": KEY, "secret": SECRET},
+            })),
+        )
+    };
+    let (status, made) = make();
+    assert_eq!(status, 201, "{made:#}");
+    let message = |text: &str| {
+        post(
+            ura.http,
+            KEY,
+            &json!({"conversation": "C-1", "text": text}).to_string(),
+        )
+    };
+    // The channel is live once the engine has the new configuration.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = message("Oi");
+        if status == 202 {
+            break;
+        }
+        assert!(status == 404 && std::time::Instant::now() < deadline, "{status} {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, c) = api(&ura, "GET", "/api/v1/channels/erp", None);
+        if c["state"] == "error" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never in error: {c:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Ended (404: it had already ended, e.g. out of hours).
+    let close = json!({"conversation": "C-1", "type": "close"}).to_string();
+    let (status, body) = post(ura.http, KEY, &close);
+    assert!(status == 202 || status == 404, "{status} {body}");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = api(&ura, "DELETE", "/api/v1/channels/erp", None);
+        if status != 409 {
+            assert!((200..300).contains(&status), "{status} {body:#}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{body:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Made again, its webhook answering: connected, not the old error.
+    hook.set_failing(false);
+    let (status, made) = make();
+    assert_eq!(status, 201, "{made:#}");
+    let (_, c) = api(&ura, "GET", "/api/v1/channels/erp", None);
+    assert_eq!(c["state"], "connected", "{c:#}");
+    assert!(c["state_reason"].is_null(), "{c:#}");
 }
