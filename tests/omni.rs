@@ -551,7 +551,10 @@ fn a_channel_made_again_after_deleting_one_in_error_starts_connected() {
         if status == 202 {
             break;
         }
-        assert!(status == 404 && std::time::Instant::now() < deadline, "{status} {body}");
+        assert!(
+            status == 404 && std::time::Instant::now() < deadline,
+            "{status} {body}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
@@ -560,7 +563,10 @@ fn a_channel_made_again_after_deleting_one_in_error_starts_connected() {
         if c["state"] == "error" {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "never in error: {c:#}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never in error: {c:#}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     // Ended (404: it had already ended, e.g. out of hours).
@@ -584,4 +590,223 @@ fn a_channel_made_again_after_deleting_one_in_error_starts_connected() {
     let (_, c) = api(&ura, "GET", "/api/v1/channels/erp", None);
     assert_eq!(c["state"], "connected", "{c:#}");
     assert!(c["state_reason"].is_null(), "{c:#}");
+}
+
+/// A blocking request with raw bytes: the status, the body and the
+/// content type.
+fn raw(
+    method: &str,
+    url: &str,
+    headers: &[(&str, String)],
+    body: Option<Vec<u8>>,
+) -> (u16, Vec<u8>, Option<String>) {
+    let h = http();
+    let mut r = match (method, body) {
+        ("GET", _) => {
+            let mut req = h.get(url);
+            for (k, v) in headers {
+                req = req.header(*k, v);
+            }
+            req.call()
+        }
+        (_, Some(b)) => {
+            let mut req = h.post(url);
+            for (k, v) in headers {
+                req = req.header(*k, v);
+            }
+            req.send(&b[..])
+        }
+        other => panic!("{other:?}"),
+    }
+    .expect("ura answers HTTP");
+    let kind = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let status = r.status().as_u16();
+    let body = r.body_mut().read_to_vec().unwrap_or_default();
+    (status, body, kind)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_go_both_ways_through_the_omni_channel() {
+    let hook = Receiver::start(0);
+    let ura = Ura::start_with_config(&config(&hook.url()), &[]);
+    let h = ura.http;
+    let start = json!({
+        "conversation": "F-1", "message_id": "f1", "text": "Olá",
+        "customer": {"name": "João"},
+    });
+    assert_eq!(post_async(h, start).await.0, 202);
+    let pick = json!({"conversation": "F-1", "message_id": "f2", "text": "1"});
+    assert_eq!(post_async(h, pick).await.0, 202);
+    let (status, cookie, _) = tokio::task::spawn_blocking(move || {
+        common::chat::desk_login(h, "2001", "senha-da-ana-123")
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    let cookie = cookie.expect("a desk session");
+    let mut desk = common::chat::desk(h, &cookie, &format!("http://{h}"))
+        .await
+        .expect("the desk's socket");
+    let mut seen = Vec::new();
+    let offer = next_frame(&mut desk, &mut seen, WAIT, |f| f["type"] == "offer").await;
+    send(
+        &mut desk,
+        json!({"type": "accept", "offer": offer["offer"]}),
+    )
+    .await;
+    let conv = next_frame(&mut desk, &mut seen, WAIT, |f| f["type"] == "conversation").await;
+    let id = conv["conversation"]
+        .as_u64()
+        .expect("the conversation's id");
+
+    // The customer's picture, from the outside system.
+    let mut picture = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0".to_vec();
+    picture.extend(std::iter::repeat_n(7u8, 40_000));
+    let up = format!("http://{h}/omni/erp/attachments?conversation=F-1");
+    let auth = ("Authorization", format!("Bearer {KEY}"));
+    let png = ("Content-Type", "image/png".to_string());
+    let (pic, url) = (picture.clone(), up.clone());
+    let (a2, p2) = (auth.clone(), png.clone());
+    let (status, body, _) = tokio::task::spawn_blocking(move || {
+        raw(
+            "POST",
+            &url,
+            &[a2, p2, ("X-Ura-Name", "foto%20do%20produto.png".into())],
+            Some(pic),
+        )
+    })
+    .await
+    .unwrap();
+    let made: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    assert_eq!(status, 201, "{made}");
+    let m = next_frame(&mut desk, &mut seen, WAIT, |f| {
+        f["type"] == "message" && f["attachment"].is_object()
+    })
+    .await;
+    assert_eq!(m["from"], "visitor");
+    assert_eq!(m["attachment"]["name"], "foto do produto.png");
+    assert_eq!(m["attachment"]["type"], "image/png");
+    let file = m["attachment"]["id"].as_str().unwrap().to_string();
+    let (c2, f2) = (cookie.clone(), file.clone());
+    let (status, got, _) = tokio::task::spawn_blocking(move || {
+        raw(
+            "GET",
+            &format!("http://{h}/desk/attachments/{f2}"),
+            &[("Cookie", c2)],
+            None,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (status, got == picture),
+        (200, true),
+        "the agent gets the bytes"
+    );
+
+    // Refused, each naming why: no key, no such conversation, no
+    // conversation named, content that is not its declared type.
+    let (pic, a3, p3) = (picture.clone(), auth.clone(), png.clone());
+    let refusals = tokio::task::spawn_blocking(move || {
+        let post = |url: String, headers: Vec<(&str, String)>, body: Vec<u8>| {
+            let (status, body, _) = raw("POST", &url, &headers, Some(body));
+            (
+                status,
+                serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
+            )
+        };
+        vec![
+            post(
+                format!("http://{h}/omni/erp/attachments?conversation=F-1"),
+                vec![p3.clone()],
+                pic.clone(),
+            ),
+            post(
+                format!("http://{h}/omni/erp/attachments?conversation=nope"),
+                vec![a3.clone(), p3.clone()],
+                pic.clone(),
+            ),
+            post(
+                format!("http://{h}/omni/erp/attachments"),
+                vec![a3.clone(), p3.clone()],
+                pic.clone(),
+            ),
+            post(
+                format!("http://{h}/omni/erp/attachments?conversation=F-1"),
+                vec![a3.clone(), ("Content-Type", "application/pdf".into())],
+                pic,
+            ),
+        ]
+    })
+    .await
+    .unwrap();
+    let statuses: Vec<u16> = refusals.iter().map(|r| r.0).collect();
+    assert_eq!(statuses, [401, 404, 400, 422], "{refusals:#?}");
+    assert_eq!(refusals[0].1["error"]["field"], "authorization");
+    assert_eq!(refusals[1].1["error"]["field"], "conversation");
+    assert_eq!(refusals[2].1["error"]["field"], "conversation");
+    assert_eq!(refusals[3].1["error"]["field"], "content-type");
+
+    // The agent's document reaches the webhook with a URL the outside
+    // system fetches with the channel's key.
+    let mut doc = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    doc.extend(std::iter::repeat_n(b'x', 20_000));
+    let (c3, d3) = (cookie.clone(), doc.clone());
+    let (status, body, _) = tokio::task::spawn_blocking(move || {
+        raw(
+            "POST",
+            &format!("http://{h}/desk/conversations/{id}/attachments"),
+            &[
+                ("Cookie", c3),
+                ("X-Ura-Desk", "1".into()),
+                ("Content-Type", "application/pdf".into()),
+                ("X-Ura-Name", "orcamento.pdf".into()),
+            ],
+            Some(d3),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let got = hook.wait(WAIT, |g| {
+        events(g, "F-1")
+            .iter()
+            .any(|e| e["data"]["attachment"]["name"] == "orcamento.pdf")
+    });
+    let event = events(&got, "F-1")
+        .into_iter()
+        .find(|e| e["data"]["attachment"]["name"] == "orcamento.pdf")
+        .expect("the agent's file at the webhook");
+    assert_eq!(event["data"]["from"], "agent");
+    assert_eq!(event["data"]["attachment"]["type"], "application/pdf");
+    let url = event["data"]["attachment"]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        url.starts_with("/omni/erp/attachments/") && url.ends_with("?conversation=F-1"),
+        "{url}"
+    );
+    let (u2, a4) = (url.clone(), auth.clone());
+    let (status, fetched, kind) =
+        tokio::task::spawn_blocking(move || raw("GET", &format!("http://{h}{u2}"), &[a4], None))
+            .await
+            .unwrap();
+    assert_eq!((status, fetched == doc), (200, true));
+    assert_eq!(kind.as_deref(), Some("application/pdf"));
+    let (status, _, _) = tokio::task::spawn_blocking(move || {
+        raw(
+            "GET",
+            &format!("http://{h}{url}"),
+            &[("Authorization", "Bearer chave-errada-0123456789".into())],
+            None,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 401);
 }

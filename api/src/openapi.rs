@@ -1251,6 +1251,93 @@ pub fn operations() -> Vec<Op> {
         ),
     );
 
+    let conversation_param = || {
+        query_param(
+            "conversation",
+            string(),
+            "The outside system's id of an open conversation.",
+        )
+    };
+    add(
+        HttpMethod::Post,
+        "/omni/{channel}/attachments",
+        op(
+            "channels",
+            "omni_attachment",
+            "An outside system's customer sends a file in an open omni conversation",
+            &[400, 404, 409, 411, 413, 415, 422, 429, 503, 507],
+        )
+        .description(Some(
+            "`Authorization: Bearer KEY` with the channel's `omni.key`; the body is the \
+             file, with its `Content-Type` and `Content-Length`; `X-Ura-Name` (percent-\
+             encoded) names it and `X-Ura-Client-Id` makes sending it again harmless. The \
+             channel's attachment rules apply (size, types, and the content must be of \
+             the type declared: 422). A file does not start a conversation: 404 until a \
+             message did.",
+        ))
+        .security(SecurityRequirement::new(
+            "channel_key",
+            Vec::<String>::new(),
+        ))
+        .parameter(path_param("channel", "The omni channel's id."))
+        .parameter(conversation_param())
+        .request_body(Some(
+            RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content(
+                    "application/octet-stream",
+                    Content::new(Some(string().description(Some("The file's bytes.")))),
+                )
+                .build(),
+        ))
+        .response(
+            "201",
+            json(
+                "Taken: a message of the conversation.",
+                object(
+                    &[
+                        ("seq", Ty::Int, "The message's number in the conversation."),
+                        (
+                            "attachment",
+                            Ty::Obj,
+                            "`id`, `name`, `type`, `size` of the file.",
+                        ),
+                    ],
+                    "A file taken.",
+                )
+                .into(),
+            ),
+        ),
+    );
+    add(
+        HttpMethod::Get,
+        "/omni/{channel}/attachments/{id}",
+        op(
+            "channels",
+            "omni_attachment_file",
+            "A file of an open omni conversation (the agent's, from a webhook message's `attachment.url`)",
+            &[400, 403, 404, 503],
+        )
+        .description(Some(
+            "`Authorization: Bearer KEY` with the channel's `omni.key`. Served as an \
+             attachment, with its own type; files go when their conversation ends.",
+        ))
+        .security(SecurityRequirement::new(
+            "channel_key",
+            Vec::<String>::new(),
+        ))
+        .parameter(path_param("channel", "The omni channel's id."))
+        .parameter(path_param("id", "The file's id."))
+        .parameter(conversation_param())
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("The file.")
+                .content("application/octet-stream", Content::new(Some(string())))
+                .build(),
+        ),
+    );
+
     // The whole configuration.
     add(
         HttpMethod::Get,
@@ -1703,7 +1790,7 @@ pub fn document() -> OpenApi {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "An omni channel's `omni.key` (for `/omni/{channel}/messages` only).",
+                        "An omni channel's `omni.key` (for the `/omni/{channel}/…` operations only).",
                     ))
                     .build(),
             ),

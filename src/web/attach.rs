@@ -122,7 +122,7 @@ fn disk_error(e: &std::io::Error) -> Response {
 }
 
 /// Receives one file for `party` (in `conversation`, for an agent).
-async fn receive(
+pub(super) async fn receive(
     web: &Web,
     party: Party,
     conversation: Option<ConversationId>,
@@ -301,7 +301,7 @@ fn check(mime: &str, head: &[u8]) -> Option<Response> {
 }
 
 /// Serves a file to `party`, if it may have it.
-async fn serve(web: &Web, party: Party, id: String) -> Response {
+pub(super) async fn serve(web: &Web, party: Party, id: String) -> Response {
     let Some(engine) = web.backend.engine() else {
         return busy();
     };

@@ -89,6 +89,8 @@ pub fn routes(web: Web) -> Router {
             "/omni/{channel}/messages",
             post(omni::messages).layer(axum::extract::DefaultBodyLimit::max(omni::MAX_BODY)),
         )
+        .route("/omni/{channel}/attachments", post(omni::upload))
+        .route("/omni/{channel}/attachments/{id}", get(omni::download))
         .route(
             "/desk/conversations/{conversation}/attachments",
             post(attach::desk_upload),

@@ -12,13 +12,20 @@
 //! the webhook was slow), the relay resumes after the last message it
 //! saw, as a browser does: nothing is lost or sent twice. A message id
 //! sent again is not added again (the answer says `duplicate`).
+//!
+//! Files: the outside system sends its customer's file to
+//! `POST /omni/{channel}/attachments?conversation=REF` (the same checks as
+//! a web chat visitor's upload) and fetches a file the agent sent from the
+//! `url` of the webhook message's `attachment`
+//! (`GET /omni/{channel}/attachments/{id}?conversation=REF`), both with
+//! the channel's key, while the conversation is open.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -31,6 +38,13 @@ use crate::engine::chats::{ChatInput, Hello, SubId, MAX_OPEN, OUTBOX};
 use crate::engine::inputs::ChatRefused;
 use crate::omni::{body, Outgoing};
 
+/// What a path segment or query value keeps as is: RFC 3986's unreserved
+/// characters; everything else is percent-encoded.
+const URL_PART: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 /// Longest conversation id of the outside system.
 const MAX_REF: usize = 200;
 /// How long a request waits for the conversation to take its message.
@@ -89,6 +103,10 @@ enum Ask {
     Close {
         reply: oneshot::Sender<Answer>,
     },
+    /// The conversation's token in the core (once started).
+    Token {
+        reply: oneshot::Sender<Option<String>>,
+    },
 }
 
 /// What a relay answers.
@@ -113,6 +131,137 @@ impl Relays {
 
 fn refused(status: StatusCode, code: &str, message: &str, field: &str) -> Response {
     json_error(status, code, message, field)
+}
+
+/// The refusal, unless `channel` is an omni channel and the request
+/// carries its key.
+fn key_refusal(web: &Web, channel: &str, headers: &HeaderMap) -> Option<Response> {
+    let config = web
+        .backend
+        .channel(channel)
+        .filter(|c| c.kind == ura_channels::ChannelType::Omni);
+    let Some(config) = config else {
+        return Some(refused(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such omni channel",
+            "channel",
+        ));
+    };
+    if !authorized(headers, &config.omni.key) {
+        return Some(refused(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send the channel's key: Authorization: Bearer <key>",
+            "authorization",
+        ));
+    }
+    None
+}
+
+/// The party a file request of the outside system speaks as: its open
+/// conversation `conversation` (query) of `channel`, as its visitor.
+async fn party_of(
+    web: &Web,
+    channel: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<crate::engine::attachments::Party, Response> {
+    if let Some(r) = key_refusal(web, channel, headers) {
+        return Err(r);
+    }
+    let reference = query_param(query, "conversation")
+        .map(|r| r.trim().to_string())
+        .unwrap_or_default();
+    if reference.is_empty() || reference.chars().count() > MAX_REF {
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            &format!("the conversation's id, 1 to {MAX_REF} characters, in ?conversation="),
+            "conversation",
+        ));
+    }
+    let not_open = || {
+        refused(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no open conversation with this id (a file does not start one: send a message first)",
+            "conversation",
+        )
+    };
+    let relay = web
+        .relays
+        .lock()
+        .get(&(channel.to_string(), reference))
+        .filter(|tx| !tx.is_closed())
+        .cloned()
+        .ok_or_else(not_open)?;
+    let (reply, answer) = oneshot::channel();
+    if relay.try_send(Ask::Token { reply }).is_err() {
+        return Err(refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "this conversation has too many requests in progress: send it again",
+            "",
+        ));
+    }
+    match tokio::time::timeout(ANSWER_WITHIN, answer).await {
+        Ok(Ok(Some(token))) => Ok(crate::engine::attachments::Party::Visitor {
+            channel: channel.to_string(),
+            token,
+        }),
+        Ok(Ok(None)) | Ok(Err(_)) => Err(not_open()),
+        Err(_) => Err(refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "not answered in time: send it again",
+            "",
+        )),
+    }
+}
+
+/// The value of `name` in a query string (`+` is a space, `%XX` decoded;
+/// the first one wins).
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| {
+            percent_encoding::percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+/// `POST /omni/{channel}/attachments?conversation=REF`: the customer's
+/// file, with its `Content-Type`, `Content-Length` and, optionally, its
+/// name (`X-Ura-Name`, percent-encoded) and an id that makes sending it
+/// again harmless (`X-Ura-Client-Id`).
+pub(super) async fn upload(
+    State(web): State<Web>,
+    Path(channel): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match party_of(&web, &channel, &headers, query.as_deref()).await {
+        Ok(party) => super::attach::receive(&web, party, None, &headers, body).await,
+        Err(r) => r,
+    }
+}
+
+/// `GET /omni/{channel}/attachments/{id}?conversation=REF`: a file of the
+/// conversation (the `url` of a webhook message's `attachment`).
+pub(super) async fn download(
+    State(web): State<Web>,
+    Path((channel, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    match party_of(&web, &channel, &headers, query.as_deref()).await {
+        Ok(party) => super::attach::serve(&web, party, id).await,
+        Err(r) => r,
+    }
 }
 
 /// Whether the request carries the channel's key (compared in constant
@@ -145,25 +294,8 @@ pub(super) async fn messages(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let config = web
-        .backend
-        .channel(&channel)
-        .filter(|c| c.kind == ura_channels::ChannelType::Omni);
-    let Some(config) = config else {
-        return refused(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such omni channel",
-            "channel",
-        );
-    };
-    if !authorized(&headers, &config.omni.key) {
-        return refused(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "send the channel's key: Authorization: Bearer <key>",
-            "authorization",
-        );
+    if let Some(r) = key_refusal(&web, &channel, &headers) {
+        return r;
     }
     let incoming: Incoming = match serde_json::from_slice(&body) {
         Ok(i) => i,
@@ -478,6 +610,10 @@ impl Relay {
         while let Ok(ask) = asks.try_recv() {
             let reply = match ask {
                 Ask::Text { reply, .. } | Ask::Close { reply } => reply,
+                Ask::Token { reply } => {
+                    let _ = reply.send(None);
+                    continue;
+                }
             };
             let _ = reply.send(Answer::Refused(StatusCode::CONFLICT, "closed", why.into()));
         }
@@ -518,6 +654,9 @@ impl Relay {
                         }
                     }
                 }
+            }
+            Ask::Token { reply } => {
+                let _ = reply.send(self.token.clone());
             }
             Ask::Close { reply } => {
                 let sub = self.sub;
@@ -624,9 +763,20 @@ impl Relay {
             "text": m["text"],
             "at": m["at"],
         });
-        // A file the agent sent: what it is (its bytes stay with ura).
+        // A file the agent sent: what it is, and where the outside system
+        // fetches it (with the channel's key, while the conversation is open).
         if let Some(a) = m.get("attachment").filter(|a| !a.is_null()) {
-            data["attachment"] = a.clone();
+            let mut a = a.clone();
+            if let Some(id) = a["id"].as_str() {
+                let enc = |v: &str| percent_encoding::utf8_percent_encode(v, URL_PART).to_string();
+                a["url"] = json!(format!(
+                    "/omni/{}/attachments/{}?conversation={}",
+                    enc(&self.key.0),
+                    enc(id),
+                    enc(&self.key.1)
+                ));
+            }
+            data["attachment"] = a;
         }
         self.send(EventType::ConversationMessage, data).await;
     }
@@ -643,5 +793,27 @@ impl Relay {
         if !omni.send(out).await {
             tracing::warn!(channel = %self.key.0, "omni message not handed over: ura is stopping");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_are_decoded() {
+        assert_eq!(
+            query_param(
+                Some("a=1&conversation=T%C3%A9+1&conversation=x"),
+                "conversation"
+            ),
+            Some("Té 1".to_string())
+        );
+        assert_eq!(
+            query_param(Some("conversation"), "conversation"),
+            Some(String::new())
+        );
+        assert_eq!(query_param(Some("other=1"), "conversation"), None);
+        assert_eq!(query_param(None, "conversation"), None);
     }
 }
