@@ -768,6 +768,22 @@ def threads_cpu(pid, seconds):
     return dict(sorted(((n, round(v, 1)) for n, v in res.items() if v > 0), key=lambda kv: -kv[1]))
 
 
+def media_socket(port):
+    """A UDP socket on 127.0.0.1:port with a 16 MiB receive buffer (forced
+    when allowed), so a busy machine does not overflow it."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        if opt is None:
+            continue
+        try:
+            s.setsockopt(socket.SOL_SOCKET, opt, 16 << 20)
+            break
+        except OSError:
+            continue
+    s.bind(("127.0.0.1", port))
+    return s
+
+
 def echo(port, seconds=None):
     """The agents' media: sends every RTP packet back where it came from.
 
@@ -777,20 +793,7 @@ def echo(port, seconds=None):
     large receive buffer."""
     import threading
 
-    def sock(p):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
-            if opt is None:
-                continue
-            try:
-                s.setsockopt(socket.SOL_SOCKET, opt, 16 << 20)
-                break
-            except OSError:
-                continue
-        s.bind(("127.0.0.1", p))
-        return s
-
-    rtp, rtcp = sock(port), sock(port + 1)
+    rtp, rtcp = media_socket(port), media_socket(port + 1)
 
     def drain():
         while True:
@@ -830,21 +833,9 @@ def callers_media(port, seconds=None, quiet_s=1.0):
     on lo (ura's included) cost N copies in the sender's time."""
     import select
 
-    def sock(p):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
-            if opt is None:
-                continue
-            try:
-                s.setsockopt(socket.SOL_SOCKET, opt, 16 << 20)
-                break
-            except OSError:
-                continue
-        s.bind(("127.0.0.1", p))
-        s.setblocking(False)
-        return s
-
-    rtp, rtcp = sock(port), sock(port + 1)
+    rtp, rtcp = media_socket(port), media_socket(port + 1)
+    rtp.setblocking(False)
+    rtcp.setblocking(False)
     payloads = [frame_payload(i) for i in range(1 << 12)]
     streams = {}  # addr -> [start, next frame, ssrc, last heard]
     end = time.monotonic() + seconds if seconds else None
