@@ -156,10 +156,9 @@ pub fn render(c: &Counters, live: Option<&Value>) -> String {
         "gauge",
         "Media workers reading their sockets every 0.5 ms (many packets a second) instead of waking for each packet.",
     );
-    let polling = c
-        .media
-        .get()
-        .map_or(0, |m| m.worker_stats().iter().filter(|w| w.polled).count());
+    // One look at the workers for both gauges.
+    let workers = c.media.get().map(|m| m.worker_stats()).unwrap_or_default();
+    let polling = workers.iter().filter(|w| w.polled).count();
     let _ = writeln!(out, "ura_media_workers_polling {polling}");
     family(
         &mut out,
@@ -167,9 +166,7 @@ pub fn render(c: &Counters, live: Option<&Value>) -> String {
         "gauge",
         "Media workers that used more than 90% of a core over a second and run at normal priority until under 70%.",
     );
-    let over = c.media.get().map_or(0, |m| {
-        m.worker_stats().iter().filter(|w| w.over_budget).count()
-    });
+    let over = workers.iter().filter(|w| w.over_budget).count();
     let _ = writeln!(out, "ura_media_workers_over_budget {over}");
     if let Some(media) = c.media.get() {
         family(
